@@ -1,0 +1,813 @@
+/*
+ * The runtime snapshot: admin_config_load() reads mysql_servers, mysql_users
+ * and global_variables inside one read transaction, converts and validates
+ * every value, and returns a struct admin_config that workers share through
+ * an atomic refcount. Validation is all-or-nothing: the caller's current
+ * snapshot stays in force unless the whole new one is good (DESIGN.md, LOAD
+ * ... TO RUNTIME).
+ *
+ * Global variables are described by one table (name, default, kind, target
+ * field, bounds). The same table pre-fills global_variables in a new store
+ * (admin_globals_prefill) and seeds the snapshot before the rows are applied,
+ * so a row deleted by an operator falls back to the documented default.
+ * Variables the table does not know are ignored: ProxySQL has hundreds and
+ * scripts written for it may set them.
+ *
+ * Passwords: mysql_users.password holds either the plain text or MySQL's
+ * native hash ('*' + 40 hex digits of SHA1(SHA1(password))). Client auth
+ * needs the inner SHA1(SHA1()) value in both cases, so plain passwords are
+ * hashed here. No message built in this file contains a password.
+ */
+#include "admin/admin_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Upper bound for millisecond timeouts: one day, so later arithmetic on them
+ * (deadlines in ms, conversions to us) cannot overflow. */
+#define TIMEOUT_MAX_MS 86400000
+
+/*
+ * SHA-1 (FIPS 180-4), one-shot. proxy/codec.c has its own (codec_sha1), but
+ * admin sits below proxy and must not link against it; the duplication is a
+ * few dozen lines and deliberate.
+ */
+static uint32_t rol32(uint32_t x, int n)
+{
+    return x << n | x >> (32 - n);
+}
+
+static void sha1_block(uint32_t h[5], const uint8_t *p)
+{
+    uint32_t w[80], a, b, c, d, e;
+
+    for (int t = 0; t < 16; t++)
+        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
+               (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
+    for (int t = 16; t < 80; t++)
+        w[t] = rol32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    a = h[0];
+    b = h[1];
+    c = h[2];
+    d = h[3];
+    e = h[4];
+    for (int t = 0; t < 80; t++) {
+        uint32_t f, k, tmp;
+
+        if (t < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5A827999;
+        } else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1;
+        } else if (t < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8F1BBCDC;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6;
+        }
+        tmp = rol32(a, 5) + f + e + k + w[t];
+        e = d;
+        d = c;
+        c = rol32(b, 30);
+        b = a;
+        a = tmp;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+static void sha1(const void *data, size_t len, uint8_t out[20])
+{
+    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    const uint8_t *p = data;
+    size_t full = len / 64 * 64, rest = len - full, tlen;
+    uint64_t bits = (uint64_t)len * 8;
+    uint8_t tail[128];
+
+    for (size_t i = 0; i < full; i += 64)
+        sha1_block(h, p + i);
+    /* Padding: 0x80, zeros, then the bit length big-endian in the last 8
+     * bytes; it spills into a second block when fewer than 9 bytes remain. */
+    if (rest)
+        memcpy(tail, p + full, rest);
+    tail[rest] = 0x80;
+    tlen = rest + 9 <= 64 ? 64 : 128;
+    memset(tail + rest + 1, 0, tlen - rest - 1);
+    for (int i = 0; i < 8; i++)
+        tail[tlen - 1 - i] = (uint8_t)(bits >> (8 * i));
+    for (size_t i = 0; i < tlen; i += 64)
+        sha1_block(h, tail + i);
+    for (int i = 0; i < 5; i++) {
+        out[4 * i] = (uint8_t)(h[i] >> 24);
+        out[4 * i + 1] = (uint8_t)(h[i] >> 16);
+        out[4 * i + 2] = (uint8_t)(h[i] >> 8);
+        out[4 * i + 3] = (uint8_t)h[i];
+    }
+}
+
+/* Global variables. */
+
+enum var_kind {
+    VAR_STR,     /* copied; must fit the field and be printable */
+    VAR_SECRET,  /* like VAR_STR, may be empty, never echoed in messages */
+    VAR_INT,     /* decimal integer within [min, max] */
+    VAR_BOOL,    /* true/false/1/0, stored as int 1/0 */
+    VAR_IFACES,  /* ';'-separated host:port list */
+    VAR_CREDS,   /* ';'-separated user:password list; never echoed */
+    VAR_CHARSET, /* charset name, stored as its default collation id */
+};
+
+struct var {
+    const char *name;
+    const char *def;
+    enum var_kind kind;
+    size_t off;  /* offset of the target field in struct admin_config */
+    size_t size; /* string fields: buffer size */
+    long min, max;
+};
+
+#define FIELD(f) offsetof(struct admin_config, f), sizeof(((struct admin_config *)0)->f)
+
+static const struct var vars[] = {
+    {"mysql-interfaces", "127.0.0.1:6033", VAR_IFACES, FIELD(mysql_interfaces), 0, 0},
+    {"admin-mysql_ifaces", "127.0.0.1:6032", VAR_IFACES, FIELD(admin_interfaces), 0, 0},
+    {"admin-admin_credentials", "admin:admin", VAR_CREDS, FIELD(admin_credentials), 0, 0},
+    {"mysql-threads", "0", VAR_INT, FIELD(threads), 0, 256},
+    /* MariaDB clients enable their extensions only for a "-MariaDB" version. */
+    {"mysql-server_version", "10.11.6-MariaDB-Sluice", VAR_STR, FIELD(server_version), 0, 0},
+    {"mysql-connect_timeout_server", "3000", VAR_INT, FIELD(connect_timeout_server_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-connect_timeout_server_max", "10000", VAR_INT, FIELD(connect_timeout_server_max_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-max_stmts_per_connection", "50", VAR_INT, FIELD(max_stmts_per_backend), 1, 65535},
+    {"mysql-shutdown_timeout", "10000", VAR_INT, FIELD(shutdown_timeout_ms), 1, TIMEOUT_MAX_MS},
+    {"mysql-poll_timeout", "2000", VAR_INT, FIELD(poll_timeout_ms), 1, TIMEOUT_MAX_MS},
+    {"mysql-default_charset", "utf8mb4", VAR_CHARSET, FIELD(default_charset), 0, 0},
+    {"mysql-monitor_enabled", "true", VAR_BOOL, FIELD(monitor_enabled), 0, 0},
+    {"mysql-monitor_username", "monitor", VAR_STR, FIELD(monitor_username), 0, 0},
+    {"mysql-monitor_password", "monitor", VAR_SECRET, FIELD(monitor_password), 0, 0},
+    {"admin-restapi_enabled", "true", VAR_BOOL, FIELD(restapi_enabled), 0, 0},
+    {"admin-restapi_port", "6070", VAR_INT, FIELD(restapi_port), 1, 65535},
+};
+
+#define N_VARS (sizeof(vars) / sizeof(vars[0]))
+
+/* Default collation of each supported charset, as sent in the handshake. */
+static const struct {
+    const char *name;
+    int collation;
+} charsets[] = {
+    {"utf8", 33}, {"utf8mb3", 33}, {"utf8mb4", 45}, {"latin1", 8}, {"binary", 63},
+};
+
+int admin_globals_prefill(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = ADMIN_ESQL;
+
+    if (sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO global_variables (variable_name, variable_value)"
+                           " VALUES (?1, ?2)",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < N_VARS; i++) {
+        sqlite3_reset(stmt);
+        if (sqlite3_bind_text(stmt, 1, vars[i].name, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(stmt, 2, vars[i].def, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_step(stmt) != SQLITE_DONE)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        admin_set_error(errbuf, errlen, "cannot fill global_variables: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Strict decimal parse: optional '-', digits only, no blanks, fits a long. */
+static bool parse_long(const char *s, long *out)
+{
+    char *end;
+    long v;
+
+    if (!*s || !(isdigit((unsigned char)*s) || (*s == '-' && isdigit((unsigned char)s[1]))))
+        return false;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if (!isprint((unsigned char)*s))
+            return false;
+    return true;
+}
+
+static int check_ifaces(const struct var *v, const char *val, char *errbuf, size_t errlen)
+{
+    char item[300], host[256];
+    const char *p = val;
+    int port;
+
+    for (;;) {
+        const char *sep = strchr(p, ';');
+        size_t n = sep ? (size_t)(sep - p) : strlen(p);
+
+        if (n >= sizeof(item)) {
+            admin_set_error(errbuf, errlen, "global variable %s: entry too long", v->name);
+            return ADMIN_EINVAL;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (admin_parse_hostport(item, host, sizeof(host), &port) != 0) {
+            admin_set_error(errbuf, errlen,
+                            "global variable %s: '%s' is not host:port with port 1-65535", v->name,
+                            item);
+            return ADMIN_EINVAL;
+        }
+        if (!sep)
+            return 0;
+        p = sep + 1;
+    }
+}
+
+/* Checks "user:password[;user:password...]" without ever quoting it. */
+static int check_creds(const struct var *v, const char *val, char *errbuf, size_t errlen)
+{
+    const char *p = val;
+
+    for (int i = 1;; i++) {
+        const char *sep = strchr(p, ';');
+        const char *end = sep ? sep : p + strlen(p);
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+
+        if (!colon || colon == p) {
+            admin_set_error(errbuf, errlen, "global variable %s: entry %d is not user:password",
+                            v->name, i);
+            return ADMIN_EINVAL;
+        }
+        if (!sep)
+            return 0;
+        p = sep + 1;
+    }
+}
+
+/* Parses one variable's text into cfg. Messages quote the value except for
+ * secrets. */
+static int set_var(struct admin_config *cfg, const struct var *v, const char *val, char *errbuf,
+                   size_t errlen)
+{
+    char *field = (char *)cfg + v->off;
+    long n;
+    int rc;
+
+    switch (v->kind) {
+    case VAR_INT:
+        if (!parse_long(val, &n) || n < v->min || n > v->max) {
+            admin_set_error(errbuf, errlen, "global variable %s: '%s' is not an integer in %ld-%ld",
+                            v->name, val, v->min, v->max);
+            return ADMIN_EINVAL;
+        }
+        *(int *)(void *)field = (int)n;
+        return 0;
+    case VAR_BOOL:
+        if (strcasecmp(val, "true") == 0 || strcmp(val, "1") == 0) {
+            *(int *)(void *)field = 1;
+        } else if (strcasecmp(val, "false") == 0 || strcmp(val, "0") == 0) {
+            *(int *)(void *)field = 0;
+        } else {
+            admin_set_error(errbuf, errlen, "global variable %s: '%s' is not true or false",
+                            v->name, val);
+            return ADMIN_EINVAL;
+        }
+        return 0;
+    case VAR_CHARSET:
+        for (size_t i = 0; i < sizeof(charsets) / sizeof(charsets[0]); i++) {
+            if (strcasecmp(val, charsets[i].name) == 0) {
+                *(int *)(void *)field = charsets[i].collation;
+                return 0;
+            }
+        }
+        admin_set_error(errbuf, errlen,
+                        "global variable %s: unsupported charset '%s' (utf8, utf8mb4, latin1, "
+                        "binary)",
+                        v->name, val);
+        return ADMIN_EINVAL;
+    case VAR_IFACES:
+        rc = check_ifaces(v, val, errbuf, errlen);
+        if (rc != 0)
+            return rc;
+        break;
+    case VAR_CREDS:
+        rc = check_creds(v, val, errbuf, errlen);
+        if (rc != 0)
+            return rc;
+        break;
+    case VAR_STR:
+        if (!*val || !printable(val)) {
+            admin_set_error(errbuf, errlen, "global variable %s: must be non-empty printable text",
+                            v->name);
+            return ADMIN_EINVAL;
+        }
+        break;
+    case VAR_SECRET:
+        if (!printable(val)) {
+            admin_set_error(errbuf, errlen, "global variable %s: must be printable text", v->name);
+            return ADMIN_EINVAL;
+        }
+        break;
+    }
+    if (strlen(val) >= v->size) {
+        admin_set_error(errbuf, errlen, "global variable %s: longer than %zu bytes", v->name,
+                        v->size - 1);
+        return ADMIN_EINVAL;
+    }
+    memcpy(field, val, strlen(val) + 1);
+    return 0;
+}
+
+static int load_globals(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc, src;
+
+    for (size_t i = 0; i < N_VARS; i++) {
+        rc = set_var(cfg, &vars[i], vars[i].def, errbuf, errlen);
+        if (rc != 0)
+            return rc; /* a bad built-in default: caught by the unit tests */
+    }
+    if (sqlite3_prepare_v2(db, "SELECT variable_name, variable_value FROM global_variables", -1,
+                           &stmt, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot read global_variables: %s", sqlite3_errmsg(db));
+        return ADMIN_ESQL;
+    }
+    rc = 0;
+    while (rc == 0 && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        const char *val = (const char *)sqlite3_column_text(stmt, 1);
+
+        if (!name)
+            continue;
+        for (size_t i = 0; i < N_VARS; i++) {
+            if (strcmp(name, vars[i].name) == 0) {
+                rc = set_var(cfg, &vars[i], val ? val : "", errbuf, errlen);
+                break;
+            }
+        }
+    }
+    if (rc == 0 && src != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot read global_variables: %s", sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+    sqlite3_finalize(stmt);
+    if (rc == 0 && cfg->connect_timeout_server_max_ms < cfg->connect_timeout_server_ms) {
+        admin_set_error(errbuf, errlen,
+                        "global variable mysql-connect_timeout_server_max (%d) is below "
+                        "mysql-connect_timeout_server (%d)",
+                        cfg->connect_timeout_server_max_ms, cfg->connect_timeout_server_ms);
+        rc = ADMIN_EINVAL;
+    }
+    return rc;
+}
+
+/* Column helpers: SQLite columns are dynamically typed, so an INT column can
+ * hold 'abc'; reject instead of reading it as 0. */
+static bool col_int(sqlite3_stmt *stmt, int i, int *out)
+{
+    sqlite3_int64 v;
+
+    if (sqlite3_column_type(stmt, i) != SQLITE_INTEGER)
+        return false;
+    v = sqlite3_column_int64(stmt, i);
+    if (v < INT_MIN || v > INT_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* Copies a text column (NULL reads as empty) into dst; false if it does not
+ * fit or contains a NUL byte. */
+static bool col_copy(sqlite3_stmt *stmt, int i, char *dst, size_t size)
+{
+    const unsigned char *s = sqlite3_column_text(stmt, i);
+    size_t n = (size_t)sqlite3_column_bytes(stmt, i);
+
+    if (!s)
+        n = 0;
+    if (n >= size || (n && memchr(s, '\0', n)))
+        return false;
+    if (n)
+        memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static int parse_status(const char *s, enum admin_server_status *out)
+{
+    static const struct {
+        const char *name;
+        enum admin_server_status status;
+    } names[] = {
+        {"ONLINE", ADMIN_SERVER_ONLINE},
+        {"SHUNNED", ADMIN_SERVER_SHUNNED},
+        {"OFFLINE_SOFT", ADMIN_SERVER_OFFLINE_SOFT},
+        {"OFFLINE_HARD", ADMIN_SERVER_OFFLINE_HARD},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(s, names[i].name) == 0) {
+            *out = names[i].status;
+            return 0;
+        }
+    }
+    return ADMIN_EINVAL;
+}
+
+/* Grows *arr (of elem-sized items) so that index *n is valid. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+    void *p;
+    size_t ncap;
+
+    if (n < *cap)
+        return 0;
+    ncap = *cap ? *cap * 2 : 16;
+    p = realloc(*arr, ncap * elem);
+    if (!p)
+        return ADMIN_ENOMEM;
+    memset((char *)p + *cap * elem, 0, (ncap - *cap) * elem);
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+static int read_server(sqlite3_stmt *stmt, struct admin_server *s, char *errbuf, size_t errlen)
+{
+    char status[32];
+    int use_ssl;
+
+    if (!col_copy(stmt, 1, s->host, sizeof(s->host)) || !s->host[0]) {
+        admin_set_error(errbuf, errlen, "mysql_servers: hostname empty or longer than %zu bytes",
+                        sizeof(s->host) - 1);
+        return ADMIN_EINVAL;
+    }
+    if (!col_int(stmt, 0, &s->hostgroup) || s->hostgroup < 0 || !col_int(stmt, 2, &s->port) ||
+        s->port < 1 || s->port > 65535 || !col_int(stmt, 4, &s->weight) || s->weight < 0 ||
+        !col_int(stmt, 5, &s->max_connections) || s->max_connections < 0 ||
+        !col_int(stmt, 6, &s->max_replication_lag) || s->max_replication_lag < 0 ||
+        !col_int(stmt, 7, &use_ssl)) {
+        admin_set_error(errbuf, errlen,
+                        "mysql_servers: server %s: hostgroup_id, port (1-65535), weight, "
+                        "max_connections, max_replication_lag or use_ssl invalid",
+                        s->host);
+        return ADMIN_EINVAL;
+    }
+    if (!col_copy(stmt, 3, status, sizeof(status)) || parse_status(status, &s->status) != 0) {
+        admin_set_error(errbuf, errlen, "mysql_servers: server %s:%d: unknown status", s->host,
+                        s->port);
+        return ADMIN_EINVAL;
+    }
+    s->use_ssl = use_ssl != 0;
+    /* The comment is informational; a long one is cut rather than refused. */
+    const char *c = (const char *)sqlite3_column_text(stmt, 8);
+    snprintf(s->comment, sizeof(s->comment), "%s", c ? c : "");
+    return 0;
+}
+
+static int load_servers(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t cap = 0;
+    int rc = 0, src;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
+                           " max_replication_lag, use_ssl, comment FROM mysql_servers"
+                           " ORDER BY hostgroup_id, hostname, port",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_servers: %s", sqlite3_errmsg(db));
+        return ADMIN_ESQL;
+    }
+    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = grow((void **)&cfg->servers, &cap, cfg->n_servers, sizeof(*cfg->servers));
+        if (rc != 0) {
+            admin_set_error(errbuf, errlen, "out of memory loading mysql_servers");
+            goto out;
+        }
+        rc = read_server(stmt, &cfg->servers[cfg->n_servers], errbuf, errlen);
+        if (rc != 0)
+            goto out;
+        cfg->n_servers++;
+    }
+    if (src != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_servers: %s", sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Fills password, has_password and native_hash from the password column.
+ * Messages name the user, never the password. */
+static int set_password(struct admin_user *u, const unsigned char *pw, size_t len, char *errbuf,
+                        size_t errlen)
+{
+    uint8_t inner[20];
+
+    memset(u->native_hash, 0, sizeof(u->native_hash));
+    u->password[0] = '\0';
+    u->has_password = false;
+    if (!pw || len == 0)
+        return 0;
+    if (memchr(pw, '\0', len)) {
+        admin_set_error(errbuf, errlen, "user '%s': password contains a NUL byte", u->username);
+        return ADMIN_EINVAL;
+    }
+    /* '*' and 40 characters is the native hash form; a typo in a hash must
+     * not silently become a plain password nobody can type. */
+    if (len == 41 && pw[0] == '*') {
+        for (int i = 0; i < 20; i++) {
+            int hi = hexval(pw[1 + 2 * i]), lo = hexval(pw[2 + 2 * i]);
+
+            if (hi < 0 || lo < 0) {
+                admin_set_error(errbuf, errlen,
+                                "user '%s': password has the hash form ('*' and 40 characters) "
+                                "but is not hexadecimal",
+                                u->username);
+                return ADMIN_EINVAL;
+            }
+            u->native_hash[i] = (uint8_t)(hi << 4 | lo);
+        }
+        u->has_password = true;
+        return 0;
+    }
+    if (len >= sizeof(u->password)) {
+        admin_set_error(errbuf, errlen, "user '%s': password longer than %zu bytes", u->username,
+                        sizeof(u->password) - 1);
+        return ADMIN_EINVAL;
+    }
+    memcpy(u->password, pw, len);
+    u->password[len] = '\0';
+    sha1(pw, len, inner);
+    sha1(inner, sizeof(inner), u->native_hash);
+    memset(inner, 0, sizeof(inner));
+    u->has_password = true;
+    return 0;
+}
+
+static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, size_t errlen)
+{
+    int active, tp, fe, be;
+
+    if (!col_copy(stmt, 0, u->username, sizeof(u->username)) || !u->username[0]) {
+        admin_set_error(errbuf, errlen, "mysql_users: username empty or longer than %zu bytes",
+                        sizeof(u->username) - 1);
+        return ADMIN_EINVAL;
+    }
+    if (!col_int(stmt, 2, &active) || !col_int(stmt, 3, &u->default_hostgroup) ||
+        u->default_hostgroup < 0 || !col_int(stmt, 5, &tp) || !col_int(stmt, 6, &fe) ||
+        !col_int(stmt, 7, &be) || !col_int(stmt, 8, &u->max_connections) ||
+        u->max_connections < 0) {
+        admin_set_error(errbuf, errlen,
+                        "user '%s': default_hostgroup, transaction_persistent, frontend, "
+                        "backend or max_connections invalid",
+                        u->username);
+        return ADMIN_EINVAL;
+    }
+    if (!col_copy(stmt, 4, u->default_schema, sizeof(u->default_schema))) {
+        admin_set_error(errbuf, errlen, "user '%s': default_schema longer than %zu bytes",
+                        u->username, sizeof(u->default_schema) - 1);
+        return ADMIN_EINVAL;
+    }
+    u->active = active != 0;
+    u->transaction_persistent = tp != 0;
+    u->frontend = fe != 0;
+    u->backend = be != 0;
+    return set_password(u, sqlite3_column_text(stmt, 1), (size_t)sqlite3_column_bytes(stmt, 1),
+                        errbuf, errlen);
+}
+
+/* Loads the accounts clients may log in with: active rows with frontend=1.
+ * (username, frontend) is UNIQUE, so each name appears once. */
+static int load_users(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t cap = 0;
+    int rc = 0, src;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT username, password, active, default_hostgroup, default_schema,"
+                           " transaction_persistent, frontend, backend, max_connections"
+                           " FROM mysql_users WHERE active = 1 AND frontend = 1"
+                           " ORDER BY username",
+                           -1, &stmt, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
+        return ADMIN_ESQL;
+    }
+    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = grow((void **)&cfg->users, &cap, cfg->n_users, sizeof(*cfg->users));
+        if (rc != 0) {
+            admin_set_error(errbuf, errlen, "out of memory loading mysql_users");
+            goto out;
+        }
+        rc = read_user(stmt, &cfg->users[cfg->n_users], errbuf, errlen);
+        /* Counted even on failure so the password copy is wiped on free. */
+        cfg->n_users++;
+        if (rc != 0)
+            goto out;
+    }
+    if (src != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Every user's default hostgroup must have at least one server, or its first
+ * query would queue until timeout. An empty fleet is allowed: the proxy can
+ * start before any server is configured. */
+static int check_hostgroups(const struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    if (cfg->n_servers == 0)
+        return 0;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct admin_user *u = &cfg->users[i];
+        bool found = false;
+
+        for (size_t j = 0; j < cfg->n_servers && !found; j++)
+            found = cfg->servers[j].hostgroup == u->default_hostgroup;
+        if (!found) {
+            admin_set_error(errbuf, errlen,
+                            "user '%s': default_hostgroup %d has no server in mysql_servers",
+                            u->username, u->default_hostgroup);
+            return ADMIN_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void config_free(struct admin_config *cfg)
+{
+    /* Plain passwords are wiped so freed heap does not keep them around. This
+     * is best effort: realloc while loading may have left older copies. */
+    if (cfg->users)
+        memset(cfg->users, 0, cfg->n_users * sizeof(*cfg->users));
+    memset(cfg->monitor_password, 0, sizeof(cfg->monitor_password));
+    memset(cfg->admin_credentials, 0, sizeof(cfg->admin_credentials));
+    free(cfg->users);
+    free(cfg->servers);
+    free(cfg);
+}
+
+int admin_config_load(struct admin_store *store, struct admin_config **out, char *errbuf,
+                      size_t errlen)
+{
+    struct admin_config *cfg;
+    bool in_txn = false;
+    int rc;
+
+    admin_set_error(errbuf, errlen, "%s", "");
+    if (!store || !store->db || !out) {
+        admin_set_error(errbuf, errlen, "no admin store");
+        return ADMIN_EINVAL;
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (!cfg) {
+        admin_set_error(errbuf, errlen, "out of memory loading the configuration");
+        return ADMIN_ENOMEM;
+    }
+    cfg->refs = 1;
+
+    /* One read transaction so the three tables are read from one state; an
+     * admin session already inside its own transaction provides that. */
+    if (sqlite3_get_autocommit(store->db)) {
+        if (sqlite3_exec(store->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+            admin_set_error(errbuf, errlen, "cannot begin read transaction: %s",
+                            sqlite3_errmsg(store->db));
+            rc = ADMIN_ESQL;
+            goto out;
+        }
+        in_txn = true;
+    }
+    rc = load_globals(store->db, cfg, errbuf, errlen);
+    if (rc != 0)
+        goto out;
+    rc = load_servers(store->db, cfg, errbuf, errlen);
+    if (rc != 0)
+        goto out;
+    rc = load_users(store->db, cfg, errbuf, errlen);
+    if (rc != 0)
+        goto out;
+    rc = check_hostgroups(cfg, errbuf, errlen);
+out:
+    /* Nothing was written, so ending the read transaction cannot lose data. */
+    if (in_txn)
+        sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != 0) {
+        config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+struct admin_config *admin_config_ref(struct admin_config *cfg)
+{
+    if (cfg)
+        __atomic_add_fetch(&cfg->refs, 1, __ATOMIC_RELAXED);
+    return cfg;
+}
+
+void admin_config_unref(struct admin_config *cfg)
+{
+    /* Release on every drop and acquire before the free, so the freeing thread
+     * sees all reads other threads made of the snapshot as finished. */
+    if (cfg && __atomic_sub_fetch(&cfg->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        config_free(cfg);
+}
+
+const struct admin_user *admin_config_user(const struct admin_config *cfg, const char *name,
+                                           size_t name_len)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct admin_user *u = &cfg->users[i];
+
+        if (strlen(u->username) == name_len && memcmp(u->username, name, name_len) == 0)
+            return u;
+    }
+    return NULL;
+}
+
+int admin_parse_hostport(const char *text, char *host, size_t hostlen, int *port)
+{
+    const char *hstart, *hend, *p;
+    size_t hl;
+    long v = 0;
+
+    if (!text || !host || hostlen == 0 || !port)
+        return ADMIN_EINVAL;
+    if (text[0] == '[') {
+        /* Bracketed IPv6 literal: "[::1]:6033". */
+        hstart = text + 1;
+        hend = strchr(hstart, ']');
+        if (!hend || hend[1] != ':')
+            return ADMIN_EINVAL;
+        p = hend + 2;
+    } else {
+        hstart = text;
+        hend = strrchr(text, ':');
+        if (!hend || memchr(text, ':', (size_t)(hend - text)))
+            return ADMIN_EINVAL; /* no port, or an unbracketed IPv6 address */
+        p = hend + 1;
+    }
+    hl = (size_t)(hend - hstart);
+    if (hl == 0 || hl >= hostlen)
+        return ADMIN_EINVAL;
+    for (size_t i = 0; i < hl; i++)
+        if (!isgraph((unsigned char)hstart[i]) || hstart[i] == ';')
+            return ADMIN_EINVAL;
+    if (!*p || strlen(p) > 5)
+        return ADMIN_EINVAL;
+    for (; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return ADMIN_EINVAL;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return ADMIN_EINVAL;
+    memcpy(host, hstart, hl);
+    host[hl] = '\0';
+    *port = (int)v;
+    return 0;
+}

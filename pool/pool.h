@@ -1,0 +1,117 @@
+/*
+ * Pool: hostgroups, servers and their backend connections.
+ *
+ * A backend connection is opened with Connector/C's non-blocking API, driven
+ * from the requesting worker's libuv loop through a uv_poll_t on the
+ * library's socket; once established the proxy does raw packet I/O on that
+ * socket (pool_conn_fd / pool_conn_poll).
+ *
+ * Caps are global and exact: each server counts its open connections
+ * (connecting or established) under its mutex, and a connection is counted
+ * before its connect starts. Idle connections live on the idle list of the
+ * worker that last used them (their uv_poll_t stays initialised on that
+ * loop). When a server is at its cap, requests wait in one FIFO per server
+ * shared by all workers; a release anywhere hands the connection to the
+ * head waiter (moving it to the waiter's loop through that worker's inbox)
+ * and a worker holding idle connections donates them when another worker
+ * queues.
+ *
+ * Thread: every function except pool_new/pool_free is called on the thread
+ * of the worker it names (or that owns the connection). Callbacks run on the
+ * waiter's worker thread, from its loop, never inside pool_acquire.
+ */
+#ifndef SLUICE_POOL_POOL_H
+#define SLUICE_POOL_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+enum pool_err {
+    POOL_PENDING = 1,    /* not an error: the callback will fire */
+    POOL_ENOSERVER = -1, /* no usable server in the hostgroup */
+    POOL_ENOMEM = -2,
+    POOL_ECONNECT = -3,  /* backend connect failed (message in callback) */
+    POOL_ESHUTDOWN = -4,
+};
+
+const char *pool_strerror(int err);
+
+struct pool;
+struct pool_conn;
+struct pool_waiter;
+
+struct pool_server_spec {
+    int hostgroup;
+    const char *host;
+    int port;
+    int max_connections;
+    bool offline; /* OFFLINE_SOFT/HARD or SHUNNED: no new work */
+};
+
+struct pool_settings {
+    int connect_timeout_ms;
+    /* Frees the proxy's per-connection data when a connection closes. */
+    void (*userdata_free)(void *userdata);
+};
+
+/* Creates the pool for nworkers workers. Copies specs. Returns NULL on
+ * allocation failure. */
+struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworkers,
+                      const struct pool_settings *settings);
+/* Frees the pool; every worker must have detached. */
+void pool_free(struct pool *pool);
+
+/* Called on worker's thread before its loop runs: sets up its inbox. */
+int pool_worker_attach(struct pool *pool, int worker, uv_loop_t *loop)
+    __attribute__((warn_unused_result));
+/* Closes worker's idle connections and inbox handle (on its thread, loop
+ * still running so close callbacks fire). */
+void pool_worker_detach(struct pool *pool, int worker);
+
+/* conn is NULL when err < 0; errmsg then says why (valid during the call). */
+typedef void (*pool_ready_cb)(void *arg, struct pool_conn *conn, int err, const char *errmsg);
+
+/* Borrows a connection to a server of hostgroup for user. Returns 0 with
+ * *out set when an idle connection was ready; POOL_PENDING with *waiter set
+ * when cb will fire later (on this worker); a negative POOL_E* when the
+ * hostgroup has no usable server. user and password are copied. */
+int pool_acquire(struct pool *pool, int worker, int hostgroup, const char *user,
+                 const char *password, pool_ready_cb cb, void *arg, struct pool_conn **out,
+                 struct pool_waiter **waiter) __attribute__((warn_unused_result));
+
+/* Withdraws a pending request (deadline passed, client gone). The callback
+ * will not fire afterwards. Worker thread of the waiter. */
+void pool_cancel(struct pool *pool, struct pool_waiter *waiter);
+
+/* Returns conn. reusable=false closes it (it may be in an unknown state). */
+void pool_release(struct pool_conn *conn, bool reusable);
+
+int pool_conn_fd(const struct pool_conn *conn);
+uv_poll_t *pool_conn_poll(struct pool_conn *conn);
+void *pool_conn_userdata(const struct pool_conn *conn);
+void pool_conn_set_userdata(struct pool_conn *conn, void *userdata);
+/* Negotiated capability flags of the backend session. */
+uint32_t pool_conn_caps(const struct pool_conn *conn);
+unsigned long pool_conn_thread_id(const struct pool_conn *conn);
+int pool_conn_hostgroup(const struct pool_conn *conn);
+const char *pool_conn_user(const struct pool_conn *conn);
+const char *pool_conn_server_name(const struct pool_conn *conn); /* "host:port" */
+
+/* Counters of one server, for stats and tests. */
+struct pool_server_stats {
+    int hostgroup;
+    char name[272];
+    int open;
+    int idle;
+    int waiting;
+    int max_connections;
+    uint64_t created_ok;
+    uint64_t created_err;
+    int max_used;
+};
+size_t pool_server_count(const struct pool *pool);
+void pool_server_stats(struct pool *pool, size_t index, struct pool_server_stats *out);
+
+#endif

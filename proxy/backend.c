@@ -1,0 +1,1147 @@
+/*
+ * The backend half of a client session: borrow a pooled connection, bring it
+ * to the session's state, forward the command and stream the response back.
+ *
+ * Steps of one command (enum bstep), each waiting for one backend reply:
+ *
+ *   backend_begin --borrow (maybe queued)--> backend_on_ready
+ *     -> BS_SET_OPTION  multi-statement option differs (COM_SET_OPTION)
+ *     -> BS_INIT_DB     schema differs (COM_INIT_DB)
+ *     -> BS_SET_VARS    tracked variables differ (one SET statement)
+ *     -> BS_REPREPARE   statement not prepared on this backend yet
+ *     -> BS_FORWARD     the client's command; response relayed as it streams
+ *   -> finish: session state updated from the status flags and session
+ *      tracking; the connection goes back to the pool unless pinned.
+ *
+ * Relay: bytes read from the backend land in be->rbuf and are walked packet
+ * by packet (struct resp). Packets whose content matters (OK, ERR, EOF,
+ * column counts, prepare replies) are handled whole; rows and column
+ * definitions are passed through as they arrive, a 16 MiB row included, so
+ * no result set is held in memory. Output goes to the client's `out` buffer;
+ * while a client write is in flight, backend reads pause (back-pressure).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "proxy/log.h"
+#include "proxy/proxy_int.h"
+
+#define COM_INIT_DB 0x02
+#define COM_QUERY 0x03
+#define COM_FIELD_LIST 0x04
+#define COM_STATISTICS 0x09
+#define COM_STMT_PREPARE 0x16
+#define COM_STMT_EXECUTE 0x17
+#define COM_STMT_SEND_LONG_DATA 0x18
+#define COM_STMT_CLOSE 0x19
+#define COM_STMT_RESET 0x1a
+#define COM_SET_OPTION 0x1b
+#define COM_STMT_FETCH 0x1c
+
+#define RBUF_SIZE 65536
+#define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
+#define AUTO_INC_KEEP 5 /* statements that keep the backend after an insert id */
+
+static void on_backend_io(uv_poll_t *h, int status, int events);
+static void run_step(struct session *s);
+static void finish_command(struct session *s);
+
+uint64_t proxy_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* FNV-1a: statement texts to cache keys. */
+uint64_t proxy_hash(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* ------------------------------------------------------- backend data */
+
+struct backend *backend_new(void)
+{
+    struct backend *be = calloc(1, sizeof(*be));
+    if (!be)
+        return NULL;
+    codec_buf_init(&be->rbuf);
+    codec_buf_init(&be->wq);
+    varset_init(&be->vars);
+    /* What the pool's connect leaves: utf8mb4, no schema, no
+     * multi-statements. */
+    if (varset_set_charset(&be->vars, 45) != 0) {
+        backend_free(be);
+        return NULL;
+    }
+    return be;
+}
+
+void backend_free(void *p)
+{
+    struct backend *be = p;
+    if (!be)
+        return;
+    codec_buf_free(&be->rbuf);
+    codec_buf_free(&be->wq);
+    varset_free(&be->vars);
+    for (struct bstmt *b = be->lru_head; b;) {
+        struct bstmt *next = b->lru_next;
+        free(b->sql);
+        free(b);
+        b = next;
+    }
+    free(be);
+}
+
+static struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len)
+{
+    for (struct bstmt *b = be->lru_head; b; b = b->lru_next)
+        if (b->hash == hash && b->sql_len == len && memcmp(b->sql, sql, len) == 0)
+            return b;
+    return NULL;
+}
+
+static void lru_unlink(struct backend *be, struct bstmt *b)
+{
+    if (b->lru_prev)
+        b->lru_prev->lru_next = b->lru_next;
+    else
+        be->lru_head = b->lru_next;
+    if (b->lru_next)
+        b->lru_next->lru_prev = b->lru_prev;
+    else
+        be->lru_tail = b->lru_prev;
+    b->lru_prev = b->lru_next = NULL;
+}
+
+static void lru_push_front(struct backend *be, struct bstmt *b)
+{
+    b->lru_prev = NULL;
+    b->lru_next = be->lru_head;
+    if (be->lru_head)
+        be->lru_head->lru_prev = b;
+    else
+        be->lru_tail = b;
+    be->lru_head = b;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static void update_poll(struct session *s)
+{
+    if (!s->conn)
+        return;
+    int ev = 0;
+    if (!s->paused)
+        ev |= UV_READABLE;
+    if (s->be->wq.len > s->be->wq_off)
+        ev |= UV_WRITABLE;
+    uv_poll_t *p = pool_conn_poll(s->conn);
+    if (ev)
+        uv_poll_start(p, ev, on_backend_io);
+    else
+        uv_poll_stop(p);
+}
+
+/* Writes to the backend now, queueing what the socket does not take. */
+int backend_send(struct session *s, const uint8_t *data, size_t len)
+{
+    struct backend *be = s->be;
+    size_t off = 0;
+    if (be->wq.len == be->wq_off) {
+        be->wq.len = be->wq_off = 0;
+        while (off < len) {
+            ssize_t n = send(pool_conn_fd(s->conn), data + off, len - off, MSG_NOSIGNAL);
+            if (n > 0) {
+                off += (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            return -1;
+        }
+    }
+    if (off < len) {
+        if (codec_buf_append(&be->wq, data + off, len - off) != 0)
+            return -1;
+        update_poll(s);
+    }
+    return 0;
+}
+
+static int flush_wq(struct session *s)
+{
+    struct backend *be = s->be;
+    while (be->wq_off < be->wq.len) {
+        ssize_t n = send(pool_conn_fd(s->conn), be->wq.data + be->wq_off, be->wq.len - be->wq_off,
+                         MSG_NOSIGNAL);
+        if (n > 0) {
+            be->wq_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
+    }
+    be->wq.len = be->wq_off = 0;
+    return 0;
+}
+
+static int send_command(struct session *s, uint8_t cmd, const void *arg, size_t len)
+{
+    uint8_t hdr[5];
+    codec_header_write(hdr, (uint32_t)(len + 1), 0);
+    hdr[4] = cmd;
+    if (backend_send(s, hdr, 5) != 0)
+        return -1;
+    return len ? backend_send(s, arg, len) : 0;
+}
+
+/* ------------------------------------------------------ detach/attach */
+
+/* Gives the backend back (reusable) or closes it. */
+void backend_detach(struct session *s, bool reusable)
+{
+    if (!s->conn)
+        return;
+    struct backend *be = s->be;
+    if (be && (be->wq.len > be->wq_off || be->rpos < be->rbuf.len))
+        reusable = false; /* unfinished traffic: its state is unknown */
+    if (be) {
+        be->rbuf.len = be->rpos = 0;
+        be->wq.len = be->wq_off = 0;
+    }
+    uv_poll_t *p = pool_conn_poll(s->conn);
+    uv_poll_stop(p);
+    p->data = NULL;
+    pool_release(s->conn, reusable);
+    s->conn = NULL;
+    s->be = NULL;
+    s->paused = false;
+}
+
+static void fail_command(struct session *s, uint16_t code, const char *sqlstate, const char *msg)
+{
+    if (!s->resp.sent_any || s->resp.swallow || s->step != BS_FORWARD) {
+        session_send_error(s, 1, code, sqlstate, msg);
+    } else {
+        /* Mid-response: the client has part of a result; end it with an
+         * error packet and close, as a server that died would. */
+        session_send_error(s, 0, code, sqlstate, msg);
+        s->close_after_write = true;
+    }
+    finish_command(s);
+}
+
+static void backend_broken(struct session *s, const char *why)
+{
+    log_warn("session %u user '%s': backend %s %s", s->id, s->username,
+             s->conn ? pool_conn_server_name(s->conn) : "?", why);
+    bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
+    backend_detach(s, false);
+    s->pin = 0;
+    s->keep_next = 0;
+    s->in_txn = false;
+    if (lost_state)
+        s->close_after_write = true; /* a transaction never moves to another server */
+    fail_command(s, 2013, "HY000", "Lost connection to backend server during query");
+}
+
+/* ------------------------------------------------------- response out */
+
+static int emit(struct session *s, const uint8_t *p, size_t n)
+{
+    if (s->resp.swallow)
+        return 0;
+    s->resp.sent_any = true;
+    return codec_buf_append(&s->out, p, n);
+}
+
+/* Applies the session-state block of an OK packet to session and backend. */
+static void apply_tracking(struct session *s, const struct codec_ok *ok)
+{
+    struct codec_track_iter it;
+    codec_track_iter_init(&it, ok->session_state, ok->session_state_len);
+    uint8_t type;
+    const uint8_t *data;
+    size_t dlen;
+    while (codec_track_next(&it, &type, &data, &dlen) == 1) {
+        if (type == SESSION_TRACK_SYSTEM_VARIABLES) {
+            const uint8_t *name, *value;
+            size_t nlen, vlen;
+            if (codec_track_sysvar(data, dlen, &name, &nlen, &value, &vlen) != 0)
+                continue;
+            if ((nlen == 9 && memcmp(name, "last_gtid", 9) == 0) ||
+                (nlen > 14 && memcmp(name, "session_track_", 14) == 0))
+                continue;
+            s->resp.vars_reported = true;
+            if (s->resp.swallow)
+                continue;
+            if (varset_set(&s->vars, (const char *)name, nlen, (const char *)value, vlen) == 0 &&
+                varset_set(&s->be->vars, (const char *)name, nlen, (const char *)value, vlen) == 0)
+                s->vars_version++;
+        } else if (type == SESSION_TRACK_SCHEMA) {
+            const uint8_t *schema;
+            size_t n;
+            if (codec_track_schema(data, dlen, &schema, &n) != 0 || n > 192)
+                continue;
+            s->resp.vars_reported = true;
+            snprintf(s->be->schema, sizeof(s->be->schema), "%.*s", (int)n, schema);
+            if (!s->resp.swallow)
+                snprintf(s->schema, sizeof(s->schema), "%.*s", (int)n, schema);
+        } else if (type == SESSION_TRACK_STATE_CHANGE) {
+            s->resp.state_changed = true;
+        }
+    }
+    if (!s->resp.swallow)
+        s->be->synced_version = s->vars_version;
+}
+
+/* OK packet: track state; pass it on without the tracking block (the
+ * client did not ask for session tracking). */
+static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *more)
+{
+    struct codec_ok ok;
+    if (codec_ok_parse(pkt + 4, plen, pool_conn_caps(s->conn), &ok) != 0)
+        return -1;
+    s->resp.status = ok.status;
+    s->resp.warnings = ok.warnings;
+    if (ok.last_insert_id)
+        s->resp.last_insert_id = ok.last_insert_id;
+    if (ok.session_state_len)
+        apply_tracking(s, &ok);
+    *more = (ok.status & SERVER_MORE_RESULTS_EXISTS_F) != 0;
+    if (s->resp.swallow)
+        return 0;
+    s->resp.sent_any = true;
+    char info[256];
+    size_t ilen = ok.info_len < sizeof(info) - 1 ? ok.info_len : sizeof(info) - 1;
+    memcpy(info, ok.info, ilen);
+    info[ilen] = '\0';
+    uint16_t status = ok.status & (uint16_t)~SERVER_SESSION_STATE_CHANGED_F;
+    return codec_write_ok_caps(&s->out, pkt[3], s->caps, ok.affected_rows, ok.last_insert_id,
+                               status, ok.warnings, info);
+}
+
+static void handle_err(struct session *s, const uint8_t *pkt, size_t plen)
+{
+    struct codec_err_pkt e;
+    s->resp.error = true;
+    if (codec_err_parse(pkt + 4, plen, &e) == 0) {
+        s->resp.errcode = e.code;
+        memcpy(s->resp.sqlstate, e.sqlstate, 6);
+        size_t n = e.msg_len < sizeof(s->resp.errmsg) - 1 ? e.msg_len : sizeof(s->resp.errmsg) - 1;
+        memcpy(s->resp.errmsg, e.msg, n);
+        s->resp.errmsg[n] = '\0';
+    }
+}
+
+static int handle_eof(struct session *s, const uint8_t *pkt, size_t plen)
+{
+    struct codec_eof eof;
+    if (codec_eof_parse(pkt + 4, plen, &eof) != 0)
+        return -1;
+    s->resp.status = eof.status;
+    s->resp.warnings = eof.warnings;
+    return 0;
+}
+
+/* Handles one whole packet (header included) in the current state. Returns
+ * 0, or -1 on a protocol violation. */
+static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
+{
+    struct resp *r = &s->resp;
+    uint8_t first = plen ? pkt[4] : 0;
+    bool more = false;
+    switch (r->st) {
+    case RS_FIRST:
+        if (r->kind == RESP_ANY_ONE) {
+            r->st = RS_DONE;
+            return emit(s, pkt, plen + 4);
+        }
+        if (first == CODEC_ERR) {
+            handle_err(s, pkt, plen);
+            r->st = RS_DONE;
+            return emit(s, pkt, plen + 4);
+        }
+        if (r->kind == RESP_PREPARE) {
+            if (first != CODEC_OK || plen < 12)
+                return -1;
+            r->prep_stmt_id = codec_u32(pkt + 5);
+            r->prep_cols = r->pcols = codec_u16(pkt + 9);
+            r->prep_params = r->pparams = codec_u16(pkt + 11);
+            if (plen >= 15)
+                r->warnings = codec_u16(pkt + 14);
+            if (!r->swallow && s->cur_stmt)
+                codec_put_u32(pkt + 5, s->cur_stmt->id);
+            r->st = r->pparams ? RS_PARAMS : r->pcols ? RS_PCOLS : RS_DONE;
+            return emit(s, pkt, plen + 4);
+        }
+        if (first == CODEC_OK || (r->kind == RESP_SIMPLE && first == CODEC_EOF && plen < 9)) {
+            if (first == CODEC_EOF) {
+                if (handle_eof(s, pkt, plen) != 0)
+                    return -1;
+                r->st = RS_DONE;
+                return emit(s, pkt, plen + 4);
+            }
+            if (handle_ok(s, pkt, plen, &more) != 0)
+                return -1;
+            r->st = more && r->kind != RESP_SIMPLE ? RS_FIRST : RS_DONE;
+            return 0;
+        }
+        if (r->kind == RESP_SIMPLE)
+            return -1;
+        if (first == CODEC_LOCAL_INFILE && r->kind == RESP_QUERY) {
+            r->st = RS_INFILE;
+            return emit(s, pkt, plen + 4);
+        }
+        {
+            struct codec_reader rd;
+            codec_reader_init(&rd, pkt + 4, plen);
+            if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0)
+                return -1;
+            r->st = RS_COLS;
+            return emit(s, pkt, plen + 4);
+        }
+    case RS_COLS_EOF:
+        if (first != CODEC_EOF || handle_eof(s, pkt, plen) != 0)
+            return -1;
+        if (r->kind == RESP_EXECUTE && (r->status & SERVER_STATUS_CURSOR_EXISTS_F))
+            r->st = RS_DONE; /* rows come with COM_STMT_FETCH */
+        else
+            r->st = RS_ROWS;
+        return emit(s, pkt, plen + 4);
+    case RS_ROWS:
+    case RS_FIELDS:
+        if (first == CODEC_ERR) {
+            handle_err(s, pkt, plen);
+            r->st = RS_DONE;
+            return emit(s, pkt, plen + 4);
+        }
+        if (handle_eof(s, pkt, plen) != 0)
+            return -1;
+        r->st = (r->status & SERVER_MORE_RESULTS_EXISTS_F) && r->st == RS_ROWS &&
+                        r->kind != RESP_FETCH
+                    ? RS_FIRST
+                    : RS_DONE;
+        return emit(s, pkt, plen + 4);
+    case RS_PARAMS_EOF:
+    case RS_PCOLS_EOF:
+        if (first != CODEC_EOF)
+            return -1;
+        if (r->st == RS_PARAMS_EOF && r->pcols)
+            r->st = RS_PCOLS;
+        else
+            r->st = RS_DONE;
+        return emit(s, pkt, plen + 4);
+    default:
+        return -1;
+    }
+}
+
+/* Walks the packets in rbuf from rpos. Returns 1 when the response is
+ * complete, 0 when more bytes are needed, -1 on a protocol error. */
+static int parse_response(struct session *s)
+{
+    struct backend *be = s->be;
+    struct resp *r = &s->resp;
+    while (r->st != RS_DONE && r->st != RS_INFILE) {
+        size_t avail = be->rbuf.len - be->rpos;
+        uint8_t *p = be->rbuf.data + be->rpos;
+        if (r->pkt_left) {
+            size_t take = avail < r->pkt_left ? avail : r->pkt_left;
+            if (take == 0)
+                return 0;
+            if (emit(s, p, take) != 0)
+                return -1;
+            be->rpos += take;
+            r->pkt_left -= (uint32_t)take;
+            continue;
+        }
+        if (avail < 4)
+            return 0;
+        uint32_t plen = codec_u24(p);
+        bool cont = r->continuation;
+        r->continuation = plen == CODEC_MAX_PAYLOAD;
+        bool stream = cont;
+        if (!stream) {
+            if (r->st == RS_COLS || r->st == RS_PARAMS || r->st == RS_PCOLS) {
+                stream = true;
+            } else if (r->st == RS_ROWS || r->st == RS_FIELDS) {
+                if (avail < 5 && plen > 0) {
+                    r->continuation = cont;
+                    return 0;
+                }
+                uint8_t first = plen ? p[4] : 0;
+                stream = !((first == CODEC_EOF && plen < 9) || first == CODEC_ERR);
+            }
+        }
+        if (stream) {
+            if (!cont) {
+                if (r->st == RS_COLS && --r->ncols_left == 0)
+                    r->st = RS_COLS_EOF;
+                else if (r->st == RS_PARAMS && --r->pparams == 0)
+                    r->st = RS_PARAMS_EOF;
+                else if (r->st == RS_PCOLS && --r->pcols == 0)
+                    r->st = RS_PCOLS_EOF;
+            }
+            if (emit(s, p, 4) != 0)
+                return -1;
+            be->rpos += 4;
+            r->pkt_left = plen;
+            continue;
+        }
+        if (avail < plen + 4u) {
+            if (be->rbuf.cap < be->rpos + plen + 4u) {
+                /* Make room for the whole packet at the front. */
+                memmove(be->rbuf.data, p, avail);
+                be->rbuf.len = avail;
+                be->rpos = 0;
+                if (codec_buf_reserve(&be->rbuf, plen + 4u) != 0)
+                    return -1;
+            }
+            return 0;
+        }
+        if (handle_packet(s, p, plen) != 0)
+            return -1;
+        be->rpos += plen + 4u;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------- completion */
+
+static bool has_user_var(const uint8_t *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (q[i] == '@' && (i + 1 < n && q[i + 1] != '@') && (i == 0 || q[i - 1] != '@'))
+            return true;
+    return false;
+}
+
+static void update_pins(struct session *s)
+{
+    struct resp *r = &s->resp;
+    s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
+    if (r->error)
+        return;
+    if (r->state_changed) {
+        /* User variables, temporary tables and SQL PREPARE cannot be
+         * replayed, and the server flags them without naming a variable.
+         * A system-variable SET is flagged too but names its variables;
+         * when such a statement also assigns a user variable, pin. */
+        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5)))
+            s->pin |= PIN_SESSION_STATE;
+    }
+    if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)
+        s->pin |= PIN_NAMED_LOCK;
+    if (s->stmt_flags & ROUTER_STMT_LOCK_TABLES)
+        s->pin |= PIN_LOCK_TABLES;
+    if (s->stmt_flags & ROUTER_STMT_UNLOCK_TABLES)
+        s->pin &= ~PIN_LOCK_TABLES;
+    if (s->cmd == COM_STMT_EXECUTE) {
+        s->pin &= ~PIN_LONG_DATA;
+        if (r->status & SERVER_STATUS_CURSOR_EXISTS_F)
+            s->pin |= PIN_CURSOR;
+    }
+    if (s->cmd == COM_STMT_FETCH && (r->status & SERVER_STATUS_LAST_ROW_SENT_F))
+        s->pin &= ~PIN_CURSOR;
+    if (s->cmd == COM_STMT_RESET)
+        s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
+    if (r->warnings && s->keep_next < 1)
+        s->keep_next = 1; /* SHOW WARNINGS must see this statement's */
+    if (r->last_insert_id)
+        s->keep_next = AUTO_INC_KEEP; /* SELECT LAST_INSERT_ID() follows */
+}
+
+static void finish_command(struct session *s)
+{
+    if (s->conn) {
+        if (s->pin == 0 && !s->in_txn && s->keep_next == 0 && !s->close_after_write)
+            backend_detach(s, true);
+        else if (s->close_after_write)
+            backend_detach(s, false);
+        else
+            uv_poll_stop(pool_conn_poll(s->conn));
+    }
+    session_command_done(s);
+}
+
+static void forward_done(struct session *s)
+{
+    if (s->cmd == COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
+        /* Remember the backend's statement for reuse. */
+        struct cstmt *st = s->cur_stmt;
+        st->nparams = s->resp.prep_params;
+        st->ncols = s->resp.prep_cols;
+        struct bstmt *b = calloc(1, sizeof(*b));
+        if (b && (b->sql = malloc(st->sql_len ? st->sql_len : 1))) {
+            memcpy(b->sql, st->sql, st->sql_len);
+            b->sql_len = st->sql_len;
+            b->hash = st->hash;
+            b->backend_id = s->resp.prep_stmt_id;
+            b->nparams = st->nparams;
+            b->ncols = st->ncols;
+            lru_push_front(s->be, b);
+            s->be->n_stmts++;
+        } else {
+            free(b);
+        }
+        st->next = s->stmts;
+        s->stmts = st;
+        s->cur_stmt = NULL;
+    } else if (s->cmd == COM_STMT_PREPARE && s->cur_stmt) {
+        free(s->cur_stmt->sql);
+        codec_buf_free(&s->cur_stmt->prep_resp);
+        free(s->cur_stmt);
+        s->cur_stmt = NULL;
+    }
+    if (s->cmd == COM_INIT_DB && !s->resp.error) {
+        /* Schema tracking reports it too; the command text is the fallback. */
+        size_t n = s->cmd_len - 5 > 192 ? 192 : s->cmd_len - 5;
+        snprintf(s->schema, sizeof(s->schema), "%.*s", (int)n, (const char *)s->in.data + 5);
+        snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
+    }
+    if (s->keep_next > 0 && s->cmd != COM_STMT_PREPARE)
+        s->keep_next--;
+    update_pins(s);
+    finish_command(s);
+}
+
+/* ---------------------------------------------------------------- I/O */
+
+static void on_step_reply(struct session *s);
+
+static void process_rbuf(struct session *s)
+{
+    int rc = parse_response(s);
+    if (rc < 0) {
+        backend_broken(s, "sent a malformed response");
+        return;
+    }
+    if (s->out.len >= OUT_HIGH_WATER || rc == 1 || s->resp.st == RS_INFILE) {
+        session_flush(s);
+        if (s->state == SS_CLOSING)
+            return;
+    }
+    if (rc == 1) {
+        if (s->be->rpos != s->be->rbuf.len) {
+            backend_broken(s, "sent more than its response");
+            return;
+        }
+        s->be->rbuf.len = s->be->rpos = 0;
+        on_step_reply(s);
+        return;
+    }
+    if (s->resp.st == RS_INFILE) {
+        if (s->be->rpos == s->be->rbuf.len)
+            s->be->rbuf.len = s->be->rpos = 0;
+        backend_forward_infile(s);
+        return;
+    }
+    if (s->writing && !s->paused) {
+        s->paused = true;
+        update_poll(s);
+    }
+}
+
+void backend_resume(struct session *s)
+{
+    if (!s->conn)
+        return;
+    if (s->paused) {
+        s->paused = false;
+        update_poll(s);
+    }
+    if (s->be->rpos < s->be->rbuf.len && s->resp.st != RS_DONE)
+        process_rbuf(s);
+}
+
+static void read_backend(struct session *s)
+{
+    struct backend *be = s->be;
+    if (be->rpos == be->rbuf.len) {
+        be->rbuf.len = be->rpos = 0;
+    } else if (be->rpos > 0 && be->rbuf.cap - be->rbuf.len < 4096) {
+        memmove(be->rbuf.data, be->rbuf.data + be->rpos, be->rbuf.len - be->rpos);
+        be->rbuf.len -= be->rpos;
+        be->rpos = 0;
+    }
+    if (codec_buf_reserve(&be->rbuf, be->rbuf.cap >= RBUF_SIZE ? 4096 : RBUF_SIZE) != 0) {
+        backend_broken(s, "out of memory");
+        return;
+    }
+    ssize_t n = recv(pool_conn_fd(s->conn), be->rbuf.data + be->rbuf.len,
+                     be->rbuf.cap - be->rbuf.len, 0);
+    if (n == 0) {
+        backend_broken(s, "closed the connection");
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        backend_broken(s, strerror(errno));
+        return;
+    }
+    be->rbuf.len += (size_t)n;
+    process_rbuf(s);
+}
+
+static void on_backend_io(uv_poll_t *h, int status, int events)
+{
+    struct session *s = h->data;
+    if (!s || s->state == SS_CLOSING || !s->conn)
+        return;
+    if (status < 0) {
+        backend_broken(s, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        if (flush_wq(s) != 0) {
+            backend_broken(s, "write failed");
+            return;
+        }
+        update_poll(s);
+    }
+    if ((events & UV_READABLE) && !s->paused)
+        read_backend(s);
+}
+
+/* LOAD DATA LOCAL: pass the client's file packets on until the empty one. */
+void backend_forward_infile(struct session *s)
+{
+    while (s->resp.st == RS_INFILE && s->in.len - s->cmd_len >= 4) {
+        uint8_t *p = s->in.data + s->cmd_len;
+        uint32_t plen = codec_u24(p);
+        if (s->in.len - s->cmd_len < plen + 4u)
+            break;
+        if (backend_send(s, p, plen + 4u) != 0) {
+            backend_broken(s, "write failed");
+            return;
+        }
+        size_t rest = s->in.len - s->cmd_len - (plen + 4u);
+        memmove(p, p + plen + 4, rest);
+        s->in.len -= plen + 4u;
+        if (plen == 0) {
+            s->resp.st = RS_FIRST;
+            s->resp.continuation = false;
+            update_poll(s);
+            if (s->be->rpos < s->be->rbuf.len)
+                process_rbuf(s);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- the steps */
+
+static void start_resp(struct session *s, enum resp_kind kind, bool swallow)
+{
+    memset(&s->resp, 0, sizeof(s->resp));
+    s->resp.kind = kind;
+    s->resp.swallow = swallow;
+    switch (kind) {
+    case RESP_FETCH:
+        s->resp.st = RS_ROWS;
+        break;
+    case RESP_FIELD_LIST:
+        s->resp.st = RS_FIELDS;
+        break;
+    default:
+        s->resp.st = RS_FIRST;
+    }
+}
+
+static void step_error(struct session *s)
+{
+    /* A prelude command failed: its error goes to the client instead of the
+     * statement, which never ran. */
+    session_send_error(s, 1, s->resp.errcode ? s->resp.errcode : 1105,
+                       s->resp.sqlstate[0] ? s->resp.sqlstate : "HY000",
+                       s->resp.errmsg[0] ? s->resp.errmsg : "backend error");
+    s->resp.swallow = false;
+    finish_command(s);
+}
+
+/* Builds the COM_STMT_EXECUTE for the backend: its statement id, and the
+ * parameter types the client bound earlier (the backend statement may never
+ * have seen them). */
+static int send_execute(struct session *s, uint32_t backend_id)
+{
+    struct cstmt *st = s->cur_stmt;
+    uint8_t *msg = s->in.data;
+    size_t len = s->cmd_len;
+    uint32_t plen = codec_u24(msg);
+    codec_put_u32(msg + 5, backend_id);
+    if (plen == CODEC_MAX_PAYLOAD || st->nparams == 0 || plen < 10)
+        return backend_send(s, msg, len);
+    size_t bitmap = (st->nparams + 7u) / 8u;
+    size_t flag_off = 4 + 10 + bitmap;
+    if (flag_off >= 4 + plen)
+        return backend_send(s, msg, len);
+    if (msg[flag_off] == 1) {
+        size_t types_len = 2u * st->nparams;
+        if (flag_off + 1 + types_len <= 4 + plen) {
+            uint8_t *nt = realloc(st->param_types, types_len);
+            if (nt) {
+                memcpy(nt, msg + flag_off + 1, types_len);
+                st->param_types = nt;
+                st->have_types = true;
+            }
+        }
+        return backend_send(s, msg, len);
+    }
+    if (!st->have_types || plen + 2u * st->nparams >= CODEC_MAX_PAYLOAD)
+        return backend_send(s, msg, len);
+    size_t types_len = 2u * st->nparams;
+    uint8_t hdr[4];
+    codec_header_write(hdr, (uint32_t)(plen + types_len), msg[3]);
+    uint8_t one = 1;
+    if (backend_send(s, hdr, 4) != 0 || backend_send(s, msg + 4, flag_off - 4) != 0 ||
+        backend_send(s, &one, 1) != 0 || backend_send(s, st->param_types, types_len) != 0)
+        return -1;
+    return backend_send(s, msg + flag_off + 1, len - flag_off - 1);
+}
+
+static void evict_lru(struct session *s)
+{
+    struct backend *be = s->be;
+    int max = s->cfg->max_stmts_per_backend > 0 ? s->cfg->max_stmts_per_backend : 50;
+    while (be->n_stmts >= max && be->lru_tail) {
+        struct bstmt *b = be->lru_tail;
+        lru_unlink(be, b);
+        be->n_stmts--;
+        uint8_t idb[4];
+        codec_put_u32(idb, b->backend_id);
+        (void)send_command(s, COM_STMT_CLOSE, idb, 4); /* no reply to wait for */
+        free(b->sql);
+        free(b);
+    }
+}
+
+static void forward(struct session *s)
+{
+    s->step = BS_FORWARD;
+    int rc = 0;
+    switch (s->cmd) {
+    case COM_QUERY:
+        start_resp(s, RESP_QUERY, false);
+        rc = backend_send(s, s->in.data, s->cmd_len);
+        break;
+    case COM_INIT_DB:
+        start_resp(s, RESP_SIMPLE, false);
+        rc = backend_send(s, s->in.data, s->cmd_len);
+        break;
+    case COM_FIELD_LIST:
+        start_resp(s, RESP_FIELD_LIST, false);
+        rc = backend_send(s, s->in.data, s->cmd_len);
+        break;
+    case COM_STATISTICS:
+        start_resp(s, RESP_ANY_ONE, false);
+        rc = backend_send(s, s->in.data, s->cmd_len);
+        break;
+    case COM_STMT_PREPARE:
+        evict_lru(s);
+        start_resp(s, RESP_PREPARE, false);
+        rc = backend_send(s, s->in.data, s->cmd_len);
+        break;
+    default: {
+        struct bstmt *b = bstmt_find(s->be, s->cur_stmt->hash, s->cur_stmt->sql,
+                                     s->cur_stmt->sql_len);
+        if (!b) {
+            fail_command(s, 1243, "HY000", "Prepared statement lost on backend");
+            return;
+        }
+        if (s->cmd == COM_STMT_EXECUTE) {
+            start_resp(s, RESP_EXECUTE, false);
+            rc = send_execute(s, b->backend_id);
+        } else if (s->cmd == COM_STMT_FETCH) {
+            start_resp(s, RESP_FETCH, false);
+            codec_put_u32(s->in.data + 5, b->backend_id);
+            rc = backend_send(s, s->in.data, s->cmd_len);
+        } else if (s->cmd == COM_STMT_RESET) {
+            start_resp(s, RESP_SIMPLE, false);
+            codec_put_u32(s->in.data + 5, b->backend_id);
+            rc = backend_send(s, s->in.data, s->cmd_len);
+        } else { /* COM_STMT_SEND_LONG_DATA */
+            codec_put_u32(s->in.data + 5, b->backend_id);
+            rc = backend_send(s, s->in.data, s->cmd_len);
+            s->pin |= PIN_LONG_DATA;
+            if (rc != 0) {
+                backend_broken(s, "write failed");
+                return;
+            }
+            uv_poll_stop(pool_conn_poll(s->conn));
+            update_poll(s);
+            session_command_done(s);
+            return;
+        }
+    }
+    }
+    if (rc != 0) {
+        backend_broken(s, "write failed");
+        return;
+    }
+    update_poll(s);
+}
+
+/* Runs the next prelude step that is needed, or forwards the command. */
+static void run_step(struct session *s)
+{
+    struct backend *be = s->be;
+    switch (s->step) {
+    case BS_SET_OPTION:
+        if (be->multi_statements != s->multi_statements) {
+            uint8_t opt[2];
+            codec_put_u16(opt, s->multi_statements ? 0 : 1);
+            start_resp(s, RESP_SIMPLE, true);
+            if (send_command(s, COM_SET_OPTION, opt, 2) != 0)
+                goto broken;
+            update_poll(s);
+            return;
+        }
+        s->step = BS_INIT_DB;
+        /* fall through */
+    case BS_INIT_DB:
+        if (s->schema[0] && strcmp(be->schema, s->schema) != 0) {
+            start_resp(s, RESP_SIMPLE, true);
+            if (send_command(s, COM_INIT_DB, s->schema, strlen(s->schema)) != 0)
+                goto broken;
+            update_poll(s);
+            return;
+        }
+        s->step = BS_SET_VARS;
+        /* fall through */
+    case BS_SET_VARS:
+        if (be->synced_session != s || be->synced_version != s->vars_version) {
+            struct codec_buf sql;
+            codec_buf_init(&sql);
+            int n = varset_diff_sql(&s->vars, &be->vars, &sql);
+            if (n < 0) {
+                codec_buf_free(&sql);
+                goto broken;
+            }
+            if (n > 0) {
+                start_resp(s, RESP_SIMPLE, true);
+                int rc = send_command(s, COM_QUERY, sql.data, sql.len);
+                codec_buf_free(&sql);
+                if (rc != 0)
+                    goto broken;
+                update_poll(s);
+                return;
+            }
+            codec_buf_free(&sql);
+            be->synced_session = s;
+            be->synced_version = s->vars_version;
+        }
+        s->step = BS_REPREPARE;
+        /* fall through */
+    case BS_REPREPARE:
+        if (s->cur_stmt && s->cmd != COM_STMT_PREPARE &&
+            !bstmt_find(be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len)) {
+            evict_lru(s);
+            start_resp(s, RESP_PREPARE, true);
+            if (send_command(s, COM_STMT_PREPARE, s->cur_stmt->sql, s->cur_stmt->sql_len) != 0)
+                goto broken;
+            update_poll(s);
+            return;
+        }
+        /* fall through */
+    case BS_FORWARD:
+        forward(s);
+        return;
+    }
+    return;
+broken:
+    backend_broken(s, "write failed");
+}
+
+static void on_step_reply(struct session *s)
+{
+    struct backend *be = s->be;
+    switch (s->step) {
+    case BS_SET_OPTION:
+        if (s->resp.error)
+            return step_error(s);
+        be->multi_statements = s->multi_statements;
+        s->step = BS_INIT_DB;
+        run_step(s);
+        return;
+    case BS_INIT_DB:
+        if (s->resp.error)
+            return step_error(s);
+        snprintf(be->schema, sizeof(be->schema), "%s", s->schema);
+        s->step = BS_SET_VARS;
+        run_step(s);
+        return;
+    case BS_SET_VARS:
+        if (s->resp.error)
+            return step_error(s);
+        if (varset_copy(&be->vars, &s->vars) != 0) {
+            backend_broken(s, "out of memory");
+            return;
+        }
+        be->synced_session = s;
+        be->synced_version = s->vars_version;
+        s->step = BS_REPREPARE;
+        run_step(s);
+        return;
+    case BS_REPREPARE: {
+        if (s->resp.error)
+            return step_error(s);
+        struct bstmt *b = calloc(1, sizeof(*b));
+        if (!b || !(b->sql = malloc(s->cur_stmt->sql_len ? s->cur_stmt->sql_len : 1))) {
+            free(b);
+            backend_broken(s, "out of memory");
+            return;
+        }
+        memcpy(b->sql, s->cur_stmt->sql, s->cur_stmt->sql_len);
+        b->sql_len = s->cur_stmt->sql_len;
+        b->hash = s->cur_stmt->hash;
+        b->backend_id = s->resp.prep_stmt_id;
+        b->nparams = s->resp.prep_params;
+        b->ncols = s->resp.prep_cols;
+        lru_push_front(be, b);
+        be->n_stmts++;
+        s->step = BS_FORWARD;
+        forward(s);
+        return;
+    }
+    case BS_FORWARD:
+        forward_done(s);
+        return;
+    }
+}
+
+/* Attaches conn to the session and starts the steps. */
+static void attach(struct session *s, struct pool_conn *conn)
+{
+    s->conn = conn;
+    s->be = pool_conn_userdata(conn);
+    if (!s->be) {
+        s->be = backend_new();
+        if (!s->be) {
+            pool_release(conn, false);
+            s->conn = NULL;
+            session_send_error(s, 1, 1105, "HY000", "Out of memory");
+            session_command_done(s);
+            return;
+        }
+        pool_conn_set_userdata(conn, s->be);
+    }
+    pool_conn_poll(conn)->data = s;
+    s->state = SS_BACKEND;
+    s->step = BS_SET_OPTION;
+    run_step(s);
+}
+
+void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *errmsg)
+{
+    struct session *s = arg;
+    s->waiter = NULL;
+    uv_timer_stop(&s->timer);
+    if (err < 0) {
+        char m[512];
+        snprintf(m, sizeof(m), "Sluice: cannot reach hostgroup %d: %s", s->hostgroup,
+                 errmsg ? errmsg : pool_strerror(err));
+        log_warn("session %u user '%s': %s", s->id, s->username, m);
+        s->state = SS_BACKEND;
+        session_send_error(s, 1, 9001, "HY000", m);
+        session_command_done(s);
+        return;
+    }
+    attach(s, conn);
+}
+
+static void on_queue_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->state != SS_WAIT_BACKEND || !s->waiter)
+        return;
+    pool_cancel(s->worker->proxy->pool, s->waiter);
+    s->waiter = NULL;
+    char m[256];
+    snprintf(m, sizeof(m),
+             "Max connect timeout reached while reaching hostgroup %d after %llums", s->hostgroup,
+             (unsigned long long)((proxy_now_ns() - s->started_ns) / 1000000u));
+    log_warn("session %u user '%s': %s", s->id, s->username, m);
+    session_send_error(s, 1, 9001, "HY000", m);
+    session_command_done(s);
+}
+
+/* Entry from the session for a command that needs a server. */
+void backend_begin(struct session *s)
+{
+    if (s->cmd == COM_QUERY) {
+        struct router_facts facts = {.user = s->username,
+                                     .schema = s->schema,
+                                     .default_hostgroup = s->user->default_hostgroup,
+                                     .in_transaction = s->in_txn};
+        struct router_decision d;
+        (void)router_classify(NULL, &facts, (const char *)s->in.data + 5, s->cmd_len - 5, &d);
+        s->hostgroup = d.hostgroup;
+        s->stmt_flags = d.stmt_flags;
+    } else {
+        s->hostgroup = s->user->default_hostgroup;
+        s->stmt_flags = 0;
+    }
+    if (s->cmd == COM_STMT_PREPARE) {
+        /* The client sees its own ids; the text is the key on backends. */
+        struct cstmt *st = calloc(1, sizeof(*st));
+        size_t n = s->cmd_len - 5;
+        if (!st || !(st->sql = malloc(n ? n : 1))) {
+            free(st);
+            session_send_error(s, 1, 1105, "HY000", "Out of memory");
+            session_command_done(s);
+            return;
+        }
+        memcpy(st->sql, s->in.data + 5, n);
+        st->sql_len = n;
+        st->hash = proxy_hash(st->sql, n);
+        st->id = s->next_stmt_id++;
+        codec_buf_init(&st->prep_resp);
+        s->cur_stmt = st;
+    }
+    if (s->conn) {
+        s->state = SS_BACKEND;
+        s->step = BS_SET_OPTION;
+        run_step(s);
+        return;
+    }
+    struct pool_conn *conn = NULL;
+    struct pool_waiter *waiter = NULL;
+    int rc = pool_acquire(s->worker->proxy->pool, s->worker->index, s->hostgroup, s->username,
+                          s->user->password, backend_on_ready, s, &conn, &waiter);
+    if (rc == 0) {
+        attach(s, conn);
+        return;
+    }
+    if (rc == POOL_PENDING) {
+        s->state = SS_WAIT_BACKEND;
+        s->waiter = waiter;
+        int timeout = s->cfg->connect_timeout_server_max_ms > 0
+                          ? s->cfg->connect_timeout_server_max_ms
+                          : 10000;
+        uv_timer_start(&s->timer, on_queue_timeout, (uint64_t)timeout, 0);
+        return;
+    }
+    char m[160];
+    snprintf(m, sizeof(m), "Sluice: hostgroup %d has no usable server", s->hostgroup);
+    session_send_error(s, 1, 9001, "HY000", m);
+    session_command_done(s);
+}

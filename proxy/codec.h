@@ -1,0 +1,311 @@
+/*
+ * MySQL wire protocol codec: pure functions over byte buffers, no sockets.
+ *
+ * Private to proxy/ (unit tests include it too). Every function works on
+ * (ptr, len) and never reads past len; parse functions return a negative
+ * CODEC_E* code on truncated or malformed input instead of guessing.
+ *
+ * A MySQL packet is a 4-byte header (3-byte little-endian payload length,
+ * 1-byte sequence id) followed by the payload. A payload of exactly
+ * 0xffffff bytes means "continued in the next packet"; the logical message
+ * ends with the first packet shorter than 0xffffff (possibly empty).
+ */
+#ifndef SLUICE_PROXY_CODEC_H
+#define SLUICE_PROXY_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CODEC_HEADER_LEN 4
+#define CODEC_MAX_PAYLOAD 0xffffffu
+
+enum codec_err {
+    CODEC_EAGAIN = -1,   /* need more bytes */
+    CODEC_EINVAL = -2,   /* malformed */
+    CODEC_ENOSPACE = -3, /* output buffer too small */
+};
+
+/* Capability flags (subset we use). */
+#define CLIENT_LONG_PASSWORD_F 0x00000001u
+#define CLIENT_FOUND_ROWS_F 0x00000002u
+#define CLIENT_LONG_FLAG_F 0x00000004u
+#define CLIENT_CONNECT_WITH_DB_F 0x00000008u
+#define CLIENT_NO_SCHEMA_F 0x00000010u
+#define CLIENT_COMPRESS_F 0x00000020u
+#define CLIENT_ODBC_F 0x00000040u
+#define CLIENT_LOCAL_FILES_F 0x00000080u
+#define CLIENT_IGNORE_SPACE_F 0x00000100u
+#define CLIENT_PROTOCOL_41_F 0x00000200u
+#define CLIENT_INTERACTIVE_F 0x00000400u
+#define CLIENT_SSL_F 0x00000800u
+#define CLIENT_IGNORE_SIGPIPE_F 0x00001000u
+#define CLIENT_TRANSACTIONS_F 0x00002000u
+#define CLIENT_RESERVED_F 0x00004000u
+#define CLIENT_SECURE_CONNECTION_F 0x00008000u
+#define CLIENT_MULTI_STATEMENTS_F 0x00010000u
+#define CLIENT_MULTI_RESULTS_F 0x00020000u
+#define CLIENT_PS_MULTI_RESULTS_F 0x00040000u
+#define CLIENT_PLUGIN_AUTH_F 0x00080000u
+#define CLIENT_CONNECT_ATTRS_F 0x00100000u
+#define CLIENT_PLUGIN_AUTH_LENENC_F 0x00200000u
+#define CLIENT_CAN_HANDLE_EXPIRED_F 0x00400000u
+#define CLIENT_SESSION_TRACK_F 0x00800000u
+#define CLIENT_DEPRECATE_EOF_F 0x01000000u
+
+/* Server status flags. */
+#define SERVER_STATUS_IN_TRANS_F 0x0001u
+#define SERVER_STATUS_AUTOCOMMIT_F 0x0002u
+#define SERVER_MORE_RESULTS_EXISTS_F 0x0008u
+#define SERVER_STATUS_CURSOR_EXISTS_F 0x0040u
+#define SERVER_STATUS_LAST_ROW_SENT_F 0x0080u
+#define SERVER_STATUS_IN_TRANS_READONLY_F 0x2000u
+#define SERVER_SESSION_STATE_CHANGED_F 0x4000u
+
+/* Session-track entry types (OK packet). */
+#define SESSION_TRACK_SYSTEM_VARIABLES 0
+#define SESSION_TRACK_SCHEMA 1
+#define SESSION_TRACK_STATE_CHANGE 2
+#define SESSION_TRACK_GTIDS 3
+#define SESSION_TRACK_TRANSACTION_CHARACTERISTICS 4
+#define SESSION_TRACK_TRANSACTION_STATE 5
+
+/* ---- little-endian integers ---- */
+uint16_t codec_u16(const uint8_t *p);
+uint32_t codec_u24(const uint8_t *p);
+uint32_t codec_u32(const uint8_t *p);
+uint64_t codec_u64(const uint8_t *p);
+void codec_put_u16(uint8_t *p, uint16_t v);
+void codec_put_u24(uint8_t *p, uint32_t v);
+void codec_put_u32(uint8_t *p, uint32_t v);
+
+/* ---- packet header ---- */
+struct codec_header {
+    uint32_t len; /* payload length */
+    uint8_t seq;
+};
+/* Reads the header at buf. Returns 0 or CODEC_EAGAIN if len < 4. */
+int codec_header_parse(const uint8_t *buf, size_t len, struct codec_header *out);
+void codec_header_write(uint8_t *buf, uint32_t payload_len, uint8_t seq);
+
+/* ---- length-encoded integers and strings ----
+ * A reader keeps a cursor over (ptr, len). Every read returns 0 or
+ * CODEC_EINVAL when it would run past the end; on error the cursor is
+ * unchanged. */
+struct codec_reader {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+};
+void codec_reader_init(struct codec_reader *r, const uint8_t *p, size_t len);
+size_t codec_reader_left(const struct codec_reader *r);
+int codec_read_u8(struct codec_reader *r, uint8_t *out);
+int codec_read_u16(struct codec_reader *r, uint16_t *out);
+int codec_read_u24(struct codec_reader *r, uint32_t *out);
+int codec_read_u32(struct codec_reader *r, uint32_t *out);
+/* Fixed-size bytes (pointer into the buffer, no copy). */
+int codec_read_bytes(struct codec_reader *r, size_t n, const uint8_t **out);
+/* Length-encoded integer. *is_null set when the 0xfb marker is read (the
+ * NULL of a text-protocol row); is_null may be NULL, then 0xfb is EINVAL. */
+int codec_read_lenenc(struct codec_reader *r, uint64_t *out, bool *is_null);
+/* Length-encoded string: pointer into the buffer and its length. */
+int codec_read_lenenc_str(struct codec_reader *r, const uint8_t **s, size_t *n);
+/* NUL-terminated string; *n excludes the NUL, cursor moves past it. */
+int codec_read_nul_str(struct codec_reader *r, const uint8_t **s, size_t *n);
+/* Rest of the buffer. */
+void codec_read_rest(struct codec_reader *r, const uint8_t **s, size_t *n);
+
+/* Size in bytes of the lenenc encoding of v (1, 3, 4 or 9). */
+size_t codec_lenenc_size(uint64_t v);
+/* Writes the lenenc encoding of v at p (needs codec_lenenc_size(v) bytes);
+ * returns the bytes written. */
+size_t codec_put_lenenc(uint8_t *p, uint64_t v);
+
+/* ---- a growable output buffer for building packets ---- */
+struct codec_buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+};
+void codec_buf_init(struct codec_buf *b);
+void codec_buf_free(struct codec_buf *b);
+void codec_buf_reset(struct codec_buf *b); /* len = 0, keeps memory */
+/* All append functions return 0 or -1 on allocation failure. */
+int codec_buf_reserve(struct codec_buf *b, size_t extra);
+int codec_buf_append(struct codec_buf *b, const void *p, size_t n);
+int codec_buf_u8(struct codec_buf *b, uint8_t v);
+int codec_buf_u16(struct codec_buf *b, uint16_t v);
+int codec_buf_u24(struct codec_buf *b, uint32_t v);
+int codec_buf_u32(struct codec_buf *b, uint32_t v);
+int codec_buf_lenenc(struct codec_buf *b, uint64_t v);
+int codec_buf_lenenc_str(struct codec_buf *b, const void *s, size_t n);
+int codec_buf_nul_str(struct codec_buf *b, const char *s);
+/* Starts a packet: appends a 4-byte header placeholder and returns its
+ * offset; codec_buf_packet_end() fills in the length (payload must stay
+ * below 16 MiB - 1; larger payloads are for codec_buf_append_packets) */
+size_t codec_buf_packet_begin(struct codec_buf *b, uint8_t seq);
+void codec_buf_packet_end(struct codec_buf *b, size_t begin_off);
+/* Appends payload of any size as one or more packets, splitting at
+ * 0xffffff and adding the empty terminator packet when needed. *seq is
+ * advanced past the last packet written. */
+int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t n, uint8_t *seq);
+
+/* ---- generic responses ---- */
+/* First payload byte classification. */
+#define CODEC_OK 0x00
+#define CODEC_EOF 0xfe
+#define CODEC_ERR 0xff
+#define CODEC_LOCAL_INFILE 0xfb
+
+/* An EOF packet is 0xfe with payload length < 9; an OK packet sent in place of
+ * EOF (CLIENT_DEPRECATE_EOF) is 0xfe with payload length >= 7 too, so callers
+ * pass the context. */
+bool codec_is_eof(const uint8_t *payload, size_t len);
+bool codec_is_err(const uint8_t *payload, size_t len);
+
+struct codec_ok {
+    uint64_t affected_rows;
+    uint64_t last_insert_id;
+    uint16_t status;
+    uint16_t warnings;
+    const uint8_t *info; /* human-readable info, pointer into payload */
+    size_t info_len;
+    const uint8_t *session_state; /* raw session-state-info block (without its lenenc length) */
+    size_t session_state_len;
+};
+/* Parses an OK packet (header byte 0x00 or 0xfe). caps are the negotiated
+ * capabilities: session-state info is present only with
+ * CLIENT_SESSION_TRACK and SERVER_SESSION_STATE_CHANGED. */
+int codec_ok_parse(const uint8_t *payload, size_t len, uint32_t caps, struct codec_ok *out);
+
+struct codec_err_pkt {
+    uint16_t code;
+    char sqlstate[6]; /* NUL-terminated, "HY000" if the packet has none */
+    const uint8_t *msg;
+    size_t msg_len;
+};
+int codec_err_parse(const uint8_t *payload, size_t len, struct codec_err_pkt *out);
+
+struct codec_eof {
+    uint16_t warnings;
+    uint16_t status;
+};
+int codec_eof_parse(const uint8_t *payload, size_t len, struct codec_eof *out);
+
+/* Iterates the session-state-info block of an OK packet. Each call yields
+ * one entry: type and its data (still type-specific encoded). Returns 1
+ * when an entry was produced, 0 at the end, CODEC_EINVAL if malformed. */
+struct codec_track_iter {
+    struct codec_reader r;
+};
+void codec_track_iter_init(struct codec_track_iter *it, const uint8_t *block, size_t len);
+int codec_track_next(struct codec_track_iter *it, uint8_t *type, const uint8_t **data,
+                     size_t *data_len);
+/* For SESSION_TRACK_SYSTEM_VARIABLES entry data: name and value (lenenc
+ * strings). For SESSION_TRACK_SCHEMA: the schema name (lenenc). For
+ * SESSION_TRACK_STATE_CHANGE: one lenenc string "1". For GTIDS (MariaDB
+ * sends last_gtid as a system variable; MySQL uses type 3 with an encoding
+ * byte then a lenenc string). */
+int codec_track_sysvar(const uint8_t *data, size_t len, const uint8_t **name, size_t *name_len,
+                       const uint8_t **value, size_t *value_len);
+int codec_track_schema(const uint8_t *data, size_t len, const uint8_t **schema, size_t *n);
+
+/* ---- building server responses (each appends one whole packet) ---- */
+int codec_write_ok(struct codec_buf *b, uint8_t seq, uint64_t affected, uint64_t last_id,
+                   uint16_t status, uint16_t warnings, const char *info);
+/* As codec_write_ok, but encodes a non-empty info for the client's caps: a
+ * lenenc string under CLIENT_SESSION_TRACK, else the rest of the packet.
+ * codec_write_ok always uses the latter, which is right for every client
+ * only when info is NULL or empty (then it is omitted). */
+int codec_write_ok_caps(struct codec_buf *b, uint8_t seq, uint32_t caps, uint64_t affected,
+                        uint64_t last_id, uint16_t status, uint16_t warnings, const char *info);
+/* An OK packet with 0xfe header used to end a result set under
+ * CLIENT_DEPRECATE_EOF. */
+int codec_write_ok_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t warnings);
+int codec_write_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t warnings);
+/* msg is printf-free plain text; truncated to 512 bytes. */
+int codec_write_err(struct codec_buf *b, uint8_t seq, uint16_t code, const char *sqlstate,
+                    const char *msg);
+
+/* A text result set with string columns, for answers the proxy makes
+ * itself (e.g. SELECT @@version_comment handled locally, admin queries).
+ * Usage: begin(ncols) with column names, then row() per row, then end(). */
+struct codec_resultset {
+    struct codec_buf *b;
+    uint8_t seq;
+    uint32_t caps; /* client caps: decides EOF vs OK-EOF */
+    uint16_t status;
+};
+int codec_rs_begin(struct codec_resultset *rs, struct codec_buf *b, uint8_t seq, uint32_t caps,
+                   uint16_t status, unsigned ncols, const char *const *names);
+/* values[i] NULL means SQL NULL. */
+int codec_rs_row(struct codec_resultset *rs, unsigned ncols, const char *const *values);
+int codec_rs_end(struct codec_resultset *rs);
+
+/* ---- handshake ---- */
+struct codec_handshake_response {
+    uint32_t caps;
+    uint32_t max_packet;
+    uint8_t charset;
+    const uint8_t *user;
+    size_t user_len;
+    const uint8_t *auth;
+    size_t auth_len;
+    const uint8_t *db; /* NULL if absent */
+    size_t db_len;
+    const uint8_t *plugin; /* NULL if absent */
+    size_t plugin_len;
+    /* connect attributes are skipped */
+};
+/* Writes the server's Protocol::HandshakeV10 packet (seq 0). scramble is 20
+ * bytes; server_caps the capabilities to advertise. */
+int codec_write_handshake(struct codec_buf *b, uint32_t conn_id, const char *server_version,
+                          const uint8_t scramble[20], uint32_t server_caps, uint8_t charset,
+                          uint16_t status, const char *auth_plugin);
+/* Parses HandshakeResponse41. Rejects pre-4.1 clients with CODEC_EINVAL.
+ * A 32-byte SSLRequest (caps has CLIENT_SSL) parses with user == NULL. */
+int codec_handshake_response_parse(const uint8_t *payload, size_t len,
+                                   struct codec_handshake_response *out);
+/* Writes an AuthSwitchRequest (0xfe, plugin name, scramble + NUL). */
+int codec_write_auth_switch(struct codec_buf *b, uint8_t seq, const char *plugin,
+                            const uint8_t scramble[20]);
+
+/* ---- COM_CHANGE_USER payload (after the 0x11 command byte) ---- */
+struct codec_change_user {
+    const uint8_t *user;
+    size_t user_len;
+    const uint8_t *auth;
+    size_t auth_len;
+    const uint8_t *db;
+    size_t db_len;
+    uint16_t charset; /* 0 if absent */
+    const uint8_t *plugin;
+    size_t plugin_len;
+};
+int codec_change_user_parse(const uint8_t *payload, size_t len, uint32_t client_caps,
+                            struct codec_change_user *out);
+
+/* ---- mysql_native_password ---- */
+void codec_sha1(const void *data, size_t len, uint8_t out[20]);
+/* Stored hash as MySQL keeps it: SHA1(SHA1(password)). */
+void codec_native_hash(const char *password, size_t len, uint8_t out[20]);
+/* Parses "*" + 40 hex digits (case-insensitive) into 20 bytes. Returns 0 or
+ * CODEC_EINVAL. */
+int codec_native_hash_parse(const char *text, size_t len, uint8_t out[20]);
+/* Verifies a client's 20-byte token for scramble against the stored
+ * double-SHA1 hash. An empty token matches only an empty password, whose
+ * stored_hash is all zero by convention (has_password false). */
+bool codec_native_verify(const uint8_t stored_hash[20], bool has_password,
+                         const uint8_t scramble[20], const uint8_t *token, size_t token_len);
+/* Computes the token a client sends for password and scramble. */
+void codec_native_token(const char *password, size_t len, const uint8_t scramble[20],
+                        uint8_t out[20]);
+
+/* ---- packet reassembly for large messages ---- */
+/* Given a buffer beginning at a packet header, returns the total number of
+ * bytes (headers included) that make up the logical message (packets chained
+ * by 0xffffff payloads) if the whole message is present, else CODEC_EAGAIN.
+ * *npackets gets the number of packets. Never reads past len. */
+long codec_message_span(const uint8_t *buf, size_t len, unsigned *npackets);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * sluice --datadir DIR [--config FILE] [--foreground]
+ *
+ * Opens the store in DIR (applying FILE when the store is new), builds the
+ * runtime snapshot, binds the listeners and runs the workers until SIGTERM
+ * or SIGINT, then drains (see proxy.h). Without --foreground it detaches and
+ * logs to DIR/sluice.log.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+
+#include "admin/admin.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sluice --datadir DIR [--config FILE] [--foreground]\n"
+               "  --datadir DIR   directory of the SQLite store (sluice.db); created if missing\n"
+               "  --config FILE   SQL script applied when the store is new\n"
+               "  --foreground    stay attached and log to stderr\n"
+               "environment: SLUICE_LOG_LEVEL=error|warn|info|debug\n");
+}
+
+static void *run_thread(void *arg)
+{
+    proxy_run(arg);
+    return NULL;
+}
+
+static int daemonize(const char *datadir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/sluice.log", datadir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int nul = open("/dev/null", O_RDONLY);
+    if (fd < 0 || nul < 0)
+        return -1;
+    dup2(nul, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    close(nul);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *datadir = NULL, *config = NULL;
+    bool foreground = false;
+    static const struct option opts[] = {
+        {"datadir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "d:c:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            datadir = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            foreground = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!datadir || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *lvl = getenv("SLUICE_LOG_LEVEL");
+    if (lvl) {
+        if (!strcmp(lvl, "debug"))
+            log_set_level(LOG_LEVEL_DEBUG);
+        else if (!strcmp(lvl, "warn"))
+            log_set_level(LOG_LEVEL_WARN);
+        else if (!strcmp(lvl, "error"))
+            log_set_level(LOG_LEVEL_ERROR);
+    }
+
+    int rc = 1;
+    char err[1024] = "";
+    struct admin_store *store = NULL;
+    struct admin_config *cfg = NULL;
+    struct proxy *proxy = NULL;
+
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "sluice: cannot initialise the MySQL client library\n");
+        return 1;
+    }
+    if (admin_store_open(datadir, config, &store, err, sizeof(err)) != 0) {
+        log_error("cannot open store in %s: %s", datadir, err);
+        goto out;
+    }
+    if (admin_config_load(store, &cfg, err, sizeof(err)) != 0) {
+        log_error("invalid configuration: %s", err);
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    proxy = proxy_new(cfg, err, sizeof(err));
+    if (!proxy) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (!foreground && daemonize(datadir) != 0) {
+        log_error("cannot detach");
+        goto out;
+    }
+    log_info("sluice started: %zu servers, %zu users", cfg->n_servers, cfg->n_users);
+
+    pthread_t runner;
+    if (pthread_create(&runner, NULL, run_thread, proxy) != 0) {
+        log_error("cannot start workers");
+        goto out;
+    }
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("signal %d: draining", sig);
+    proxy_stop(proxy);
+    pthread_join(runner, NULL);
+    log_info("stopped");
+    rc = 0;
+out:
+    proxy_free(proxy);
+    if (cfg)
+        admin_config_unref(cfg);
+    admin_store_close(store);
+    mysql_library_end();
+    return rc;
+}

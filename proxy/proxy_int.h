@@ -1,0 +1,267 @@
+/*
+ * Private declarations shared by the files of proxy/: workers, client
+ * sessions and the backend side of a session.
+ */
+#ifndef SLUICE_PROXY_INT_H
+#define SLUICE_PROXY_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "admin/admin.h"
+#include "pool/pool.h"
+#include "proxy/codec.h"
+#include "router/router.h"
+
+struct proxy;
+struct worker;
+struct session;
+
+/* ------------------------------------------------------------ varsets */
+
+/* Session variables as the server reported them (name -> value), sorted by
+ * name. Values are exactly what the server reported. */
+struct var {
+    char *name;
+    char *value;
+};
+struct varset {
+    struct var *v;
+    size_t n;
+    size_t cap;
+};
+void varset_init(struct varset *vs);
+void varset_free(struct varset *vs);
+int varset_set(struct varset *vs, const char *name, size_t nlen, const char *value, size_t vlen);
+const char *varset_get(const struct varset *vs, const char *name);
+int varset_copy(struct varset *dst, const struct varset *src);
+bool varset_equal(const struct varset *a, const struct varset *b);
+/* Appends to sql a SET statement that turns `have` into `want`; returns the
+ * number of assignments appended (0: nothing to do), -1 on ENOMEM. */
+int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql);
+/* Fills the four character-set variables for a client collation id. */
+int varset_set_charset(struct varset *vs, unsigned collation_id);
+
+/* -------------------------------------------------------- backend data */
+
+/* One statement prepared on a backend connection, kept for reuse (LRU). */
+struct bstmt {
+    uint64_t hash;
+    char *sql;
+    size_t sql_len;
+    uint32_t backend_id;
+    uint16_t nparams;
+    uint16_t ncols;
+    struct bstmt *lru_prev, *lru_next; /* head = most recently used */
+};
+
+/* The proxy's data attached to a pooled backend connection. */
+struct backend {
+    struct codec_buf rbuf; /* bytes read from the backend, parsed from rpos */
+    size_t rpos;
+    struct codec_buf wq; /* bytes not yet written to the backend */
+    size_t wq_off;
+    char schema[193];
+    struct varset vars;
+    bool multi_statements;
+    const struct session *synced_session;
+    uint64_t synced_version;
+    struct bstmt *lru_head, *lru_tail;
+    int n_stmts;
+};
+struct backend *backend_new(void);
+void backend_free(void *backend);
+
+/* ------------------------------------------------------------ sessions */
+
+enum sess_state {
+    SS_HANDSHAKE,    /* greeting sent, waiting for the handshake response */
+    SS_AUTH_SWITCH,  /* auth switch sent, waiting for the token */
+    SS_IDLE,         /* waiting for the next command */
+    SS_WAIT_BACKEND, /* queued in the pool for a backend connection */
+    SS_BACKEND,      /* running prelude/internal commands or forwarding */
+    SS_CLOSING,      /* handles closing; freed from the close callback */
+};
+
+/* Why the session keeps its backend between statements. */
+#define PIN_TRANSACTION 0x01u
+#define PIN_SESSION_STATE 0x02u /* user variables, temporary tables, SQL PREPARE */
+#define PIN_NAMED_LOCK 0x04u
+#define PIN_LOCK_TABLES 0x08u
+#define PIN_CURSOR 0x10u
+#define PIN_LONG_DATA 0x20u
+
+/* What the response parser expects for the command in flight. */
+enum resp_kind {
+    RESP_QUERY,      /* COM_QUERY: result sets, OK, ERR, LOCAL INFILE */
+    RESP_EXECUTE,    /* COM_STMT_EXECUTE: binary result sets */
+    RESP_FETCH,      /* COM_STMT_FETCH: rows then EOF */
+    RESP_PREPARE,    /* COM_STMT_PREPARE */
+    RESP_FIELD_LIST, /* COM_FIELD_LIST: column definitions then EOF */
+    RESP_SIMPLE,     /* one OK/ERR/EOF packet */
+    RESP_ANY_ONE,    /* one packet of any kind (COM_STATISTICS) */
+    RESP_NONE,       /* no response (COM_STMT_CLOSE, SEND_LONG_DATA) */
+};
+
+enum resp_state {
+    RS_FIRST,    /* first packet of a (next) result */
+    RS_COLS,     /* column definitions, ncols_left to go */
+    RS_COLS_EOF, /* EOF after column definitions */
+    RS_ROWS,     /* rows until EOF/ERR */
+    RS_PARAMS,   /* prepare: parameter definitions */
+    RS_PARAMS_EOF,
+    RS_PCOLS, /* prepare: column definitions */
+    RS_PCOLS_EOF,
+    RS_FIELDS, /* field list: definitions until EOF */
+    RS_INFILE, /* LOCAL INFILE: client is sending file contents */
+    RS_DONE,
+};
+
+/* The step the backend side is in while state == SS_BACKEND. */
+enum bstep {
+    BS_SET_OPTION, /* swallowing COM_SET_OPTION reply */
+    BS_INIT_DB,    /* swallowing COM_INIT_DB reply */
+    BS_SET_VARS,   /* swallowing the SET reply */
+    BS_REPREPARE,  /* swallowing an internal COM_STMT_PREPARE */
+    BS_FORWARD,    /* client's command sent, relaying the response */
+};
+
+struct resp {
+    enum resp_kind kind;
+    enum resp_state st;
+    bool swallow;      /* internal command: nothing reaches the client */
+    bool continuation; /* previous packet had a 0xffffff payload */
+    uint32_t pkt_left; /* payload bytes of a streamed packet still to pass */
+    uint64_t ncols_left;
+    uint16_t pparams, pcols;
+    /* captured */
+    uint16_t status;
+    uint16_t warnings;
+    bool error;
+    bool sent_any; /* bytes of this response already reached the client */
+    uint64_t last_insert_id;
+    uint32_t prep_stmt_id;
+    uint16_t prep_params, prep_cols;
+    bool state_changed;  /* SESSION_TRACK_STATE_CHANGE seen */
+    bool vars_reported;  /* system variables or schema reported */
+    char errmsg[256];
+    uint16_t errcode;
+    char sqlstate[6];
+};
+
+/* A statement the client prepared, under the id the client sees. */
+struct cstmt {
+    uint32_t id;
+    char *sql;
+    size_t sql_len;
+    uint64_t hash;
+    uint16_t nparams;
+    uint16_t ncols;
+    uint8_t *param_types; /* 2 * nparams bytes from the last execute that bound them */
+    bool have_types;
+    struct codec_buf prep_resp; /* the prepare response as the client saw it */
+    struct cstmt *next;
+};
+
+struct session {
+    struct worker *worker;
+    uint32_t id;
+    enum sess_state state;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int pending_closes;
+    bool close_after_write;
+    char peer[64];
+    struct session *prev, *next; /* worker's list */
+
+    struct admin_config *cfg; /* ref held for the session's life */
+    const struct admin_user *user;
+    char username[128];
+    uint32_t caps;
+    uint8_t scramble[20];
+    uint8_t charset;
+    char handshake_db[193];
+
+    struct codec_buf in;
+    struct codec_buf out;
+    bool writing;
+    uv_write_t wreq;
+
+    /* session state replayed on any backend */
+    char schema[193];
+    struct varset vars;
+    uint64_t vars_version;
+    bool multi_statements;
+
+    /* multiplexing */
+    unsigned pin;
+    int keep_next;
+    bool in_txn;
+    struct pool_conn *conn;
+    struct backend *be;
+    struct pool_waiter *waiter;
+    int hostgroup;
+    bool paused; /* backend reads paused for client back-pressure */
+
+    /* the command in flight */
+    size_t cmd_len; /* bytes of `in` the command occupies */
+    uint8_t cmd;
+    enum bstep step;
+    struct resp resp;
+    unsigned stmt_flags;
+    struct cstmt *cur_stmt;
+    uint64_t started_ns;
+
+    struct cstmt *stmts;
+    uint32_t next_stmt_id;
+};
+
+/* ------------------------------------------------------------- workers */
+
+struct worker {
+    struct proxy *proxy;
+    int index;
+    pthread_t thread;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    bool listening;
+    uv_async_t wake;
+    uv_timer_t drain_timer;
+    bool draining;
+    struct session *sessions;
+    int n_sessions;
+    struct admin_config *cfg; /* current snapshot (ref) */
+};
+
+struct proxy {
+    struct admin_config *cfg;
+    struct pool *pool;
+    int nworkers;
+    struct worker *workers;
+    uint32_t next_conn_id; /* atomic */
+    int listen_fds_ready;
+};
+
+/* session.c */
+void session_accept(struct worker *w, uv_stream_t *listener);
+void session_close(struct session *s);
+void session_drain(struct session *s);
+void session_send_error(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+                        const char *msg);
+void session_flush(struct session *s);
+void session_command_done(struct session *s);
+void session_process_input(struct session *s);
+
+/* backend.c */
+void backend_begin(struct session *s);
+void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *errmsg);
+void backend_detach(struct session *s, bool reusable);
+void backend_resume(struct session *s);
+int backend_send(struct session *s, const uint8_t *data, size_t len);
+void backend_forward_infile(struct session *s);
+uint64_t proxy_hash(const void *data, size_t len);
+uint64_t proxy_now_ns(void);
+
+#endif

@@ -1,0 +1,664 @@
+/*
+ * Client sessions: the frontend half of the proxy.
+ *
+ * States (enum sess_state):
+ *
+ *   accept -> SS_HANDSHAKE --(native token ok)-----------------> SS_IDLE
+ *                 \--(other plugin)--> SS_AUTH_SWITCH --(ok)--> SS_IDLE
+ *   SS_IDLE --command needing a server--> backend_begin()
+ *        (SS_WAIT_BACKEND while queued, SS_BACKEND while it runs)
+ *        --response complete--> session_command_done() --> SS_IDLE
+ *   any --client gone / fatal error--> SS_CLOSING --close callbacks--> freed
+ *
+ * The client's bytes accumulate in `in`; a command is handled once its whole
+ * message (all packets of a 16 MiB+ message) is there. Replies are built in
+ * `out` and written with uv_try_write, falling back to uv_write; while a
+ * write is in flight nothing else is appended, so a slow client slows its
+ * own backend reads (back-pressure) and nothing else.
+ *
+ * Commands that need no server (PING, QUIT, SET_OPTION, STMT_CLOSE,
+ * RESET_CONNECTION, CHANGE_USER) are answered here; the rest go through
+ * backend.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "proxy/log.h"
+#include "proxy/proxy_int.h"
+
+#define COM_QUIT 0x01
+#define COM_INIT_DB 0x02
+#define COM_QUERY 0x03
+#define COM_FIELD_LIST 0x04
+#define COM_STATISTICS 0x09
+#define COM_PING 0x0e
+#define COM_CHANGE_USER 0x11
+#define COM_STMT_PREPARE 0x16
+#define COM_STMT_EXECUTE 0x17
+#define COM_STMT_SEND_LONG_DATA 0x18
+#define COM_STMT_CLOSE 0x19
+#define COM_STMT_RESET 0x1a
+#define COM_SET_OPTION 0x1b
+#define COM_STMT_FETCH 0x1c
+#define COM_RESET_CONNECTION 0x1f
+
+/* What we offer clients. No SSL and no compression: the relay is plain.
+ * CLIENT_LONG_PASSWORD (bit 0) set tells MariaDB clients we are not a
+ * MariaDB server with extended capabilities. DEPRECATE_EOF and SESSION_TRACK
+ * are not offered: responses are relayed in the classic EOF framing. */
+#define SERVER_CAPS                                                                                \
+    (CLIENT_LONG_PASSWORD_F | CLIENT_LONG_FLAG_F | CLIENT_CONNECT_WITH_DB_F | CLIENT_NO_SCHEMA_F | \
+     CLIENT_LOCAL_FILES_F | CLIENT_IGNORE_SPACE_F | CLIENT_PROTOCOL_41_F | CLIENT_INTERACTIVE_F |  \
+     CLIENT_IGNORE_SIGPIPE_F | CLIENT_TRANSACTIONS_F | CLIENT_SECURE_CONNECTION_F |                \
+     CLIENT_MULTI_STATEMENTS_F | CLIENT_MULTI_RESULTS_F | CLIENT_PS_MULTI_RESULTS_F |              \
+     CLIENT_PLUGIN_AUTH_F | CLIENT_CONNECT_ATTRS_F | CLIENT_PLUGIN_AUTH_LENENC_F |                 \
+     CLIENT_CAN_HANDLE_EXPIRED_F)
+
+#define MAX_MESSAGE (64u * 1024 * 1024) /* mysql-max_allowed_packet default */
+#define HANDSHAKE_TIMEOUT_MS 10000
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct session *s = h->data;
+    if (--s->pending_closes > 0)
+        return;
+    struct worker *w = s->worker;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    w->n_sessions--;
+    for (struct cstmt *st = s->stmts; st;) {
+        struct cstmt *next = st->next;
+        free(st->sql);
+        free(st->param_types);
+        codec_buf_free(&st->prep_resp);
+        free(st);
+        st = next;
+    }
+    codec_buf_free(&s->in);
+    codec_buf_free(&s->out);
+    varset_free(&s->vars);
+    if (s->cfg)
+        admin_config_unref(s->cfg);
+    free(s);
+    if (w->draining && w->n_sessions == 0)
+        uv_async_send(&w->wake);
+}
+
+void session_close(struct session *s)
+{
+    if (s->state == SS_CLOSING)
+        return;
+    if (s->waiter) {
+        pool_cancel(s->worker->proxy->pool, s->waiter);
+        s->waiter = NULL;
+    }
+    if (s->conn)
+        backend_detach(s, s->state != SS_BACKEND && s->pin == 0);
+    s->state = SS_CLOSING;
+    s->pending_closes = 2;
+    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+}
+
+/* Called when the worker drains for shutdown: idle sessions go now, busy ones
+ * when their statement ends. */
+void session_drain(struct session *s)
+{
+    if (s->state == SS_IDLE || s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH)
+        session_close(s);
+}
+
+/* -------------------------------------------------------------- writing */
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    struct session *s = req->data;
+    s->writing = false;
+    codec_buf_reset(&s->out);
+    if (s->state == SS_CLOSING)
+        return;
+    if (status < 0) {
+        session_close(s);
+        return;
+    }
+    if (s->close_after_write) {
+        session_close(s);
+        return;
+    }
+    if (s->state == SS_BACKEND)
+        backend_resume(s);
+    else
+        session_process_input(s);
+}
+
+void session_flush(struct session *s)
+{
+    if (s->writing || s->state == SS_CLOSING)
+        return;
+    if (s->out.len == 0) {
+        if (s->close_after_write)
+            session_close(s);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
+    int n = uv_try_write((uv_stream_t *)&s->tcp, &buf, 1);
+    if (n == (int)s->out.len) {
+        codec_buf_reset(&s->out);
+        if (s->close_after_write)
+            session_close(s);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        session_close(s);
+        return;
+    }
+    if (n < 0)
+        n = 0;
+    buf = uv_buf_init((char *)s->out.data + n, (unsigned)(s->out.len - (size_t)n));
+    s->wreq.data = s;
+    s->writing = true;
+    if (uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_write_done) != 0) {
+        s->writing = false;
+        session_close(s);
+    }
+}
+
+void session_send_error(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+                        const char *msg)
+{
+    if (codec_write_err(&s->out, seq, code, sqlstate, msg) != 0)
+        s->close_after_write = true;
+}
+
+static void send_ok(struct session *s, uint8_t seq)
+{
+    uint16_t status = (s->in_txn ? SERVER_STATUS_IN_TRANS_F : 0) | SERVER_STATUS_AUTOCOMMIT_F;
+    const char *ac = varset_get(&s->vars, "autocommit");
+    if (ac && strcmp(ac, "OFF") == 0)
+        status &= (uint16_t)~SERVER_STATUS_AUTOCOMMIT_F;
+    if (codec_write_ok(&s->out, seq, 0, 0, status, 0, NULL) != 0)
+        s->close_after_write = true;
+}
+
+/* ------------------------------------------------------------ handshake */
+
+static void fill_scramble(uint8_t scramble[20])
+{
+    if (getrandom(scramble, 20, 0) != 20) {
+        for (int i = 0; i < 20; i++)
+            scramble[i] = (uint8_t)rand();
+    }
+    /* Printable ASCII without NUL or '$', as servers send. */
+    for (int i = 0; i < 20; i++)
+        scramble[i] = (uint8_t)(33 + scramble[i] % 94);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct session *s = h->data;
+    (void)suggested;
+    size_t want = 16384;
+    if (s->in.len >= 4) {
+        /* A large packet is on its way: make room for all of it at once. */
+        struct codec_header hdr;
+        if (codec_header_parse(s->in.data, s->in.len, &hdr) == 0 && hdr.len + 4u > s->in.len &&
+            hdr.len + 4u - s->in.len > want)
+            want = hdr.len + 4u - s->in.len;
+    }
+    if (want > 4u * 1024 * 1024)
+        want = 4u * 1024 * 1024;
+    if (codec_buf_reserve(&s->in, want) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)s->in.data + s->in.len;
+    buf->len = s->in.cap - s->in.len;
+}
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH) {
+        log_info("session %u from %s: handshake timeout", s->id, s->peer);
+        session_close(s);
+    }
+}
+
+void session_accept(struct worker *w, uv_stream_t *listener)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return;
+    s->worker = w;
+    s->id = __atomic_add_fetch(&w->proxy->next_conn_id, 1, __ATOMIC_RELAXED);
+    codec_buf_init(&s->in);
+    codec_buf_init(&s->out);
+    varset_init(&s->vars);
+    s->next_stmt_id = 1;
+    uv_tcp_init(&w->loop, &s->tcp);
+    uv_timer_init(&w->loop, &s->timer);
+    s->tcp.data = s;
+    s->timer.data = s;
+    s->next = w->sessions;
+    if (w->sessions)
+        w->sessions->prev = s;
+    w->sessions = s;
+    w->n_sessions++;
+    if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
+        session_close(s);
+        return;
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    snprintf(s->peer, sizeof(s->peer), "?");
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char ip[48] = "";
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        }
+    }
+    s->cfg = admin_config_ref(w->cfg);
+    fill_scramble(s->scramble);
+    s->state = SS_HANDSHAKE;
+    uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
+    if (codec_write_handshake(&s->out, s->id, s->cfg->server_version, s->scramble, SERVER_CAPS,
+                              charset, SERVER_STATUS_AUTOCOMMIT_F,
+                              "mysql_native_password") != 0) {
+        session_close(s);
+        return;
+    }
+    uv_timer_start(&s->timer, on_handshake_timeout, HANDSHAKE_TIMEOUT_MS, 0);
+    uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    session_flush(s);
+}
+
+static void deny(struct session *s, uint8_t seq, const char *user, size_t user_len,
+                 bool used_password)
+{
+    char msg[400];
+    char host[64];
+    snprintf(host, sizeof(host), "%s", s->peer);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    snprintf(msg, sizeof(msg), "Access denied for user '%.*s'@'%s' (using password: %s)",
+             (int)(user_len > 100 ? 100 : user_len), user, host, used_password ? "YES" : "NO");
+    log_info("session %u from %s: access denied for user '%.*s'", s->id, s->peer,
+             (int)(user_len > 100 ? 100 : user_len), user);
+    session_send_error(s, seq, 1045, "28000", msg);
+    s->close_after_write = true;
+}
+
+/* Resets everything a session carries to what a fresh login has. */
+static void reset_session_state(struct session *s)
+{
+    varset_free(&s->vars);
+    if (varset_set_charset(&s->vars, s->charset) != 0)
+        s->close_after_write = true;
+    s->vars_version++;
+    s->multi_statements = (s->caps & CLIENT_MULTI_STATEMENTS_F) != 0;
+    s->pin = 0;
+    s->keep_next = 0;
+    s->in_txn = false;
+    for (struct cstmt *st = s->stmts; st;) {
+        struct cstmt *next = st->next;
+        free(st->sql);
+        free(st->param_types);
+        codec_buf_free(&st->prep_resp);
+        free(st);
+        st = next;
+    }
+    s->stmts = NULL;
+}
+
+static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u, const char *db,
+                     size_t db_len)
+{
+    s->user = u;
+    snprintf(s->username, sizeof(s->username), "%s", u->username);
+    if (db && db_len)
+        snprintf(s->handshake_db, sizeof(s->handshake_db), "%.*s", (int)db_len, db);
+    else
+        snprintf(s->handshake_db, sizeof(s->handshake_db), "%s", u->default_schema);
+    snprintf(s->schema, sizeof(s->schema), "%s", s->handshake_db);
+    reset_session_state(s);
+    s->hostgroup = u->default_hostgroup;
+    s->state = SS_IDLE;
+    uv_timer_stop(&s->timer);
+    send_ok(s, seq);
+    log_debug("session %u from %s: user '%s' logged in", s->id, s->peer, s->username);
+}
+
+static const struct admin_user *find_user(struct session *s, const uint8_t *name, size_t len)
+{
+    const struct admin_user *u = admin_config_user(s->cfg, (const char *)name, len);
+    if (!u || !u->active || !u->frontend)
+        return NULL;
+    return u;
+}
+
+static void handle_handshake_response(struct session *s, const uint8_t *payload, size_t len,
+                                      uint8_t seq)
+{
+    struct codec_handshake_response hr;
+    if (codec_handshake_response_parse(payload, len, &hr) != 0 || !hr.user) {
+        session_send_error(s, (uint8_t)(seq + 1), 1043, "08S01", "Bad handshake");
+        s->close_after_write = true;
+        return;
+    }
+    s->caps = hr.caps & SERVER_CAPS;
+    s->charset = hr.charset;
+    snprintf(s->username, sizeof(s->username), "%.*s",
+             (int)(hr.user_len < sizeof(s->username) ? hr.user_len : sizeof(s->username) - 1),
+             (const char *)hr.user);
+    if (hr.db && hr.db_len)
+        snprintf(s->handshake_db, sizeof(s->handshake_db), "%.*s",
+                 (int)(hr.db_len < 192 ? hr.db_len : 192), (const char *)hr.db);
+    const struct admin_user *u = find_user(s, hr.user, hr.user_len);
+    bool native = !hr.plugin || (hr.plugin_len == 21 && memcmp(hr.plugin, "mysql_native_password",
+                                                               21) == 0);
+    if (u && !native && (s->caps & CLIENT_PLUGIN_AUTH_F)) {
+        /* e.g. caching_sha2_password from MySQL 8 clients: ask for native. */
+        s->state = SS_AUTH_SWITCH;
+        if (codec_write_auth_switch(&s->out, (uint8_t)(seq + 1), "mysql_native_password",
+                                    s->scramble) != 0)
+            s->close_after_write = true;
+        return;
+    }
+    if (!u || !native ||
+        !codec_native_verify(u->native_hash, u->has_password, s->scramble, hr.auth, hr.auth_len)) {
+        deny(s, (uint8_t)(seq + 1), (const char *)hr.user, hr.user_len, hr.auth_len > 0);
+        return;
+    }
+    login_ok(s, (uint8_t)(seq + 1), u, (const char *)hr.db, hr.db_len);
+}
+
+static void handle_auth_switch_response(struct session *s, const uint8_t *payload, size_t len,
+                                        uint8_t seq)
+{
+    const struct admin_user *u = find_user(s, (const uint8_t *)s->username, strlen(s->username));
+    if (!u || !codec_native_verify(u->native_hash, u->has_password, s->scramble, payload, len)) {
+        deny(s, (uint8_t)(seq + 1), s->username, strlen(s->username), len > 0);
+        return;
+    }
+    login_ok(s, (uint8_t)(seq + 1), u, s->handshake_db, strlen(s->handshake_db));
+}
+
+/* ------------------------------------------------------------- commands */
+
+static void change_user(struct session *s, const uint8_t *payload, size_t len)
+{
+    struct codec_change_user cu;
+    if (codec_change_user_parse(payload + 1, len - 1, s->caps, &cu) != 0) {
+        session_send_error(s, 1, 1047, "08S01", "Malformed COM_CHANGE_USER");
+        s->close_after_write = true;
+        return;
+    }
+    /* Whatever happens next, the old session's server state must not leak. */
+    if (s->conn)
+        backend_detach(s, s->pin == 0 && !s->in_txn);
+    bool native = !cu.plugin || (cu.plugin_len == 21 &&
+                                 memcmp(cu.plugin, "mysql_native_password", 21) == 0);
+    const struct admin_user *u = find_user(s, cu.user, cu.user_len);
+    if (!u || !native ||
+        !codec_native_verify(u->native_hash, u->has_password, s->scramble, cu.auth, cu.auth_len)) {
+        deny(s, 1, (const char *)cu.user, cu.user_len, cu.auth_len > 0);
+        return;
+    }
+    if (cu.charset)
+        s->charset = (uint8_t)cu.charset;
+    s->handshake_db[0] = '\0';
+    login_ok(s, 1, u, (const char *)cu.db, cu.db_len);
+}
+
+static void reset_connection(struct session *s)
+{
+    if (s->conn)
+        backend_detach(s, s->pin == 0 && !s->in_txn);
+    reset_session_state(s);
+    send_ok(s, 1);
+}
+
+static struct cstmt *find_stmt(struct session *s, uint32_t id, struct cstmt ***link)
+{
+    struct cstmt **pp = &s->stmts;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            if (link)
+                *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+static void stmt_close(struct session *s, const uint8_t *payload, size_t len)
+{
+    if (len < 5)
+        return;
+    struct cstmt **link;
+    struct cstmt *st = find_stmt(s, codec_u32(payload + 1), &link);
+    if (!st)
+        return;
+    *link = st->next;
+    if (s->cur_stmt == st)
+        s->cur_stmt = NULL;
+    free(st->sql);
+    free(st->param_types);
+    codec_buf_free(&st->prep_resp);
+    free(st);
+    /* No reply: COM_STMT_CLOSE has none. The backend keeps its statement
+     * in its LRU cache for the next session that prepares the same text. */
+    if ((s->pin & PIN_CURSOR) || (s->pin & PIN_LONG_DATA)) {
+        s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
+        if (s->conn && s->pin == 0 && !s->in_txn && s->keep_next == 0)
+            backend_detach(s, true);
+    }
+}
+
+/* Dispatches one complete command message of cmd_len bytes at s->in. */
+static void dispatch(struct session *s)
+{
+    const uint8_t *msg = s->in.data;
+    struct codec_header hdr;
+    (void)codec_header_parse(msg, s->in.len, &hdr);
+    const uint8_t *payload = msg + 4;
+    size_t plen = hdr.len;
+    if (plen == 0) {
+        session_send_error(s, 1, 1047, "08S01", "Empty command packet");
+        session_command_done(s);
+        return;
+    }
+    s->cmd = payload[0];
+    s->started_ns = proxy_now_ns();
+    switch (s->cmd) {
+    case COM_QUIT:
+        session_close(s);
+        return;
+    case COM_PING:
+        send_ok(s, 1);
+        session_command_done(s);
+        return;
+    case COM_SET_OPTION:
+        if (plen < 3 || codec_u16(payload + 1) > 1) {
+            session_send_error(s, 1, 1047, "08S01", "Unknown COM_SET_OPTION value");
+        } else {
+            s->multi_statements = codec_u16(payload + 1) == 0;
+            if (codec_write_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0) != 0)
+                s->close_after_write = true;
+        }
+        session_command_done(s);
+        return;
+    case COM_RESET_CONNECTION:
+        reset_connection(s);
+        session_command_done(s);
+        return;
+    case COM_CHANGE_USER:
+        change_user(s, payload, plen);
+        session_command_done(s);
+        return;
+    case COM_STMT_CLOSE:
+        stmt_close(s, payload, plen);
+        session_command_done(s);
+        return;
+    case COM_STMT_EXECUTE:
+    case COM_STMT_SEND_LONG_DATA:
+    case COM_STMT_RESET:
+    case COM_STMT_FETCH: {
+        if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1), NULL))) {
+            if (s->cmd == COM_STMT_SEND_LONG_DATA) {
+                session_command_done(s); /* no reply, as the server does */
+                return;
+            }
+            char m[128];
+            snprintf(m, sizeof(m), "Unknown prepared statement handler (%u) given to %s",
+                     plen >= 5 ? codec_u32(payload + 1) : 0, "mysqld_stmt_execute");
+            session_send_error(s, 1, 1243, "HY000", m);
+            session_command_done(s);
+            return;
+        }
+        if (s->cmd == COM_STMT_RESET && !s->conn) {
+            send_ok(s, 1); /* nothing on any server to reset */
+            session_command_done(s);
+            return;
+        }
+        if (s->cmd == COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
+            session_send_error(s, 1, 1421, "HY000",
+                               "The statement has no open cursor");
+            session_command_done(s);
+            return;
+        }
+        backend_begin(s);
+        return;
+    }
+    case COM_INIT_DB:
+    case COM_QUERY:
+    case COM_FIELD_LIST:
+    case COM_STATISTICS:
+    case COM_STMT_PREPARE:
+        s->cur_stmt = NULL;
+        backend_begin(s);
+        return;
+    default: {
+        char m[96];
+        snprintf(m, sizeof(m), "Unknown command %u", (unsigned)s->cmd);
+        session_send_error(s, 1, 1047, "08S01", m);
+        session_command_done(s);
+        return;
+    }
+    }
+}
+
+/* Consumes the command's bytes and goes back to waiting for the next one. */
+void session_command_done(struct session *s)
+{
+    if (s->state == SS_CLOSING)
+        return;
+    if (s->cmd_len) {
+        size_t rest = s->in.len - s->cmd_len;
+        if (rest)
+            memmove(s->in.data, s->in.data + s->cmd_len, rest);
+        s->in.len = rest;
+        s->cmd_len = 0;
+    }
+    /* Release large buffers a big statement left behind. */
+    if (s->in.cap > 1024 * 1024 && s->in.len < 16384) {
+        uint8_t *nb = realloc(s->in.data, 16384);
+        if (nb) {
+            s->in.data = nb;
+            s->in.cap = 16384;
+        }
+    }
+    s->state = SS_IDLE;
+    session_flush(s);
+    if (s->worker->draining && !s->conn) {
+        s->close_after_write = true;
+        session_flush(s);
+        return;
+    }
+    if (!s->writing)
+        session_process_input(s);
+}
+
+void session_process_input(struct session *s)
+{
+    while (s->state == SS_IDLE || s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH) {
+        if (s->writing || s->close_after_write)
+            return;
+        if (s->in.len >= 4) {
+            struct codec_header hdr;
+            (void)codec_header_parse(s->in.data, s->in.len, &hdr);
+            if (hdr.len > MAX_MESSAGE) {
+                session_send_error(s, (uint8_t)(hdr.seq + 1), 1153, "08S01",
+                                   "Got a packet bigger than 'max_allowed_packet' bytes");
+                s->close_after_write = true;
+                session_flush(s);
+                return;
+            }
+        }
+        unsigned npk = 0;
+        long span = codec_message_span(s->in.data, s->in.len, &npk);
+        if (span < 0)
+            return;
+        if ((size_t)span > MAX_MESSAGE + 4096u) {
+            session_send_error(s, 1, 1153, "08S01",
+                               "Got a packet bigger than 'max_allowed_packet' bytes");
+            s->close_after_write = true;
+            session_flush(s);
+            return;
+        }
+        s->cmd_len = (size_t)span;
+        if (s->state == SS_IDLE) {
+            dispatch(s);
+            continue;
+        }
+        struct codec_header hdr;
+        (void)codec_header_parse(s->in.data, s->in.len, &hdr);
+        if (s->state == SS_HANDSHAKE)
+            handle_handshake_response(s, s->in.data + 4, hdr.len, hdr.seq);
+        else
+            handle_auth_switch_response(s, s->in.data + 4, hdr.len, hdr.seq);
+        if (s->state == SS_CLOSING)
+            return;
+        size_t rest = s->in.len - s->cmd_len;
+        memmove(s->in.data, s->in.data + s->cmd_len, rest);
+        s->in.len = rest;
+        s->cmd_len = 0;
+        session_flush(s);
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct session *s = stream->data;
+    (void)buf;
+    if (nread < 0) {
+        session_close(s);
+        return;
+    }
+    if (nread == 0)
+        return;
+    s->in.len += (size_t)nread;
+    if (s->state == SS_BACKEND && s->resp.st == RS_INFILE) {
+        backend_forward_infile(s);
+        return;
+    }
+    session_process_input(s);
+}

@@ -1,0 +1,215 @@
+/*
+ * Session variable sets: what the server reported through session tracking,
+ * kept sorted by name so two sets diff in one pass. Replaying a set on
+ * another backend is one SET statement with every assignment that differs;
+ * variables the target has but the session does not go back to DEFAULT.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/proxy_int.h"
+
+void varset_init(struct varset *vs)
+{
+    vs->v = NULL;
+    vs->n = vs->cap = 0;
+}
+
+void varset_free(struct varset *vs)
+{
+    for (size_t i = 0; i < vs->n; i++) {
+        free(vs->v[i].name);
+        free(vs->v[i].value);
+    }
+    free(vs->v);
+    varset_init(vs);
+}
+
+static int cmp_name(const char *a, const char *b, size_t blen)
+{
+    int c = strncmp(a, b, blen);
+    if (c != 0)
+        return c;
+    return a[blen] == '\0' ? 0 : 1;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int varset_set(struct varset *vs, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    size_t lo = 0, hi = vs->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = cmp_name(vs->v[mid].name, name, nlen);
+        if (c == 0) {
+            if (strlen(vs->v[mid].value) == vlen && memcmp(vs->v[mid].value, value, vlen) == 0)
+                return 0;
+            char *nv = dup_n(value, vlen);
+            if (!nv)
+                return -1;
+            free(vs->v[mid].value);
+            vs->v[mid].value = nv;
+            return 0;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 8;
+        struct var *nv = realloc(vs->v, cap * sizeof(*nv));
+        if (!nv)
+            return -1;
+        vs->v = nv;
+        vs->cap = cap;
+    }
+    char *n = dup_n(name, nlen), *v = dup_n(value, vlen);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    memmove(&vs->v[lo + 1], &vs->v[lo], (vs->n - lo) * sizeof(*vs->v));
+    vs->v[lo].name = n;
+    vs->v[lo].value = v;
+    vs->n++;
+    return 0;
+}
+
+const char *varset_get(const struct varset *vs, const char *name)
+{
+    for (size_t i = 0; i < vs->n; i++)
+        if (strcmp(vs->v[i].name, name) == 0)
+            return vs->v[i].value;
+    return NULL;
+}
+
+int varset_copy(struct varset *dst, const struct varset *src)
+{
+    struct varset tmp;
+    varset_init(&tmp);
+    for (size_t i = 0; i < src->n; i++)
+        if (varset_set(&tmp, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
+                       strlen(src->v[i].value)) != 0) {
+            varset_free(&tmp);
+            return -1;
+        }
+    varset_free(dst);
+    *dst = tmp;
+    return 0;
+}
+
+bool varset_equal(const struct varset *a, const struct varset *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->v[i].name, b->v[i].name) != 0 || strcmp(a->v[i].value, b->v[i].value) != 0)
+            return false;
+    return true;
+}
+
+static bool looks_numeric(const char *v)
+{
+    const char *p = v;
+    if (*p == '-')
+        p++;
+    if (!*p)
+        return false;
+    bool dot = false;
+    for (; *p; p++) {
+        if (*p == '.' && !dot) {
+            dot = true;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            return false;
+    }
+    return true;
+}
+
+static int append_assignment(struct codec_buf *sql, int count, const char *name, const char *value)
+{
+    if (codec_buf_append(sql, count ? ", " : "SET ", count ? 2 : 4) != 0 ||
+        codec_buf_append(sql, "@@session.", 10) != 0 ||
+        codec_buf_append(sql, name, strlen(name)) != 0 || codec_buf_append(sql, "=", 1) != 0)
+        return -1;
+    if (!value)
+        return codec_buf_append(sql, "DEFAULT", 7);
+    if (looks_numeric(value) || strcmp(value, "NULL") == 0)
+        return codec_buf_append(sql, value, strlen(value));
+    /* Doubled quotes work whatever NO_BACKSLASH_ESCAPES says. */
+    if (codec_buf_u8(sql, '\'') != 0)
+        return -1;
+    for (const char *p = value; *p; p++)
+        if ((*p == '\'' && codec_buf_u8(sql, '\'') != 0) || codec_buf_u8(sql, (uint8_t)*p) != 0)
+            return -1;
+    return codec_buf_u8(sql, '\'');
+}
+
+int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql)
+{
+    int count = 0;
+    size_t i = 0, j = 0;
+    while (i < want->n || j < have->n) {
+        int c = i == want->n ? 1 : j == have->n ? -1 : strcmp(want->v[i].name, have->v[j].name);
+        if (c < 0) {
+            if (append_assignment(sql, count++, want->v[i].name, want->v[i].value) != 0)
+                return -1;
+            i++;
+        } else if (c > 0) {
+            if (append_assignment(sql, count++, have->v[j].name, NULL) != 0)
+                return -1;
+            j++;
+        } else {
+            if (strcmp(want->v[i].value, have->v[j].value) != 0 &&
+                append_assignment(sql, count++, want->v[i].name, want->v[i].value) != 0)
+                return -1;
+            i++;
+            j++;
+        }
+    }
+    return count;
+}
+
+struct collation {
+    unsigned id;
+    const char *charset;
+    const char *collation;
+};
+
+/* The collations clients commonly announce in their handshake. MySQL 8's
+ * default (255, utf8mb4_0900_ai_ci) does not exist in MariaDB 10.11; its
+ * nearest there is utf8mb4_general_ci. */
+static const struct collation collations[] = {
+    {8, "latin1", "latin1_swedish_ci"},        {11, "ascii", "ascii_general_ci"},
+    {28, "gbk", "gbk_chinese_ci"},             {33, "utf8mb3", "utf8mb3_general_ci"},
+    {45, "utf8mb4", "utf8mb4_general_ci"},     {46, "utf8mb4", "utf8mb4_bin"},
+    {47, "latin1", "latin1_bin"},              {48, "latin1", "latin1_general_ci"},
+    {63, "binary", "binary"},                  {83, "utf8mb3", "utf8mb3_bin"},
+    {192, "utf8mb3", "utf8mb3_unicode_ci"},    {224, "utf8mb4", "utf8mb4_unicode_ci"},
+    {255, "utf8mb4", "utf8mb4_general_ci"},
+};
+
+int varset_set_charset(struct varset *vs, unsigned collation_id)
+{
+    const struct collation *c = &collations[4]; /* utf8mb4_general_ci */
+    for (size_t i = 0; i < sizeof(collations) / sizeof(collations[0]); i++)
+        if (collations[i].id == collation_id)
+            c = &collations[i];
+    static const char *const names[] = {"character_set_client", "character_set_connection",
+                                        "character_set_results"};
+    for (int i = 0; i < 3; i++)
+        if (varset_set(vs, names[i], strlen(names[i]), c->charset, strlen(c->charset)) != 0)
+            return -1;
+    return varset_set(vs, "collation_connection", 20, c->collation, strlen(c->collation));
+}

@@ -1,0 +1,241 @@
+/*
+ * Worker threads. Each worker owns a libuv loop, a listening socket bound
+ * with SO_REUSEPORT on the MySQL interface (the kernel spreads new
+ * connections over the workers), its client sessions and a slot in the
+ * backend pool. Other threads reach a worker only through its `wake` async
+ * handle (shutdown) or the pool's inbox.
+ *
+ * Shutdown: proxy_stop() sets draining and wakes every worker; a worker
+ * closes its listener and idle sessions, lets sessions in a statement finish,
+ * and after mysql-shutdown_timeout closes whatever is left. When its last
+ * session is gone it closes its handles and its loop ends.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
+
+static int bind_reuseport(const char *host, int port, char *errbuf, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (uv_ip4_addr(host, port, in4) == 0) {
+        sslen = sizeof(*in4);
+    } else if (uv_ip6_addr(host, port, in6) == 0) {
+        sslen = sizeof(*in6);
+    } else {
+        snprintf(errbuf, errlen, "invalid listen address '%s'", host);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(errbuf, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct worker *w = server->data;
+    if (status < 0 || w->draining)
+        return;
+    session_accept(w, server);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    if (w->n_sessions)
+        log_warn("worker %d: shutdown timeout, closing %d busy sessions", w->index,
+                 w->n_sessions);
+    for (struct session *s = w->sessions; s;) {
+        struct session *next = s->next;
+        session_close(s);
+        s = next;
+    }
+}
+
+static void finish_worker(struct worker *w)
+{
+    uv_timer_stop(&w->drain_timer);
+    uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    pool_worker_detach(w->proxy->pool, w->index);
+}
+
+static void on_wake(uv_async_t *h)
+{
+    struct worker *w = h->data;
+    if (!w->draining)
+        return;
+    if (w->listening) {
+        w->listening = false;
+        uv_close((uv_handle_t *)&w->listener, NULL);
+        int ms = w->cfg->shutdown_timeout_ms > 0 ? w->cfg->shutdown_timeout_ms : 10000;
+        uv_timer_start(&w->drain_timer, on_drain_timeout, (uint64_t)ms, 0);
+        for (struct session *s = w->sessions; s;) {
+            struct session *next = s->next;
+            session_drain(s);
+            s = next;
+        }
+    }
+    if (w->n_sessions == 0 && !uv_is_closing((uv_handle_t *)&w->wake))
+        finish_worker(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    struct proxy *p = calloc(1, sizeof(*p));
+    struct pool_server_spec *specs = NULL;
+    if (!p)
+        goto oom;
+    p->cfg = admin_config_ref(cfg);
+    p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (p->nworkers < 1)
+        p->nworkers = 1;
+    specs = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*specs));
+    if (!specs)
+        goto oom;
+    for (size_t i = 0; i < cfg->n_servers; i++) {
+        const struct admin_server *sv = &cfg->servers[i];
+        specs[i].hostgroup = sv->hostgroup;
+        specs[i].host = sv->host;
+        specs[i].port = sv->port;
+        specs[i].max_connections = sv->max_connections;
+        specs[i].offline = sv->status != ADMIN_SERVER_ONLINE;
+    }
+    struct pool_settings ps = {
+        .connect_timeout_ms = cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms
+                                                                 : 3000,
+        .userdata_free = backend_free,
+    };
+    p->pool = pool_new(specs, cfg->n_servers, p->nworkers, &ps);
+    free(specs);
+    specs = NULL;
+    if (!p->pool)
+        goto oom;
+
+    char host[256];
+    int port;
+    char first[256];
+    snprintf(first, sizeof(first), "%s", cfg->mysql_interfaces);
+    char *semi = strchr(first, ';');
+    if (semi)
+        *semi = '\0';
+    if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
+        snprintf(errbuf, errlen, "invalid mysql-interfaces '%s'", cfg->mysql_interfaces);
+        goto fail;
+    }
+    p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
+    if (!p->workers)
+        goto oom;
+    for (int i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        w->proxy = p;
+        w->index = i;
+        w->cfg = p->cfg;
+        if (uv_loop_init(&w->loop) != 0)
+            goto oom;
+        int fd = bind_reuseport(host, port, errbuf, errlen);
+        if (fd < 0)
+            goto fail;
+        uv_tcp_init(&w->loop, &w->listener);
+        w->listener.data = w;
+        if (uv_tcp_open(&w->listener, fd) != 0 ||
+            uv_listen((uv_stream_t *)&w->listener, 1024, on_connection) != 0) {
+            snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
+            goto fail;
+        }
+        w->listening = true;
+        uv_async_init(&w->loop, &w->wake, on_wake);
+        w->wake.data = w;
+        uv_timer_init(&w->loop, &w->drain_timer);
+        w->drain_timer.data = w;
+        if (pool_worker_attach(p->pool, i, &w->loop) != 0)
+            goto oom;
+    }
+    log_info("listening on %s:%d with %d worker threads", host, port, p->nworkers);
+    return p;
+oom:
+    snprintf(errbuf, errlen, "out of memory");
+fail:
+    free(specs);
+    proxy_free(p);
+    return NULL;
+}
+
+int proxy_run(struct proxy *p)
+{
+    for (int i = 0; i < p->nworkers; i++)
+        if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
+            log_error("cannot start worker thread %d", i);
+            abort();
+        }
+    for (int i = 0; i < p->nworkers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    return 0;
+}
+
+void proxy_stop(struct proxy *p)
+{
+    for (int i = 0; i < p->nworkers; i++) {
+        __atomic_store_n(&p->workers[i].draining, true, __ATOMIC_RELEASE);
+        uv_async_send(&p->workers[i].wake);
+    }
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void proxy_free(struct proxy *p)
+{
+    if (!p)
+        return;
+    if (p->workers) {
+        for (int i = 0; i < p->nworkers; i++) {
+            struct worker *w = &p->workers[i];
+            if (!w->proxy)
+                continue;
+            /* Start-up failures leave handles open: close them first. */
+            uv_walk(&w->loop, close_walk, NULL);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            if (uv_loop_close(&w->loop) != 0)
+                log_warn("worker %d: loop closed with handles open", i);
+        }
+        free(p->workers);
+    }
+    pool_free(p->pool);
+    if (p->cfg)
+        admin_config_unref(p->cfg);
+    free(p);
+}

@@ -1,0 +1,422 @@
+"""Shared helpers for Sluice's integration tests.
+
+The tests talk to a real MariaDB fleet (tests/fleet.sh) either through a Sluice process
+started per test (the normal mode) or directly to the primary (SLUICE_TEST_DIRECT=1, used to
+check the tests themselves against a real server). Every wait here is bounded.
+"""
+
+import os
+import random
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pymysql
+
+HOST = "127.0.0.1"
+SOURCE_ROOT = os.environ.get(
+    "SLUICE_SOURCE_ROOT",
+    os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+FLEET_SCRIPT = os.path.join(SOURCE_ROOT, "tests", "fleet.sh")
+DIRECT = os.environ.get("SLUICE_TEST_DIRECT", "") not in ("", "0")
+
+# Ports this suite may use (the fleet takes a few consecutive ports of the lower half,
+# Sluice instances take two ports of the upper half).
+FLEET_PORT_RANGE = (22000, 22499)
+SLUICE_PORT_RANGE = (22500, 22999)
+
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def mariadbd_path():
+    return shutil.which("mariadbd") or (
+        "/usr/sbin/mariadbd" if os.access("/usr/sbin/mariadbd", os.X_OK) else None)
+
+
+def unique(prefix):
+    """A table name that does not collide with other tests or other runs."""
+    return "%s_%d_%06d" % (prefix, os.getpid(), random.randrange(1000000))
+
+
+# --- ports -------------------------------------------------------------------------------
+
+def port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((HOST, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+_port_lock = threading.Lock()
+_ports_handed_out = set()
+
+
+def free_ports(count, port_range, consecutive=False):
+    """count free ports from port_range (consecutive ones if asked), not handed out before
+    by this process."""
+    lo, hi = port_range
+    with _port_lock:
+        for _ in range(500):
+            if consecutive:
+                base = random.randint(lo, hi - count + 1)
+                cand = list(range(base, base + count))
+            else:
+                cand = random.sample(range(lo, hi + 1), count)
+            if any(p in _ports_handed_out for p in cand):
+                continue
+            if all(port_free(p) for p in cand):
+                _ports_handed_out.update(cand)
+                return cand
+    raise RuntimeError("no free ports in %s" % (port_range,))
+
+
+def wait_port(host, port, timeout, proc=None):
+    """True once host:port accepts a TCP connection; False at the deadline or when proc
+    exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+# --- the fleet ---------------------------------------------------------------------------
+
+def parse_env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _, value = line.partition("=")
+            parts = shlex.split(value)
+            env[key.strip()] = parts[0] if len(parts) == 1 else " ".join(parts)
+    return env
+
+
+class Fleet:
+    def __init__(self, env_path):
+        self.env_path = env_path
+        e = parse_env_file(env_path)
+        self.env = e
+        self.dir = e.get("FLEET_DIR", os.path.dirname(env_path))
+        self.host = e.get("FLEET_HOST", HOST)
+        self.primary_port = int(e["FLEET_PRIMARY_PORT"])
+        self.replica_ports = [int(p) for p in e.get("FLEET_REPLICA_PORTS", "").split()]
+        self.root_user = e.get("FLEET_ROOT_USER", "root")
+        self.root_password = e.get("FLEET_ROOT_PASSWORD", "rootpass")
+        self.app_user = e.get("FLEET_APP_USER", "app")
+        self.app_password = e.get("FLEET_APP_PASSWORD", "apppass")
+        self.app2_user = e.get("FLEET_APP2_USER", "app2")
+        self.app2_password = e.get("FLEET_APP2_PASSWORD", "app2pass")
+
+    def root(self, db=None, **kw):
+        """A direct connection to the primary as root (to inspect the server's view)."""
+        args = dict(host=self.host, port=self.primary_port, user=self.root_user,
+                    password=self.root_password, database=db, autocommit=True,
+                    connect_timeout=10, read_timeout=120, write_timeout=120,
+                    charset="utf8mb4")
+        args.update(kw)
+        return pymysql.connect(**args)
+
+    def root_query(self, sql, args=None):
+        conn = self.root()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    def count_connections(self, user="app", conn=None):
+        """Connections the primary holds for user, counted by the server itself."""
+        sql = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s"
+        if conn is not None:
+            with conn.cursor() as cur:
+                cur.execute(sql, (user,))
+                return cur.fetchone()[0]
+        return self.root_query(sql, (user,))[0][0]
+
+    def connection_ids(self, user="app"):
+        rows = self.root_query(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,))
+        return {r[0] for r in rows}
+
+    def global_status(self, name):
+        rows = self.root_query("SHOW GLOBAL STATUS LIKE %s", (name,))
+        return int(rows[0][1])
+
+
+def start_fleet(workdir, replicas=0, timeout=180):
+    """Start a fleet with tests/fleet.sh under workdir on free ports; returns its fleet.env
+    path."""
+    last = None
+    for _ in range(3):
+        base = free_ports(replicas + 1, FLEET_PORT_RANGE, consecutive=True)[0]
+        fdir = os.path.join(workdir, "fleet-%d" % base)
+        r = subprocess.run(["bash", FLEET_SCRIPT, "start", fdir, "--base-port", str(base),
+                            "--replicas", str(replicas)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout, universal_newlines=True)
+        if r.returncode == 0:
+            return os.path.join(fdir, "fleet.env")
+        last = r.stdout
+        subprocess.run(["bash", FLEET_SCRIPT, "stop", fdir], timeout=120)
+        if "already in use" not in r.stdout:
+            break
+    raise RuntimeError("tests/fleet.sh start failed:\n%s" % last)
+
+
+def stop_fleet(env_path):
+    fdir = os.path.dirname(env_path)
+    subprocess.run(["bash", FLEET_SCRIPT, "stop", fdir], timeout=120)
+
+
+# --- Sluice ------------------------------------------------------------------------------
+
+def sluice_config(fleet, port, admin_port, cap, threads, extra_sql=""):
+    return (
+        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+        "VALUES (0, '%s', %d, %d);\n"
+        "INSERT INTO mysql_users (username, password, default_hostgroup) VALUES "
+        "('%s', '%s', 0), ('%s', '%s', 0);\n"
+        "INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES "
+        "('mysql-interfaces', '%s:%d'), ('admin-mysql_ifaces', '%s:%d'), "
+        "('mysql-threads', '%d');\n"
+        "%s\n" % (fleet.host, fleet.primary_port, cap,
+                  fleet.app_user, fleet.app_password, fleet.app2_user, fleet.app2_password,
+                  HOST, port, HOST, admin_port, threads, extra_sql))
+
+
+def tail(path, lines=60):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return "(no file %s)" % path
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+class Target:
+    """Where a test connects: a Sluice process, or the primary itself in direct mode."""
+
+    def __init__(self, host, port, direct, cap=None, fleet=None):
+        self.host = host
+        self.port = port
+        self.direct = direct
+        self.cap = cap
+        self.fleet = fleet
+        self.proc = None
+        self.stderr_path = None
+        self.workdir = None
+        self.problems = []
+        self._stopped = False
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait (bounded). Records a problem if the exit is not clean."""
+        if self.proc is None or self._stopped:
+            return
+        self._stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.problems.append("sluice did not exit within %ds of SIGTERM" % timeout)
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        rc = self.proc.returncode
+        if rc != 0:
+            self.problems.append("sluice exit code %s (expected 0)" % rc)
+        try:
+            with open(self.stderr_path, "rb") as f:
+                err = f.read().decode("utf-8", "replace")
+        except OSError:
+            err = ""
+        for marker in SANITIZER_MARKERS:
+            if marker in err:
+                self.problems.append("sluice stderr contains %r" % marker)
+
+    def stderr_tail(self, lines=60):
+        if self.stderr_path is None:
+            return ""
+        return tail(self.stderr_path, lines)
+
+    def __repr__(self):
+        return "<Target %s:%d %s>" % (self.host, self.port,
+                                      "direct" if self.direct else "sluice")
+
+
+def start_sluice(binary, fleet, workdir, cap=10, threads=2, extra_sql="", start_timeout=10):
+    port, admin_port = free_ports(2, SLUICE_PORT_RANGE)
+    os.makedirs(workdir, exist_ok=True)
+    datadir = os.path.join(workdir, "data")
+    os.makedirs(datadir, exist_ok=True)
+    cfg = os.path.join(workdir, "config.sql")
+    with open(cfg, "w") as f:
+        f.write(sluice_config(fleet, port, admin_port, cap, threads, extra_sql))
+    t = Target(HOST, port, direct=False, cap=cap, fleet=fleet)
+    t.admin_port = admin_port
+    t.workdir = workdir
+    t.stderr_path = os.path.join(workdir, "sluice.stderr")
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    with open(t.stderr_path, "wb") as errf, open(os.path.join(workdir, "sluice.stdout"),
+                                                 "wb") as outf:
+        t.proc = subprocess.Popen([binary, "--datadir", datadir, "--config", cfg,
+                                   "--foreground"],
+                                  stdin=subprocess.DEVNULL, stdout=outf, stderr=errf,
+                                  env=env)
+    if not wait_port(HOST, port, start_timeout, t.proc):
+        rc = t.proc.poll()
+        if rc is None:
+            t.proc.kill()
+            t.proc.wait(timeout=10)
+        raise RuntimeError(
+            "sluice did not accept connections on %s:%d within %ds (exit code %s); "
+            "stderr tail:\n%s" % (HOST, port, start_timeout, rc, t.stderr_tail()))
+    return t
+
+
+# --- clients -----------------------------------------------------------------------------
+
+def connect(target, user=None, password=None, db="app", **kw):
+    """A PyMySQL connection to target (autocommit on unless asked otherwise)."""
+    fleet = target.fleet
+    args = dict(host=target.host, port=target.port,
+                user=user if user is not None else fleet.app_user,
+                password=password if password is not None else fleet.app_password,
+                database=db, autocommit=True, connect_timeout=10, read_timeout=120,
+                write_timeout=120, charset="utf8mb4")
+    args.update(kw)
+    return pymysql.connect(**args)
+
+
+def q(conn, sql, args=None):
+    """Run one statement, return all rows."""
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def q1(conn, sql, args=None):
+    """Run one statement, return the first column of the only row."""
+    rows = q(conn, sql, args)
+    assert len(rows) == 1, "%s: expected one row, got %r" % (sql, rows)
+    return rows[0][0]
+
+
+def error_code(exc):
+    return exc.args[0] if exc.args else None
+
+
+class Noise:
+    """A second session on the same target, with state deliberately different from the
+    session under test, whose statements run between the tested session's statements.
+
+    With a Sluice pool of one backend connection, this makes the two sessions share that
+    backend, so any session state the proxy fails to carry shows up. Each statement runs on
+    a worker thread: if the proxy keeps the backend for the tested session (pinning), the
+    noise waits without blocking the test, and between() gives up waiting after a moment.
+    """
+
+    SETUP = ("USE sbtest",
+             "SET NAMES latin1",
+             "SET SESSION sql_mode = 'TRADITIONAL'",
+             "SET SESSION time_zone = '+03:00'",
+             "SET SESSION div_precision_increment = 2",
+             "SET SESSION max_statement_time = 77")
+
+    def __init__(self, target, statements=("SELECT 1",)):
+        self.conn = connect(target, db="sbtest", charset="latin1")
+        for sql in self.SETUP:
+            q(self.conn, sql)
+        self.statements = list(statements)
+        self.n = 0
+        self.errors = []
+        self.results = []
+        self.threads = []
+
+    def _run(self, sql):
+        try:
+            self.results.append(q(self.conn, sql))
+        except Exception as e:  # recorded, reported by close()
+            self.errors.append("%s: %r" % (sql, e))
+
+    def between(self, wait=1.0):
+        # One statement at a time: wait for the previous one before starting the next.
+        for th in self.threads:
+            th.join(timeout=60)
+            assert not th.is_alive(), "noise statement did not finish within 60 s"
+        self.threads = []
+        sql = self.statements[self.n % len(self.statements)]
+        self.n += 1
+        th = threading.Thread(target=self._run, args=(sql,), daemon=True)
+        th.start()
+        self.threads.append(th)
+        th.join(timeout=wait)
+
+    def close(self, check=True):
+        for th in self.threads:
+            th.join(timeout=60)
+        alive = any(th.is_alive() for th in self.threads)
+        try:
+            if not alive:
+                # Noise's own state must be intact too.
+                row = q(self.conn, "SELECT DATABASE(), @@character_set_client, "
+                                   "@@time_zone, @@max_statement_time")[0]
+                if check:
+                    assert row == ("sbtest", "latin1", "+03:00", 77.0), \
+                        "noise session lost its state: %r" % (row,)
+        finally:
+            self.conn.close()
+        if check:
+            assert not alive, "noise statement still running after 60 s"
+            assert not self.errors, "noise session errors: %s" % self.errors
+
+
+class Deadline:
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self):
+        return self.end - time.monotonic()
+
+    def expired(self):
+        return self.left() <= 0
+
+
+def capi_client_path(workdir):
+    """The C API client: SLUICE_CAPI_CLIENT, or compiled here with cc + pkg-config."""
+    p = os.environ.get("SLUICE_CAPI_CLIENT")
+    if p:
+        return p
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capi_client.c")
+    out = os.path.join(workdir, "capi_client")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmariadb"],
+                           stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    subprocess.run(["cc", "-O1", "-g", "-Wall", "-Wextra", "-o", out, src]
+                   + flags.stdout.split(), check=True, timeout=120)
+    return out
+
+
+def tempdir(prefix):
+    return tempfile.mkdtemp(prefix=prefix)

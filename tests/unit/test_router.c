@@ -1,0 +1,77 @@
+/* Unit tests for the router's statement scanner and decision. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "router/router.h"
+
+struct flag_case {
+    const char *sql;
+    unsigned flags;
+};
+
+static const struct flag_case flag_cases[] = {
+    {"SELECT 1", 0},
+    {"SELECT GET_LOCK('a', 10)", ROUTER_STMT_NAMED_LOCK},
+    {"select get_lock ('a', 10)", ROUTER_STMT_NAMED_LOCK},
+    {"SELECT 'GET_LOCK(x)'", 0},
+    {"SELECT /* GET_LOCK( */ 1", 0},
+    {"SELECT my_get_lock(1)", 0},
+    {"LOCK TABLES t1 READ", ROUTER_STMT_LOCK_TABLES},
+    {"lock table t1 write", ROUTER_STMT_LOCK_TABLES},
+    {"/* hint */ LOCK TABLES t1 READ", ROUTER_STMT_LOCK_TABLES},
+    {"UNLOCK TABLES", ROUTER_STMT_UNLOCK_TABLES},
+    {"SELECT * FROM locks", 0},
+    {"SHOW WARNINGS", ROUTER_STMT_ASKS_PREVIOUS},
+    {"show count(*) warnings", ROUTER_STMT_ASKS_PREVIOUS},
+    {"SHOW ERRORS", ROUTER_STMT_ASKS_PREVIOUS},
+    {"SHOW TABLES", 0},
+    {"SELECT @@warning_count", ROUTER_STMT_ASKS_PREVIOUS},
+    {"SELECT FOUND_ROWS()", ROUTER_STMT_ASKS_PREVIOUS},
+    {"SELECT \"found_rows\"", 0},
+    {"-- comment\nSELECT 1", 0},
+    {"# GET_LOCK(\nSELECT 1", 0},
+};
+
+static void test_stmt_flags_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(flag_cases) / sizeof(flag_cases[0]); i++) {
+        unsigned got = router_stmt_flags(flag_cases[i].sql, strlen(flag_cases[i].sql));
+        if (got != flag_cases[i].flags)
+            fail_msg("%s: got 0x%x, want 0x%x", flag_cases[i].sql, got, flag_cases[i].flags);
+    }
+}
+
+static void test_classify_default_hostgroup(void **state)
+{
+    (void)state;
+    struct router_facts facts = {.user = "app", .schema = "app", .default_hostgroup = 7};
+    struct router_decision d;
+    const char *sql = "SELECT GET_LOCK('x', 1)";
+    assert_int_equal(router_classify(NULL, &facts, sql, strlen(sql), &d), 0);
+    assert_int_equal(d.hostgroup, 7);
+    assert_int_equal(d.stmt_flags, ROUTER_STMT_NAMED_LOCK);
+}
+
+static void test_unterminated_input_is_bounded(void **state)
+{
+    (void)state;
+    const char *cases[] = {"SELECT 'abc", "SELECT /* abc", "SELECT \"a\\", "GET_LOCK", "`"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(router_stmt_flags(cases[i], strlen(cases[i])), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stmt_flags_table),
+        cmocka_unit_test(test_classify_default_hostgroup),
+        cmocka_unit_test(test_unterminated_input_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
