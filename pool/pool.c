@@ -64,8 +64,10 @@ struct pool_conn {
     uv_timer_t timer; /* connect deadline */
     bool timer_inited;
     char user[128];
+    bool found_rows;    /* CLIENT_FOUND_ROWS: changes what affected rows mean */
     char password[128]; /* only while connecting */
     uint32_t caps;
+    uint32_t ext_caps; /* MariaDB extended capabilities in force (bits 32.. >> 32) */
     unsigned long thread_id;
     void *userdata;
     struct pool_waiter *waiter; /* while connecting */
@@ -89,6 +91,7 @@ struct pool_waiter {
     bool cancelled;
     pool_ready_cb cb;
     void *arg;
+    bool found_rows;
     char user[128];
     char password[128];
     struct pool_waiter *next, *prev;
@@ -140,7 +143,8 @@ struct pool {
 
 static const char backend_init_sql[] =
     "SET session_track_system_variables='*', session_track_schema=ON, "
-    "session_track_state_change=ON, session_track_transaction_info='CHARACTERISTICS'";
+    "session_track_state_change=ON, session_track_transaction_info='CHARACTERISTICS', "
+    "progress_report_time=0";
 
 const char *pool_strerror(int err)
 {
@@ -332,8 +336,8 @@ void pool_worker_detach(struct pool *p, int worker)
         struct inbox_msg *next = m->next;
         if (m->conn) {
             m->conn->worker = worker;
-            if (!m->conn->poll_inited && uv_poll_init_socket(pw->loop, &m->conn->poll,
-                                                             m->conn->fd) == 0)
+            if (!m->conn->poll_inited &&
+                uv_poll_init_socket(pw->loop, &m->conn->poll, m->conn->fd) == 0)
                 m->conn->poll_inited = true;
             conn_close(m->conn);
         } else {
@@ -369,6 +373,10 @@ void pool_conn_set_userdata(struct pool_conn *c, void *userdata)
 uint32_t pool_conn_caps(const struct pool_conn *c)
 {
     return c->caps;
+}
+uint32_t pool_conn_ext_caps(const struct pool_conn *c)
+{
+    return c->ext_caps;
 }
 unsigned long pool_conn_thread_id(const struct pool_conn *c)
 {
@@ -511,7 +519,7 @@ static void deliver(struct pool *p, int worker, struct pool_conn *c, struct pool
         offer(c);
         return;
     }
-    if (strcmp(c->user, w->user) != 0) {
+    if (strcmp(c->user, w->user) != 0 || c->found_rows != w->found_rows) {
         /* Wrong account: reuse the slot for a connection as w's user. */
         struct server *s = c->server;
         pthread_mutex_lock(&s->lock);
@@ -722,6 +730,19 @@ static int wait_events(int status)
 
 static void connect_step(struct pool_conn *c, int status);
 
+/* Connector/C always asks a MariaDB server for every MariaDB extension it
+ * knows (extended metadata, metadata caching, progress reports); the relay
+ * needs to know which are on to undo them for clients that did not ask. */
+static void record_caps(struct pool_conn *c)
+{
+    c->caps = (uint32_t)(c->mysql->server_capabilities & c->mysql->client_flag);
+    c->thread_id = mysql_thread_id(c->mysql);
+    unsigned long ext = 0;
+    if (!(c->mysql->server_capabilities & CLIENT_MYSQL) &&
+        mariadb_get_infov(c->mysql, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext) == 0)
+        c->ext_caps = (uint32_t)(ext & (MARIADB_CLIENT_SUPPORTED_FLAGS >> 32));
+}
+
 static void connect_poll_cb(uv_poll_t *h, int uverr, int events)
 {
     struct pool_conn *c = h->data;
@@ -758,8 +779,7 @@ static void connect_step(struct pool_conn *c, int status)
         connect_finish(c, POOL_ECONNECT, msg);
         return;
     }
-    c->caps = (uint32_t)(c->mysql->server_capabilities & c->mysql->client_flag);
-    c->thread_id = mysql_thread_id(c->mysql);
+    record_caps(c);
     connect_finish(c, 0, NULL);
 }
 
@@ -783,6 +803,7 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
     c->fd = -1;
     c->waiter = w;
     snprintf(c->user, sizeof(c->user), "%s", w->user);
+    c->found_rows = w->found_rows;
     snprintf(c->password, sizeof(c->password), "%s", w->password);
     c->mysql = mysql_init(NULL);
     if (!c->mysql) {
@@ -807,6 +828,8 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
 
     MYSQL *ret = NULL;
     unsigned long flags = CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_LOCAL_FILES;
+    if (c->found_rows)
+        flags |= CLIENT_FOUND_ROWS;
     int status = mysql_real_connect_start(&ret, c->mysql, s->host, c->user, c->password, NULL,
                                           (unsigned)s->port, NULL, flags);
     c->fd = (int)mysql_get_socket(c->mysql);
@@ -826,8 +849,7 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
     c->poll_inited = true;
     c->poll.data = c;
     if (status == 0) {
-        c->caps = (uint32_t)(c->mysql->server_capabilities & c->mysql->client_flag);
-        c->thread_id = mysql_thread_id(c->mysql);
+        record_caps(c);
         connect_finish(c, 0, NULL);
         return;
     }
@@ -843,7 +865,13 @@ static bool conn_alive(const struct pool_conn *c)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static struct server *pick_server(struct pool *p, int worker, int hostgroup, const char *user)
+static bool conn_matches(const struct pool_conn *c, const char *user, bool found_rows)
+{
+    return c->found_rows == found_rows && strcmp(c->user, user) == 0;
+}
+
+static struct server *pick_server(struct pool *p, int worker, int hostgroup, const char *user,
+                                  bool found_rows)
 {
     struct server *best = NULL;
     int best_free = -1;
@@ -854,7 +882,7 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup, con
             continue;
         /* Prefer a server where this worker already has an idle connection. */
         for (struct pool_conn *c = s->idle[worker].head; c; c = c->next)
-            if (strcmp(c->user, user) == 0)
+            if (conn_matches(c, user, found_rows))
                 return s;
         int free_slots = s->max_connections - __atomic_load_n(&s->open, __ATOMIC_RELAXED);
         if (free_slots > best_free) {
@@ -865,20 +893,20 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup, con
     return best;
 }
 
-int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user,
-                 const char *password, pool_ready_cb cb, void *arg, struct pool_conn **out,
+int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, const char *password,
+                 bool found_rows, pool_ready_cb cb, void *arg, struct pool_conn **out,
                  struct pool_waiter **waiter)
 {
     *out = NULL;
     *waiter = NULL;
-    struct server *s = pick_server(p, worker, hostgroup, user);
+    struct server *s = pick_server(p, worker, hostgroup, user, found_rows);
     if (!s)
         return POOL_ENOSERVER;
 
     struct conn_list *idle = &s->idle[worker];
     for (struct pool_conn *c = idle->head; c;) {
         struct pool_conn *next = c->next;
-        if (strcmp(c->user, user) == 0) {
+        if (conn_matches(c, user, found_rows)) {
             clist_remove(idle, c);
             __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
             if (conn_alive(c)) {
@@ -898,6 +926,7 @@ int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user,
     w->worker = worker;
     w->cb = cb;
     w->arg = arg;
+    w->found_rows = found_rows;
     snprintf(w->user, sizeof(w->user), "%s", user);
     snprintf(w->password, sizeof(w->password), "%s", password ? password : "");
     *waiter = w;

@@ -32,7 +32,7 @@ enum pool_err {
     POOL_PENDING = 1,    /* not an error: the callback will fire */
     POOL_ENOSERVER = -1, /* no usable server in the hostgroup */
     POOL_ENOMEM = -2,
-    POOL_ECONNECT = -3,  /* backend connect failed (message in callback) */
+    POOL_ECONNECT = -3, /* backend connect failed (message in callback) */
     POOL_ESHUTDOWN = -4,
 };
 
@@ -78,8 +78,9 @@ typedef void (*pool_ready_cb)(void *arg, struct pool_conn *conn, int err, const 
  * when cb will fire later (on this worker); a negative POOL_E* when the
  * hostgroup has no usable server. user and password are copied. */
 int pool_acquire(struct pool *pool, int worker, int hostgroup, const char *user,
-                 const char *password, pool_ready_cb cb, void *arg, struct pool_conn **out,
-                 struct pool_waiter **waiter) __attribute__((warn_unused_result));
+                 const char *password, bool found_rows, pool_ready_cb cb, void *arg,
+                 struct pool_conn **out, struct pool_waiter **waiter)
+    __attribute__((warn_unused_result));
 
 /* Withdraws a pending request (deadline passed, client gone). The callback
  * will not fire afterwards. Worker thread of the waiter. */
@@ -94,6 +95,9 @@ void *pool_conn_userdata(const struct pool_conn *conn);
 void pool_conn_set_userdata(struct pool_conn *conn, void *userdata);
 /* Negotiated capability flags of the backend session. */
 uint32_t pool_conn_caps(const struct pool_conn *conn);
+/* MariaDB extended capabilities in force, shifted down 32 bits
+ * (MARIADB_CLIENT_EXTENDED_METADATA >> 32 and so on). */
+uint32_t pool_conn_ext_caps(const struct pool_conn *conn);
 unsigned long pool_conn_thread_id(const struct pool_conn *conn);
 int pool_conn_hostgroup(const struct pool_conn *conn);
 const char *pool_conn_user(const struct pool_conn *conn);

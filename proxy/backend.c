@@ -20,15 +20,17 @@
  * no result set is held in memory. Output goes to the client's `out` buffer;
  * while a client write is in flight, backend reads pause (back-pressure).
  */
+#include "proxy/log.h"
+#include "proxy/proxy_int.h"
+
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-
-#include "proxy/log.h"
-#include "proxy/proxy_int.h"
 
 #define COM_INIT_DB 0x02
 #define COM_QUERY 0x03
@@ -42,11 +44,16 @@
 #define COM_SET_OPTION 0x1b
 #define COM_STMT_FETCH 0x1c
 
+/* MariaDB extended capabilities, as pool_conn_ext_caps() reports them. */
+#define MARIADB_EXT_EXTENDED_METADATA (1u << 3)
+#define MARIADB_EXT_CACHE_METADATA (1u << 4)
+
 #define RBUF_SIZE 65536
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
-#define AUTO_INC_KEEP 5 /* statements that keep the backend after an insert id */
+#define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
 
 static void on_backend_io(uv_poll_t *h, int status, int events);
+static void acquire(struct session *s);
 static void run_step(struct session *s);
 static void finish_command(struct session *s);
 
@@ -70,6 +77,13 @@ uint64_t proxy_hash(const void *data, size_t len)
 }
 
 /* ------------------------------------------------------- backend data */
+
+static void bstmt_free(struct bstmt *b)
+{
+    free(b->sql);
+    codec_buf_free(&b->coldefs);
+    free(b);
+}
 
 struct backend *backend_new(void)
 {
@@ -98,8 +112,7 @@ void backend_free(void *p)
     varset_free(&be->vars);
     for (struct bstmt *b = be->lru_head; b;) {
         struct bstmt *next = b->lru_next;
-        free(b->sql);
-        free(b);
+        bstmt_free(b);
         b = next;
     }
     free(be);
@@ -273,6 +286,91 @@ static int emit(struct session *s, const uint8_t *p, size_t n)
     return codec_buf_append(&s->out, p, n);
 }
 
+/* Emits a whole packet or a packet header, renumbered by seq_shift. */
+static int emit_pkt(struct session *s, uint8_t *p, size_t n)
+{
+    p[3] = (uint8_t)(p[3] + s->resp.seq_shift);
+    return emit(s, p, n);
+}
+
+/* A column definition without MariaDB's extended metadata field, appended
+ * to `to` as a packet with sequence id seq. */
+static int strip_coldef(const uint8_t *payload, size_t len, bool has_ext, struct codec_buf *to,
+                        uint8_t seq)
+{
+    struct codec_reader rd;
+    codec_reader_init(&rd, payload, len);
+    const uint8_t *str;
+    size_t n;
+    for (int i = 0; i < 6; i++)
+        if (codec_read_lenenc_str(&rd, &str, &n) != 0)
+            return -1;
+    size_t keep1 = rd.pos;
+    if (has_ext && codec_read_lenenc_str(&rd, &str, &n) != 0)
+        return -1;
+    size_t off = codec_buf_packet_begin(to, seq);
+    if (off == SIZE_MAX || codec_buf_append(to, payload, keep1) != 0 ||
+        codec_buf_append(to, payload + rd.pos, len - rd.pos) != 0)
+        return -1;
+    codec_buf_packet_end(to, off);
+    return 0;
+}
+
+static int handle_coldef(struct session *s, uint8_t *pkt, size_t plen)
+{
+    struct resp *r = &s->resp;
+    uint8_t seq = (uint8_t)(pkt[3] + r->seq_shift);
+    bool capture = r->kind == RESP_PREPARE && r->st == RS_PCOLS;
+    if (capture && strip_coldef(pkt + 4, plen, r->strip_meta, &s->meta, seq) != 0)
+        return -1;
+    if (r->swallow)
+        return 0;
+    r->sent_any = true;
+    return strip_coldef(pkt + 4, plen, r->strip_meta, &s->out, seq);
+}
+
+/* The collation named by a COLLATE clause in the current statement. */
+static int collate_clause(const struct session *s, char *out, size_t outlen)
+{
+    if (s->cmd != COM_QUERY || s->cmd_len <= 5)
+        return -1;
+    const char *q = (const char *)s->in.data + 5;
+    size_t n = s->cmd_len - 5;
+    for (size_t i = 0; i + 7 < n; i++) {
+        if (strncasecmp(q + i, "collate", 7) != 0)
+            continue;
+        size_t j = i + 7;
+        while (j < n && (q[j] == ' ' || q[j] == '\t' || q[j] == '=' || q[j] == '\'' ||
+                         q[j] == '"' || q[j] == '`'))
+            j++;
+        size_t k = 0;
+        while (j < n && k + 1 < outlen &&
+               ((q[j] >= 'a' && q[j] <= 'z') || (q[j] >= 'A' && q[j] <= 'Z') ||
+                (q[j] >= '0' && q[j] <= '9') || q[j] == '_'))
+            out[k++] = (char)tolower((unsigned char)q[j++]);
+        out[k] = '\0';
+        return k ? 0 : -1;
+    }
+    return -1;
+}
+
+static void default_collation(const char *cs, size_t len, char *out, size_t outlen)
+{
+    static const char *const table[][2] = {
+        {"latin1", "latin1_swedish_ci"},   {"binary", "binary"},
+        {"utf8mb3", "utf8mb3_general_ci"}, {"utf8", "utf8mb3_general_ci"},
+        {"utf8mb4", "utf8mb4_general_ci"}, {"ascii", "ascii_general_ci"},
+        {"gbk", "gbk_chinese_ci"},         {"big5", "big5_chinese_ci"},
+        {"sjis", "sjis_japanese_ci"},      {"cp1251", "cp1251_general_ci"},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (strlen(table[i][0]) == len && memcmp(table[i][0], cs, len) == 0) {
+            snprintf(out, outlen, "%s", table[i][1]);
+            return;
+        }
+    snprintf(out, outlen, "%.*s_general_ci", (int)len, cs);
+}
+
 /* Applies the session-state block of an OK packet to session and backend. */
 static void apply_tracking(struct session *s, const struct codec_ok *ok)
 {
@@ -281,6 +379,9 @@ static void apply_tracking(struct session *s, const struct codec_ok *ok)
     uint8_t type;
     const uint8_t *data;
     size_t dlen;
+    const uint8_t *cs_conn = NULL;
+    size_t cs_conn_len = 0;
+    bool coll_reported = false;
     while (codec_track_next(&it, &type, &data, &dlen) == 1) {
         if (type == SESSION_TRACK_SYSTEM_VARIABLES) {
             const uint8_t *name, *value;
@@ -293,6 +394,12 @@ static void apply_tracking(struct session *s, const struct codec_ok *ok)
             s->resp.vars_reported = true;
             if (s->resp.swallow)
                 continue;
+            if (nlen == 24 && memcmp(name, "character_set_connection", 24) == 0) {
+                cs_conn = value;
+                cs_conn_len = vlen;
+            } else if (nlen == 20 && memcmp(name, "collation_connection", 20) == 0) {
+                coll_reported = true;
+            }
             if (varset_set(&s->vars, (const char *)name, nlen, (const char *)value, vlen) == 0 &&
                 varset_set(&s->be->vars, (const char *)name, nlen, (const char *)value, vlen) == 0)
                 s->vars_version++;
@@ -309,6 +416,16 @@ static void apply_tracking(struct session *s, const struct codec_ok *ok)
             s->resp.state_changed = true;
         }
     }
+    if (cs_conn && !coll_reported) {
+        /* SET NAMES reports the character sets but not the collation it
+         * chose; replaying only the sets would land on the default. */
+        char coll[64];
+        if (collate_clause(s, coll, sizeof(coll)) != 0)
+            default_collation((const char *)cs_conn, cs_conn_len, coll, sizeof(coll));
+        if (varset_set(&s->vars, "collation_connection", 20, coll, strlen(coll)) == 0 &&
+            varset_set(&s->be->vars, "collation_connection", 20, coll, strlen(coll)) == 0)
+            s->vars_version++;
+    }
     if (!s->resp.swallow)
         s->be->synced_version = s->vars_version;
 }
@@ -322,8 +439,12 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
         return -1;
     s->resp.status = ok.status;
     s->resp.warnings = ok.warnings;
-    if (ok.last_insert_id)
+    if (ok.last_insert_id) {
         s->resp.last_insert_id = ok.last_insert_id;
+        s->be->last_insert_id = ok.last_insert_id;
+        if (!s->resp.swallow)
+            s->last_insert_id = ok.last_insert_id;
+    }
     if (ok.session_state_len)
         apply_tracking(s, &ok);
     *more = (ok.status & SERVER_MORE_RESULTS_EXISTS_F) != 0;
@@ -335,8 +456,8 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
     memcpy(info, ok.info, ilen);
     info[ilen] = '\0';
     uint16_t status = ok.status & (uint16_t)~SERVER_SESSION_STATE_CHANGED_F;
-    return codec_write_ok_caps(&s->out, pkt[3], s->caps, ok.affected_rows, ok.last_insert_id,
-                               status, ok.warnings, info);
+    return codec_write_ok_caps(&s->out, (uint8_t)(pkt[3] + s->resp.seq_shift), s->caps,
+                               ok.affected_rows, ok.last_insert_id, status, ok.warnings, info);
 }
 
 static void handle_err(struct session *s, const uint8_t *pkt, size_t plen)
@@ -373,12 +494,12 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
     case RS_FIRST:
         if (r->kind == RESP_ANY_ONE) {
             r->st = RS_DONE;
-            return emit(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
         }
         if (first == CODEC_ERR) {
             handle_err(s, pkt, plen);
             r->st = RS_DONE;
-            return emit(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
         }
         if (r->kind == RESP_PREPARE) {
             if (first != CODEC_OK || plen < 12)
@@ -391,14 +512,14 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             if (!r->swallow && s->cur_stmt)
                 codec_put_u32(pkt + 5, s->cur_stmt->id);
             r->st = r->pparams ? RS_PARAMS : r->pcols ? RS_PCOLS : RS_DONE;
-            return emit(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
         }
         if (first == CODEC_OK || (r->kind == RESP_SIMPLE && first == CODEC_EOF && plen < 9)) {
             if (first == CODEC_EOF) {
                 if (handle_eof(s, pkt, plen) != 0)
                     return -1;
                 r->st = RS_DONE;
-                return emit(s, pkt, plen + 4);
+                return emit_pkt(s, pkt, plen + 4);
             }
             if (handle_ok(s, pkt, plen, &more) != 0)
                 return -1;
@@ -409,7 +530,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             return -1;
         if (first == CODEC_LOCAL_INFILE && r->kind == RESP_QUERY) {
             r->st = RS_INFILE;
-            return emit(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
         }
         {
             struct codec_reader rd;
@@ -417,8 +538,72 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0)
                 return -1;
             r->st = RS_COLS;
-            return emit(s, pkt, plen + 4);
+            if (r->kind != RESP_EXECUTE || !r->cache_meta || codec_reader_left(&rd) != 1)
+                return emit_pkt(s, pkt, plen + 4);
+            /* MariaDB metadata caching: a flag byte says whether the column
+             * definitions follow. The client did not ask for this. */
+            bool follows = pkt[4 + rd.pos] != 0;
+            uint8_t hdr[4];
+            codec_header_write(hdr, (uint32_t)rd.pos, (uint8_t)(pkt[3] + r->seq_shift));
+            if (emit(s, hdr, 4) != 0 || emit(s, pkt + 4, rd.pos) != 0)
+                return -1;
+            if (follows)
+                return 0;
+            struct bstmt *b = s->cur_bstmt;
+            if (!b || !b->coldefs.len || b->ncols != r->ncols_left)
+                return -1;
+            /* Replay the definitions kept from the prepare, renumbered, and
+             * shift what follows past them. Whether the server still sends
+             * the EOF after the (omitted) definitions is decided by the next
+             * packet: RS_META_EOF. */
+            uint8_t seq = (uint8_t)(pkt[3] + r->seq_shift + 1);
+            size_t off = 0;
+            for (uint64_t i = 0; i < r->ncols_left && off + 4 <= b->coldefs.len; i++) {
+                uint32_t l = codec_u24(b->coldefs.data + off);
+                uint8_t h[4];
+                codec_header_write(h, l, seq++);
+                if (emit(s, h, 4) != 0 || emit(s, b->coldefs.data + off + 4, l) != 0)
+                    return -1;
+                off += 4u + l;
+            }
+            r->seq_shift = (uint8_t)(r->seq_shift + r->ncols_left);
+            r->ncols_left = 0;
+            r->st = RS_META_EOF;
+            return 0;
         }
+    case RS_COLS:
+    case RS_PARAMS:
+    case RS_PCOLS:
+        if (handle_coldef(s, pkt, plen) != 0)
+            return -1;
+        if (r->st == RS_COLS && --r->ncols_left == 0)
+            r->st = RS_COLS_EOF;
+        else if (r->st == RS_PARAMS && --r->pparams == 0)
+            r->st = RS_PARAMS_EOF;
+        else if (r->st == RS_PCOLS && --r->pcols == 0)
+            r->st = RS_PCOLS_EOF;
+        return 0;
+    case RS_META_EOF:
+        if (!(first == CODEC_EOF && plen < 9)) {
+            /* No EOF from the server: send the client the one it expects
+             * (kept with the definitions) and treat this packet as a row. */
+            struct bstmt *b = s->cur_bstmt;
+            size_t off = 0;
+            for (uint16_t i = 0; i < b->ncols && off + 4 <= b->coldefs.len; i++)
+                off += 4u + codec_u24(b->coldefs.data + off);
+            if (off + 4 > b->coldefs.len)
+                return -1;
+            uint8_t h[4];
+            uint32_t l = codec_u24(b->coldefs.data + off);
+            codec_header_write(h, l, (uint8_t)(pkt[3] + r->seq_shift));
+            if (emit(s, h, 4) != 0 || emit(s, b->coldefs.data + off + 4, l) != 0)
+                return -1;
+            r->seq_shift++;
+            r->st = RS_ROWS;
+            return emit_pkt(s, pkt, plen + 4);
+        }
+        r->st = RS_COLS_EOF;
+        /* fall through */
     case RS_COLS_EOF:
         if (first != CODEC_EOF || handle_eof(s, pkt, plen) != 0)
             return -1;
@@ -426,30 +611,35 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             r->st = RS_DONE; /* rows come with COM_STMT_FETCH */
         else
             r->st = RS_ROWS;
-        return emit(s, pkt, plen + 4);
-    case RS_ROWS:
+        return emit_pkt(s, pkt, plen + 4);
     case RS_FIELDS:
+        if (!(first == CODEC_EOF && plen < 9) && first != CODEC_ERR)
+            return handle_coldef(s, pkt, plen);
+        /* fall through */
+    case RS_ROWS:
         if (first == CODEC_ERR) {
             handle_err(s, pkt, plen);
             r->st = RS_DONE;
-            return emit(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
         }
         if (handle_eof(s, pkt, plen) != 0)
             return -1;
-        r->st = (r->status & SERVER_MORE_RESULTS_EXISTS_F) && r->st == RS_ROWS &&
-                        r->kind != RESP_FETCH
-                    ? RS_FIRST
-                    : RS_DONE;
-        return emit(s, pkt, plen + 4);
+        r->st =
+            (r->status & SERVER_MORE_RESULTS_EXISTS_F) && r->st == RS_ROWS && r->kind != RESP_FETCH
+                ? RS_FIRST
+                : RS_DONE;
+        return emit_pkt(s, pkt, plen + 4);
     case RS_PARAMS_EOF:
     case RS_PCOLS_EOF:
         if (first != CODEC_EOF)
+            return -1;
+        if (r->st == RS_PCOLS_EOF && codec_buf_append(&s->meta, pkt, plen + 4) != 0)
             return -1;
         if (r->st == RS_PARAMS_EOF && r->pcols)
             r->st = RS_PCOLS;
         else
             r->st = RS_DONE;
-        return emit(s, pkt, plen + 4);
+        return emit_pkt(s, pkt, plen + 4);
     default:
         return -1;
     }
@@ -482,7 +672,11 @@ static int parse_response(struct session *s)
         bool stream = cont;
         if (!stream) {
             if (r->st == RS_COLS || r->st == RS_PARAMS || r->st == RS_PCOLS) {
-                stream = true;
+                /* Definitions are rewritten (extended metadata) or kept
+                 * (prepare columns, for metadata caching): whole packets. */
+                stream = !r->strip_meta && !(r->kind == RESP_PREPARE && r->st == RS_PCOLS);
+            } else if (r->st == RS_FIELDS && r->strip_meta) {
+                stream = false;
             } else if (r->st == RS_ROWS || r->st == RS_FIELDS) {
                 if (avail < 5 && plen > 0) {
                     r->continuation = cont;
@@ -501,7 +695,7 @@ static int parse_response(struct session *s)
                 else if (r->st == RS_PCOLS && --r->pcols == 0)
                     r->st = RS_PCOLS_EOF;
             }
-            if (emit(s, p, 4) != 0)
+            if (emit_pkt(s, p, 4) != 0)
                 return -1;
             be->rpos += 4;
             r->pkt_left = plen;
@@ -522,7 +716,7 @@ static int parse_response(struct session *s)
             return -1;
         be->rpos += plen + 4u;
     }
-    return 1;
+    return r->st == RS_DONE ? 1 : 0;
 }
 
 /* ---------------------------------------------------------- completion */
@@ -566,8 +760,6 @@ static void update_pins(struct session *s)
         s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
     if (r->warnings && s->keep_next < 1)
         s->keep_next = 1; /* SHOW WARNINGS must see this statement's */
-    if (r->last_insert_id)
-        s->keep_next = AUTO_INC_KEEP; /* SELECT LAST_INSERT_ID() follows */
 }
 
 static void finish_command(struct session *s)
@@ -598,6 +790,8 @@ static void forward_done(struct session *s)
             b->backend_id = s->resp.prep_stmt_id;
             b->nparams = st->nparams;
             b->ncols = st->ncols;
+            b->coldefs = s->meta;
+            codec_buf_init(&s->meta);
             lru_push_front(s->be, b);
             s->be->n_stmts++;
         } else {
@@ -687,8 +881,8 @@ static void read_backend(struct session *s)
         backend_broken(s, "out of memory");
         return;
     }
-    ssize_t n = recv(pool_conn_fd(s->conn), be->rbuf.data + be->rbuf.len,
-                     be->rbuf.cap - be->rbuf.len, 0);
+    ssize_t n =
+        recv(pool_conn_fd(s->conn), be->rbuf.data + be->rbuf.len, be->rbuf.cap - be->rbuf.len, 0);
     if (n == 0) {
         backend_broken(s, "closed the connection");
         return;
@@ -755,6 +949,10 @@ static void start_resp(struct session *s, enum resp_kind kind, bool swallow)
     memset(&s->resp, 0, sizeof(s->resp));
     s->resp.kind = kind;
     s->resp.swallow = swallow;
+    uint32_t ext = pool_conn_ext_caps(s->conn);
+    s->resp.strip_meta = (ext & (uint32_t)(MARIADB_EXT_EXTENDED_METADATA)) != 0;
+    s->resp.cache_meta = (ext & (uint32_t)(MARIADB_EXT_CACHE_METADATA)) != 0;
+    codec_buf_reset(&s->meta);
     switch (kind) {
     case RESP_FETCH:
         s->resp.st = RS_ROWS;
@@ -829,8 +1027,9 @@ static void evict_lru(struct session *s)
         uint8_t idb[4];
         codec_put_u32(idb, b->backend_id);
         (void)send_command(s, COM_STMT_CLOSE, idb, 4); /* no reply to wait for */
-        free(b->sql);
-        free(b);
+        if (s->cur_bstmt == b)
+            s->cur_bstmt = NULL;
+        bstmt_free(b);
     }
 }
 
@@ -861,12 +1060,15 @@ static void forward(struct session *s)
         rc = backend_send(s, s->in.data, s->cmd_len);
         break;
     default: {
-        struct bstmt *b = bstmt_find(s->be, s->cur_stmt->hash, s->cur_stmt->sql,
-                                     s->cur_stmt->sql_len);
+        struct bstmt *b =
+            bstmt_find(s->be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len);
         if (!b) {
             fail_command(s, 1243, "HY000", "Prepared statement lost on backend");
             return;
         }
+        s->cur_bstmt = b;
+        lru_unlink(s->be, b);
+        lru_push_front(s->be, b);
         if (s->cmd == COM_STMT_EXECUTE) {
             start_resp(s, RESP_EXECUTE, false);
             rc = send_execute(s, b->backend_id);
@@ -949,6 +1151,22 @@ static void run_step(struct session *s)
             be->synced_session = s;
             be->synced_version = s->vars_version;
         }
+        s->step = BS_LAST_ID;
+        /* fall through */
+    case BS_LAST_ID:
+        if ((s->stmt_flags & ROUTER_STMT_LAST_INSERT_ID) &&
+            be->last_insert_id != s->last_insert_id) {
+            /* The id lives on the connection that ran the insert; give this
+             * one the session's value so LAST_INSERT_ID() answers it. */
+            char sql[64];
+            int n = snprintf(sql, sizeof(sql), "DO LAST_INSERT_ID(%llu)",
+                             (unsigned long long)s->last_insert_id);
+            start_resp(s, RESP_SIMPLE, true);
+            if (send_command(s, COM_QUERY, sql, (size_t)n) != 0)
+                goto broken;
+            update_poll(s);
+            return;
+        }
         s->step = BS_REPREPARE;
         /* fall through */
     case BS_REPREPARE:
@@ -998,6 +1216,13 @@ static void on_step_reply(struct session *s)
         }
         be->synced_session = s;
         be->synced_version = s->vars_version;
+        s->step = BS_LAST_ID;
+        run_step(s);
+        return;
+    case BS_LAST_ID:
+        if (s->resp.error)
+            return step_error(s);
+        be->last_insert_id = s->last_insert_id;
         s->step = BS_REPREPARE;
         run_step(s);
         return;
@@ -1016,6 +1241,8 @@ static void on_step_reply(struct session *s)
         b->backend_id = s->resp.prep_stmt_id;
         b->nparams = s->resp.prep_params;
         b->ncols = s->resp.prep_cols;
+        b->coldefs = s->meta;
+        codec_buf_init(&s->meta);
         lru_push_front(be, b);
         be->n_stmts++;
         s->step = BS_FORWARD;
@@ -1043,6 +1270,15 @@ static void attach(struct session *s, struct pool_conn *conn)
             return;
         }
         pool_conn_set_userdata(conn, s->be);
+    }
+    if (!s->schema[0] && s->be->schema[0]) {
+        /* MySQL has no way to leave a schema: a session without one must
+         * not inherit another session's default database. */
+        pool_release(conn, false);
+        s->conn = NULL;
+        s->be = NULL;
+        acquire(s);
+        return;
     }
     pool_conn_poll(conn)->data = s;
     s->state = SS_BACKEND;
@@ -1076,9 +1312,8 @@ static void on_queue_timeout(uv_timer_t *t)
     pool_cancel(s->worker->proxy->pool, s->waiter);
     s->waiter = NULL;
     char m[256];
-    snprintf(m, sizeof(m),
-             "Max connect timeout reached while reaching hostgroup %d after %llums", s->hostgroup,
-             (unsigned long long)((proxy_now_ns() - s->started_ns) / 1000000u));
+    snprintf(m, sizeof(m), "Max connect timeout reached while reaching hostgroup %d after %llums",
+             s->hostgroup, (unsigned long long)((proxy_now_ns() - s->started_ns) / 1000000u));
     log_warn("session %u user '%s': %s", s->id, s->username, m);
     session_send_error(s, 1, 9001, "HY000", m);
     session_command_done(s);
@@ -1123,10 +1358,16 @@ void backend_begin(struct session *s)
         run_step(s);
         return;
     }
+    acquire(s);
+}
+
+static void acquire(struct session *s)
+{
     struct pool_conn *conn = NULL;
     struct pool_waiter *waiter = NULL;
     int rc = pool_acquire(s->worker->proxy->pool, s->worker->index, s->hostgroup, s->username,
-                          s->user->password, backend_on_ready, s, &conn, &waiter);
+                          s->user->password, (s->caps & CLIENT_FOUND_ROWS_F) != 0, backend_on_ready,
+                          s, &conn, &waiter);
     if (rc == 0) {
         attach(s, conn);
         return;

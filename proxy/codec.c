@@ -645,14 +645,17 @@ static int write_ok(struct codec_buf *b, uint8_t seq, uint8_t hdr, uint64_t affe
 int codec_write_ok(struct codec_buf *b, uint8_t seq, uint64_t affected, uint64_t last_id,
                    uint16_t status, uint16_t warnings, const char *info)
 {
-    return write_ok(b, seq, CODEC_OK, affected, last_id, status, warnings, info, false);
+    return write_ok(b, seq, CODEC_OK, affected, last_id, status, warnings, info, true);
 }
 
 int codec_write_ok_caps(struct codec_buf *b, uint8_t seq, uint32_t caps, uint64_t affected,
                         uint64_t last_id, uint16_t status, uint16_t warnings, const char *info)
 {
-    return write_ok(b, seq, CODEC_OK, affected, last_id, status, warnings, info,
-                    (caps & CLIENT_SESSION_TRACK_F) != 0);
+    /* The protocol documents info as string<EOF> without session tracking,
+     * but MariaDB and MySQL servers write it length-encoded either way and
+     * Connector/C reads it that way; do as the servers do. */
+    (void)caps;
+    return write_ok(b, seq, CODEC_OK, affected, last_id, status, warnings, info, true);
 }
 
 int codec_write_ok_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t warnings)

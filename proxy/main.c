@@ -6,20 +6,19 @@
  * or SIGINT, then drains (see proxy.h). Without --foreground it detaches and
  * logs to DIR/sluice.log.
  */
+#include "admin/admin.h"
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+
 #include <fcntl.h>
 #include <getopt.h>
+#include <mysql.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <mysql.h>
-
-#include "admin/admin.h"
-#include "proxy/log.h"
-#include "proxy/proxy.h"
 
 static void usage(FILE *f)
 {

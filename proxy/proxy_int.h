@@ -5,15 +5,15 @@
 #ifndef SLUICE_PROXY_INT_H
 #define SLUICE_PROXY_INT_H
 
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <uv.h>
-
 #include "admin/admin.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
 #include "router/router.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
 
 struct proxy;
 struct worker;
@@ -54,6 +54,11 @@ struct bstmt {
     uint32_t backend_id;
     uint16_t nparams;
     uint16_t ncols;
+    /* Column definitions and their EOF as the client must see them, for
+     * execute replies whose metadata the server left out (MariaDB's
+     * metadata caching). Packet headers included; sequence ids rewritten
+     * when sent. */
+    struct codec_buf coldefs;
     struct bstmt *lru_prev, *lru_next; /* head = most recently used */
 };
 
@@ -66,6 +71,7 @@ struct backend {
     char schema[193];
     struct varset vars;
     bool multi_statements;
+    uint64_t last_insert_id; /* LAST_INSERT_ID() as this connection would answer */
     const struct session *synced_session;
     uint64_t synced_version;
     struct bstmt *lru_head, *lru_tail;
@@ -109,6 +115,7 @@ enum resp_state {
     RS_FIRST,    /* first packet of a (next) result */
     RS_COLS,     /* column definitions, ncols_left to go */
     RS_COLS_EOF, /* EOF after column definitions */
+    RS_META_EOF, /* after replayed cached definitions: EOF or first row */
     RS_ROWS,     /* rows until EOF/ERR */
     RS_PARAMS,   /* prepare: parameter definitions */
     RS_PARAMS_EOF,
@@ -124,6 +131,7 @@ enum bstep {
     BS_SET_OPTION, /* swallowing COM_SET_OPTION reply */
     BS_INIT_DB,    /* swallowing COM_INIT_DB reply */
     BS_SET_VARS,   /* swallowing the SET reply */
+    BS_LAST_ID,    /* swallowing DO LAST_INSERT_ID(n) */
     BS_REPREPARE,  /* swallowing an internal COM_STMT_PREPARE */
     BS_FORWARD,    /* client's command sent, relaying the response */
 };
@@ -133,6 +141,9 @@ struct resp {
     enum resp_state st;
     bool swallow;      /* internal command: nothing reaches the client */
     bool continuation; /* previous packet had a 0xffffff payload */
+    bool strip_meta;   /* backend sends MariaDB extended column metadata */
+    bool cache_meta;   /* backend may omit execute metadata (MariaDB) */
+    uint8_t seq_shift; /* added to sequence ids of relayed packets */
     uint32_t pkt_left; /* payload bytes of a streamed packet still to pass */
     uint64_t ncols_left;
     uint16_t pparams, pcols;
@@ -144,8 +155,8 @@ struct resp {
     uint64_t last_insert_id;
     uint32_t prep_stmt_id;
     uint16_t prep_params, prep_cols;
-    bool state_changed;  /* SESSION_TRACK_STATE_CHANGE seen */
-    bool vars_reported;  /* system variables or schema reported */
+    bool state_changed; /* SESSION_TRACK_STATE_CHANGE seen */
+    bool vars_reported; /* system variables or schema reported */
     char errmsg[256];
     uint16_t errcode;
     char sqlstate[6];
@@ -194,6 +205,7 @@ struct session {
     struct varset vars;
     uint64_t vars_version;
     bool multi_statements;
+    uint64_t last_insert_id; /* what LAST_INSERT_ID() must answer */
 
     /* multiplexing */
     unsigned pin;
@@ -212,6 +224,8 @@ struct session {
     struct resp resp;
     unsigned stmt_flags;
     struct cstmt *cur_stmt;
+    struct bstmt *cur_bstmt; /* backend statement of an execute */
+    struct codec_buf meta;   /* column definitions captured from a prepare */
     uint64_t started_ns;
 
     struct cstmt *stmts;

@@ -20,13 +20,13 @@
  * RESET_CONNECTION, CHANGE_USER) are answered here; the rest go through
  * backend.c.
  */
+#include "proxy/log.h"
+#include "proxy/proxy_int.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-
-#include "proxy/log.h"
-#include "proxy/proxy_int.h"
 
 #define COM_QUIT 0x01
 #define COM_INIT_DB 0x02
@@ -49,8 +49,9 @@
  * MariaDB server with extended capabilities. DEPRECATE_EOF and SESSION_TRACK
  * are not offered: responses are relayed in the classic EOF framing. */
 #define SERVER_CAPS                                                                                \
-    (CLIENT_LONG_PASSWORD_F | CLIENT_LONG_FLAG_F | CLIENT_CONNECT_WITH_DB_F | CLIENT_NO_SCHEMA_F | \
-     CLIENT_LOCAL_FILES_F | CLIENT_IGNORE_SPACE_F | CLIENT_PROTOCOL_41_F | CLIENT_INTERACTIVE_F |  \
+    (CLIENT_LONG_PASSWORD_F | CLIENT_FOUND_ROWS_F | CLIENT_LONG_FLAG_F |                           \
+     CLIENT_CONNECT_WITH_DB_F | CLIENT_NO_SCHEMA_F | CLIENT_LOCAL_FILES_F |                        \
+     CLIENT_IGNORE_SPACE_F | CLIENT_PROTOCOL_41_F | CLIENT_INTERACTIVE_F |                         \
      CLIENT_IGNORE_SIGPIPE_F | CLIENT_TRANSACTIONS_F | CLIENT_SECURE_CONNECTION_F |                \
      CLIENT_MULTI_STATEMENTS_F | CLIENT_MULTI_RESULTS_F | CLIENT_PS_MULTI_RESULTS_F |              \
      CLIENT_PLUGIN_AUTH_F | CLIENT_CONNECT_ATTRS_F | CLIENT_PLUGIN_AUTH_LENENC_F |                 \
@@ -86,6 +87,7 @@ static void on_handle_closed(uv_handle_t *h)
     }
     codec_buf_free(&s->in);
     codec_buf_free(&s->out);
+    codec_buf_free(&s->meta);
     varset_free(&s->vars);
     if (s->cfg)
         admin_config_unref(s->cfg);
@@ -244,6 +246,7 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     s->id = __atomic_add_fetch(&w->proxy->next_conn_id, 1, __ATOMIC_RELAXED);
     codec_buf_init(&s->in);
     codec_buf_init(&s->out);
+    codec_buf_init(&s->meta);
     varset_init(&s->vars);
     s->next_stmt_id = 1;
     uv_tcp_init(&w->loop, &s->tcp);
@@ -280,8 +283,7 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     s->state = SS_HANDSHAKE;
     uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
     if (codec_write_handshake(&s->out, s->id, s->cfg->server_version, s->scramble, SERVER_CAPS,
-                              charset, SERVER_STATUS_AUTOCOMMIT_F,
-                              "mysql_native_password") != 0) {
+                              charset, SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0) {
         session_close(s);
         return;
     }
@@ -318,6 +320,7 @@ static void reset_session_state(struct session *s)
     s->pin = 0;
     s->keep_next = 0;
     s->in_txn = false;
+    s->last_insert_id = 0;
     for (struct cstmt *st = s->stmts; st;) {
         struct cstmt *next = st->next;
         free(st->sql);
@@ -373,8 +376,8 @@ static void handle_handshake_response(struct session *s, const uint8_t *payload,
         snprintf(s->handshake_db, sizeof(s->handshake_db), "%.*s",
                  (int)(hr.db_len < 192 ? hr.db_len : 192), (const char *)hr.db);
     const struct admin_user *u = find_user(s, hr.user, hr.user_len);
-    bool native = !hr.plugin || (hr.plugin_len == 21 && memcmp(hr.plugin, "mysql_native_password",
-                                                               21) == 0);
+    bool native =
+        !hr.plugin || (hr.plugin_len == 21 && memcmp(hr.plugin, "mysql_native_password", 21) == 0);
     if (u && !native && (s->caps & CLIENT_PLUGIN_AUTH_F)) {
         /* e.g. caching_sha2_password from MySQL 8 clients: ask for native. */
         s->state = SS_AUTH_SWITCH;
@@ -415,8 +418,8 @@ static void change_user(struct session *s, const uint8_t *payload, size_t len)
     /* Whatever happens next, the old session's server state must not leak. */
     if (s->conn)
         backend_detach(s, s->pin == 0 && !s->in_txn);
-    bool native = !cu.plugin || (cu.plugin_len == 21 &&
-                                 memcmp(cu.plugin, "mysql_native_password", 21) == 0);
+    bool native =
+        !cu.plugin || (cu.plugin_len == 21 && memcmp(cu.plugin, "mysql_native_password", 21) == 0);
     const struct admin_user *u = find_user(s, cu.user, cu.user_len);
     if (!u || !native ||
         !codec_native_verify(u->native_hash, u->has_password, s->scramble, cu.auth, cu.auth_len)) {
@@ -540,8 +543,7 @@ static void dispatch(struct session *s)
             return;
         }
         if (s->cmd == COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
-            session_send_error(s, 1, 1421, "HY000",
-                               "The statement has no open cursor");
+            session_send_error(s, 1, 1421, "HY000", "The statement has no open cursor");
             session_command_done(s);
             return;
         }

@@ -4,10 +4,10 @@
  * another backend is one SET statement with every assignment that differs;
  * variables the target has but the session does not go back to DEFAULT.
  */
+#include "proxy/proxy_int.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "proxy/proxy_int.h"
 
 void varset_init(struct varset *vs)
 {
@@ -191,12 +191,18 @@ struct collation {
  * default (255, utf8mb4_0900_ai_ci) does not exist in MariaDB 10.11; its
  * nearest there is utf8mb4_general_ci. */
 static const struct collation collations[] = {
-    {8, "latin1", "latin1_swedish_ci"},        {11, "ascii", "ascii_general_ci"},
-    {28, "gbk", "gbk_chinese_ci"},             {33, "utf8mb3", "utf8mb3_general_ci"},
-    {45, "utf8mb4", "utf8mb4_general_ci"},     {46, "utf8mb4", "utf8mb4_bin"},
-    {47, "latin1", "latin1_bin"},              {48, "latin1", "latin1_general_ci"},
-    {63, "binary", "binary"},                  {83, "utf8mb3", "utf8mb3_bin"},
-    {192, "utf8mb3", "utf8mb3_unicode_ci"},    {224, "utf8mb4", "utf8mb4_unicode_ci"},
+    {8, "latin1", "latin1_swedish_ci"},
+    {11, "ascii", "ascii_general_ci"},
+    {28, "gbk", "gbk_chinese_ci"},
+    {33, "utf8mb3", "utf8mb3_general_ci"},
+    {45, "utf8mb4", "utf8mb4_general_ci"},
+    {46, "utf8mb4", "utf8mb4_bin"},
+    {47, "latin1", "latin1_bin"},
+    {48, "latin1", "latin1_general_ci"},
+    {63, "binary", "binary"},
+    {83, "utf8mb3", "utf8mb3_bin"},
+    {192, "utf8mb3", "utf8mb3_unicode_ci"},
+    {224, "utf8mb4", "utf8mb4_unicode_ci"},
     {255, "utf8mb4", "utf8mb4_general_ci"},
 };
 

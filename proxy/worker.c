@@ -10,6 +10,10 @@
  * and after mysql-shutdown_timeout closes whatever is left. When its last
  * session is gone it closes its handles and its loop ends.
  */
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,10 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include "proxy/log.h"
-#include "proxy/proxy.h"
-#include "proxy/proxy_int.h"
 
 static int bind_reuseport(const char *host, int port, char *errbuf, size_t errlen)
 {
@@ -65,8 +65,7 @@ static void on_drain_timeout(uv_timer_t *t)
 {
     struct worker *w = t->data;
     if (w->n_sessions)
-        log_warn("worker %d: shutdown timeout, closing %d busy sessions", w->index,
-                 w->n_sessions);
+        log_warn("worker %d: shutdown timeout, closing %d busy sessions", w->index, w->n_sessions);
     for (struct session *s = w->sessions; s;) {
         struct session *next = s->next;
         session_close(s);
@@ -131,8 +130,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         specs[i].offline = sv->status != ADMIN_SERVER_ONLINE;
     }
     struct pool_settings ps = {
-        .connect_timeout_ms = cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms
-                                                                 : 3000,
+        .connect_timeout_ms =
+            cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms : 3000,
         .userdata_free = backend_free,
     };
     p->pool = pool_new(specs, cfg->n_servers, p->nworkers, &ps);

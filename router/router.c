@@ -98,7 +98,11 @@ unsigned router_stmt_flags(const char *s, size_t len)
                     }
                     first_word = false;
                 }
-                if (word_at(s, len, i, "get_lock")) {
+                if (word_at(s, len, i, "last_insert_id") || word_at(s, len, i, "@@identity") ||
+                    word_at(s, len, i, "@@last_insert_id") ||
+                    word_at(s, len, i, "@@session.last_insert_id")) {
+                    flags |= ROUTER_STMT_LAST_INSERT_ID;
+                } else if (word_at(s, len, i, "get_lock")) {
                     size_t k = skip_space(s, len, i + 8);
                     if (k < len && s[k] == '(')
                         flags |= ROUTER_STMT_NAMED_LOCK;

@@ -27,10 +27,11 @@ struct router_facts {
 };
 
 /* Statement flags found by scanning the text (outside comments and quotes). */
-#define ROUTER_STMT_NAMED_LOCK 0x01u   /* GET_LOCK(...): lock lives on the connection */
-#define ROUTER_STMT_LOCK_TABLES 0x02u  /* LOCK TABLE(S) ... */
+#define ROUTER_STMT_NAMED_LOCK 0x01u  /* GET_LOCK(...): lock lives on the connection */
+#define ROUTER_STMT_LOCK_TABLES 0x02u /* LOCK TABLE(S) ... */
 #define ROUTER_STMT_UNLOCK_TABLES 0x04u
-#define ROUTER_STMT_ASKS_PREVIOUS 0x08u /* SHOW WARNINGS/ERRORS, @@warning_count, FOUND_ROWS() */
+#define ROUTER_STMT_ASKS_PREVIOUS 0x08u  /* SHOW WARNINGS/ERRORS, @@warning_count, FOUND_ROWS() */
+#define ROUTER_STMT_LAST_INSERT_ID 0x10u /* LAST_INSERT_ID(), @@identity, @@last_insert_id */
 
 struct router_decision {
     int hostgroup;

@@ -170,7 +170,7 @@ static double avg(const struct samples *s)
 struct errcount {
     unsigned int code[MAX_ERR_CODES];
     long count[MAX_ERR_CODES];
-    char msg[MAX_ERR_CODES][128];
+    char msg[MAX_ERR_CODES][256];
     int n;
     long total;
 };

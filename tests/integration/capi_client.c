@@ -45,7 +45,7 @@ static void fail(const char *fmt, ...)
 static MYSQL *open_conn_as(const char *user, const char *pass, int expect_ok)
 {
 	MYSQL *m = mysql_init(NULL);
-	unsigned int timeout = 10, rw_timeout = 120, proto = MYSQL_PROTOCOL_TCP, local = 1;
+	unsigned int timeout = 10, rw_timeout = 60, proto = MYSQL_PROTOCOL_TCP, local = 1;
 	CHECK(m, "mysql_init failed");
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);

@@ -34,6 +34,10 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
 def mariadbd_path():
+    """The mariadbd that tests/fleet.sh will run ($MARIADBD, as fleet.sh reads it), or None."""
+    if os.environ.get("MARIADBD"):
+        p = os.environ["MARIADBD"]
+        return p if os.access(p, os.X_OK) else None
     return shutil.which("mariadbd") or (
         "/usr/sbin/mariadbd" if os.access("/usr/sbin/mariadbd", os.X_OK) else None)
 
@@ -130,7 +134,7 @@ class Fleet:
         """A direct connection to the primary as root (to inspect the server's view)."""
         args = dict(host=self.host, port=self.primary_port, user=self.root_user,
                     password=self.root_password, database=db, autocommit=True,
-                    connect_timeout=10, read_timeout=120, write_timeout=120,
+                    connect_timeout=10, read_timeout=60, write_timeout=120,
                     charset="utf8mb4")
         args.update(kw)
         return pymysql.connect(**args)
@@ -304,8 +308,8 @@ def connect(target, user=None, password=None, db="app", **kw):
     args = dict(host=target.host, port=target.port,
                 user=user if user is not None else fleet.app_user,
                 password=password if password is not None else fleet.app_password,
-                database=db, autocommit=True, connect_timeout=10, read_timeout=120,
-                write_timeout=120, charset="utf8mb4")
+                database=db, autocommit=True, connect_timeout=10, read_timeout=60,
+                write_timeout=60, charset="utf8mb4")
     args.update(kw)
     return pymysql.connect(**args)
 

@@ -14,7 +14,7 @@ def capi_client(tmp_path_factory):
     return harness.capi_client_path(str(tmp_path_factory.mktemp("capi")))
 
 
-def run_capi(capi_client, target, *checks, db="app", timeout=240):
+def run_capi(capi_client, target, *checks, db="app", timeout=180):
     f = target.fleet
     cmd = [capi_client, target.host, str(target.port), f.app_user, f.app_password, db,
            f.app2_user, f.app2_password] + list(checks)

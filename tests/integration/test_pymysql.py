@@ -62,12 +62,28 @@ def test_version_comment_and_version_answer(target):
         conn.close()
 
 
+def test_session_without_default_schema_sees_no_database(sluice):
+    target = sluice(cap=1)
+    noise = Noise(target)  # leaves the only backend connection in schema sbtest
+    conn = connect(target, db=None)
+    try:
+        for _ in range(3):
+            noise.between()
+            assert q1(conn, "SELECT DATABASE()") is None
+        with pytest.raises(pymysql.err.OperationalError) as ei:
+            q(conn, "SELECT * FROM no_schema_selected_table")
+        assert error_code(ei.value) == 1046  # No database selected
+    finally:
+        conn.close()
+        noise.close()
+
+
 def test_select_db_and_use_change_schema(sluice):
     target = sluice(cap=1)
-    conn = connect(target, db=None)
+    conn = connect(target, db="app")
     noise = Noise(target)
     try:
-        assert q1(conn, "SELECT DATABASE()") is None
+        assert q1(conn, "SELECT DATABASE()") == "app"
         conn.select_db("sbtest")  # COM_INIT_DB
         for _ in range(3):
             noise.between()
@@ -297,8 +313,8 @@ def test_20_mib_blob_round_trip_keeps_sha256(target):
     t = unique("bigblob")
     data = os.urandom(20 * 1024 * 1024)
     digest = hashlib.sha256(data).hexdigest()
-    conn = connect(target, max_allowed_packet=64 * 1024 * 1024, read_timeout=300,
-                   write_timeout=300, binary_prefix=True)
+    conn = connect(target, max_allowed_packet=64 * 1024 * 1024, read_timeout=120,
+                   write_timeout=120, binary_prefix=True)
     try:
         assert q1(conn, "SELECT @@max_allowed_packet") >= 64 * 1024 * 1024
         q(conn, "CREATE TABLE %s (id INT PRIMARY KEY, b LONGBLOB)" % t)

@@ -1,4 +1,5 @@
 /* Unit tests for the router's statement scanner and decision. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,8 +7,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+/* clang-format on */
 
 #include "router/router.h"
+
+#include <cmocka.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 struct flag_case {
     const char *sql;
@@ -35,6 +44,11 @@ static const struct flag_case flag_cases[] = {
     {"SELECT \"found_rows\"", 0},
     {"-- comment\nSELECT 1", 0},
     {"# GET_LOCK(\nSELECT 1", 0},
+    {"SELECT LAST_INSERT_ID()", ROUTER_STMT_LAST_INSERT_ID},
+    {"select last_insert_id ( )", ROUTER_STMT_LAST_INSERT_ID},
+    {"SELECT @@identity", ROUTER_STMT_LAST_INSERT_ID},
+    {"SELECT 'LAST_INSERT_ID()'", 0},
+    {"SELECT my_last_insert_id()", 0},
 };
 
 static void test_stmt_flags_table(void **state)
