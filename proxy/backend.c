@@ -316,11 +316,20 @@ static int strip_coldef(const uint8_t *payload, size_t len, bool has_ext, struct
     return 0;
 }
 
+/* Column definitions are kept from prepare replies, and from execute
+ * replies under metadata caching: the server sends them again only when they
+ * change, so the last ones sent are what a later reply without them means. */
+static bool capturing_meta(const struct resp *r)
+{
+    return (r->kind == RESP_PREPARE && r->st == RS_PCOLS) ||
+           (r->kind == RESP_EXECUTE && r->cache_meta && r->st == RS_COLS);
+}
+
 static int handle_coldef(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     uint8_t seq = (uint8_t)(pkt[3] + r->seq_shift);
-    bool capture = r->kind == RESP_PREPARE && r->st == RS_PCOLS;
+    bool capture = capturing_meta(r);
     if (capture && strip_coldef(pkt + 4, plen, r->strip_meta, &s->meta, seq) != 0)
         return -1;
     if (r->swallow)
@@ -607,6 +616,13 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
     case RS_COLS_EOF:
         if (first != CODEC_EOF || handle_eof(s, pkt, plen) != 0)
             return -1;
+        if (r->kind == RESP_EXECUTE && r->cache_meta && s->meta.len && s->cur_bstmt) {
+            if (codec_buf_append(&s->meta, pkt, plen + 4) != 0)
+                return -1;
+            codec_buf_free(&s->cur_bstmt->coldefs);
+            s->cur_bstmt->coldefs = s->meta;
+            codec_buf_init(&s->meta);
+        }
         if (r->kind == RESP_EXECUTE && (r->status & SERVER_STATUS_CURSOR_EXISTS_F))
             r->st = RS_DONE; /* rows come with COM_STMT_FETCH */
         else
@@ -674,7 +690,7 @@ static int parse_response(struct session *s)
             if (r->st == RS_COLS || r->st == RS_PARAMS || r->st == RS_PCOLS) {
                 /* Definitions are rewritten (extended metadata) or kept
                  * (prepare columns, for metadata caching): whole packets. */
-                stream = !r->strip_meta && !(r->kind == RESP_PREPARE && r->st == RS_PCOLS);
+                stream = !r->strip_meta && !capturing_meta(r);
             } else if (r->st == RS_FIELDS && r->strip_meta) {
                 stream = false;
             } else if (r->st == RS_ROWS || r->st == RS_FIELDS) {
