@@ -462,7 +462,8 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
     s->resp.sent_any = true;
     char info[256];
     size_t ilen = ok.info_len < sizeof(info) - 1 ? ok.info_len : sizeof(info) - 1;
-    memcpy(info, ok.info, ilen);
+    if (ilen)
+        memcpy(info, ok.info, ilen);
     info[ilen] = '\0';
     uint16_t status = ok.status & (uint16_t)~SERVER_SESSION_STATE_CHANGED_F;
     return codec_write_ok_caps(&s->out, (uint8_t)(pkt[3] + s->resp.seq_shift), s->caps,
@@ -477,7 +478,8 @@ static void handle_err(struct session *s, const uint8_t *pkt, size_t plen)
         s->resp.errcode = e.code;
         memcpy(s->resp.sqlstate, e.sqlstate, 6);
         size_t n = e.msg_len < sizeof(s->resp.errmsg) - 1 ? e.msg_len : sizeof(s->resp.errmsg) - 1;
-        memcpy(s->resp.errmsg, e.msg, n);
+        if (n)
+            memcpy(s->resp.errmsg, e.msg, n);
         s->resp.errmsg[n] = '\0';
     }
 }

@@ -42,6 +42,12 @@ static void fail(const char *fmt, ...)
 			fail(__VA_ARGS__);                                                 \
 	} while (0)
 
+static const char *fetch_rc_name(int rc)
+{
+	return rc == 0 ? "row" : rc == 1 ? "error" : rc == MYSQL_NO_DATA ? "MYSQL_NO_DATA"
+		: rc == MYSQL_DATA_TRUNCATED ? "MYSQL_DATA_TRUNCATED" : "?";
+}
+
 static MYSQL *open_conn_as(const char *user, const char *pass, int expect_ok)
 {
 	MYSQL *m = mysql_init(NULL);
@@ -170,6 +176,7 @@ static long long exec_int_int(MYSQL_STMT *s, int in, const char *what)
 	MYSQL_BIND pb, rb;
 	long long out = -1;
 	my_bool is_null = 0;
+	int rc;
 	bind_long(&pb, &in);
 	CHECK(mysql_stmt_bind_param(s, &pb) == 0, "%s: bind_param: %s", what, mysql_stmt_error(s));
 	stmt_exec(s, what);
@@ -177,8 +184,9 @@ static long long exec_int_int(MYSQL_STMT *s, int in, const char *what)
 	rb.is_null = &is_null;
 	CHECK(mysql_stmt_bind_result(s, &rb) == 0, "%s: bind_result: %s", what,
 	      mysql_stmt_error(s));
-	CHECK(mysql_stmt_fetch(s) == 0, "%s: fetch failed: %u %s", what, mysql_stmt_errno(s),
-	      mysql_stmt_error(s));
+	rc = mysql_stmt_fetch(s);
+	CHECK(rc == 0, "%s: fetch returned %d (%s): %u %s", what, rc, fetch_rc_name(rc),
+	      mysql_stmt_errno(s), mysql_stmt_error(s));
 	CHECK(!is_null, "%s: NULL result", what);
 	CHECK(mysql_stmt_fetch(s) == MYSQL_NO_DATA, "%s: more than one row", what);
 	mysql_stmt_free_result(s);
@@ -393,7 +401,7 @@ static void check_stmt_types(void)
 		stmt_exec(sel, "select by id");
 		CHECK(mysql_stmt_bind_result(sel, rb) == 0, "bind_result: %s", mysql_stmt_error(sel));
 		CHECK(mysql_stmt_store_result(sel) == 0, "store_result: %s", mysql_stmt_error(sel));
-		CHECK(mysql_stmt_num_rows(sel) == 1, "row %d: %llu rows", round,
+		CHECK(mysql_stmt_num_rows(sel) == 1, "row %d: %llu rows (expected 1)", round,
 		      (unsigned long long)mysql_stmt_num_rows(sel));
 		memset(r_err, 0, sizeof r_err);
 		memset(r_null, 0, sizeof r_null);
@@ -476,13 +484,16 @@ static void check_stmt_many(void)
 		MYSQL_BIND kb[2], rb;
 		int add = 1000000, key = i;
 		long long out = 0;
+		int rc;
 		bind_long(&kb[0], &add);
 		bind_long(&kb[1], &key);
 		CHECK(mysql_stmt_bind_param(sel, kb) == 0, "bind");
 		stmt_exec(sel, "select");
 		bind_longlong(&rb, &out);
 		CHECK(mysql_stmt_bind_result(sel, &rb) == 0, "bind_result");
-		CHECK(mysql_stmt_fetch(sel) == 0, "execution %d: fetch: %s", i, mysql_stmt_error(sel));
+		rc = mysql_stmt_fetch(sel);
+		CHECK(rc == 0, "execution %d: fetch returned %d (%s): %u %s", i, rc,
+		      fetch_rc_name(rc), mysql_stmt_errno(sel), mysql_stmt_error(sel));
 		CHECK(out == 1000000 + 1 + (i < 10 ? 1 : i < 100 ? 2 : i < 1000 ? 3 : 4),
 		      "execution %d: got %lld", i, out);
 		CHECK(mysql_stmt_fetch(sel) == MYSQL_NO_DATA, "execution %d: extra row", i);
@@ -662,8 +673,12 @@ static void check_stmt_reset(void)
 		bind_longlong(&rb, &out);
 		mysql_stmt_bind_result(s, &rb);
 		if (i == 0) {
-			CHECK(mysql_stmt_fetch(s) == 0 && out == 1, "first fetch");
-			CHECK(mysql_stmt_fetch(s) == 0 && out == 2, "second fetch");
+			rc = mysql_stmt_fetch(s);
+			CHECK(rc == 0 && out == 1, "first fetch returned %d (%s), value %lld: %s", rc,
+			      fetch_rc_name(rc), out, mysql_stmt_error(s));
+			rc = mysql_stmt_fetch(s);
+			CHECK(rc == 0 && out == 2, "second fetch returned %d (%s), value %lld: %s", rc,
+			      fetch_rc_name(rc), out, mysql_stmt_error(s));
 			CHECK(mysql_stmt_reset(s) == 0, "reset mid-result: %s", mysql_stmt_error(s));
 			continue;
 		}
