@@ -64,8 +64,9 @@ struct pool_conn {
     uv_timer_t timer; /* connect deadline */
     bool timer_inited;
     char user[128];
-    bool found_rows;    /* CLIENT_FOUND_ROWS: changes what affected rows mean */
-    char password[128]; /* only while connecting */
+    bool found_rows;     /* CLIENT_FOUND_ROWS: changes what affected rows mean */
+    char password[128];  /* only while connecting */
+    uint64_t idle_since; /* loop time (ms) it went idle */
     uint32_t caps;
     uint32_t ext_caps; /* MariaDB extended capabilities in force (bits 32.. >> 32) */
     unsigned long thread_id;
@@ -641,6 +642,21 @@ static bool hand_to_waiter(struct pool_conn *c)
     return true;
 }
 
+/* An idle connection became readable: the server closed it or sent an
+ * error (wait_timeout, KILL). It cannot be lent any more. */
+static void idle_poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct pool_conn *c = h->data;
+    (void)status;
+    (void)events;
+    if (c->state != CONN_IDLE)
+        return;
+    struct server *s = c->server;
+    clist_remove(&s->idle[c->worker], c);
+    __atomic_sub_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
+    conn_close(c);
+}
+
 /* Gives an idle connection to the head waiter, or keeps it idle here. */
 static void offer(struct pool_conn *c)
 {
@@ -652,16 +668,20 @@ static void offer(struct pool_conn *c)
     if (hand_to_waiter(c))
         return;
     c->state = CONN_IDLE;
-    if (c->poll_inited)
-        uv_poll_stop(&c->poll);
+    c->idle_since = uv_now(c->pool->workers[c->worker].loop);
+    if (c->poll_inited) {
+        /* Keep watching: a server that closes an idle connection is noticed
+         * at once, and the events mask stays as the session left it, so no
+         * epoll_ctl is needed on either side of a borrow. */
+        c->poll.data = c;
+        uv_poll_start(&c->poll, UV_READABLE, idle_poll_cb);
+    }
     clist_push(&s->idle[c->worker], c);
     __atomic_add_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
 }
 
 void pool_release(struct pool_conn *c, bool reusable)
 {
-    if (c->poll_inited)
-        uv_poll_stop(&c->poll);
     if (!reusable) {
         conn_close(c);
         return;
@@ -858,8 +878,12 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
 
 /* -------------------------------------------------------------- acquire */
 
+/* The idle watch catches most dead connections; a connection idle for a
+ * while is also probed, since the watch only runs when its loop does. */
 static bool conn_alive(const struct pool_conn *c)
 {
+    if (uv_now(c->pool->workers[c->worker].loop) - c->idle_since < 1000)
+        return true;
     char b;
     ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -875,7 +899,7 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup, con
 {
     struct server *best = NULL;
     int best_free = -1;
-    size_t start = p->rr++;
+    size_t start = __atomic_fetch_add(&p->rr, 1, __ATOMIC_RELAXED);
     for (size_t k = 0; k < p->n_servers; k++) {
         struct server *s = &p->servers[(start + k) % p->n_servers];
         if (s->hostgroup != hostgroup || s->offline)

@@ -240,9 +240,7 @@ void backend_detach(struct session *s, bool reusable)
         be->rbuf.len = be->rpos = 0;
         be->wq.len = be->wq_off = 0;
     }
-    uv_poll_t *p = pool_conn_poll(s->conn);
-    uv_poll_stop(p);
-    p->data = NULL;
+    pool_conn_poll(s->conn)->data = NULL;
     pool_release(s->conn, reusable);
     s->conn = NULL;
     s->be = NULL;
@@ -787,8 +785,8 @@ static void finish_command(struct session *s)
             backend_detach(s, true);
         else if (s->close_after_write)
             backend_detach(s, false);
-        else
-            uv_poll_stop(pool_conn_poll(s->conn));
+        /* else the session keeps it; its poll stays on so that a backend
+         * that goes away meanwhile is noticed (on_backend_io) */
     }
     session_command_done(s);
 }
@@ -931,8 +929,23 @@ static void on_backend_io(uv_poll_t *h, int status, int events)
         }
         update_poll(s);
     }
-    if ((events & UV_READABLE) && !s->paused)
-        read_backend(s);
+    if (!(events & UV_READABLE) || s->paused)
+        return;
+    if (s->state != SS_BACKEND) {
+        /* Nothing asked: the server closed a connection this session kept
+         * (KILL, wait_timeout, restart). Its state is gone with it. */
+        log_warn("session %u user '%s': kept backend %s went away", s->id, s->username,
+                 pool_conn_server_name(s->conn));
+        bool lost_state = s->in_txn || s->pin;
+        backend_detach(s, false);
+        s->pin = 0;
+        s->keep_next = 0;
+        s->in_txn = false;
+        if (lost_state)
+            session_close(s);
+        return;
+    }
+    read_backend(s);
 }
 
 /* LOAD DATA LOCAL: pass the client's file packets on until the empty one. */
@@ -1106,7 +1119,6 @@ static void forward(struct session *s)
                 backend_broken(s, "write failed");
                 return;
             }
-            uv_poll_stop(pool_conn_poll(s->conn));
             update_poll(s);
             session_command_done(s);
             return;
