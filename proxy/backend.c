@@ -547,7 +547,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0)
                 return -1;
             r->st = RS_COLS;
-            if (r->kind != RESP_EXECUTE || !r->cache_meta || codec_reader_left(&rd) != 1)
+            if (!r->cache_meta || codec_reader_left(&rd) != 1)
                 return emit_pkt(s, pkt, plen + 4);
             /* MariaDB metadata caching: a flag byte says whether the column
              * definitions follow. The client did not ask for this. */
@@ -556,8 +556,8 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             codec_header_write(hdr, (uint32_t)rd.pos, (uint8_t)(pkt[3] + r->seq_shift));
             if (emit(s, hdr, 4) != 0 || emit(s, pkt + 4, rd.pos) != 0)
                 return -1;
-            if (follows)
-                return 0;
+            if (follows || r->kind != RESP_EXECUTE)
+                return follows ? 0 : -1;
             struct bstmt *b = s->cur_bstmt;
             if (!b || !b->coldefs.len || b->ncols != r->ncols_left)
                 return -1;

@@ -1,0 +1,190 @@
+"""Behaviour of the proxy itself: bounded memory while streaming, auth switch for MySQL 8
+clients, unknown commands, graceful shutdown. Through Sluice only."""
+
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+
+import pymysql
+import pytest
+
+from harness import connect, error_code, q, q1
+
+pytestmark = pytest.mark.proxy_only
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def test_1_gib_result_streams_with_bounded_proxy_memory(sluice):
+    """1 GiB of rows (1,024 rows of 1 MiB) pass through while Sluice's RSS stays small:
+    rows are relayed as they arrive, never collected."""
+    target = sluice(cap=4)
+    conn = connect(target, cursorclass=pymysql.cursors.SSCursor, read_timeout=600)
+    pid = target.proc.pid
+    before = rss_kib(pid)
+    peak = before
+    total = 0
+    rows = 0
+    with conn.cursor() as cur:
+        cur.execute("SELECT seq, REPEAT(CHAR(65 + seq % 26), 1048576) FROM seq_1_to_1024")
+        for seq, payload in cur:
+            rows += 1
+            total += len(payload)
+            first = payload[:1]
+            if isinstance(first, bytes):
+                first = first.decode()
+            assert first == chr(65 + seq % 26)
+            if rows % 64 == 0:
+                peak = max(peak, rss_kib(pid))
+    conn.close()
+    assert rows == 1024
+    assert total == 1024 * 1048576
+    growth_mib = (peak - before) / 1024.0
+    print("sluice RSS before %d KiB, peak %d KiB, growth %.1f MiB for 1 GiB relayed"
+          % (before, peak, growth_mib))
+    # A relay that held the result would grow by about 1 GiB; streaming needs a few
+    # buffers of at most a couple of MiB (a 1 MiB row passes through a 64 KiB buffer).
+    assert growth_mib < 64
+
+
+def _read_packet(sock):
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = sock.recv(4 - len(hdr))
+        assert chunk, "connection closed while reading a header"
+        hdr += chunk
+    length = hdr[0] | hdr[1] << 8 | hdr[2] << 16
+    seq = hdr[3]
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        assert chunk, "connection closed while reading a payload"
+        body += chunk
+    return seq, body
+
+
+def _send_packet(sock, seq, payload):
+    sock.sendall(struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload)
+
+
+def _native_token(password, scramble):
+    h1 = hashlib.sha1(password.encode()).digest()
+    h2 = hashlib.sha1(h1).digest()
+    h3 = hashlib.sha1(scramble + h2).digest()
+    return bytes(a ^ b for a, b in zip(h1, h3))
+
+
+def _greeting_scramble(body):
+    assert body[0] == 10, "protocol version 10"
+    end = body.index(b"\0", 1)
+    pos = end + 1 + 4
+    part1 = body[pos:pos + 8]
+    pos += 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10
+    part2 = body[pos:pos + 12]
+    return part1 + part2
+
+
+def test_mysql8_client_with_caching_sha2_is_switched_to_native(sluice, fleet):
+    """A client that answers the greeting with caching_sha2_password (as MySQL 8 clients do)
+    gets an auth switch request to mysql_native_password and logs in with it."""
+    target = sluice()
+    sock = socket.create_connection((target.host, target.port), timeout=10)
+    try:
+        seq, greeting = _read_packet(sock)
+        scramble = _greeting_scramble(greeting)
+        caps = 0x00000200 | 0x00008000 | 0x00080000 | 0x00000008 | 0x00002000
+        sha2_token = hashlib.sha256(b"not-a-native-token").digest()
+        resp = struct.pack("<IIB", caps, 1 << 24, 45) + b"\0" * 23
+        resp += fleet.app_user.encode() + b"\0"
+        resp += bytes([len(sha2_token)]) + sha2_token
+        resp += b"app\0" + b"caching_sha2_password\0"
+        _send_packet(sock, 1, resp)
+        seq, body = _read_packet(sock)
+        assert body[0] == 0xFE, "expected an auth switch request, got %r" % body[:20]
+        plugin_end = body.index(b"\0", 1)
+        assert body[1:plugin_end] == b"mysql_native_password"
+        new_scramble = body[plugin_end + 1:plugin_end + 21]
+        _send_packet(sock, seq + 1, _native_token(fleet.app_password, new_scramble))
+        seq, body = _read_packet(sock)
+        assert body[0] == 0x00, "expected OK after the switch, got %r" % body[:60]
+        # The session works: COM_QUERY SELECT 1 returns a result set with one column.
+        _send_packet(sock, 0, b"\x03SELECT 41+1")
+        seq, body = _read_packet(sock)
+        assert body == b"\x01"
+    finally:
+        sock.close()
+
+
+def test_bad_password_after_auth_switch_gets_1045(sluice, fleet):
+    target = sluice()
+    sock = socket.create_connection((target.host, target.port), timeout=10)
+    try:
+        _read_packet(sock)
+        caps = 0x00000200 | 0x00008000 | 0x00080000
+        resp = struct.pack("<IIB", caps, 1 << 24, 45) + b"\0" * 23
+        resp += fleet.app_user.encode() + b"\0" + bytes([32]) + b"x" * 32
+        resp += b"caching_sha2_password\0"
+        _send_packet(sock, 1, resp)
+        seq, body = _read_packet(sock)
+        assert body[0] == 0xFE
+        _send_packet(sock, seq + 1, b"y" * 20)
+        seq, body = _read_packet(sock)
+        assert body[0] == 0xFF
+        code = body[1] | body[2] << 8
+        assert code == 1045
+        assert body[3:9] == b"#28000"
+    finally:
+        sock.close()
+
+
+def test_unknown_command_gets_error_and_session_stays_usable(target):
+    conn = connect(target)
+    # COM_DEBUG (0x0d) and a command byte no server knows (0x7f).
+    for command in (0x0D, 0x7F):
+        conn._execute_command(command, b"")
+        with pytest.raises(pymysql.err.OperationalError) as exc:
+            conn._read_ok_packet()
+        assert error_code(exc.value) == 1047
+    assert q1(conn, "SELECT 6*7") == 42
+    conn.close()
+
+
+def test_sigterm_lets_a_running_statement_finish_then_exits_cleanly(sluice):
+    target = sluice()
+    conn = connect(target)
+    idle = connect(target)
+    result = {}
+
+    def run():
+        try:
+            result["rows"] = q(conn, "SELECT SLEEP(1.5), 'done'")
+        except Exception as e:  # reported below
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    target.proc.send_signal(15)
+    t.join(timeout=20)
+    assert not t.is_alive()
+    assert "error" not in result, "running statement failed: %r" % result.get("error")
+    assert result["rows"] == ((0, "done"),)
+    target.proc.wait(timeout=20)
+    elapsed = time.monotonic() - started
+    assert target.proc.returncode == 0
+    assert elapsed < 10, "shutdown took %.1fs" % elapsed
+    # New connections are refused once it stopped.
+    with pytest.raises(OSError):
+        socket.create_connection((target.host, target.port), timeout=2)
+    idle.close()
+    conn.close()
