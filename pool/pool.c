@@ -67,6 +67,9 @@ struct pool_conn {
     bool found_rows;     /* CLIENT_FOUND_ROWS: changes what affected rows mean */
     char password[128];  /* only while connecting */
     uint64_t idle_since; /* loop time (ms) it went idle */
+    int watch_events;    /* events the poll handle is started with (0: stopped) */
+    pool_io_cb io_cb;    /* the borrower's I/O callback */
+    void *io_arg;
     uint32_t caps;
     uint32_t ext_caps; /* MariaDB extended capabilities in force (bits 32.. >> 32) */
     unsigned long thread_id;
@@ -359,9 +362,20 @@ int pool_conn_fd(const struct pool_conn *c)
 {
     return c->fd;
 }
-uv_poll_t *pool_conn_poll(struct pool_conn *c)
+static void conn_poll_cb(uv_poll_t *h, int status, int events);
+
+void pool_conn_watch(struct pool_conn *c, int events, pool_io_cb cb, void *arg)
 {
-    return &c->poll;
+    c->io_cb = cb;
+    c->io_arg = arg;
+    if (events == c->watch_events || !c->poll_inited)
+        return;
+    c->watch_events = events;
+    c->poll.data = c;
+    if (events)
+        uv_poll_start(&c->poll, events, conn_poll_cb);
+    else
+        uv_poll_stop(&c->poll);
 }
 void *pool_conn_userdata(const struct pool_conn *c)
 {
@@ -540,9 +554,11 @@ static void deliver(struct pool *p, int worker, struct pool_conn *c, struct pool
             return;
         }
         c->poll_inited = true;
+        c->watch_events = 0;
     }
     c->worker = worker;
     c->state = CONN_BUSY;
+    c->io_cb = NULL;
     pool_ready_cb cb = w->cb;
     void *arg = w->arg;
     free(w);
@@ -642,13 +658,17 @@ static bool hand_to_waiter(struct pool_conn *c)
     return true;
 }
 
-/* An idle connection became readable: the server closed it or sent an
- * error (wait_timeout, KILL). It cannot be lent any more. */
-static void idle_poll_cb(uv_poll_t *h, int status, int events)
+/* Readiness of an established connection: the borrower's business while
+ * lent; while idle, readable means the server closed it or sent an error
+ * (wait_timeout, KILL), so it cannot be lent any more. */
+static void conn_poll_cb(uv_poll_t *h, int status, int events)
 {
     struct pool_conn *c = h->data;
-    (void)status;
-    (void)events;
+    if (c->state == CONN_BUSY) {
+        if (c->io_cb)
+            c->io_cb(c->io_arg, status, events);
+        return;
+    }
     if (c->state != CONN_IDLE)
         return;
     struct server *s = c->server;
@@ -669,13 +689,10 @@ static void offer(struct pool_conn *c)
         return;
     c->state = CONN_IDLE;
     c->idle_since = uv_now(c->pool->workers[c->worker].loop);
-    if (c->poll_inited) {
-        /* Keep watching: a server that closes an idle connection is noticed
-         * at once, and the events mask stays as the session left it, so no
-         * epoll_ctl is needed on either side of a borrow. */
-        c->poll.data = c;
-        uv_poll_start(&c->poll, UV_READABLE, idle_poll_cb);
-    }
+    /* Keep watching: a server that closes an idle connection is noticed at
+     * once, and the events mask usually stays as the session left it, so
+     * no epoll_ctl is needed on either side of a borrow. */
+    pool_conn_watch(c, UV_READABLE, NULL, NULL);
     clist_push(&s->idle[c->worker], c);
     __atomic_add_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
 }
@@ -714,12 +731,15 @@ static void connect_finish(struct pool_conn *c, int err, const char *msg)
         if (w && !w->cancelled) {
             c->state = CONN_BUSY;
             uv_poll_stop(&c->poll);
+            c->watch_events = 0;
             pool_ready_cb cb = w->cb;
             void *arg = w->arg;
             free(w);
             cb(arg, c, 0, NULL);
         } else {
             free(w);
+            uv_poll_stop(&c->poll);
+            c->watch_events = 0;
             offer(c);
         }
         return;

@@ -4,7 +4,7 @@
  * A backend connection is opened with Connector/C's non-blocking API, driven
  * from the requesting worker's libuv loop through a uv_poll_t on the
  * library's socket; once established the proxy does raw packet I/O on that
- * socket (pool_conn_fd / pool_conn_poll).
+ * socket (pool_conn_fd / pool_conn_watch).
  *
  * Caps are global and exact: each server counts its open connections
  * (connecting or established) under its mutex, and a connection is counted
@@ -90,7 +90,12 @@ void pool_cancel(struct pool *pool, struct pool_waiter *waiter);
 void pool_release(struct pool_conn *conn, bool reusable);
 
 int pool_conn_fd(const struct pool_conn *conn);
-uv_poll_t *pool_conn_poll(struct pool_conn *conn);
+/* I/O readiness of a lent connection. The pool owns the uv_poll_t; the
+ * borrower says which events it wants and who to call. The poll handle is
+ * restarted only when the events change, so a borrow or a release costs no
+ * epoll_ctl when the events stay the same. Worker thread of the conn. */
+typedef void (*pool_io_cb)(void *arg, int status, int events);
+void pool_conn_watch(struct pool_conn *conn, int events, pool_io_cb cb, void *arg);
 void *pool_conn_userdata(const struct pool_conn *conn);
 void pool_conn_set_userdata(struct pool_conn *conn, void *userdata);
 /* Negotiated capability flags of the backend session. */

@@ -52,7 +52,7 @@
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
 #define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
 
-static void on_backend_io(uv_poll_t *h, int status, int events);
+static void on_backend_io(void *arg, int status, int events);
 static void acquire(struct session *s);
 static void run_step(struct session *s);
 static void finish_command(struct session *s);
@@ -161,11 +161,7 @@ static void update_poll(struct session *s)
         ev |= UV_READABLE;
     if (s->be->wq.len > s->be->wq_off)
         ev |= UV_WRITABLE;
-    uv_poll_t *p = pool_conn_poll(s->conn);
-    if (ev)
-        uv_poll_start(p, ev, on_backend_io);
-    else
-        uv_poll_stop(p);
+    pool_conn_watch(s->conn, ev, on_backend_io, s);
 }
 
 /* Writes to the backend now, queueing what the socket does not take. */
@@ -240,7 +236,7 @@ void backend_detach(struct session *s, bool reusable)
         be->rbuf.len = be->rpos = 0;
         be->wq.len = be->wq_off = 0;
     }
-    pool_conn_poll(s->conn)->data = NULL;
+    pool_conn_watch(s->conn, UV_READABLE, NULL, NULL);
     pool_release(s->conn, reusable);
     s->conn = NULL;
     s->be = NULL;
@@ -913,9 +909,9 @@ static void read_backend(struct session *s)
     process_rbuf(s);
 }
 
-static void on_backend_io(uv_poll_t *h, int status, int events)
+static void on_backend_io(void *arg, int status, int events)
 {
-    struct session *s = h->data;
+    struct session *s = arg;
     if (!s || s->state == SS_CLOSING || !s->conn)
         return;
     if (status < 0) {
@@ -1310,7 +1306,7 @@ static void attach(struct session *s, struct pool_conn *conn)
         acquire(s);
         return;
     }
-    pool_conn_poll(conn)->data = s;
+    pool_conn_watch(conn, UV_READABLE, on_backend_io, s);
     s->state = SS_BACKEND;
     s->step = BS_SET_OPTION;
     run_step(s);
