@@ -30,6 +30,8 @@
 
 #include <errno.h>
 #include <mysql.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -775,6 +777,8 @@ static void connect_step(struct pool_conn *c, int status);
  * needs to know which are on to undo them for clients that did not ask. */
 static void record_caps(struct pool_conn *c)
 {
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->caps = (uint32_t)(c->mysql->server_capabilities & c->mysql->client_flag);
     c->thread_id = mysql_thread_id(c->mysql);
     unsigned long ext = 0;

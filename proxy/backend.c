@@ -92,6 +92,7 @@ struct backend *backend_new(void)
         return NULL;
     codec_buf_init(&be->rbuf);
     codec_buf_init(&be->wq);
+    codec_buf_init(&be->scratch);
     varset_init(&be->vars);
     /* What the pool's connect leaves: utf8mb4, no schema, no
      * multi-statements. */
@@ -109,6 +110,7 @@ void backend_free(void *p)
         return;
     codec_buf_free(&be->rbuf);
     codec_buf_free(&be->wq);
+    codec_buf_free(&be->scratch);
     varset_free(&be->vars);
     for (struct bstmt *b = be->lru_head; b;) {
         struct bstmt *next = b->lru_next;
@@ -214,12 +216,14 @@ static int flush_wq(struct session *s)
 
 static int send_command(struct session *s, uint8_t cmd, const void *arg, size_t len)
 {
+    struct codec_buf *b = &s->be->scratch;
+    codec_buf_reset(b);
     uint8_t hdr[5];
     codec_header_write(hdr, (uint32_t)(len + 1), 0);
     hdr[4] = cmd;
-    if (backend_send(s, hdr, 5) != 0)
+    if (codec_buf_append(b, hdr, 5) != 0 || (len && codec_buf_append(b, arg, len) != 0))
         return -1;
-    return len ? backend_send(s, arg, len) : 0;
+    return backend_send(s, b->data, b->len);
 }
 
 /* ------------------------------------------------------ detach/attach */
@@ -1033,14 +1037,17 @@ static int send_execute(struct session *s, uint32_t backend_id)
     }
     if (!st->have_types || plen + 2u * st->nparams >= CODEC_MAX_PAYLOAD)
         return backend_send(s, msg, len);
+    /* One buffer, one send(): several small writes would also meet Nagle. */
     size_t types_len = 2u * st->nparams;
+    struct codec_buf *b = &s->be->scratch;
+    codec_buf_reset(b);
     uint8_t hdr[4];
     codec_header_write(hdr, (uint32_t)(plen + types_len), msg[3]);
-    uint8_t one = 1;
-    if (backend_send(s, hdr, 4) != 0 || backend_send(s, msg + 4, flag_off - 4) != 0 ||
-        backend_send(s, &one, 1) != 0 || backend_send(s, st->param_types, types_len) != 0)
+    if (codec_buf_append(b, hdr, 4) != 0 || codec_buf_append(b, msg + 4, flag_off - 4) != 0 ||
+        codec_buf_u8(b, 1) != 0 || codec_buf_append(b, st->param_types, types_len) != 0 ||
+        codec_buf_append(b, msg + flag_off + 1, len - flag_off - 1) != 0)
         return -1;
-    return backend_send(s, msg + flag_off + 1, len - flag_off - 1);
+    return backend_send(s, b->data, b->len);
 }
 
 static void evict_lru(struct session *s)

@@ -68,6 +68,7 @@ struct backend {
     size_t rpos;
     struct codec_buf wq; /* bytes not yet written to the backend */
     size_t wq_off;
+    struct codec_buf scratch; /* building rewritten commands */
     char schema[193];
     struct varset vars;
     bool multi_statements;
