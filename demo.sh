@@ -18,7 +18,6 @@ FLEET="$DEMO/fleet"
 PIDFILE="$DEMO/sluice.pid"
 LOGFILE="$DEMO/sluice.log"
 SLUICE_PORT=6033
-ADMIN_PORT=6032
 START_TIMEOUT=30
 
 die() {
@@ -68,7 +67,7 @@ cmd_status() {
     local pid
     pid=$(sluice_pid)
     if [[ -n "$pid" ]]; then
-        echo "sluice    127.0.0.1:$SLUICE_PORT  pid $pid  running (admin 127.0.0.1:$ADMIN_PORT)"
+        echo "sluice    127.0.0.1:$SLUICE_PORT  pid $pid  running"
     else
         echo "sluice    127.0.0.1:$SLUICE_PORT  stopped"
     fi

@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 enum admin_err {
-    ADMIN_EIO = -1,      /* cannot open or create the store */
-    ADMIN_ESQL = -2,     /* an SQL statement (config file, load) failed */
-    ADMIN_EINVAL = -3,   /* a value out of range or malformed */
+    ADMIN_EIO = -1,    /* cannot open or create the store */
+    ADMIN_ESQL = -2,   /* an SQL statement (config file, load) failed */
+    ADMIN_EINVAL = -3, /* a value out of range or malformed */
     ADMIN_ENOMEM = -4,
 };
 
@@ -66,8 +66,8 @@ struct admin_user {
     /* Plain-text password for backend connections; empty when the store
      * holds only a hash (then backend login uses an empty password). */
     char password[128];
-    bool has_password;        /* false: the account has an empty password */
-    uint8_t native_hash[20];  /* SHA1(SHA1(password)), for client auth */
+    bool has_password;       /* false: the account has an empty password */
+    uint8_t native_hash[20]; /* SHA1(SHA1(password)), for client auth */
     bool active;
     int default_hostgroup;
     char default_schema[128]; /* empty: none */
@@ -86,22 +86,22 @@ struct admin_config {
     size_t n_users;
 
     /* global_variables, parsed */
-    char mysql_interfaces[256];   /* "127.0.0.1:6033"; ';'-separated list allowed, first used */
-    char admin_interfaces[256];   /* "127.0.0.1:6032" */
-    char admin_credentials[256];  /* "admin:admin" */
-    int threads;                  /* mysql-threads; 0 = number of cores */
-    char server_version[64];      /* mysql-server_version */
-    int connect_timeout_server_ms;     /* mysql-connect_timeout_server */
+    char mysql_interfaces[256];    /* "127.0.0.1:6033"; ';'-separated list allowed, first used */
+    char admin_interfaces[256];    /* "127.0.0.1:6032" */
+    char admin_credentials[256];   /* "admin:admin" */
+    int threads;                   /* mysql-threads; 0 = number of cores */
+    char server_version[64];       /* mysql-server_version */
+    int connect_timeout_server_ms; /* mysql-connect_timeout_server */
     int connect_timeout_server_max_ms; /* mysql-connect_timeout_server_max: queue deadline */
-    int max_stmts_per_backend;    /* mysql-max_stmts_per_connection: backend stmt LRU bound */
-    int shutdown_timeout_ms;      /* mysql-shutdown_timeout: graceful drain bound */
-    int poll_timeout_ms;          /* unused placeholder for ProxySQL compatibility */
-    int default_charset;          /* collation id advertised to clients (33 utf8, 45 utf8mb4) */
+    int max_stmts_per_backend;         /* mysql-max_stmts_per_connection: backend stmt LRU bound */
+    int shutdown_timeout_ms;           /* mysql-shutdown_timeout: graceful drain bound */
+    int poll_timeout_ms;               /* unused placeholder for ProxySQL compatibility */
+    int default_charset; /* collation id advertised to clients (33 utf8, 45 utf8mb4) */
     int monitor_enabled;
     char monitor_username[128];
     char monitor_password[128];
-    int restapi_enabled;          /* admin-restapi_enabled: HTTP metrics endpoint on/off */
-    int restapi_port;             /* admin-restapi_port (1-65535) */
+    int restapi_enabled; /* admin-restapi_enabled: HTTP metrics endpoint on/off */
+    int restapi_port;    /* admin-restapi_port (1-65535) */
 };
 
 /* Builds a new snapshot from the store (refs = 1). Validates values (ports,
