@@ -99,7 +99,7 @@ cmd_start() {
     # Start from a clean slate: a previous demo is stopped, the store is recreated.
     cmd_stop >/dev/null 2>&1 || true
     local p
-    for p in "$SLUICE_PORT" "$ADMIN_PORT"; do
+    for p in "$SLUICE_PORT"; do
         ! port_open "$p" || die "port $p is already in use (another Sluice or ProxySQL?)"
     done
     mkdir -p "$DEMO"
@@ -147,7 +147,6 @@ Sluice is running (pid $(cat "$PIDFILE"), log $LOGFILE).
 
 Connect through Sluice:
   mariadb -h127.0.0.1 -P$SLUICE_PORT -uapp -papppass app
-Admin interface (ProxySQL-style tables): 127.0.0.1:$ADMIN_PORT
 
 The MariaDB servers directly (user app/apppass, root/rootpass, monitor/monitorpass):
   primary   mariadb -h127.0.0.1 -P3307 -uapp -papppass app

@@ -291,6 +291,21 @@ static int emit_pkt(struct session *s, uint8_t *p, size_t n)
     return emit(s, p, n);
 }
 
+/* The client negotiated CLIENT_DEPRECATE_EOF (backends never do): EOF
+ * packets after definitions disappear and final ones become OK packets. */
+static bool deprecate_eof(const struct session *s)
+{
+    return (s->caps & CLIENT_DEPRECATE_EOF_F) && !s->resp.swallow;
+}
+
+/* Leaves out the current packet; later packets are renumbered to close the
+ * gap. */
+static int drop_pkt(struct session *s)
+{
+    s->resp.seq_shift--;
+    return 0;
+}
+
 /* A column definition without MariaDB's extended metadata field, appended
  * to `to` as a packet with sequence id seq. */
 static int strip_coldef(const uint8_t *payload, size_t len, bool has_ext, struct codec_buf *to,
@@ -596,6 +611,9 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
         if (!(first == CODEC_EOF && plen < 9)) {
             /* No EOF from the server: send the client the one it expects
              * (kept with the definitions) and treat this packet as a row. */
+            r->st = RS_ROWS;
+            if (deprecate_eof(s))
+                return emit_pkt(s, pkt, plen + 4);
             struct bstmt *b = s->cur_bstmt;
             size_t off = 0;
             for (uint16_t i = 0; i < b->ncols && off + 4 <= b->coldefs.len; i++)
@@ -623,11 +641,12 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             s->cur_bstmt->coldefs = s->meta;
             codec_buf_init(&s->meta);
         }
-        if (r->kind == RESP_EXECUTE && (r->status & SERVER_STATUS_CURSOR_EXISTS_F))
+        if (r->kind == RESP_EXECUTE && (r->status & SERVER_STATUS_CURSOR_EXISTS_F)) {
             r->st = RS_DONE; /* rows come with COM_STMT_FETCH */
-        else
-            r->st = RS_ROWS;
-        return emit_pkt(s, pkt, plen + 4);
+            return emit_pkt(s, pkt, plen + 4);
+        }
+        r->st = RS_ROWS;
+        return deprecate_eof(s) ? drop_pkt(s) : emit_pkt(s, pkt, plen + 4);
     case RS_FIELDS:
         if (!(first == CODEC_EOF && plen < 9) && first != CODEC_ERR)
             return handle_coldef(s, pkt, plen);
@@ -644,6 +663,12 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             (r->status & SERVER_MORE_RESULTS_EXISTS_F) && r->st == RS_ROWS && r->kind != RESP_FETCH
                 ? RS_FIRST
                 : RS_DONE;
+        if (deprecate_eof(s)) {
+            /* The client wants an OK (0xfe header) where the EOF was. */
+            r->sent_any = true;
+            return codec_write_ok_eof(&s->out, (uint8_t)(pkt[3] + r->seq_shift), r->status,
+                                      r->warnings);
+        }
         return emit_pkt(s, pkt, plen + 4);
     case RS_PARAMS_EOF:
     case RS_PCOLS_EOF:
@@ -655,7 +680,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             r->st = RS_PCOLS;
         else
             r->st = RS_DONE;
-        return emit_pkt(s, pkt, plen + 4);
+        return deprecate_eof(s) ? drop_pkt(s) : emit_pkt(s, pkt, plen + 4);
     default:
         return -1;
     }

@@ -46,8 +46,9 @@
 
 /* What we offer clients. No SSL and no compression: the relay is plain.
  * CLIENT_LONG_PASSWORD (bit 0) set tells MariaDB clients we are not a
- * MariaDB server with extended capabilities. DEPRECATE_EOF and SESSION_TRACK
- * are not offered: responses are relayed in the classic EOF framing. */
+ * MariaDB server with extended capabilities. Backends always use classic
+ * EOF framing; clients that ask for CLIENT_DEPRECATE_EOF get it translated
+ * (backend.c). SESSION_TRACK is not offered. */
 #define SERVER_CAPS                                                                                \
     (CLIENT_LONG_PASSWORD_F | CLIENT_FOUND_ROWS_F | CLIENT_LONG_FLAG_F |                           \
      CLIENT_CONNECT_WITH_DB_F | CLIENT_NO_SCHEMA_F | CLIENT_LOCAL_FILES_F |                        \
@@ -55,7 +56,7 @@
      CLIENT_IGNORE_SIGPIPE_F | CLIENT_TRANSACTIONS_F | CLIENT_SECURE_CONNECTION_F |                \
      CLIENT_MULTI_STATEMENTS_F | CLIENT_MULTI_RESULTS_F | CLIENT_PS_MULTI_RESULTS_F |              \
      CLIENT_PLUGIN_AUTH_F | CLIENT_CONNECT_ATTRS_F | CLIENT_PLUGIN_AUTH_LENENC_F |                 \
-     CLIENT_CAN_HANDLE_EXPIRED_F)
+     CLIENT_CAN_HANDLE_EXPIRED_F | CLIENT_DEPRECATE_EOF_F)
 
 #define MAX_MESSAGE (64u * 1024 * 1024) /* mysql-max_allowed_packet default */
 #define HANDSHAKE_TIMEOUT_MS 10000
@@ -504,7 +505,10 @@ static void dispatch(struct session *s)
             session_send_error(s, 1, 1047, "08S01", "Unknown COM_SET_OPTION value");
         } else {
             s->multi_statements = codec_u16(payload + 1) == 0;
-            if (codec_write_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0) != 0)
+            int rc = (s->caps & CLIENT_DEPRECATE_EOF_F)
+                         ? codec_write_ok_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0)
+                         : codec_write_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0);
+            if (rc != 0)
                 s->close_after_write = true;
         }
         session_command_done(s);

@@ -10,8 +10,9 @@
 #                          on the next two ports)
 #   SLUICE_FLEET_ARGS      extra arguments for `tests/fleet.sh start` (word-split)
 # Tests find the fleet through SLUICE_FLEET_ENV (path of a fleet.env file, see fleet.sh).
-# Ends with a line "N passed, M failed" (meson tests of both runs, plus one failure for
-# each build or format step that failed); exits non-zero if anything failed.
+# Ends with a line "N passed, M failed": the test cases (cmocka and pytest) of both runs,
+# plus one failure for each build, format or meson step that failed; exits non-zero if
+# anything failed.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -60,7 +61,30 @@ cleanup() {
         fi
     fi
     rm -rf "$LOG_DIR"
+    # The closing line counts test cases (cmocka and pytest), plus one failure for each
+    # step (build, format check, a meson test without its own count) that failed.
+    if [[ -n "$FINAL_LINE" ]]; then
+        echo "$FINAL_LINE"
+    fi
     exit "$rc"
+}
+FINAL_LINE=""
+CASES_PASSED=0
+CASES_FAILED=0
+
+# Add the test cases that cmocka and pytest report in log $1 to the case totals.
+count_cases() {
+    local log=$1 n
+    while read -r n; do CASES_PASSED=$((CASES_PASSED + n)); done < <(
+        sed -nE 's/.*\[  PASSED  \] ([0-9]+) test\(s\).*/\1/p' "$log")
+    while read -r n; do CASES_FAILED=$((CASES_FAILED + n)); done < <(
+        sed -nE 's/.*\[  FAILED  \] ([0-9]+) test\(s\), listed below.*/\1/p' "$log")
+    while read -r n; do CASES_PASSED=$((CASES_PASSED + n)); done < <(
+        sed -nE 's/^=+ (.* )?([0-9]+) passed.* in [0-9.]+s.*=+$/\2/p' "$log")
+    while read -r n; do CASES_FAILED=$((CASES_FAILED + n)); done < <(
+        sed -nE 's/^=+ ([0-9]+) failed.* in [0-9.]+s.*=+$/\1/p; s/^=+ .*, ([0-9]+) failed.* in [0-9.]+s.*=+$/\1/p' "$log")
+    while read -r n; do CASES_FAILED=$((CASES_FAILED + n)); done < <(
+        sed -nE 's/^=+ (.* )?([0-9]+) errors? in [0-9.]+s.*=+$/\2/p' "$log")
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -105,6 +129,7 @@ run_meson_tests() {
     rc=${PIPESTATUS[0]}
     set -e
     LAST_COUNTS=""
+    count_cases "$log"
     if count_meson "$log"; then
         record "tests ($label)" "$LAST_COUNTS"
         if ((rc != 0)) && ! grep -qE '^(Fail|Timeout|Unexpected Pass):[[:space:]]+[1-9]' "$log"; then
@@ -201,7 +226,17 @@ step "summary"
 for s in "${STEPS[@]}"; do
     echo "  $s"
 done
-echo "$PASSED passed, $FAILED failed"
+echo "meson tests: $PASSED passed, $FAILED failed"
+echo "test cases: $CASES_PASSED passed, $CASES_FAILED failed"
+STEP_FAILURES=0
+for s in "${STEPS[@]}"; do
+    case "$s" in *FAILED*) STEP_FAILURES=$((STEP_FAILURES + 1)) ;; esac
+done
+TOTAL_FAILED=$((CASES_FAILED + STEP_FAILURES))
+if ((FAILED > 0 && TOTAL_FAILED == 0)); then
+    TOTAL_FAILED=$FAILED
+fi
+FINAL_LINE="$CASES_PASSED passed, $TOTAL_FAILED failed"
 if ((FAILED > 0)); then
     exit 1
 fi
