@@ -322,6 +322,50 @@ static void test_new_store_without_config(void **state)
     admin_store_close(store);
 }
 
+/* configs/default.sql documents the defaults; it must say what the code does. */
+static void test_default_sql_matches_builtin_defaults(void **state)
+{
+    struct fixture *fx = *state;
+    char dir_a[512], dir_b[512];
+    (void)mkdir(fx->datadir, 0700);
+    snprintf(dir_a, sizeof(dir_a), "%s/a", fx->datadir);
+    snprintf(dir_b, sizeof(dir_b), "%s/b", fx->datadir);
+    struct admin_store *plain = NULL, *with_file = NULL;
+    if (admin_store_open(dir_a, NULL, &plain, fx->err, sizeof(fx->err)) != 0)
+        fail_msg("%s", fx->err);
+    assert_int_equal(admin_store_open(dir_b, SLUICE_SOURCE_ROOT "/configs/default.sql", &with_file,
+                                      fx->err, sizeof(fx->err)),
+                     0);
+    const char *sql = "SELECT variable_name, variable_value FROM global_variables "
+                      "ORDER BY variable_name";
+    sqlite3_stmt *a, *b;
+    assert_int_equal(sqlite3_prepare_v2(plain->db, sql, -1, &a, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(with_file->db, sql, -1, &b, NULL), SQLITE_OK);
+    int rows = 0;
+    for (;;) {
+        int ra = sqlite3_step(a), rb = sqlite3_step(b);
+        assert_int_equal(ra, rb);
+        if (ra != SQLITE_ROW)
+            break;
+        assert_string_equal(sqlite3_column_text(a, 0), sqlite3_column_text(b, 0));
+        assert_string_equal(sqlite3_column_text(a, 1), sqlite3_column_text(b, 1));
+        rows++;
+    }
+    assert_true(rows >= 16);
+    sqlite3_finalize(a);
+    sqlite3_finalize(b);
+    /* Every variable of the file is one the code knows (the file lists them all). */
+    sqlite3_stmt *n;
+    assert_int_equal(
+        sqlite3_prepare_v2(with_file->db, "SELECT COUNT(*) FROM global_variables", -1, &n, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(n), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(n, 0), rows);
+    sqlite3_finalize(n);
+    admin_store_close(plain);
+    admin_store_close(with_file);
+}
+
 static void test_reopen_ignores_config(void **state)
 {
     struct fixture *fx = *state;
@@ -816,6 +860,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_store_with_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_store_without_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_ignores_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_sql_matches_builtin_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_db_file_counts_as_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_datadir, setup, teardown),

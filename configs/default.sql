@@ -1,0 +1,31 @@
+-- Sluice's default configuration, as SQL against the store (ProxySQL's table names).
+--
+-- These are the values Sluice uses when a variable is not set: a new store is pre-filled
+-- with them, so this file changes nothing when applied as it is. Copy it, edit what you
+-- need and start with:  sluice --datadir DIR --config my.sql
+-- (the file is applied only when DIR holds no store yet).
+-- tests/unit/test_admin.c checks that this file and the built-in defaults agree.
+
+INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
+    ('mysql-interfaces', '127.0.0.1:6033'),
+    ('mysql-threads', '0'),
+    ('mysql-server_version', '10.11.6-MariaDB-Sluice'),
+    ('mysql-connect_timeout_server', '3000'),
+    ('mysql-connect_timeout_server_max', '10000'),
+    ('mysql-max_stmts_per_connection', '50'),
+    ('mysql-shutdown_timeout', '10000'),
+    ('mysql-poll_timeout', '2000'),
+    ('mysql-default_charset', 'utf8mb4'),
+    ('mysql-monitor_enabled', 'true'),
+    ('mysql-monitor_username', 'monitor'),
+    ('mysql-monitor_password', 'monitor'),
+    ('admin-mysql_ifaces', '127.0.0.1:6032'),
+    ('admin-admin_credentials', 'admin:admin'),
+    ('admin-restapi_enabled', 'true'),
+    ('admin-restapi_port', '6070');
+
+-- Servers and users have no defaults. Example:
+-- INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections)
+--     VALUES (0, '127.0.0.1', 3306, 100);
+-- INSERT INTO mysql_users (username, password, default_hostgroup, default_schema)
+--     VALUES ('app', 'secret', 0, 'app');
