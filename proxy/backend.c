@@ -1386,7 +1386,7 @@ void backend_begin(struct session *s)
                                      .default_hostgroup = s->user->default_hostgroup,
                                      .in_transaction = s->in_txn};
         struct router_decision d;
-        (void)router_classify(NULL, &facts, (const char *)s->in.data + 5, s->cmd_len - 5, &d);
+        (void)router_classify(NULL, NULL, &facts, (const char *)s->in.data + 5, s->cmd_len - 5, &d);
         s->hostgroup = d.hostgroup;
         s->stmt_flags = d.stmt_flags;
     } else {

@@ -122,12 +122,3 @@ unsigned router_stmt_flags(const char *s, size_t len)
     }
     return flags;
 }
-
-int router_classify(const struct router_rules *rules, const struct router_facts *facts,
-                    const char *sql, size_t len, struct router_decision *out)
-{
-    (void)rules;
-    out->hostgroup = facts->default_hostgroup;
-    out->stmt_flags = router_stmt_flags(sql, len);
-    return 0;
-}

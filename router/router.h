@@ -3,47 +3,140 @@
  * session facts in, decision out; no sockets, no SQLite, no logging, no
  * globals, so tests call it with a string.
  *
- * In this first version every statement goes to the user's default
- * hostgroup (the rule engine over mysql_query_rules comes later); the router
- * also reports the statement facts the session needs to decide about
- * multiplexing that the server's session tracking does not tell (named
- * locks, LOCK TABLES) and statements that ask about the previous one
- * (SHOW WARNINGS, FOUND_ROWS()).
+ * Pieces:
+ *   - statement scanning (router.c): facts the session needs that the
+ *     server's session tracking does not tell (named locks, LOCK TABLES,
+ *     LAST_INSERT_ID(), statements that ask about the previous one);
+ *   - query digests (digest.c): literals to '?', lists collapsed, comments
+ *     and case folded, and a 64-bit hash of that text;
+ *   - rule sets (rules.c): ProxySQL's mysql_query_rules compiled once with
+ *     PCRE2 JIT into an immutable set that workers share; evaluation
+ *     allocates nothing (each worker owns a struct router_scratch).
  */
 #ifndef SLUICE_ROUTER_ROUTER_H
 #define SLUICE_ROUTER_ROUTER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* Compiled rule set shared by workers; NULL means "no rules". */
-struct router_rules;
+/* ------------------------------------------------------- statement scan */
 
-struct router_facts {
-    const char *user;
-    const char *schema;
-    int default_hostgroup;
-    bool in_transaction;
-};
-
-/* Statement flags found by scanning the text (outside comments and quotes). */
 #define ROUTER_STMT_NAMED_LOCK 0x01u  /* GET_LOCK(...): lock lives on the connection */
 #define ROUTER_STMT_LOCK_TABLES 0x02u /* LOCK TABLE(S) ... */
 #define ROUTER_STMT_UNLOCK_TABLES 0x04u
 #define ROUTER_STMT_ASKS_PREVIOUS 0x08u  /* SHOW WARNINGS/ERRORS, @@warning_count, FOUND_ROWS() */
 #define ROUTER_STMT_LAST_INSERT_ID 0x10u /* LAST_INSERT_ID(), @@identity, @@last_insert_id */
 
-struct router_decision {
-    int hostgroup;
-    unsigned stmt_flags;
+/* The statement flags of sql (not NUL-terminated). Bounded by len. */
+unsigned router_stmt_flags(const char *sql, size_t len);
+
+/* -------------------------------------------------------------- digests */
+
+/* Writes the digest text of sql (len bytes) into out (at most outcap bytes,
+ * always NUL-terminated when outcap > 0) and returns its length. Only the
+ * first max_len bytes of sql are looked at (0: no limit), so the work is
+ * bounded on huge statements. *hash receives a 64-bit hash of the digest
+ * text (the same text always gives the same hash). Allocates nothing.
+ *
+ * Normalization: literals (strings with escaped or doubled quotes, numbers
+ * including negative and decimal and exponent forms, hex X'..' and 0x..,
+ * bit b'..' and 0b.., DATE/TIME/TIMESTAMP '...' literals) become '?';
+ * "IN (?, ?, ?)" collapses to "IN (...)" and multi-row "VALUES (...), (...)"
+ * to "VALUES (...)"; comments (/ * * /, --, #) go, except optimizer hints
+ * (/ *+ ... * /) which also go; runs of whitespace become one space; keywords
+ * and identifiers outside quotes are upper-cased... see digest.c's header
+ * for the exact rules the unit-test table pins down. */
+size_t router_digest(const char *sql, size_t len, char *out, size_t outcap, size_t max_len,
+                     uint64_t *hash);
+
+/* ---------------------------------------------------------------- rules */
+
+/* One row of mysql_query_rules as the store holds it. Strings may be NULL
+ * (SQL NULL); integers use -1 for NULL where the column is nullable. */
+struct router_rule_spec {
+    int rule_id;
+    bool active;
+    const char *username;
+    const char *schemaname;
+    int flag_in; /* 0 by default */
+    const char *client_addr;
+    const char *digest; /* "0x" + 16 hex digits, matched against the digest hash */
+    const char *match_digest;
+    const char *match_pattern;
+    bool negate_match_pattern;
+    const char *re_modifiers; /* "CASELESS", "GLOBAL", comma-separated; NULL = CASELESS */
+    int flag_out;             /* -1: NULL */
+    const char *replace_pattern;
+    int destination_hostgroup; /* -1: NULL */
+    int cache_ttl;             /* -1: NULL */
+    int timeout;               /* -1: NULL, ms */
+    int retries;               /* -1: NULL */
+    int delay;                 /* -1: NULL, ms */
+    const char *error_msg;
+    const char *ok_msg;
+    int multiplex; /* -1: NULL, 0 disables multiplexing, 1 enables, 2 keeps for this stmt */
+    bool apply;
+    int log; /* -1: NULL */
+    const char *comment;
 };
 
-/* Decides where (rules, facts, sql) goes. rules may be NULL. sql is not
- * NUL-terminated. Returns 0. Allocates nothing. */
-int router_classify(const struct router_rules *rules, const struct router_facts *facts,
-                    const char *sql, size_t len, struct router_decision *out);
+/* Compiled rule set shared by workers (immutable; rule hit counters are
+ * atomics inside). */
+struct router_rules;
 
-/* The statement flags alone (exposed for tests and for COM_STMT_PREPARE). */
-unsigned router_stmt_flags(const char *sql, size_t len);
+/* Compiles specs (copied; evaluated by ascending rule_id, inactive rows
+ * skipped). On a bad regex returns -1 and writes into errbuf a message that
+ * names the rule_id, the column, PCRE2's message and the offset; nothing is
+ * allocated then. Returns 0 and *out on success. */
+int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct router_rules **out,
+                         char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+void router_rules_free(struct router_rules *rules);
+
+/* Number of compiled (active) rules, and the hit count / id of the i-th, in
+ * evaluation order (for stats_mysql_query_rules). */
+size_t router_rules_count(const struct router_rules *rules);
+int router_rules_rule_id(const struct router_rules *rules, size_t i);
+uint64_t router_rules_hits(const struct router_rules *rules, size_t i);
+
+/* Per-worker scratch space: PCRE2 match data and a rewrite buffer, so
+ * evaluation allocates nothing per query. One per thread. */
+struct router_scratch;
+struct router_scratch *router_scratch_new(size_t rewrite_cap);
+void router_scratch_free(struct router_scratch *scratch);
+
+/* --------------------------------------------------------------- decide */
+
+struct router_facts {
+    const char *user;
+    const char *schema;      /* "" when none */
+    const char *client_addr; /* "127.0.0.1", may be NULL */
+    int default_hostgroup;
+    bool in_transaction;
+};
+
+struct router_decision {
+    int hostgroup;       /* where to run it */
+    unsigned stmt_flags; /* router_stmt_flags() of the text */
+    uint64_t digest;     /* hash of the digest text (0 when no rules need it) */
+    int rule_id;         /* last rule that matched, -1: none */
+    /* Actions of the matched rules (later rules override earlier ones, as
+     * in ProxySQL's flagIN/flagOUT/apply chain): */
+    const char *error_msg; /* reject with this message (points into rules) */
+    const char *ok_msg;    /* answer OK with this message without running */
+    const char *rewritten; /* replace_pattern applied: text in scratch, NULL if none */
+    size_t rewritten_len;
+    int cache_ttl;  /* -1: none */
+    int timeout_ms; /* -1: none */
+    int multiplex;  /* -1: unchanged, 0 disable, 1 enable */
+};
+
+/* Decides where (facts, sql) goes under rules (NULL: no rules, the default
+ * hostgroup). sql is not NUL-terminated. scratch may be NULL only when
+ * rules is NULL. Returns 0. Allocates nothing; thread-safe for distinct
+ * scratch objects. */
+int router_classify(const struct router_rules *rules, struct router_scratch *scratch,
+                    const struct router_facts *facts, const char *sql, size_t len,
+                    struct router_decision *out);
 
 #endif

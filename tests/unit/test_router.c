@@ -67,7 +67,7 @@ static void test_classify_default_hostgroup(void **state)
     struct router_facts facts = {.user = "app", .schema = "app", .default_hostgroup = 7};
     struct router_decision d;
     const char *sql = "SELECT GET_LOCK('x', 1)";
-    assert_int_equal(router_classify(NULL, &facts, sql, strlen(sql), &d), 0);
+    assert_int_equal(router_classify(NULL, NULL, &facts, sql, strlen(sql), &d), 0);
     assert_int_equal(d.hostgroup, 7);
     assert_int_equal(d.stmt_flags, ROUTER_STMT_NAMED_LOCK);
 }
