@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "router/router.h"
+
 enum admin_err {
     ADMIN_EIO = -1,    /* cannot open or create the store */
     ADMIN_ESQL = -2,   /* an SQL statement (config file, load) failed */
@@ -84,6 +86,7 @@ struct admin_config {
     size_t n_servers;
     struct admin_user *users;
     size_t n_users;
+    struct router_rules *rules; /* compiled mysql_query_rules; NULL when there are none */
 
     /* global_variables, parsed */
     char mysql_interfaces[256];    /* "127.0.0.1:6033"; ';'-separated list allowed, first used */

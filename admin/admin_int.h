@@ -30,4 +30,8 @@ void admin_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
 int admin_globals_prefill(sqlite3 *db, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Reads active mysql_query_rules rows and compiles them into cfg->rules
+ * (rules.c). Returns 0 or ADMIN_E* with a message. */
+int admin_load_rules(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen);
+
 #endif

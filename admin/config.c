@@ -685,6 +685,7 @@ static void config_free(struct admin_config *cfg)
     memset(cfg->admin_credentials, 0, sizeof(cfg->admin_credentials));
     free(cfg->users);
     free(cfg->servers);
+    router_rules_free(cfg->rules);
     free(cfg);
 }
 
@@ -728,6 +729,9 @@ int admin_config_load(struct admin_store *store, struct admin_config **out, char
     if (rc != 0)
         goto out;
     rc = check_hostgroups(cfg, errbuf, errlen);
+    if (rc != 0)
+        goto out;
+    rc = admin_load_rules(store->db, cfg, errbuf, errlen);
 out:
     /* Nothing was written, so ending the read transaction cannot lose data. */
     if (in_txn)

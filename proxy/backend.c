@@ -1099,7 +1099,10 @@ static void forward(struct session *s)
     switch (s->cmd) {
     case COM_QUERY:
         start_resp(s, RESP_QUERY, false);
-        rc = backend_send(s, s->in.data, s->cmd_len);
+        if (s->rewritten)
+            rc = backend_send(s, s->rewrite.data, s->rewrite.len);
+        else
+            rc = backend_send(s, s->in.data, s->cmd_len);
         break;
     case COM_INIT_DB:
         start_resp(s, RESP_SIMPLE, false);
@@ -1378,17 +1381,60 @@ static void on_queue_timeout(uv_timer_t *t)
 }
 
 /* Entry from the session for a command that needs a server. */
+/* Routes a COM_QUERY through the rules. Returns false when the statement
+ * was answered here (rule error or OK message). */
+static bool route_query(struct session *s)
+{
+    /* Only the first packet's text: a 16 MiB+ statement is routed by its
+     * beginning. */
+    size_t len = codec_u24(s->in.data);
+    len = len ? len - 1 : 0;
+    struct router_facts facts = {.user = s->username,
+                                 .schema = s->schema,
+                                 .client_addr = s->peer_ip,
+                                 .default_hostgroup = s->user->default_hostgroup,
+                                 .in_transaction = s->in_txn};
+    struct router_decision d;
+    (void)router_classify(s->cfg->rules, s->worker->scratch, &facts,
+                          (const char *)s->in.data + 5, len, &d);
+    s->hostgroup = d.hostgroup;
+    s->stmt_flags = d.stmt_flags;
+    s->rewritten = false;
+    if (d.error_msg) {
+        session_send_error(s, 1, 1148, "42000", d.error_msg);
+        session_command_done(s);
+        return false;
+    }
+    if (d.ok_msg) {
+        if (codec_write_ok_caps(&s->out, 1, s->caps, 0, 0,
+                                SERVER_STATUS_AUTOCOMMIT_F |
+                                    (s->in_txn ? SERVER_STATUS_IN_TRANS_F : 0),
+                                0, d.ok_msg) != 0)
+            s->close_after_write = true;
+        session_command_done(s);
+        return false;
+    }
+    if (d.multiplex == 0)
+        s->pin |= PIN_RULE;
+    if (d.rewritten && s->cmd_len == len + 5) {
+        /* The scratch text is the worker's: keep a copy, the backend may
+         * only be ready after other sessions have been routed. */
+        codec_buf_reset(&s->rewrite);
+        uint8_t hdr[5];
+        codec_header_write(hdr, (uint32_t)(d.rewritten_len + 1), s->in.data[3]);
+        hdr[4] = COM_QUERY;
+        if (d.rewritten_len + 1 < CODEC_MAX_PAYLOAD && codec_buf_append(&s->rewrite, hdr, 5) == 0 &&
+            codec_buf_append(&s->rewrite, d.rewritten, d.rewritten_len) == 0)
+            s->rewritten = true;
+    }
+    return true;
+}
+
 void backend_begin(struct session *s)
 {
     if (s->cmd == COM_QUERY) {
-        struct router_facts facts = {.user = s->username,
-                                     .schema = s->schema,
-                                     .default_hostgroup = s->user->default_hostgroup,
-                                     .in_transaction = s->in_txn};
-        struct router_decision d;
-        (void)router_classify(NULL, NULL, &facts, (const char *)s->in.data + 5, s->cmd_len - 5, &d);
-        s->hostgroup = d.hostgroup;
-        s->stmt_flags = d.stmt_flags;
+        if (!route_query(s))
+            return;
     } else {
         s->hostgroup = s->user->default_hostgroup;
         s->stmt_flags = 0;
@@ -1409,6 +1455,12 @@ void backend_begin(struct session *s)
         st->id = s->next_stmt_id++;
         codec_buf_init(&st->prep_resp);
         s->cur_stmt = st;
+    }
+    if (s->conn && pool_conn_hostgroup(s->conn) != s->hostgroup) {
+        if (s->pin || s->in_txn)
+            s->hostgroup = pool_conn_hostgroup(s->conn); /* never leave a transaction */
+        else
+            backend_detach(s, true); /* only kept for SHOW WARNINGS and such */
     }
     if (s->conn) {
         s->state = SS_BACKEND;

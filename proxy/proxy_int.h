@@ -99,6 +99,7 @@ enum sess_state {
 #define PIN_LOCK_TABLES 0x08u
 #define PIN_CURSOR 0x10u
 #define PIN_LONG_DATA 0x20u
+#define PIN_RULE 0x40u /* a query rule with multiplex=0 matched */
 
 /* What the response parser expects for the command in flight. */
 enum resp_kind {
@@ -186,6 +187,7 @@ struct session {
     int pending_closes;
     bool close_after_write;
     char peer[64];
+    char peer_ip[48];
     struct session *prev, *next; /* worker's list */
 
     struct admin_config *cfg; /* ref held for the session's life */
@@ -227,6 +229,8 @@ struct session {
     struct cstmt *cur_stmt;
     struct bstmt *cur_bstmt; /* backend statement of an execute */
     struct codec_buf meta;   /* column definitions captured from a prepare */
+    struct codec_buf rewrite; /* the statement as a rule rewrote it */
+    bool rewritten;
     uint64_t started_ns;
 
     struct cstmt *stmts;
@@ -248,6 +252,7 @@ struct worker {
     struct session *sessions;
     int n_sessions;
     struct admin_config *cfg; /* current snapshot (ref) */
+    struct router_scratch *scratch; /* rule evaluation without allocation */
 };
 
 struct proxy {

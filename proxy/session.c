@@ -89,6 +89,7 @@ static void on_handle_closed(uv_handle_t *h)
     codec_buf_free(&s->in);
     codec_buf_free(&s->out);
     codec_buf_free(&s->meta);
+    codec_buf_free(&s->rewrite);
     varset_free(&s->vars);
     if (s->cfg)
         admin_config_unref(s->cfg);
@@ -248,6 +249,7 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     codec_buf_init(&s->in);
     codec_buf_init(&s->out);
     codec_buf_init(&s->meta);
+    codec_buf_init(&s->rewrite);
     varset_init(&s->vars);
     s->next_stmt_id = 1;
     uv_tcp_init(&w->loop, &s->tcp);
@@ -271,10 +273,12 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         char ip[48] = "";
         if (ss.ss_family == AF_INET) {
             uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", ip);
             snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
                      ntohs(((struct sockaddr_in *)&ss)->sin_port));
         } else if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", ip);
             snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
                      ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
         }

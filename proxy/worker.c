@@ -178,6 +178,9 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         w->drain_timer.data = w;
         if (pool_worker_attach(p->pool, i, &w->loop) != 0)
             goto oom;
+        w->scratch = router_scratch_new(65536);
+        if (!w->scratch)
+            goto oom;
     }
     log_info("listening on %s:%d with %d worker threads", host, port, p->nworkers);
     return p;
@@ -230,6 +233,7 @@ void proxy_free(struct proxy *p)
             uv_run(&w->loop, UV_RUN_DEFAULT);
             if (uv_loop_close(&w->loop) != 0)
                 log_warn("worker %d: loop closed with handles open", i);
+            router_scratch_free(w->scratch);
         }
         free(p->workers);
     }

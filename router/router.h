@@ -33,20 +33,24 @@ unsigned router_stmt_flags(const char *sql, size_t len);
 
 /* -------------------------------------------------------------- digests */
 
-/* Writes the digest text of sql (len bytes) into out (at most outcap bytes,
- * always NUL-terminated when outcap > 0) and returns its length. Only the
- * first max_len bytes of sql are looked at (0: no limit), so the work is
- * bounded on huge statements. *hash receives a 64-bit hash of the digest
- * text (the same text always gives the same hash). Allocates nothing.
+/* Writes the digest text of sql (len bytes, not NUL-terminated) into out
+ * (at most outcap bytes, always NUL-terminated when outcap > 0; out may be
+ * NULL when outcap is 0) and returns the number of bytes written, NUL
+ * excluded. Only the first max_len bytes of sql are looked at (0: no limit),
+ * so the work is bounded on huge statements; it is O(len) in any case.
+ * *hash receives the 64-bit FNV-1a hash of the whole digest text, also of
+ * the part that did not fit in out (the same text always gives the same
+ * hash, whatever outcap). Allocates nothing; thread-safe.
  *
  * Normalization: literals (strings with escaped or doubled quotes, numbers
- * including negative and decimal and exponent forms, hex X'..' and 0x..,
- * bit b'..' and 0b.., DATE/TIME/TIMESTAMP '...' literals) become '?';
- * "IN (?, ?, ?)" collapses to "IN (...)" and multi-row "VALUES (...), (...)"
- * to "VALUES (...)"; comments (/ * * /, --, #) go, except optimizer hints
- * (/ *+ ... * /) which also go; runs of whitespace become one space; keywords
- * and identifiers outside quotes are upper-cased... see digest.c's header
- * for the exact rules the unit-test table pins down. */
+ * including unary-signed, decimal and exponent forms, hex X'..' and 0x..,
+ * bit b'..' and 0b.., N'..' and _charset'..', DATE/TIME/TIMESTAMP '...')
+ * become '?'; "IN (1, 2, 3)" collapses to "IN (...)" and multi-row
+ * "VALUES (...), (...)" to "VALUES (...)"; all comments go (optimizer hints
+ * and executable comments too); whitespace runs become one space, none
+ * after '(' or ',' or before ',' or ')'; a fixed list of SQL keywords is
+ * upper-cased, other identifiers keep their case. digest.c's header has the
+ * exact rules, and tests/unit/test_digest.c pins them down. */
 size_t router_digest(const char *sql, size_t len, char *out, size_t outcap, size_t max_len,
                      uint64_t *hash);
 

@@ -1,67 +1,675 @@
 /*
- * Rule sets: placeholder until the rule engine lands. Only the no-rules path
- * (every statement to the user's default hostgroup) is implemented.
+ * Rule sets: ProxySQL's mysql_query_rules compiled once into an immutable
+ * array that any number of workers evaluate at the same time, each with its
+ * own struct router_scratch.
+ *
+ * Compile (router_rules_compile): active specs are copied and sorted by
+ * rule_id; every regex column is compiled with PCRE2 and then JIT-compiled
+ * (a JIT failure leaves the interpreter, which gives the same answers more
+ * slowly). All or nothing: the first bad column frees what was built and the
+ * error names the rule_id, the column, PCRE2's message and the offset. Some
+ * rows ProxySQL accepts and then silently ignores are rejected here instead,
+ * because a rule that can never act is a configuration mistake:
+ * replace_pattern without match_pattern, unknown re_modifiers, a digest that
+ * is not 0x + 1..16 hex digits, a rewrite escape other than \0..\9 and \\,
+ * a reference to a group the pattern does not have, duplicate rule_ids.
+ *
+ * Evaluate (router_classify), ProxySQL's Query_Processor loop:
+ *
+ *     flag = 0; text = query
+ *     for each rule by ascending rule_id:
+ *         skip unless flag_in == flag
+ *              and username, schemaname, client_addr, digest match
+ *              and match_digest (on the digest text) and match_pattern (on
+ *                  text), each inverted by negate_match_pattern, match
+ *         hits++; the rule's actions override the decision's fields
+ *         replace_pattern: text = rewrite(text)   later rules see new text
+ *         flag_out set: flag = flag_out           evaluation goes on with the
+ *                                                 following rules, not from
+ *                                                 the first one
+ *         apply or error_msg: stop
+ *
+ * error_msg ends evaluation (a firewall rule is final); ok_msg does not, as
+ * in ProxySQL, and the caller gives error_msg precedence if both are set.
+ * negate_match_pattern inverts match_digest too, as ProxySQL documents. A
+ * rule that names a client_addr does not match a client without one (unix
+ * socket), except the catch-all '%'. The decision's digest is the hash when
+ * some rule consulted it, else 0.
+ *
+ * Nothing is allocated per query: the match data, JIT stack, digest buffer
+ * and two rewrite buffers (a rewrite reads one and writes the other) live in
+ * the scratch. The digest is computed lazily, the first time a rule that got
+ * past its flag and session checks needs it, so rule sets without digest
+ * rules never pay for it.
+ *
+ * Fast path: a match_pattern that is '^' followed by printable ASCII without
+ * regex metacharacters (ProxySQL's typical '^SELECT') is tested by comparing
+ * bytes, ASCII-case-folded under CASELESS. That is exactly what PCRE2 does
+ * for such a pattern without UTF mode: '^' anchors at the subject's start
+ * only (no MULTILINE), the default character tables fold only A-Z/a-z, and
+ * other bytes compare as themselves. Rules with a replace_pattern keep PCRE2
+ * because the substitution reuses its match data.
  */
-#include "router/router.h"
+#include "router/router_int.h"
 
+#include <assert.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* JIT stack per scratch: PCRE2's default (32 KiB on the machine stack) fails
+ * deeply backtracking patterns on long queries; 1 MiB is allocated at most
+ * once per worker. */
+#define JIT_STACK_START (32u * 1024u)
+#define JIT_STACK_MAX (1024u * 1024u)
+
+enum match_kind {
+    MATCH_ANY,    /* no match_pattern: every text matches */
+    MATCH_PREFIX, /* '^literal': byte compare, see the fast path above */
+    MATCH_REGEX,  /* PCRE2 */
+};
+
+struct rule {
+    int rule_id;
+    int flag_in;
+    int flag_out; /* < 0: leave the flag alone */
+    enum match_kind kind;
+    bool negate;
+    bool caseless;
+    bool global;
+    bool apply;
+    bool has_digest;
+    bool digest_jit; /* match_digest / match_pattern JIT-compiled */
+    bool pattern_jit;
+    uint64_t digest;
+    /* NULL: any. Empty strings are stored as NULL, as ProxySQL tests
+     * strlen() before comparing. */
+    char *username;
+    char *schemaname;
+    char *client_addr;
+    size_t client_addr_len;
+    bool client_addr_prefix; /* trailing '%': compare client_addr_len bytes */
+    pcre2_code *match_digest;
+    pcre2_code *match_pattern;
+    char *prefix; /* MATCH_PREFIX: the literal, lower-cased under CASELESS */
+    size_t prefix_len;
+    char *replacement; /* replace_pattern in pcre2_substitute() syntax */
+    size_t replacement_len;
+    int destination_hostgroup; /* < 0: none, as for the three below */
+    int cache_ttl;
+    int timeout;
+    int multiplex;
+    char *error_msg;
+    char *ok_msg;
+    _Atomic uint64_t hits;
+};
+
+struct router_rules {
+    size_t n;
+    struct rule rule[];
+};
+
+struct router_scratch {
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack;
+    size_t rewrite_cap;
+    char *rewrite[2];
+    char digest[ROUTER_RULES_DIGEST_MAX + 1];
+};
+
+/* State of one evaluation. */
+struct eval {
+    const char *text; /* what match_pattern sees: the query or a rewrite */
+    size_t len;
+    int next_buf; /* rewrite buffer the next rewrite writes */
+    bool rewritten;
+    bool digest_done;
+    uint64_t digest;
+    size_t digest_len;
+};
+
+__attribute__((format(printf, 3, 4))) static void set_error(char *err, size_t errlen,
+                                                            const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* -------------------------------------------------------------- compile */
+
+/* Copies s; NULL stays NULL, and so does "" when empty_is_null. Returns -1 on
+ * allocation failure. */
+static int copy_string(const char *s, bool empty_is_null, char **out)
+{
+    *out = NULL;
+    if (s == NULL || (empty_is_null && s[0] == '\0'))
+        return 0;
+    *out = strdup(s);
+    return *out ? 0 : -1;
+}
+
+static int parse_modifiers(const struct router_rule_spec *s, struct rule *r, char *err,
+                           size_t errlen)
+{
+    /* ProxySQL's default for the column is CASELESS. */
+    r->caseless = s->re_modifiers == NULL;
+    r->global = false;
+    if (s->re_modifiers == NULL)
+        return 0;
+    const char *p = s->re_modifiers;
+    while (*p) {
+        while (*p == ',' || *p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ", \t");
+        if (n == 0)
+            break;
+        if (n == 8 && strncasecmp(p, "CASELESS", 8) == 0) {
+            r->caseless = true;
+        } else if (n == 6 && strncasecmp(p, "GLOBAL", 6) == 0) {
+            r->global = true;
+        } else {
+            set_error(err, errlen,
+                      "rule_id %d: re_modifiers: unknown modifier '%.*s' (CASELESS, GLOBAL)",
+                      r->rule_id, (int)n, p);
+            return -1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static int parse_digest(const struct router_rule_spec *s, struct rule *r, char *err, size_t errlen)
+{
+    const char *d = s->digest;
+    if (d == NULL || d[0] == '\0')
+        return 0;
+    size_t n = strlen(d);
+    bool ok = n > 2 && n <= 18 && d[0] == '0' && (d[1] == 'x' || d[1] == 'X');
+    uint64_t v = 0;
+    for (size_t i = 2; ok && i < n; i++) {
+        char c = d[i];
+        unsigned nib = 0;
+        if (c >= '0' && c <= '9')
+            nib = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            nib = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            nib = (unsigned)(c - 'A' + 10);
+        else
+            ok = false;
+        v = v << 4 | nib;
+    }
+    if (!ok) {
+        set_error(err, errlen, "rule_id %d: digest: '%s' is not 0x followed by 1-16 hex digits",
+                  r->rule_id, d);
+        return -1;
+    }
+    r->has_digest = true;
+    r->digest = v;
+    return 0;
+}
+
+static int compile_regex(const char *pattern, const char *column, struct rule *r, pcre2_code **out,
+                         bool *jit, char *err, size_t errlen)
+{
+    int code;
+    PCRE2_SIZE offset;
+    *out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                         r->caseless ? PCRE2_CASELESS : 0, &code, &offset, NULL);
+    if (*out == NULL) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+            snprintf((char *)msg, sizeof(msg), "PCRE2 error %d", code);
+        set_error(err, errlen, "rule_id %d: %s: %s at offset %zu", r->rule_id, column,
+                  (const char *)msg, (size_t)offset);
+        return -1;
+    }
+    /* JIT may be unavailable (CPU, SELinux, pattern size): the interpreter
+     * gives the same results, so a failure is not an error. */
+    *jit = pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE) == 0;
+    return 0;
+}
+
+static bool is_plain_prefix(const char *p)
+{
+    if (p[0] != '^')
+        return false;
+    for (p++; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        /* Printable ASCII only: outside it PCRE2's case folding and escapes
+         * are not worth reproducing. */
+        if (c < 0x20 || c > 0x7e || strchr("\\^$.|?*+()[]{}", c))
+            return false;
+    }
+    return true;
+}
+
+static char fold(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static int compile_match_pattern(const struct router_rule_spec *s, struct rule *r, char *err,
+                                 size_t errlen)
+{
+    if (s->match_pattern == NULL) {
+        r->kind = MATCH_ANY;
+        return 0;
+    }
+    if (s->replace_pattern == NULL && is_plain_prefix(s->match_pattern)) {
+        if (copy_string(s->match_pattern + 1, false, &r->prefix) < 0)
+            goto nomem;
+        r->prefix_len = strlen(r->prefix);
+        if (r->caseless)
+            for (size_t i = 0; i < r->prefix_len; i++)
+                r->prefix[i] = fold(r->prefix[i]);
+        r->kind = MATCH_PREFIX;
+        return 0;
+    }
+    r->kind = MATCH_REGEX;
+    return compile_regex(s->match_pattern, "match_pattern", r, &r->match_pattern, &r->pattern_jit,
+                         err, errlen);
+nomem:
+    set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
+    return -1;
+}
+
+/* ProxySQL (RE2 and pcrecpp alike) writes group references in replace_pattern
+ * as \0..\9 and a backslash as \\; pcre2_substitute() wants ${n} and $$ for
+ * a dollar. Translated once here so evaluation parses nothing. */
+static int compile_replacement(const struct router_rule_spec *s, struct rule *r, char *err,
+                               size_t errlen)
+{
+    const char *in = s->replace_pattern;
+    if (in == NULL)
+        return 0;
+    if (r->kind != MATCH_REGEX) {
+        set_error(err, errlen, "rule_id %d: replace_pattern needs a match_pattern to replace",
+                  r->rule_id);
+        return -1;
+    }
+    uint32_t groups;
+    if (pcre2_pattern_info(r->match_pattern, PCRE2_INFO_CAPTURECOUNT, &groups) != 0)
+        groups = 0;
+    if (groups >= ROUTER_RULES_OVEC_PAIRS) {
+        set_error(err, errlen,
+                  "rule_id %d: match_pattern has %u capture groups; replace_pattern allows %u",
+                  r->rule_id, groups, ROUTER_RULES_OVEC_PAIRS - 1);
+        return -1;
+    }
+    size_t n = strlen(in);
+    /* Each input byte becomes at most two output bytes ("\1" -> "${1}"). */
+    char *out = malloc(2 * n + 1);
+    if (out == NULL) {
+        set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '$') {
+            out[o++] = '$';
+            out[o++] = '$';
+        } else if (c != '\\') {
+            out[o++] = c;
+        } else if (i + 1 < n && in[i + 1] == '\\') {
+            out[o++] = '\\';
+            i++;
+        } else if (i + 1 < n && in[i + 1] >= '0' && in[i + 1] <= '9') {
+            unsigned g = (unsigned)(in[i + 1] - '0');
+            if (g > groups) {
+                set_error(err, errlen,
+                          "rule_id %d: replace_pattern: \\%u but match_pattern has %u groups",
+                          r->rule_id, g, groups);
+                free(out);
+                return -1;
+            }
+            o += (size_t)sprintf(out + o, "${%u}", g);
+            i++;
+        } else {
+            set_error(err, errlen,
+                      "rule_id %d: replace_pattern: bad escape at offset %zu "
+                      "(use \\0..\\9 or \\\\)",
+                      r->rule_id, i);
+            free(out);
+            return -1;
+        }
+    }
+    out[o] = '\0';
+    r->replacement = out;
+    r->replacement_len = o;
+    return 0;
+}
+
+static void rule_close(struct rule *r)
+{
+    free(r->username);
+    free(r->schemaname);
+    free(r->client_addr);
+    pcre2_code_free(r->match_digest);
+    pcre2_code_free(r->match_pattern);
+    free(r->prefix);
+    free(r->replacement);
+    free(r->error_msg);
+    free(r->ok_msg);
+}
+
+static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    atomic_init(&r->hits, 0);
+    r->rule_id = s->rule_id;
+    r->flag_in = s->flag_in;
+    r->flag_out = s->flag_out;
+    r->negate = s->negate_match_pattern;
+    r->apply = s->apply;
+    r->destination_hostgroup = s->destination_hostgroup;
+    r->cache_ttl = s->cache_ttl;
+    r->timeout = s->timeout;
+    r->multiplex = s->multiplex;
+    if (copy_string(s->username, true, &r->username) < 0 ||
+        copy_string(s->schemaname, true, &r->schemaname) < 0 ||
+        copy_string(s->client_addr, true, &r->client_addr) < 0 ||
+        copy_string(s->error_msg, false, &r->error_msg) < 0 ||
+        copy_string(s->ok_msg, false, &r->ok_msg) < 0) {
+        set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
+        return -1;
+    }
+    if (r->client_addr) {
+        r->client_addr_len = strlen(r->client_addr);
+        /* ProxySQL's wildcard: a trailing '%' matches any rest; '%' alone
+         * matches every client. */
+        if (r->client_addr[r->client_addr_len - 1] == '%') {
+            r->client_addr_prefix = true;
+            r->client_addr_len--;
+        }
+    }
+    if (parse_modifiers(s, r, err, errlen) < 0 || parse_digest(s, r, err, errlen) < 0)
+        return -1;
+    if (s->match_digest && compile_regex(s->match_digest, "match_digest", r, &r->match_digest,
+                                         &r->digest_jit, err, errlen) < 0)
+        return -1;
+    if (compile_match_pattern(s, r, err, errlen) < 0 || compile_replacement(s, r, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int by_rule_id(const void *a, const void *b)
+{
+    const struct router_rule_spec *x = *(const struct router_rule_spec *const *)a;
+    const struct router_rule_spec *y = *(const struct router_rule_spec *const *)b;
+    return (x->rule_id > y->rule_id) - (x->rule_id < y->rule_id);
+}
 
 int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct router_rules **out,
                          char *errbuf, size_t errlen)
 {
-    (void)specs;
+    struct router_rules *rules = NULL;
+    const struct router_rule_spec **order = NULL;
+    size_t active = 0;
+    int rc = -1;
+
     *out = NULL;
-    if (n == 0)
-        return 0;
-    snprintf(errbuf, errlen, "query rules are not supported yet");
-    return -1;
+    for (size_t i = 0; i < n; i++)
+        active += specs[i].active;
+    order = malloc((active ? active : 1) * sizeof(*order));
+    rules = malloc(sizeof(*rules) + active * sizeof(rules->rule[0]));
+    if (order == NULL || rules == NULL) {
+        free(rules);
+        rules = NULL;
+        set_error(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    rules->n = 0;
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (specs[i].active)
+            order[k++] = &specs[i];
+    qsort(order, active, sizeof(*order), by_rule_id);
+    for (size_t i = 0; i < active; i++) {
+        if (i > 0 && order[i]->rule_id == order[i - 1]->rule_id) {
+            set_error(errbuf, errlen, "rule_id %d: duplicate rule_id", order[i]->rule_id);
+            goto out;
+        }
+        /* Counted before init so that a half-built rule is closed too. */
+        rules->n++;
+        if (rule_init(&rules->rule[i], order[i], errbuf, errlen) < 0)
+            goto out;
+    }
+    *out = rules;
+    rules = NULL;
+    rc = 0;
+out:
+    router_rules_free(rules);
+    free(order);
+    return rc;
 }
 
 void router_rules_free(struct router_rules *rules)
 {
-    (void)rules;
+    if (rules == NULL)
+        return;
+    for (size_t i = 0; i < rules->n; i++)
+        rule_close(&rules->rule[i]);
+    free(rules);
 }
 
 size_t router_rules_count(const struct router_rules *rules)
 {
-    (void)rules;
-    return 0;
+    return rules ? rules->n : 0;
 }
 
 int router_rules_rule_id(const struct router_rules *rules, size_t i)
 {
-    (void)rules;
-    (void)i;
-    return -1;
+    return rules && i < rules->n ? rules->rule[i].rule_id : -1;
 }
 
 uint64_t router_rules_hits(const struct router_rules *rules, size_t i)
 {
-    (void)rules;
-    (void)i;
-    return 0;
+    if (rules == NULL || i >= rules->n)
+        return 0;
+    return atomic_load_explicit(&rules->rule[i].hits, memory_order_relaxed);
 }
+
+bool router_rules_is_prefix(const struct router_rules *rules, size_t i)
+{
+    return rules && i < rules->n && rules->rule[i].kind == MATCH_PREFIX;
+}
+
+/* -------------------------------------------------------------- scratch */
 
 struct router_scratch *router_scratch_new(size_t rewrite_cap)
 {
-    (void)rewrite_cap;
-    return NULL;
+    struct router_scratch *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->rewrite_cap = rewrite_cap;
+    /* +1 each: pcre2_substitute() NUL-terminates, and the cap is for text. */
+    s->rewrite[0] = malloc(2 * (rewrite_cap + 1));
+    s->md = pcre2_match_data_create(ROUTER_RULES_OVEC_PAIRS, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jit_stack = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
+    if (s->rewrite[0] == NULL || s->md == NULL || s->mctx == NULL || s->jit_stack == NULL) {
+        router_scratch_free(s);
+        return NULL;
+    }
+    s->rewrite[1] = s->rewrite[0] + rewrite_cap + 1;
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
+    return s;
 }
 
 void router_scratch_free(struct router_scratch *scratch)
 {
-    (void)scratch;
+    if (scratch == NULL)
+        return;
+    pcre2_match_data_free(scratch->md);
+    pcre2_match_context_free(scratch->mctx);
+    pcre2_jit_stack_free(scratch->jit_stack);
+    free(scratch->rewrite[0]);
+    free(scratch);
 }
 
+/* ------------------------------------------------------------- evaluate */
+
+static bool str_matches(const char *want, const char *have)
+{
+    /* The first byte settles most mismatches (rules for other users and
+     * schemas) without a call to strcmp(). */
+    return want == NULL || (have && want[0] == have[0] && strcmp(want, have) == 0);
+}
+
+static bool addr_matches(const struct rule *r, const char *addr)
+{
+    if (r->client_addr == NULL || (r->client_addr_prefix && r->client_addr_len == 0))
+        return true;
+    /* A rule that names an address does not apply to a client without one
+     * (ProxySQL lets it through; a firewall rule should not). */
+    if (addr == NULL)
+        return false;
+    if (r->client_addr_prefix)
+        return strncmp(r->client_addr, addr, r->client_addr_len) == 0;
+    return strcmp(r->client_addr, addr) == 0;
+}
+
+/* PCRE2 errors (match or depth limits on a pathological pattern and query)
+ * count as no match: the statement then goes where the other rules say. */
+static bool regex_matches(const pcre2_code *re, bool jit, const char *s, size_t len,
+                          struct router_scratch *scratch)
+{
+    /* pcre2_jit_match() skips pcre2_match()'s option checks and dispatch
+     * (about 10 ns a call, times tens of rules). rc 0 means the ovector was
+     * too small for all groups: still a match. */
+    if (jit)
+        return pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx) >= 0;
+    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx) >= 0;
+}
+
+static bool prefix_matches(const struct rule *r, const char *s, size_t len)
+{
+    if (len < r->prefix_len)
+        return false;
+    if (!r->caseless)
+        return memcmp(s, r->prefix, r->prefix_len) == 0;
+    for (size_t i = 0; i < r->prefix_len; i++)
+        if (fold(s[i]) != r->prefix[i])
+            return false;
+    return true;
+}
+
+static bool pattern_matches(const struct rule *r, const struct eval *ev,
+                            struct router_scratch *scratch)
+{
+    if (r->kind == MATCH_PREFIX)
+        return prefix_matches(r, ev->text, ev->len);
+    return regex_matches(r->match_pattern, r->pattern_jit, ev->text, ev->len, scratch);
+}
+
+static bool digest_matches(const struct rule *r, struct eval *ev, const char *sql, size_t len,
+                           struct router_scratch *scratch)
+{
+    if (!ev->digest_done) {
+        /* Of the original text, as in ProxySQL: a rewrite does not change
+         * which digest the statement is accounted under. */
+        size_t n = router_digest(sql, len, scratch->digest, sizeof(scratch->digest),
+                                 ROUTER_RULES_DIGEST_MAX, &ev->digest);
+        ev->digest_len = n < sizeof(scratch->digest) ? n : sizeof(scratch->digest) - 1;
+        ev->digest_done = true;
+    }
+    if (r->has_digest && r->digest != ev->digest)
+        return false;
+    if (r->match_digest && regex_matches(r->match_digest, r->digest_jit, scratch->digest,
+                                         ev->digest_len, scratch) == r->negate)
+        return false;
+    return true;
+}
+
+/* Applies r's replace_pattern to the current text. pattern_matches() just
+ * matched r on this text with scratch->md, so PCRE2_SUBSTITUTE_MATCHED
+ * spares a second match. On overflow of the rewrite buffer the current text
+ * stays (the other buffer holds it). */
+static void rewrite(const struct rule *r, struct eval *ev, struct router_scratch *scratch)
+{
+    char *dst = scratch->rewrite[ev->next_buf];
+    PCRE2_SIZE outlen = scratch->rewrite_cap + 1;
+    uint32_t opts = PCRE2_SUBSTITUTE_MATCHED | (r->global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
+    int rc = pcre2_substitute(r->match_pattern, (PCRE2_SPTR)ev->text, ev->len, 0, opts, scratch->md,
+                              scratch->mctx, (PCRE2_SPTR)r->replacement, r->replacement_len,
+                              (PCRE2_UCHAR *)dst, &outlen);
+    if (rc <= 0)
+        return;
+    ev->text = dst;
+    ev->len = outlen;
+    ev->next_buf ^= 1;
+    ev->rewritten = true;
+}
+
+static void take_actions(const struct rule *r, struct router_decision *out)
+{
+    out->rule_id = r->rule_id;
+    if (r->destination_hostgroup >= 0)
+        out->hostgroup = r->destination_hostgroup;
+    if (r->cache_ttl >= 0)
+        out->cache_ttl = r->cache_ttl;
+    if (r->timeout >= 0)
+        out->timeout_ms = r->timeout;
+    if (r->multiplex >= 0)
+        out->multiplex = r->multiplex;
+    if (r->error_msg)
+        out->error_msg = r->error_msg;
+    if (r->ok_msg)
+        out->ok_msg = r->ok_msg;
+}
+
+static void evaluate(const struct router_rules *rules, struct router_scratch *scratch,
+                     const struct router_facts *facts, const char *sql, size_t len, struct eval *ev,
+                     struct router_decision *out)
+{
+    int flag = 0;
+    for (size_t i = 0; i < rules->n; i++) {
+        const struct rule *r = &rules->rule[i];
+        if (r->flag_in != flag || !str_matches(r->username, facts->user) ||
+            !str_matches(r->schemaname, facts->schema) || !addr_matches(r, facts->client_addr))
+            continue;
+        if ((r->has_digest || r->match_digest) && !digest_matches(r, ev, sql, len, scratch))
+            continue;
+        bool matched = r->kind != MATCH_ANY && pattern_matches(r, ev, scratch);
+        if (r->kind != MATCH_ANY && matched == r->negate)
+            continue;
+        /* The set is immutable but for its counters; the cast reaches the
+         * atomic, which the rule set's allocation leaves writable. */
+        atomic_fetch_add_explicit(&((struct rule *)r)->hits, 1, memory_order_relaxed);
+        take_actions(r, out);
+        /* A negated rule matched because its pattern did not: nothing to
+         * replace, as in ProxySQL where Replace() then finds nothing. */
+        if (r->replacement && matched)
+            rewrite(r, ev, scratch);
+        if (r->flag_out >= 0)
+            flag = r->flag_out;
+        if (r->apply || r->error_msg)
+            break;
+    }
+}
+
+/* The decision's pointers into rules (error_msg, ok_msg) live as long as the
+ * rule set; rewritten lives in scratch until its next router_classify(). */
 int router_classify(const struct router_rules *rules, struct router_scratch *scratch,
                     const struct router_facts *facts, const char *sql, size_t len,
                     struct router_decision *out)
 {
-    (void)rules;
-    (void)scratch;
+    struct eval ev = {.text = sql ? sql : "", .len = sql ? len : 0};
+
     out->hostgroup = facts->default_hostgroup;
-    out->stmt_flags = router_stmt_flags(sql, len);
     out->digest = 0;
     out->rule_id = -1;
     out->error_msg = NULL;
@@ -71,5 +679,16 @@ int router_classify(const struct router_rules *rules, struct router_scratch *scr
     out->cache_ttl = -1;
     out->timeout_ms = -1;
     out->multiplex = -1;
+    if (rules && rules->n > 0) {
+        assert(scratch != NULL);
+        evaluate(rules, scratch, facts, ev.text, ev.len, &ev, out);
+    }
+    if (ev.rewritten) {
+        out->rewritten = ev.text;
+        out->rewritten_len = ev.len;
+    }
+    if (ev.digest_done)
+        out->digest = ev.digest;
+    out->stmt_flags = router_stmt_flags(ev.text, ev.len);
     return 0;
 }

@@ -62,7 +62,7 @@ def fleet(tmp_path_factory):
         workdir = str(tmp_path_factory.mktemp("fleet"))
         env_path = harness.start_fleet(workdir,
                                        replicas=int(os.environ.get("SLUICE_TEST_REPLICAS",
-                                                                   "0")))
+                                                                   "2")))
         started = env_path
     try:
         f = harness.Fleet(env_path)
