@@ -23,7 +23,9 @@
 #   BENCH_TABLES [4]         BENCH_TABLE_SIZE [10000]
 #   BENCH_POOL [64]          Sluice mysql_servers.max_connections for the primary
 #   BENCH_PRIMARY_MAX [500]  primary max_connections (must be >= BENCH_POOL)
-#   BENCH_THREADS [2]        Sluice mysql-threads
+#   BENCH_THREADS [1]        proxy threads: Sluice mysql-threads and HAProxy nbthread alike
+#                            (on 2 cores shared with sysbench and MariaDB, one proxy thread
+#                            measured faster than two for both proxies)
 #   BENCH_REPLICAS [0]       replicas in the fleet (unused by the workloads)
 #   BENCH_TARGETS ["direct haproxy sluice"]
 #   BUILD_DIR [build]        meson build dir; configured with buildtype=release if absent
@@ -64,7 +66,8 @@ TABLES=${BENCH_TABLES:-4}
 TABLE_SIZE=${BENCH_TABLE_SIZE:-10000}
 POOL=${BENCH_POOL:-64}
 PRIMARY_MAX=${BENCH_PRIMARY_MAX:-500}
-SLUICE_THREADS=${BENCH_THREADS:-2}
+SLUICE_THREADS=${BENCH_THREADS:-1}
+PROXY_THREADS=$SLUICE_THREADS
 REPLICAS=${BENCH_REPLICAS:-0}
 read -r -a TARGETS <<<"${BENCH_TARGETS:-direct haproxy sluice}"
 BUILD_DIR=${BUILD_DIR:-$SRC/build}
@@ -205,6 +208,7 @@ sysbench oltp_read_only "${SB_COMMON[@]}" --mysql-port="$PRIMARY_PORT" prepare \
 cat >"$OUT/haproxy.cfg" <<EOF
 global
     maxconn 8000
+    nbthread $PROXY_THREADS
 
 defaults
     mode tcp
