@@ -1,29 +1,46 @@
 /*
- * Admin: the SQLite store and the configuration snapshot built from it.
+ * Admin: the SQLite store, its three configuration layers, the admin SQL
+ * statements and the configuration snapshot built from them.
  *
- * The store is an SQLite database file `sluice.db` in the datadir whose
- * tables carry ProxySQL's names and columns (mysql_servers, mysql_users,
- * mysql_query_rules, mysql_replication_hostgroups, global_variables). When
- * the file is new, the optional config file (an SQL script of statements
- * against those tables) is applied once; global_variables is pre-filled with
- * defaults first, so a config file only overrides what it names
- * (INSERT OR REPLACE INTO global_variables VALUES ('mysql-threads','4')).
+ * Layers, as in ProxySQL:
+ *   MEMORY   SQLite's main database, in memory: mysql_servers, mysql_users,
+ *            mysql_query_rules, mysql_replication_hostgroups, global_variables
+ *            with ProxySQL's names and columns. This is what admins edit.
+ *   RUNTIME  the immutable snapshot (struct admin_config) the workers use,
+ *            mirrored in MEMORY as runtime_<table> with the same columns so
+ *            operators can SELECT what is live, and so a snapshot can be
+ *            rebuilt from them when only one module is reloaded.
+ *   DISK     datadir/sluice.db, ATTACHed as schema `disk` with the same tables.
  *
- * admin_config_load() reads the store and returns an immutable snapshot
- * (struct admin_config) that worker threads share through an atomic
- * refcount: admin_config_ref()/admin_config_unref(); the last unref frees.
+ * Start-up precedence: DISK if sluice.db exists (non-empty); else the --config
+ * file (an SQL script against the MEMORY tables) on top of the built-in
+ * defaults, saved to DISK at once; else the defaults alone, also saved. So a
+ * config file is read on the first start only, as in ProxySQL.
+ * global_variables is pre-filled with defaults, so a config file only
+ * overrides what it names (INSERT OR REPLACE INTO global_variables VALUES
+ * ('mysql-threads','4')) and variables added by a newer version appear.
  *
- * Thread: the store is used from the main thread only. Snapshots are
- * read-only and safe to share between threads.
+ * Modules move between layers with ProxySQL's commands (admin_execute):
+ * LOAD <module> TO RUNTIME builds a whole snapshot (that module from MEMORY,
+ * the others from runtime_*), validates it and either returns it for
+ * publication or changes nothing. SAVE <module> TO DISK, LOAD <module> FROM
+ * DISK and SAVE <module> FROM RUNTIME copy tables; see admin_execute().
+ *
+ * Snapshots are shared by worker threads through an atomic refcount:
+ * admin_config_ref()/admin_config_unref(); the last unref frees.
+ *
+ * Thread: a store and everything taking one (admin_store_*, admin_config_load,
+ * admin_config_build, admin_execute) belong to one thread, the main loop's;
+ * SQLite's handle is not shared. Snapshots are read-only and safe to share.
  */
 #ifndef SLUICE_ADMIN_ADMIN_H
 #define SLUICE_ADMIN_ADMIN_H
 
+#include "router/router.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "router/router.h"
 
 enum admin_err {
     ADMIN_EIO = -1,    /* cannot open or create the store */
@@ -36,10 +53,15 @@ const char *admin_strerror(int err);
 
 struct admin_store;
 
-/* Opens (creating if needed) datadir/sluice.db. If the store was created by
- * this call and config_path is not NULL, applies that SQL script. errbuf
- * (may be NULL) receives a message naming the failing statement on error.
- * Returns 0 or a negative ADMIN_E* code. */
+/* Opens the store: MEMORY in memory and DISK as datadir/sluice.db (datadir
+ * is created 0700 if missing). If sluice.db exists and is not empty, its
+ * tables are copied into MEMORY and config_path is ignored. Otherwise the
+ * defaults are filled in, config_path (if not NULL) is applied to MEMORY in
+ * one transaction, and MEMORY is saved to a new sluice.db; on failure that
+ * file is removed again so the next start retries. RUNTIME (runtime_*) stays
+ * empty until admin_config_load(). errbuf (may be NULL) receives a message
+ * naming the failing statement on error. Returns 0 or a negative ADMIN_E*
+ * code. */
 int admin_store_open(const char *datadir, const char *config_path, struct admin_store **out,
                      char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 void admin_store_close(struct admin_store *store);
@@ -107,9 +129,31 @@ struct admin_config {
     int restapi_port;    /* admin-restapi_port (1-65535) */
 };
 
-/* Builds a new snapshot from the store (refs = 1). Validates values (ports,
- * hostgroups referenced by users exist in mysql_servers, password hashes
- * parse); on failure returns a negative code and a message in errbuf. */
+/* Configuration modules, as LOAD/SAVE name them. */
+#define ADMIN_MOD_SERVERS 0x01u         /* mysql_servers + mysql_replication_hostgroups */
+#define ADMIN_MOD_USERS 0x02u           /* mysql_users */
+#define ADMIN_MOD_RULES 0x04u           /* mysql_query_rules */
+#define ADMIN_MOD_VARIABLES 0x08u       /* global_variables named mysql-* */
+#define ADMIN_MOD_ADMIN_VARIABLES 0x10u /* global_variables named admin-* */
+#define ADMIN_MOD_ALL 0x1fu
+
+/* Builds a new snapshot (refs = 1) taking each module whose bit is set in
+ * from_memory_mask from the MEMORY tables and every other module from the
+ * runtime_* tables; writes nothing. Validates the whole snapshot (ports,
+ * hostgroups referenced by users exist in the servers, password hashes
+ * parse, every rule compiles: a regex error names the rule_id, the column,
+ * PCRE2's message and offset); on failure returns a negative code, leaves
+ * *out untouched and puts a message in errbuf. Works inside the caller's
+ * transaction, if any. */
+int admin_config_build(struct admin_store *store, unsigned from_memory_mask,
+                       struct admin_config **out, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The initial load to runtime: admin_config_build() with every module from
+ * MEMORY, then, if it validates, copies all MEMORY tables to runtime_*
+ * (the snapshot and the runtime_* tables then agree). Call it once after
+ * admin_store_open() and publish the result; later loads come from
+ * admin_execute(). Same return codes as admin_config_build(). */
 int admin_config_load(struct admin_store *store, struct admin_config **out, char *errbuf,
                       size_t errlen) __attribute__((warn_unused_result));
 
@@ -120,6 +164,60 @@ void admin_config_unref(struct admin_config *cfg);
 /* Lookup helpers (linear; snapshots are small). Return NULL if absent. */
 const struct admin_user *admin_config_user(const struct admin_config *cfg, const char *name,
                                            size_t name_len);
+
+enum admin_result_kind {
+    ADMIN_RES_OK,    /* no result set: affected_rows */
+    ADMIN_RES_ROWS,  /* a result set: ncols, col_names, nrows, rows (maybe zero rows) */
+    ADMIN_RES_ERROR, /* err_code, err_sqlstate, err_msg */
+};
+
+/* The outcome of admin_execute(), ready to encode as OK, result set or ERR.
+ * Every pointer is owned by the result; admin_result_free() releases it. */
+struct admin_result {
+    enum admin_result_kind kind;
+    uint64_t affected_rows;
+    size_t ncols;
+    char **col_names; /* ncols NUL-terminated names */
+    size_t nrows;
+    char ***rows;         /* rows[r][c]: NUL-terminated text, or NULL for SQL NULL */
+    uint16_t err_code;    /* MySQL error number, e.g. 1064, 1105 */
+    char err_sqlstate[6]; /* five characters and a NUL, e.g. "HY000" */
+    char err_msg[512];    /* never contains a password */
+    /* Set when the statements loaded a module to runtime: a new snapshot
+     * (refs = 1) that the caller takes over and publishes (set it to NULL
+     * after taking it). The runtime_* tables already show it. It can be set
+     * together with kind == ADMIN_RES_ERROR when a LOAD succeeded and a later
+     * statement of the same string failed: it must be published anyway. */
+    struct admin_config *new_runtime;
+    size_t rows_cap; /* private: allocated length of rows */
+};
+
+/* Runs the admin statement(s) in sql (len bytes, need not be NUL-terminated)
+ * and fills res, which is overwritten (free an earlier result first).
+ *
+ * Accepted: SQL on the MEMORY tables (SELECT/INSERT/UPDATE/DELETE/REPLACE,
+ * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, PRAGMA, CREATE...; runtime_*
+ * tables are read-only and admin tables cannot be dropped or altered);
+ * ProxySQL's layer commands (LOAD|SAVE <module> TO|FROM RUNTIME|MEMORY|DISK,
+ * with the aliases RUN and MEM) for the modules MYSQL SERVERS, MYSQL USERS,
+ * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb
+ * client and common tools send (SELECT @@version_comment LIMIT 1 and other
+ * @@variables, SELECT DATABASE(), USER(), VERSION(), SHOW DATABASES, SHOW
+ * TABLES [FROM main|disk], SHOW CREATE TABLE t, SET ... (accepted and
+ * ignored), USE main). Keywords are case-insensitive; a trailing ';' is
+ * optional. Several statements separated by ';' run in order; the result is
+ * the last one's, or the first error (later statements do not run).
+ *
+ * runtime: the snapshot currently published (may be NULL); only read for
+ * @@version. Returns 0 when res is OK or ROWS, or the negative ADMIN_E* code
+ * matching an ERROR result. Not marked warn_unused_result on purpose: res
+ * carries the outcome and callers need not look at the code. */
+int admin_execute(struct admin_store *store, const struct admin_config *runtime, const char *sql,
+                  size_t len, struct admin_result *res);
+
+/* Frees everything res owns, unrefs new_runtime if still set, and zeroes
+ * res (so a second call is harmless). */
+void admin_result_free(struct admin_result *res);
 
 /* Splits "host:port" into host (NUL-terminated, at most hostlen-1) and port.
  * Returns 0 or ADMIN_EINVAL. */

@@ -1,10 +1,13 @@
 /*
- * The runtime snapshot: admin_config_load() reads mysql_servers, mysql_users
- * and global_variables inside one read transaction, converts and validates
- * every value, and returns a struct admin_config that workers share through
- * an atomic refcount. Validation is all-or-nothing: the caller's current
- * snapshot stays in force unless the whole new one is good (DESIGN.md, LOAD
- * ... TO RUNTIME).
+ * The runtime snapshot: admin_config_build() reads mysql_servers, mysql_users,
+ * mysql_query_rules and global_variables inside one savepoint, each module
+ * from MEMORY or from its runtime_* mirror as the caller asks, converts and
+ * validates every value, and returns a struct admin_config that workers share
+ * through an atomic refcount. Validation is all-or-nothing: the caller's
+ * current snapshot stays in force unless the whole new one is good
+ * (DESIGN.md, LOAD ... TO RUNTIME). Reading the modules not being loaded from
+ * runtime_* (rather than from the published snapshot) keeps one code path
+ * for every module and makes the runtime_* tables the record of what is live.
  *
  * Global variables are described by one table (name, default, kind, target
  * field, bounds). The same table pre-fills global_variables in a new store
@@ -195,6 +198,14 @@ out:
     return rc;
 }
 
+const char *admin_global_default(const char *name)
+{
+    for (size_t i = 0; i < N_VARS; i++)
+        if (strcmp(name, vars[i].name) == 0)
+            return vars[i].def;
+    return NULL;
+}
+
 /* Strict decimal parse: optional '-', digits only, no blanks, fits a long. */
 static bool parse_long(const char *s, long *out)
 {
@@ -342,18 +353,26 @@ static int set_var(struct admin_config *cfg, const struct var *v, const char *va
     return 0;
 }
 
-static int load_globals(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+/* Table prefix ("main." or "main.runtime_") a module is read from. */
+static const char *source(unsigned from_memory_mask, unsigned mod)
+{
+    return admin_layer_prefix((from_memory_mask & mod) ? ADMIN_LAYER_MEMORY : ADMIN_LAYER_RUNTIME);
+}
+
+/* Applies the rows of one variable module (names starting with name_prefix)
+ * from table prefix `from` on top of what cfg already holds. */
+static int read_globals(sqlite3 *db, const char *from, const char *name_prefix,
+                        struct admin_config *cfg, char *errbuf, size_t errlen)
 {
     sqlite3_stmt *stmt = NULL;
+    char sql[160];
     int rc, src;
 
-    for (size_t i = 0; i < N_VARS; i++) {
-        rc = set_var(cfg, &vars[i], vars[i].def, errbuf, errlen);
-        if (rc != 0)
-            return rc; /* a bad built-in default: caught by the unit tests */
-    }
-    if (sqlite3_prepare_v2(db, "SELECT variable_name, variable_value FROM global_variables", -1,
-                           &stmt, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof(sql),
+             "SELECT variable_name, variable_value FROM %sglobal_variables"
+             " WHERE substr(variable_name, 1, 6) = '%s'",
+             from, name_prefix);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read global_variables: %s", sqlite3_errmsg(db));
         return ADMIN_ESQL;
     }
@@ -376,6 +395,25 @@ static int load_globals(sqlite3 *db, struct admin_config *cfg, char *errbuf, siz
         rc = ADMIN_ESQL;
     }
     sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Seeds every variable with its default, then applies the mysql-* and admin-*
+ * rows, each module from its own layer. */
+static int load_globals(sqlite3 *db, unsigned mask, struct admin_config *cfg, char *errbuf,
+                        size_t errlen)
+{
+    int rc;
+
+    for (size_t i = 0; i < N_VARS; i++) {
+        rc = set_var(cfg, &vars[i], vars[i].def, errbuf, errlen);
+        if (rc != 0)
+            return rc; /* a bad built-in default: caught by the unit tests */
+    }
+    rc = read_globals(db, source(mask, ADMIN_MOD_VARIABLES), "mysql-", cfg, errbuf, errlen);
+    if (rc == 0)
+        rc = read_globals(db, source(mask, ADMIN_MOD_ADMIN_VARIABLES), "admin-", cfg, errbuf,
+                          errlen);
     if (rc == 0 && cfg->connect_timeout_server_max_ms < cfg->connect_timeout_server_ms) {
         admin_set_error(errbuf, errlen,
                         "global variable mysql-connect_timeout_server_max (%d) is below "
@@ -490,17 +528,20 @@ static int read_server(sqlite3_stmt *stmt, struct admin_server *s, char *errbuf,
     return 0;
 }
 
-static int load_servers(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+static int load_servers(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
+                        size_t errlen)
 {
     sqlite3_stmt *stmt = NULL;
     size_t cap = 0;
     int rc = 0, src;
+    char sql[256];
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
-                           " max_replication_lag, use_ssl, comment FROM mysql_servers"
-                           " ORDER BY hostgroup_id, hostname, port",
-                           -1, &stmt, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof(sql),
+             "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
+             " max_replication_lag, use_ssl, comment FROM %smysql_servers"
+             " ORDER BY hostgroup_id, hostname, port",
+             from);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_servers: %s", sqlite3_errmsg(db));
         return ADMIN_ESQL;
     }
@@ -616,18 +657,20 @@ static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, siz
 
 /* Loads the accounts clients may log in with: active rows with frontend=1.
  * (username, frontend) is UNIQUE, so each name appears once. */
-static int load_users(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
+                      size_t errlen)
 {
     sqlite3_stmt *stmt = NULL;
     size_t cap = 0;
     int rc = 0, src;
+    char sql[320];
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT username, password, active, default_hostgroup, default_schema,"
-                           " transaction_persistent, frontend, backend, max_connections"
-                           " FROM mysql_users WHERE active = 1 AND frontend = 1"
-                           " ORDER BY username",
-                           -1, &stmt, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof(sql),
+             "SELECT username, password, active, default_hostgroup, default_schema,"
+             " transaction_persistent, frontend, backend, max_connections"
+             " FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
+             from);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
         return ADMIN_ESQL;
     }
@@ -689,11 +732,12 @@ static void config_free(struct admin_config *cfg)
     free(cfg);
 }
 
-int admin_config_load(struct admin_store *store, struct admin_config **out, char *errbuf,
-                      size_t errlen)
+int admin_config_build(struct admin_store *store, unsigned from_memory_mask,
+                       struct admin_config **out, char *errbuf, size_t errlen)
 {
     struct admin_config *cfg;
-    bool in_txn = false;
+    unsigned m = from_memory_mask;
+    bool in_sp = false;
     int rc;
 
     admin_set_error(errbuf, errlen, "%s", "");
@@ -708,40 +752,49 @@ int admin_config_load(struct admin_store *store, struct admin_config **out, char
     }
     cfg->refs = 1;
 
-    /* One read transaction so the three tables are read from one state; an
-     * admin session already inside its own transaction provides that. */
-    if (sqlite3_get_autocommit(store->db)) {
-        if (sqlite3_exec(store->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-            admin_set_error(errbuf, errlen, "cannot begin read transaction: %s",
-                            sqlite3_errmsg(store->db));
-            rc = ADMIN_ESQL;
-            goto out;
-        }
-        in_txn = true;
+    /* One read transaction so the tables are read from one state; as a
+     * savepoint it nests in an admin session's own transaction. */
+    if (sqlite3_exec(store->db, "SAVEPOINT admin_build", NULL, NULL, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot begin read transaction: %s",
+                        sqlite3_errmsg(store->db));
+        rc = ADMIN_ESQL;
+        goto out;
     }
-    rc = load_globals(store->db, cfg, errbuf, errlen);
+    in_sp = true;
+    rc = load_globals(store->db, m, cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
-    rc = load_servers(store->db, cfg, errbuf, errlen);
+    rc = load_servers(store->db, source(m, ADMIN_MOD_SERVERS), cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
-    rc = load_users(store->db, cfg, errbuf, errlen);
+    rc = load_users(store->db, source(m, ADMIN_MOD_USERS), cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
     rc = check_hostgroups(cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
-    rc = admin_load_rules(store->db, cfg, errbuf, errlen);
+    rc = admin_load_rules(store->db, source(m, ADMIN_MOD_RULES), cfg, errbuf, errlen);
 out:
-    /* Nothing was written, so ending the read transaction cannot lose data. */
-    if (in_txn)
-        sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+    /* Nothing was written, so ending the read savepoint cannot lose data. */
+    if (in_sp)
+        sqlite3_exec(store->db, "RELEASE admin_build", NULL, NULL, NULL);
     if (rc != 0) {
         config_free(cfg);
         return rc;
     }
     *out = cfg;
     return 0;
+}
+
+int admin_config_load(struct admin_store *store, struct admin_config **out, char *errbuf,
+                      size_t errlen)
+{
+    admin_set_error(errbuf, errlen, "%s", "");
+    if (!store || !store->db || !out) {
+        admin_set_error(errbuf, errlen, "no admin store");
+        return ADMIN_EINVAL;
+    }
+    return admin_layer_to_runtime(store, ADMIN_MOD_ALL, out, errbuf, errlen);
 }
 
 struct admin_config *admin_config_ref(struct admin_config *cfg)

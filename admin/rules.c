@@ -7,16 +7,18 @@
  * header defines. A bad regex fails the whole load with the router's
  * message, which names the rule_id, the column and PCRE2's offset.
  */
+#include "admin/admin_int.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin_int.h"
-
+/* %s: the table prefix of the layer read (MEMORY or RUNTIME). */
 static const char rules_sql[] =
     "SELECT rule_id, active, username, schemaname, flagIN, client_addr, digest, match_digest,"
     " match_pattern, negate_match_pattern, re_modifiers, flagOUT, replace_pattern,"
     " destination_hostgroup, cache_ttl, timeout, retries, delay, error_msg, OK_msg,"
-    " multiplex, apply, log, comment FROM mysql_query_rules WHERE active = 1 ORDER BY rule_id";
+    " multiplex, apply, log, comment FROM %smysql_query_rules WHERE active = 1 ORDER BY rule_id";
 
 struct arena {
     char **strs;
@@ -50,15 +52,19 @@ static int int_or_null(sqlite3_stmt *st, int col)
     return sqlite3_column_type(st, col) == SQLITE_NULL ? -1 : sqlite3_column_int(st, col);
 }
 
-int admin_load_rules(sqlite3 *db, struct admin_config *cfg, char *errbuf, size_t errlen)
+int admin_load_rules(sqlite3 *db, const char *prefix, struct admin_config *cfg, char *errbuf,
+                     size_t errlen)
 {
+    char sql[sizeof(rules_sql) + 32];
+
     sqlite3_stmt *st = NULL;
     struct router_rule_spec *specs = NULL;
     size_t n = 0, cap = 0;
     struct arena arena = {0};
     int rc = ADMIN_ESQL;
 
-    if (sqlite3_prepare_v2(db, rules_sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(sql, sizeof(sql), rules_sql, prefix);
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_query_rules: %s", sqlite3_errmsg(db));
         goto out;
     }

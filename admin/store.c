@@ -1,14 +1,17 @@
 /*
- * The admin store: one SQLite file, datadir/sluice.db, holding the MEMORY
- * layer in ProxySQL's table names and columns so its documentation and
- * runbooks apply unchanged.
+ * Opening the admin store: MEMORY (SQLite's main database, in memory) and
+ * DISK (datadir/sluice.db, attached as schema disk); see layers.c for the
+ * tables and admin.h for the layers.
  *
  * admin_store_open() proceeds in order:
  *   1. create the datadir (0700: the file holds passwords) if missing;
  *   2. note whether sluice.db is new (absent or empty) before SQLite creates it;
- *   3. create the tables IF NOT EXISTS and pre-fill global_variables with the
- *      defaults that are missing (one transaction);
- *   4. only for a new file, run the config script in one transaction. Any
+ *   3. open MEMORY, create its tables and their runtime_ mirrors, and pre-fill
+ *      global_variables with the defaults;
+ *   4. only for a new file, run the config script on MEMORY in one
+ *      transaction;
+ *   5. attach sluice.db as disk (creating missing tables), then copy DISK to
+ *      MEMORY for an existing file, or MEMORY to DISK for a new one. Any
  *      failure after the file was created deletes it again, so the next start
  *      retries the config script on a clean store instead of silently running
  *      with a half-initialised one.
@@ -20,6 +23,7 @@
  * Error messages quote the failing statement only up to its first string
  * literal, and SQLite messages that would echo a literal are redacted: a
  * literal may be a password (INSERT INTO mysql_users VALUES ('app','secret')).
+ * exec.c uses the same helpers for the admin interface.
  */
 #include "admin/admin_int.h"
 
@@ -32,106 +36,6 @@
 
 /* A config script is a handful of INSERTs; anything larger is a mistake. */
 #define CONFIG_MAX_BYTES (16 * 1024 * 1024)
-
-/* How much of a failing statement is quoted in an error message. */
-#define EXCERPT_MAX 60
-
-/*
- * Table definitions follow ProxySQL 2.x (mysql_servers 2.0.11, mysql_users and
- * mysql_query_rules 2.1.0, mysql_replication_hostgroups 2.0.0) so scripts and
- * partial-column INSERTs written for ProxySQL get the same defaults here.
- * JSON_VALID needs SQLite >= 3.38 (JSON built in) or the JSON1 extension.
- */
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS mysql_servers ("
-    " hostgroup_id INT CHECK (hostgroup_id>=0) NOT NULL DEFAULT 0,"
-    " hostname VARCHAR NOT NULL,"
-    " port INT CHECK (port >= 0 AND port <= 65535) NOT NULL DEFAULT 3306,"
-    " gtid_port INT CHECK ((gtid_port <> port OR gtid_port=0) AND gtid_port >= 0"
-    "  AND gtid_port <= 65535) NOT NULL DEFAULT 0,"
-    " status VARCHAR CHECK (UPPER(status) IN"
-    "  ('ONLINE','SHUNNED','OFFLINE_SOFT','OFFLINE_HARD')) NOT NULL DEFAULT 'ONLINE',"
-    " weight INT CHECK (weight >= 0 AND weight <= 10000000) NOT NULL DEFAULT 1,"
-    " compression INT CHECK (compression IN (0,1)) NOT NULL DEFAULT 0,"
-    " max_connections INT CHECK (max_connections >= 0) NOT NULL DEFAULT 1000,"
-    " max_replication_lag INT CHECK (max_replication_lag >= 0"
-    "  AND max_replication_lag <= 126144000) NOT NULL DEFAULT 0,"
-    " use_ssl INT CHECK (use_ssl IN (0,1)) NOT NULL DEFAULT 0,"
-    " max_latency_ms INT UNSIGNED CHECK (max_latency_ms >= 0) NOT NULL DEFAULT 0,"
-    " comment VARCHAR NOT NULL DEFAULT '',"
-    " PRIMARY KEY (hostgroup_id, hostname, port));"
-
-    "CREATE TABLE IF NOT EXISTS mysql_users ("
-    " username VARCHAR NOT NULL,"
-    " password VARCHAR,"
-    " active INT CHECK (active IN (0,1)) NOT NULL DEFAULT 1,"
-    " use_ssl INT CHECK (use_ssl IN (0,1)) NOT NULL DEFAULT 0,"
-    " default_hostgroup INT NOT NULL DEFAULT 0,"
-    " default_schema VARCHAR,"
-    " schema_locked INT CHECK (schema_locked IN (0,1)) NOT NULL DEFAULT 0,"
-    " transaction_persistent INT CHECK (transaction_persistent IN (0,1)) NOT NULL DEFAULT 1,"
-    " fast_forward INT CHECK (fast_forward IN (0,1)) NOT NULL DEFAULT 0,"
-    " backend INT CHECK (backend IN (0,1)) NOT NULL DEFAULT 1,"
-    " frontend INT CHECK (frontend IN (0,1)) NOT NULL DEFAULT 1,"
-    " max_connections INT CHECK (max_connections >= 0) NOT NULL DEFAULT 10000,"
-    " attributes VARCHAR CHECK (JSON_VALID(attributes) OR attributes = '')"
-    "  NOT NULL DEFAULT '',"
-    " comment VARCHAR NOT NULL DEFAULT '',"
-    " PRIMARY KEY (username, backend),"
-    " UNIQUE (username, frontend));"
-
-    "CREATE TABLE IF NOT EXISTS mysql_query_rules ("
-    " rule_id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,"
-    " active INT CHECK (active IN (0,1)) NOT NULL DEFAULT 0,"
-    " username VARCHAR,"
-    " schemaname VARCHAR,"
-    " flagIN INT CHECK (flagIN >= 0) NOT NULL DEFAULT 0,"
-    " client_addr VARCHAR,"
-    " proxy_addr VARCHAR,"
-    " proxy_port INT CHECK (proxy_port >= 0 AND proxy_port <= 65535),"
-    " digest VARCHAR,"
-    " match_digest VARCHAR,"
-    " match_pattern VARCHAR,"
-    " negate_match_pattern INT CHECK (negate_match_pattern IN (0,1)) NOT NULL DEFAULT 0,"
-    " re_modifiers VARCHAR DEFAULT 'CASELESS',"
-    " flagOUT INT CHECK (flagOUT >= 0),"
-    " replace_pattern VARCHAR CHECK (CASE WHEN replace_pattern IS NULL THEN 1"
-    "  WHEN replace_pattern IS NOT NULL AND match_pattern IS NOT NULL THEN 1 ELSE 0 END),"
-    " destination_hostgroup INT DEFAULT NULL,"
-    " cache_ttl INT CHECK (cache_ttl > 0),"
-    " cache_empty_result INT CHECK (cache_empty_result IN (0,1)) DEFAULT NULL,"
-    " cache_timeout INT CHECK (cache_timeout >= 0),"
-    " reconnect INT CHECK (reconnect IN (0,1)) DEFAULT NULL,"
-    " timeout INT UNSIGNED CHECK (timeout >= 0),"
-    " retries INT CHECK (retries >= 0 AND retries <= 1000),"
-    " delay INT UNSIGNED CHECK (delay >= 0),"
-    " next_query_flagIN INT UNSIGNED,"
-    " mirror_flagOUT INT UNSIGNED,"
-    " mirror_hostgroup INT UNSIGNED,"
-    " error_msg VARCHAR,"
-    " OK_msg VARCHAR,"
-    " sticky_conn INT CHECK (sticky_conn IN (0,1)),"
-    " multiplex INT CHECK (multiplex IN (0,1,2)),"
-    " gtid_from_hostgroup INT UNSIGNED,"
-    " log INT CHECK (log IN (0,1)),"
-    " apply INT CHECK (apply IN (0,1)) NOT NULL DEFAULT 0,"
-    " attributes VARCHAR CHECK (JSON_VALID(attributes) OR attributes = '')"
-    "  NOT NULL DEFAULT '',"
-    " comment VARCHAR);"
-
-    "CREATE TABLE IF NOT EXISTS mysql_replication_hostgroups ("
-    " writer_hostgroup INT CHECK (writer_hostgroup >= 0) NOT NULL PRIMARY KEY,"
-    " reader_hostgroup INT NOT NULL CHECK (reader_hostgroup <> writer_hostgroup"
-    "  AND reader_hostgroup >= 0),"
-    " check_type VARCHAR CHECK (LOWER(check_type) IN ('read_only','innodb_read_only',"
-    "  'super_read_only','read_only|innodb_read_only','read_only&innodb_read_only'))"
-    "  NOT NULL DEFAULT 'read_only',"
-    " comment VARCHAR NOT NULL DEFAULT '',"
-    " UNIQUE (reader_hostgroup));"
-
-    "CREATE TABLE IF NOT EXISTS global_variables ("
-    " variable_name VARCHAR NOT NULL PRIMARY KEY,"
-    " variable_value VARCHAR NOT NULL);";
 
 void admin_set_error(char *errbuf, size_t errlen, const char *fmt, ...)
 {
@@ -162,9 +66,9 @@ const char *admin_strerror(int err)
     }
 }
 
-/* Returns a pointer past blanks and SQL comments, so an excerpt and its line
- * number point at the statement itself rather than the comment before it. */
-static const char *skip_blank(const char *p)
+/* Used so an excerpt and its line number point at the statement itself
+ * rather than the comment before it. */
+const char *admin_skip_blank(const char *p)
 {
     for (;;) {
         while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
@@ -192,14 +96,12 @@ static int line_of(const char *script, const char *at)
     return line;
 }
 
-/* Copies the start of a statement into out, on one line, stopping at the first
- * quote so no literal (possibly a password) is ever quoted. */
-static void excerpt(const char *stmt, char *out, size_t outlen)
+void admin_excerpt(const char *stmt, char *out, size_t outlen)
 {
     size_t n = 0;
     const char *p = stmt;
 
-    while (*p && *p != '\'' && *p != '"' && *p != ';' && n < EXCERPT_MAX && n + 1 < outlen) {
+    while (*p && *p != '\'' && *p != '"' && *p != ';' && n < ADMIN_EXCERPT_MAX && n + 1 < outlen) {
         char c = *p++;
 
         /* Runs of blanks (line breaks, indentation) become one space. */
@@ -217,9 +119,7 @@ static void excerpt(const char *stmt, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* SQLite echoes the offending token in syntax errors; when that token is a
- * string literal it may be a password, so it is replaced by a description. */
-static const char *safe_sqlite_msg(const char *msg)
+const char *admin_safe_sqlite_msg(const char *msg)
 {
     if (strncmp(msg, "near \"'", 7) == 0 || strncmp(msg, "near \"\"", 7) == 0)
         return "syntax error near a string literal";
@@ -298,7 +198,7 @@ static int run_script(sqlite3 *db, const char *path, const char *script, char *e
         sqlite3_free(emsg);
         return ADMIN_ESQL;
     }
-    while (*(p = skip_blank(p))) {
+    while (*(p = admin_skip_blank(p))) {
         sqlite3_stmt *stmt = NULL;
         const char *tail = NULL;
         int src;
@@ -311,11 +211,11 @@ static int run_script(sqlite3 *db, const char *path, const char *script, char *e
                 src = SQLITE_OK;
         }
         if (src != SQLITE_OK) {
-            char ex[EXCERPT_MAX + 8];
+            char ex[ADMIN_EXCERPT_MAX + 8];
 
-            excerpt(p, ex, sizeof(ex));
+            admin_excerpt(p, ex, sizeof(ex));
             admin_set_error(errbuf, errlen, "config file %s line %d: %s (in \"%s\")", path,
-                            line_of(script, p), safe_sqlite_msg(sqlite3_errmsg(db)), ex);
+                            line_of(script, p), admin_safe_sqlite_msg(sqlite3_errmsg(db)), ex);
             sqlite3_finalize(stmt);
             rc = ADMIN_ESQL;
             break;
@@ -348,31 +248,43 @@ static int apply_config(sqlite3 *db, const char *path, char *errbuf, size_t errl
     return rc;
 }
 
-static int create_schema(sqlite3 *db, char *errbuf, size_t errlen)
+/* MEMORY's tables, their runtime_ mirrors and the default variables. */
+static int create_memory(sqlite3 *db, char *errbuf, size_t errlen)
 {
-    char *emsg = NULL;
     int rc;
 
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, &emsg) != SQLITE_OK ||
-        sqlite3_exec(db, schema_sql, NULL, NULL, &emsg) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot create admin tables: %s",
-                        emsg ? emsg : "unknown error");
-        sqlite3_free(emsg);
-        rc = ADMIN_ESQL;
+    rc = admin_layer_create(db, ADMIN_LAYER_MEMORY, errbuf, errlen);
+    if (rc == 0)
+        rc = admin_layer_create(db, ADMIN_LAYER_RUNTIME, errbuf, errlen);
+    if (rc == 0)
+        rc = admin_globals_prefill(db, errbuf, errlen);
+    return rc;
+}
+
+/* Attaches path as schema disk and creates its tables if missing (a store
+ * written by an older version gains new tables). A corrupt or foreign file
+ * fails here rather than at the first SAVE. */
+static int attach_disk(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = ADMIN_EIO;
+
+    if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS disk", -1, &stmt, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(stmt) != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot open %s: %s", path, sqlite3_errmsg(db));
         goto out;
     }
-    rc = admin_globals_prefill(db, errbuf, errlen);
-    if (rc != 0)
-        goto out;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, &emsg) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot commit admin tables: %s",
-                        emsg ? emsg : "unknown error");
-        sqlite3_free(emsg);
-        rc = ADMIN_ESQL;
+    rc = admin_layer_create(db, ADMIN_LAYER_DISK, errbuf, errlen);
+    if (rc != 0) {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg), "%s", errbuf && errlen ? errbuf : "");
+        admin_set_error(errbuf, errlen, "%s: %s", path, msg);
+        rc = ADMIN_EIO;
     }
 out:
-    if (rc != 0 && !sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(stmt);
     return rc;
 }
 
@@ -449,19 +361,25 @@ int admin_store_open(const char *datadir, const char *config_path, struct admin_
         is_new = st.st_size == 0;
     }
 
-    if (sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot open %s: %s", store->path,
+    /* A private in-memory database: MEMORY is per process, as in ProxySQL. */
+    if (sqlite3_open_v2(":memory:", &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot open the in-memory database: %s",
                         store->db ? sqlite3_errmsg(store->db) : "out of memory");
         rc = ADMIN_EIO;
         goto out;
     }
-    /* A corrupt or foreign file fails here rather than at the first LOAD. */
-    rc = create_schema(store->db, errbuf, errlen);
-    if (rc != 0)
-        goto out;
-    if (is_new && config_path)
+    rc = create_memory(store->db, errbuf, errlen);
+    /* The config script runs before DISK is attached, so it can only touch
+     * MEMORY and a failing script never creates the file. */
+    if (rc == 0 && is_new && config_path)
         rc = apply_config(store->db, config_path, errbuf, errlen);
+    if (rc == 0)
+        rc = attach_disk(store->db, store->path, errbuf, errlen);
+    if (rc == 0)
+        rc = admin_layer_copy(store->db, ADMIN_MOD_ALL,
+                              is_new ? ADMIN_LAYER_MEMORY : ADMIN_LAYER_DISK,
+                              is_new ? ADMIN_LAYER_DISK : ADMIN_LAYER_MEMORY, NULL, errbuf, errlen);
 out:
     if (rc != 0) {
         if (store) {

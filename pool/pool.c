@@ -38,6 +38,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* Servers one pool can hold, configured and added at run time. */
+#define POOL_MAX_SERVERS 1024
+
 struct pool_conn;
 
 struct conn_list {
@@ -172,6 +175,24 @@ const char *pool_strerror(int err)
     }
 }
 
+/* Caps and states change at run time (pool_update on the main thread) while
+ * workers read them: plain atomic loads and stores, no lock needed since
+ * each is one int. */
+static int server_cap(const struct server *s)
+{
+    return __atomic_load_n(&s->max_connections, __ATOMIC_RELAXED);
+}
+
+static bool server_offline(const struct server *s)
+{
+    return __atomic_load_n(&s->offline, __ATOMIC_RELAXED);
+}
+
+static size_t server_count(const struct pool *p)
+{
+    return __atomic_load_n(&p->n_servers, __ATOMIC_ACQUIRE);
+}
+
 /* ---------------------------------------------------------------- lists */
 
 static void clist_push(struct conn_list *l, struct pool_conn *c)
@@ -238,6 +259,20 @@ static struct pool_waiter *waiter_pop(struct server *s)
 
 /* ----------------------------------------------------------- lifecycle */
 
+static int server_init(struct pool *p, struct server *s, const struct pool_server_spec *spec)
+{
+    s->hostgroup = spec->hostgroup;
+    snprintf(s->host, sizeof(s->host), "%s", spec->host);
+    s->port = spec->port;
+    snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
+    s->max_connections = spec->max_connections;
+    s->offline = spec->offline;
+    pthread_mutex_init(&s->lock, NULL);
+    s->idle = calloc((size_t)p->nworkers, sizeof(*s->idle));
+    s->idle_count = calloc((size_t)p->nworkers, sizeof(*s->idle_count));
+    return s->idle && s->idle_count ? 0 : -1;
+}
+
 struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworkers,
                       const struct pool_settings *settings)
 {
@@ -246,24 +281,18 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
         return NULL;
     p->nworkers = nworkers;
     p->settings = *settings;
-    p->servers = calloc(n ? n : 1, sizeof(*p->servers));
+    if (n > POOL_MAX_SERVERS)
+        goto fail;
+    /* Room for servers added at run time: workers index this array without
+     * a lock, so it never moves. */
+    p->servers = calloc(POOL_MAX_SERVERS, sizeof(*p->servers));
     p->workers = calloc((size_t)nworkers, sizeof(*p->workers));
     if (!p->servers || !p->workers)
         goto fail;
-    p->n_servers = n;
     for (size_t i = 0; i < n; i++) {
-        struct server *s = &p->servers[i];
-        s->hostgroup = specs[i].hostgroup;
-        snprintf(s->host, sizeof(s->host), "%s", specs[i].host);
-        s->port = specs[i].port;
-        snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
-        s->max_connections = specs[i].max_connections;
-        s->offline = specs[i].offline;
-        pthread_mutex_init(&s->lock, NULL);
-        s->idle = calloc((size_t)nworkers, sizeof(*s->idle));
-        s->idle_count = calloc((size_t)nworkers, sizeof(*s->idle_count));
-        if (!s->idle || !s->idle_count)
+        if (server_init(p, &p->servers[i], &specs[i]) != 0)
             goto fail;
+        p->n_servers = i + 1;
     }
     for (int i = 0; i < nworkers; i++)
         pthread_mutex_init(&p->workers[i].inbox_lock, NULL);
@@ -414,7 +443,7 @@ const char *pool_conn_server_name(const struct pool_conn *c)
 
 size_t pool_server_count(const struct pool *p)
 {
-    return p->n_servers;
+    return server_count(p);
 }
 
 void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *out)
@@ -426,7 +455,7 @@ void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *o
     pthread_mutex_lock(&s->lock);
     out->open = s->open;
     out->waiting = s->waiting;
-    out->max_connections = s->max_connections;
+    out->max_connections = server_cap(s);
     out->created_ok = s->created_ok;
     out->created_err = s->created_err;
     out->max_used = s->max_used;
@@ -451,7 +480,7 @@ static void conn_free_now(struct pool_conn *c)
     pthread_mutex_lock(&s->lock);
     s->open--;
     struct pool_waiter *w = NULL;
-    if (s->open < s->max_connections && !s->offline) {
+    if (s->open < server_cap(s) && !server_offline(s)) {
         w = waiter_pop(s);
         if (w)
             s->open++;
@@ -683,7 +712,7 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
 static void offer(struct pool_conn *c)
 {
     struct server *s = c->server;
-    if (s->offline) {
+    if (server_offline(s)) {
         conn_close(c);
         return;
     }
@@ -924,15 +953,16 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup, con
     struct server *best = NULL;
     int best_free = -1;
     size_t start = __atomic_fetch_add(&p->rr, 1, __ATOMIC_RELAXED);
-    for (size_t k = 0; k < p->n_servers; k++) {
-        struct server *s = &p->servers[(start + k) % p->n_servers];
-        if (s->hostgroup != hostgroup || s->offline)
+    size_t n = server_count(p);
+    for (size_t k = 0; k < n; k++) {
+        struct server *s = &p->servers[(start + k) % n];
+        if (s->hostgroup != hostgroup || server_offline(s))
             continue;
         /* Prefer a server where this worker already has an idle connection. */
         for (struct pool_conn *c = s->idle[worker].head; c; c = c->next)
             if (conn_matches(c, user, found_rows))
                 return s;
-        int free_slots = s->max_connections - __atomic_load_n(&s->open, __ATOMIC_RELAXED);
+        int free_slots = server_cap(s) - __atomic_load_n(&s->open, __ATOMIC_RELAXED);
         if (free_slots > best_free) {
             best = s;
             best_free = free_slots;
@@ -980,7 +1010,7 @@ int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, co
     *waiter = w;
 
     pthread_mutex_lock(&s->lock);
-    if (s->open < s->max_connections) {
+    if (s->open < server_cap(s)) {
         s->open++;
         w->state = WAITER_DELIVERING;
         pthread_mutex_unlock(&s->lock);
@@ -1027,4 +1057,70 @@ void pool_cancel(struct pool *p, struct pool_waiter *w)
     pthread_mutex_unlock(&s->lock);
     /* In transit or connecting: whoever holds it frees it. */
     w->cancelled = true;
+}
+
+/* Lets queued requests of s use slots that a larger cap or a return to
+ * service opened. */
+static void grant_free_slots(struct pool *p, struct server *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        struct pool_waiter *w = NULL;
+        if (s->open < server_cap(s) && !server_offline(s)) {
+            w = waiter_pop(s);
+            if (w)
+                s->open++;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!w)
+            return;
+        inbox_post(p, w->worker, NULL, w, s);
+    }
+}
+
+int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
+{
+    size_t count = server_count(p);
+    bool *seen = calloc(count ? count : 1, sizeof(*seen));
+    if (!seen)
+        return POOL_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct pool_server_spec *sp = &specs[i];
+        struct server *s = NULL;
+        for (size_t k = 0; k < count; k++)
+            if (p->servers[k].hostgroup == sp->hostgroup && p->servers[k].port == sp->port &&
+                strcmp(p->servers[k].host, sp->host) == 0) {
+                s = &p->servers[k];
+                seen[k] = true;
+                break;
+            }
+        if (!s) {
+            size_t idx = server_count(p);
+            if (idx >= POOL_MAX_SERVERS) {
+                rc = POOL_ENOMEM;
+                continue;
+            }
+            if (server_init(p, &p->servers[idx], sp) != 0) {
+                free(p->servers[idx].idle);
+                free(p->servers[idx].idle_count);
+                pthread_mutex_destroy(&p->servers[idx].lock);
+                memset(&p->servers[idx], 0, sizeof(p->servers[idx]));
+                rc = POOL_ENOMEM;
+                continue;
+            }
+            __atomic_store_n(&p->n_servers, idx + 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->offline, sp->offline, __ATOMIC_RELAXED);
+        grant_free_slots(p, s);
+    }
+    /* Servers no longer configured take no new work; busy connections finish
+     * and close when returned (offer() closes them). */
+    for (size_t k = 0; k < count; k++)
+        if (!seen[k])
+            __atomic_store_n(&p->servers[k].offline, true, __ATOMIC_RELAXED);
+    free(seen);
+    return rc;
 }

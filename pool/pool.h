@@ -60,6 +60,13 @@ struct pool_settings {
  * allocation failure. */
 struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworkers,
                       const struct pool_settings *settings);
+/* Applies a new server list (LOAD MYSQL SERVERS TO RUNTIME): caps and
+ * states of known servers (hostgroup, host, port) change at once; new ones
+ * are added; servers missing from specs go offline (no new work; their
+ * connections close when returned). Queued requests get any slots a change
+ * opened. Main thread. Returns 0 or POOL_ENOMEM (more than 1,024 servers). */
+int pool_update(struct pool *pool, const struct pool_server_spec *specs, size_t n)
+    __attribute__((warn_unused_result));
 /* Frees the pool; every worker must have detached. */
 void pool_free(struct pool *pool);
 

@@ -1395,8 +1395,8 @@ static bool route_query(struct session *s)
                                  .default_hostgroup = s->user->default_hostgroup,
                                  .in_transaction = s->in_txn};
     struct router_decision d;
-    (void)router_classify(s->cfg->rules, s->worker->scratch, &facts,
-                          (const char *)s->in.data + 5, len, &d);
+    (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,
+                          len, &d);
     s->hostgroup = d.hostgroup;
     s->stmt_flags = d.stmt_flags;
     s->rewritten = false;

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <mysql.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +28,25 @@ static void usage(FILE *f)
                "environment: SLUICE_LOG_LEVEL=error|warn|info|debug\n");
 }
 
-static void *run_thread(void *arg)
+struct main_ctx {
+    struct proxy *proxy;
+    struct proxy_admin *admin;
+    uv_signal_t sigterm, sigint;
+    bool stopping;
+};
+
+static void on_signal(uv_signal_t *h, int signum)
 {
-    proxy_run(arg);
-    return NULL;
+    struct main_ctx *m = h->data;
+    if (m->stopping)
+        return;
+    m->stopping = true;
+    log_info("signal %d: draining", signum);
+    proxy_stop(m->proxy);
+    proxy_admin_close(m->admin);
+    m->admin = NULL;
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
 }
 
 static int daemonize(const char *datadir)
@@ -121,33 +135,44 @@ int main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     proxy = proxy_new(cfg, err, sizeof(err));
     if (!proxy) {
         log_error("%s", err);
         goto out;
     }
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        log_error("cannot create the main loop");
+        goto out;
+    }
+    struct main_ctx m = {.proxy = proxy};
+    /* The admin interface runs on this thread: it owns the store. */
+    m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));
+    if (!m.admin) {
+        log_error("%s", err);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+        goto out;
+    }
     if (!foreground && daemonize(datadir) != 0) {
         log_error("cannot detach");
+        proxy_admin_close(m.admin);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
         goto out;
     }
+    uv_signal_init(&loop, &m.sigterm);
+    uv_signal_init(&loop, &m.sigint);
+    m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
     log_info("sluice started: %zu servers, %zu users", cfg->n_servers, cfg->n_users);
-
-    pthread_t runner;
-    if (pthread_create(&runner, NULL, run_thread, proxy) != 0) {
-        log_error("cannot start workers");
-        goto out;
-    }
-    int sig = 0;
-    sigwait(&set, &sig);
-    log_info("signal %d: draining", sig);
-    proxy_stop(proxy);
-    pthread_join(runner, NULL);
+    proxy_start(proxy);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    proxy_wait(proxy);
+    if (uv_loop_close(&loop) != 0)
+        log_warn("main loop closed with handles open");
     log_info("stopped");
     rc = 0;
 out:

@@ -13,15 +13,36 @@
 
 #include "admin/admin.h"
 
+#include <uv.h>
+
 struct proxy;
 
 /* Creates the proxy and binds its listeners (so port errors show at start).
  * cfg is referenced, not copied. Returns NULL with a message in errbuf. */
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen);
-/* Runs the workers; returns when they have all stopped. Main thread. */
-int proxy_run(struct proxy *p);
+/* Starts the worker threads. Main thread. Returns 0 or -1. */
+int proxy_start(struct proxy *p);
+/* Waits until every worker has stopped (after proxy_stop). Main thread. */
+void proxy_wait(struct proxy *p);
+/* Makes cfg the runtime configuration (LOAD ... TO RUNTIME): the pool takes
+ * the new server list at once; each worker swaps its snapshot on its next
+ * loop turn and each session between two statements, so no connection is
+ * dropped. Takes its own reference. Main thread. Returns 0 or -1 when the
+ * pool could not take every server (those not added are reported in the
+ * log). */
+int proxy_publish(struct proxy *p, struct admin_config *cfg);
 /* Asks the workers to drain and stop; safe from any thread. */
 void proxy_stop(struct proxy *p);
 void proxy_free(struct proxy *p);
+
+/* The admin interface (admin-mysql_ifaces of cfg): a MySQL-protocol
+ * listener on loop (the main thread's, which owns store) that runs admin
+ * SQL and publishes new runtime snapshots to p. Returns NULL with a message
+ * in errbuf when it cannot listen. */
+struct proxy_admin;
+struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *store, struct proxy *p,
+                                       struct admin_config *cfg, char *errbuf, size_t errlen);
+/* Closes the listener and its sessions (their handles close on loop). */
+void proxy_admin_close(struct proxy_admin *admin);
 
 #endif

@@ -227,8 +227,8 @@ struct session {
     struct resp resp;
     unsigned stmt_flags;
     struct cstmt *cur_stmt;
-    struct bstmt *cur_bstmt; /* backend statement of an execute */
-    struct codec_buf meta;   /* column definitions captured from a prepare */
+    struct bstmt *cur_bstmt;  /* backend statement of an execute */
+    struct codec_buf meta;    /* column definitions captured from a prepare */
     struct codec_buf rewrite; /* the statement as a rule rewrote it */
     bool rewritten;
     uint64_t started_ns;
@@ -251,8 +251,10 @@ struct worker {
     bool draining;
     struct session *sessions;
     int n_sessions;
-    struct admin_config *cfg; /* current snapshot (ref) */
-    struct router_scratch *scratch; /* rule evaluation without allocation */
+    struct admin_config *cfg;         /* current snapshot (ref) */
+    pthread_mutex_t pending_lock;     /* guards pending_cfg */
+    struct admin_config *pending_cfg; /* published, not yet taken (ref) */
+    struct router_scratch *scratch;   /* rule evaluation without allocation */
 };
 
 struct proxy {
@@ -261,8 +263,12 @@ struct proxy {
     int nworkers;
     struct worker *workers;
     uint32_t next_conn_id; /* atomic */
+    bool started;
     int listen_fds_ready;
 };
+
+/* worker.c */
+int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec **out);
 
 /* session.c */
 void session_accept(struct worker *w, uv_stream_t *listener);

@@ -481,6 +481,21 @@ static void stmt_close(struct session *s, const uint8_t *payload, size_t len)
     }
 }
 
+/* A new runtime configuration was published: take it between statements.
+ * The account must still exist there; if it was removed, the session keeps
+ * the snapshot it logged in with (as ProxySQL keeps existing sessions). */
+static void switch_config(struct session *s)
+{
+    struct admin_config *cfg = s->worker->cfg;
+    const struct admin_user *u = admin_config_user(cfg, s->username, strlen(s->username));
+    if (!u || !u->active || !u->frontend)
+        return;
+    admin_config_ref(cfg);
+    admin_config_unref(s->cfg);
+    s->cfg = cfg;
+    s->user = u;
+}
+
 /* Dispatches one complete command message of cmd_len bytes at s->in. */
 static void dispatch(struct session *s)
 {
@@ -496,6 +511,8 @@ static void dispatch(struct session *s)
     }
     s->cmd = payload[0];
     s->started_ns = proxy_now_ns();
+    if (s->cfg != s->worker->cfg)
+        switch_config(s);
     switch (s->cmd) {
     case COM_QUIT:
         session_close(s);

@@ -81,9 +81,22 @@ static void finish_worker(struct worker *w)
     pool_worker_detach(w->proxy->pool, w->index);
 }
 
+static void take_pending_config(struct worker *w)
+{
+    pthread_mutex_lock(&w->pending_lock);
+    struct admin_config *cfg = w->pending_cfg;
+    w->pending_cfg = NULL;
+    pthread_mutex_unlock(&w->pending_lock);
+    if (!cfg)
+        return;
+    admin_config_unref(w->cfg);
+    w->cfg = cfg; /* sessions switch between statements (session.c) */
+}
+
 static void on_wake(uv_async_t *h)
 {
     struct worker *w = h->data;
+    take_pending_config(w);
     if (!w->draining)
         return;
     if (w->listening) {
@@ -108,6 +121,50 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The pool's view of cfg's servers; *out (malloc'd) borrows cfg's strings. */
+int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec **out)
+{
+    struct pool_server_spec *specs = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*specs));
+    if (!specs)
+        return -1;
+    for (size_t i = 0; i < cfg->n_servers; i++) {
+        const struct admin_server *sv = &cfg->servers[i];
+        specs[i].hostgroup = sv->hostgroup;
+        specs[i].host = sv->host;
+        specs[i].port = sv->port;
+        specs[i].max_connections = sv->max_connections;
+        specs[i].offline = sv->status != ADMIN_SERVER_ONLINE;
+    }
+    *out = specs;
+    return 0;
+}
+
+int proxy_publish(struct proxy *p, struct admin_config *cfg)
+{
+    struct pool_server_spec *specs;
+    int rc = 0;
+    if (proxy_server_specs(cfg, &specs) != 0)
+        return -1;
+    if (pool_update(p->pool, specs, cfg->n_servers) != 0) {
+        log_error("runtime servers: the pool could not take every server");
+        rc = -1;
+    }
+    free(specs);
+    for (int i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->pending_lock);
+        struct admin_config *old = w->pending_cfg;
+        w->pending_cfg = admin_config_ref(cfg);
+        pthread_mutex_unlock(&w->pending_lock);
+        if (old)
+            admin_config_unref(old);
+        uv_async_send(&w->wake);
+    }
+    admin_config_unref(p->cfg);
+    p->cfg = admin_config_ref(cfg);
+    return rc;
+}
+
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
 {
     struct proxy *p = calloc(1, sizeof(*p));
@@ -118,17 +175,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    specs = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*specs));
-    if (!specs)
+    if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
-    for (size_t i = 0; i < cfg->n_servers; i++) {
-        const struct admin_server *sv = &cfg->servers[i];
-        specs[i].hostgroup = sv->hostgroup;
-        specs[i].host = sv->host;
-        specs[i].port = sv->port;
-        specs[i].max_connections = sv->max_connections;
-        specs[i].offline = sv->status != ADMIN_SERVER_ONLINE;
-    }
     struct pool_settings ps = {
         .connect_timeout_ms =
             cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms : 3000,
@@ -158,7 +206,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         struct worker *w = &p->workers[i];
         w->proxy = p;
         w->index = i;
-        w->cfg = p->cfg;
+        w->cfg = admin_config_ref(p->cfg);
+        pthread_mutex_init(&w->pending_lock, NULL);
         if (uv_loop_init(&w->loop) != 0)
             goto oom;
         int fd = bind_reuseport(host, port, errbuf, errlen);
@@ -192,16 +241,24 @@ fail:
     return NULL;
 }
 
-int proxy_run(struct proxy *p)
+int proxy_start(struct proxy *p)
 {
     for (int i = 0; i < p->nworkers; i++)
         if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
             log_error("cannot start worker thread %d", i);
-            abort();
+            abort(); /* start-up only: half a proxy is worse than none */
         }
+    p->started = true;
+    return 0;
+}
+
+void proxy_wait(struct proxy *p)
+{
+    if (!p->started)
+        return;
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->workers[i].thread, NULL);
-    return 0;
+    p->started = false;
 }
 
 void proxy_stop(struct proxy *p)
@@ -234,6 +291,10 @@ void proxy_free(struct proxy *p)
             if (uv_loop_close(&w->loop) != 0)
                 log_warn("worker %d: loop closed with handles open", i);
             router_scratch_free(w->scratch);
+            if (w->pending_cfg)
+                admin_config_unref(w->pending_cfg);
+            admin_config_unref(w->cfg);
+            pthread_mutex_destroy(&w->pending_lock);
         }
         free(p->workers);
     }

@@ -176,10 +176,24 @@ static bool is_hex(unsigned char c)
 
 /* Identifier bytes as MySQL reads unquoted names; bytes of UTF-8 sequences
  * count, so non-ASCII names stay whole. */
-static bool is_word(unsigned char c)
+/* Identifier bytes, as a table: this test runs once per byte of every
+ * statement. */
+static const unsigned char word_bytes[256] = {
+    ['0'] = 1, ['1'] = 1,           ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1,           ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1,           ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
+    ['l'] = 1, ['m'] = 1,           ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1,           ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1, ['A'] = 1,           ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1,           ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1,           ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1,           ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['_'] = 1,
+    ['$'] = 1, [0x80 ... 0xff] = 1,
+};
+
+static inline bool is_word(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-           c == '$' || c >= 0x80;
+    return word_bytes[c] != 0;
 }
 
 static unsigned char upper(unsigned char c)
@@ -342,8 +356,10 @@ static void scan_word(const struct lexer *lx, size_t start, struct token *t)
         t->end = skip_quoted(s, end, i);
         return;
     }
-    if (word_is(s + start, n, "DATE") || word_is(s + start, n, "TIME") ||
-        word_is(s + start, n, "TIMESTAMP")) {
+    unsigned char c0 = upper((unsigned char)s[start]);
+    if (((n == 4 && (c0 == 'D' || c0 == 'T')) || (n == 9 && c0 == 'T')) &&
+        (word_is(s + start, n, "DATE") || word_is(s + start, n, "TIME") ||
+         word_is(s + start, n, "TIMESTAMP"))) {
         size_t j = i;
         while (j < end && is_space((unsigned char)s[j]))
             j++;

@@ -7,19 +7,7 @@
 
 #include <ctype.h>
 #include <string.h>
-
-static bool word_at(const char *s, size_t len, size_t i, const char *word)
-{
-    size_t n = strlen(word);
-    if (i + n > len)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        if (tolower((unsigned char)s[i + k]) != word[k])
-            return false;
-    if (i + n < len && (isalnum((unsigned char)s[i + n]) || s[i + n] == '_'))
-        return false;
-    return true;
-}
+#include <strings.h>
 
 static size_t skip_space(const char *s, size_t len, size_t i)
 {
@@ -67,6 +55,33 @@ static size_t skip_comment_or_quote(const char *s, size_t len, size_t i)
     return i;
 }
 
+static bool is_word_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '@' || c == '.' || c == '$';
+}
+
+/* Token t of length n equals the lower-case keyword kw (case-insensitive). */
+static bool tok_is(const char *t, size_t n, const char *kw, size_t kwlen)
+{
+    return n == kwlen && strncasecmp(t, kw, n) == 0;
+}
+
+#define TOK_IS(t, n, kw) tok_is((t), (n), (kw), sizeof(kw) - 1)
+
+/* The token starting at i (after spaces), as (start, length). */
+static size_t next_token(const char *s, size_t len, size_t i, size_t *n)
+{
+    i = skip_space(s, len, i);
+    size_t j = i;
+    while (j < len && is_word_char((unsigned char)s[j]))
+        j++;
+    *n = j - i;
+    return i;
+}
+
+/* One pass over the text; each word is measured once and compared only
+ * against the few keywords sharing its first letter, so the cost per
+ * statement stays a small multiple of its length. */
 unsigned router_stmt_flags(const char *s, size_t len)
 {
     unsigned flags = 0;
@@ -79,46 +94,63 @@ unsigned router_stmt_flags(const char *s, size_t len)
             continue;
         }
         unsigned char c = (unsigned char)s[i];
-        if (isalpha(c) || c == '_' || c == '@') {
-            bool at_start = i == 0 || !(isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
-                                        s[i - 1] == '@' || s[i - 1] == '.');
-            if (at_start) {
-                if (first_word) {
-                    if (word_at(s, len, i, "lock")) {
-                        size_t k = skip_space(s, len, i + 4);
-                        if (word_at(s, len, k, "tables") || word_at(s, len, k, "table"))
-                            flags |= ROUTER_STMT_LOCK_TABLES;
-                    } else if (word_at(s, len, i, "unlock")) {
-                        flags |= ROUTER_STMT_UNLOCK_TABLES;
-                    } else if (word_at(s, len, i, "show")) {
-                        size_t k = skip_space(s, len, i + 4);
-                        if (word_at(s, len, k, "warnings") || word_at(s, len, k, "errors") ||
-                            word_at(s, len, k, "count"))
-                            flags |= ROUTER_STMT_ASKS_PREVIOUS;
-                    }
-                    first_word = false;
-                }
-                if (word_at(s, len, i, "last_insert_id") || word_at(s, len, i, "@@identity") ||
-                    word_at(s, len, i, "@@last_insert_id") ||
-                    word_at(s, len, i, "@@session.last_insert_id")) {
-                    flags |= ROUTER_STMT_LAST_INSERT_ID;
-                } else if (word_at(s, len, i, "get_lock")) {
-                    size_t k = skip_space(s, len, i + 8);
-                    if (k < len && s[k] == '(')
-                        flags |= ROUTER_STMT_NAMED_LOCK;
-                } else if (word_at(s, len, i, "found_rows") ||
-                           word_at(s, len, i, "@@warning_count") ||
-                           word_at(s, len, i, "@@error_count") ||
-                           word_at(s, len, i, "@@session.warning_count")) {
-                    flags |= ROUTER_STMT_ASKS_PREVIOUS;
-                }
-            }
-            while (i < len && (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '@' ||
-                               s[i] == '.' || s[i] == '$'))
-                i++;
+        if (!(isalpha(c) || c == '_' || c == '@')) {
+            i++;
             continue;
         }
-        i++;
+        bool at_start = i == 0 || !is_word_char((unsigned char)s[i - 1]);
+        size_t end = i;
+        while (end < len && is_word_char((unsigned char)s[end]))
+            end++;
+        if (!at_start) {
+            i = end;
+            continue;
+        }
+        const char *t = s + i;
+        size_t n = end - i, tn;
+        switch (tolower(c)) {
+        case 'l':
+            if (first_word && TOK_IS(t, n, "lock")) {
+                const char *u = s + next_token(s, len, end, &tn);
+                if (TOK_IS(u, tn, "tables") || TOK_IS(u, tn, "table"))
+                    flags |= ROUTER_STMT_LOCK_TABLES;
+            } else if (TOK_IS(t, n, "last_insert_id")) {
+                flags |= ROUTER_STMT_LAST_INSERT_ID;
+            }
+            break;
+        case 'u':
+            if (first_word && TOK_IS(t, n, "unlock"))
+                flags |= ROUTER_STMT_UNLOCK_TABLES;
+            break;
+        case 's':
+            if (first_word && TOK_IS(t, n, "show")) {
+                const char *u = s + next_token(s, len, end, &tn);
+                if (TOK_IS(u, tn, "warnings") || TOK_IS(u, tn, "errors") || TOK_IS(u, tn, "count"))
+                    flags |= ROUTER_STMT_ASKS_PREVIOUS;
+            }
+            break;
+        case 'g':
+            if (TOK_IS(t, n, "get_lock")) {
+                size_t k = skip_space(s, len, end);
+                if (k < len && s[k] == '(')
+                    flags |= ROUTER_STMT_NAMED_LOCK;
+            }
+            break;
+        case 'f':
+            if (TOK_IS(t, n, "found_rows"))
+                flags |= ROUTER_STMT_ASKS_PREVIOUS;
+            break;
+        case '@':
+            if (TOK_IS(t, n, "@@identity") || TOK_IS(t, n, "@@last_insert_id") ||
+                TOK_IS(t, n, "@@session.last_insert_id"))
+                flags |= ROUTER_STMT_LAST_INSERT_ID;
+            else if (TOK_IS(t, n, "@@warning_count") || TOK_IS(t, n, "@@error_count") ||
+                     TOK_IS(t, n, "@@session.warning_count"))
+                flags |= ROUTER_STMT_ASKS_PREVIOUS;
+            break;
+        }
+        first_word = false;
+        i = end;
     }
     return flags;
 }

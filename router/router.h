@@ -143,4 +143,127 @@ int router_classify(const struct router_rules *rules, struct router_scratch *scr
                     const struct router_facts *facts, const char *sql, size_t len,
                     struct router_decision *out);
 
+/* ===================================================== digest statistics */
+/*
+ * Per-worker query digest statistics, the data behind ProxySQL's
+ * stats_mysql_query_digest plus latency percentiles (router/digest_stats.c).
+ *
+ * Each worker thread owns one struct router_digest_stats and records into it
+ * after each statement; a reader (the admin thread) merges several workers'
+ * objects by key (hostgroup, schema, user, digest) into rows. Protocol: each
+ * object has its own mutex. The recorder holds it for the few hundred
+ * nanoseconds of one record, the reader for the copy of one worker's table
+ * (then the next worker's), so there is no global lock and a worker only
+ * ever waits while the reader copies that worker's table. Records allocate
+ * nothing: the capacity is fixed at creation.
+ *
+ * Bounds: at most capacity distinct keys per worker. Once full, samples of
+ * keys not yet tracked are added to one overflow entry per worker (its row
+ * has overflow = true, digest 0, hostgroup -1, empty schema and user, and
+ * digest_text "(digests beyond capacity)"); keys already tracked keep
+ * counting. Nothing is evicted, so counts never jump backwards between two
+ * reads; a reset (or a merge with reset) makes room again. Schema and user
+ * names are kept to ROUTER_DIGEST_NAME_MAX bytes for display, but keys
+ * compare a 64-bit hash of the whole name as well, so two long names that
+ * share a prefix stay apart. Digest text is kept to text_cap bytes.
+ *
+ * Latency histogram: ROUTER_DIGEST_BUCKETS buckets per entry, four per
+ * power of two of microseconds. Bucket 0 holds 0 us; bucket b >= 1 holds
+ * [2^((b-1)/4), 2^(b/4)) us; the last one, from 2^31.5 us, also holds
+ * everything longer (2^31.75 us is about an hour). A percentile is the geometric middle of
+ * the bucket holding the nearest-rank sample, clamped to the exact [min,
+ * max]: it is within 9.1% (2^(1/8) - 1) of the true nearest-rank value,
+ * plus up to 1 us for rounding, for values below an hour. A bucket that
+ * would pass 2^32 samples halves all of its entry's buckets first, which
+ * keeps the shape (and so the percentiles) while count_star stays exact.
+ */
+
+#define ROUTER_DIGEST_NAME_MAX 64u /* bytes of schema and user names kept */
+#define ROUTER_DIGEST_BUCKETS 128u
+
+struct router_digest_stats;
+
+/* Creates a table for at most capacity keys (> 0) keeping the first text_cap
+ * bytes of each digest text. Allocates everything it will ever use. NULL on
+ * allocation failure or capacity 0. Any thread. */
+struct router_digest_stats *router_digest_stats_new(size_t capacity, size_t text_cap);
+/* Frees st (NULL is fine); no recorder or reader may use it any more. */
+void router_digest_stats_free(struct router_digest_stats *st);
+
+/* One executed statement. Strings are borrowed for the call only. */
+struct router_digest_sample {
+    int hostgroup;
+    const char *schema;      /* NULL counts as "" */
+    const char *user;        /* NULL counts as "" */
+    uint64_t digest;         /* router_digest()'s hash */
+    const char *digest_text; /* may be NULL; only read when the key is new */
+    size_t text_len;
+    uint64_t elapsed_us;
+    uint64_t rows_affected;
+    uint64_t rows_sent;
+    int64_t now; /* unix time, seconds: first_seen / last_seen */
+};
+
+/* Adds one sample to st. Called by st's worker; takes st's mutex briefly
+ * and allocates nothing. */
+void router_digest_stats_record(struct router_digest_stats *st,
+                                const struct router_digest_sample *sample);
+
+/* Forgets every entry of st, the overflow entry too. Any thread. */
+void router_digest_stats_reset(struct router_digest_stats *st);
+
+/* Number of keys st tracks now (overflow entry excluded). Any thread. */
+size_t router_digest_stats_size(struct router_digest_stats *st);
+
+/* One merged row: stats_mysql_query_digest's columns plus percentiles.
+ * Strings point into the merge they came from. Times are microseconds. */
+struct router_digest_row {
+    int hostgroup;
+    const char *schemaname;
+    const char *username;
+    const char *client_address; /* always "": clients are not part of the key */
+    uint64_t digest;
+    const char *digest_text;
+    uint64_t count_star;
+    int64_t first_seen;
+    int64_t last_seen;
+    uint64_t sum_time;
+    uint64_t min_time;
+    uint64_t max_time;
+    uint64_t sum_rows_affected;
+    uint64_t sum_rows_sent;
+    uint64_t p50_time;
+    uint64_t p95_time;
+    uint64_t p99_time;
+    bool overflow; /* the samples of keys beyond some worker's capacity */
+};
+
+/* The result of a merge, iterated by router_digest_merge_next(). */
+struct router_digest_merge;
+
+/* Merges the n objects in stats (typically one per worker; NULL elements are
+ * skipped) by key: counts and sums add, min/max/first/last combine,
+ * histograms add, and the digest text is the first worker's. Each object is
+ * locked in turn while it is copied, so each worker's part is consistent in
+ * itself; the workers are not read at one single instant. With reset, each
+ * object is reset under the same lock right after its copy, so no sample is
+ * lost or counted twice between two reading resets (ProxySQL's
+ * stats_mysql_query_digest_reset). The reader's thread; allocates. Returns
+ * 0 and *out, or -1 on allocation failure (nothing reset then). */
+int router_digest_stats_merge(struct router_digest_stats *const *stats, size_t n, bool reset,
+                              struct router_digest_merge **out) __attribute__((warn_unused_result));
+/* Fills *row with the next merged row (in no particular order) and returns
+ * true, or returns false at the end. */
+bool router_digest_merge_next(struct router_digest_merge *m, struct router_digest_row *row);
+size_t router_digest_merge_count(const struct router_digest_merge *m);
+void router_digest_merge_free(struct router_digest_merge *m);
+
+/* The nearest-rank percentile (0 < pct <= 100) of a histogram of
+ * ROUTER_DIGEST_BUCKETS counts, clamped to [min_us, max_us]; 0 when empty.
+ * Exposed for tests and for callers that keep their own histograms. */
+uint64_t router_digest_percentile(const uint64_t *buckets, double pct, uint64_t min_us,
+                                  uint64_t max_us);
+/* The bucket of a latency of us microseconds. */
+unsigned router_digest_bucket(uint64_t us);
+
 #endif

@@ -372,10 +372,13 @@ static void test_reopen_ignores_config(void **state)
     struct admin_store *store = open_with(fx, fleet_script);
     struct admin_config *cfg;
 
-    /* An operator's change in the store must survive a restart. */
-    exec_sql(store, "UPDATE global_variables SET variable_value = '8'"
+    /* An operator's change saved to DISK must survive a restart (MEMORY is in
+     * memory now: a change made only there is gone, as in ProxySQL). */
+    exec_sql(store, "UPDATE disk.global_variables SET variable_value = '8'"
                     " WHERE variable_name = 'mysql-threads';"
-                    "DELETE FROM global_variables WHERE variable_name = 'admin-restapi_port'");
+                    "DELETE FROM disk.global_variables WHERE variable_name = 'admin-restapi_port';"
+                    "UPDATE global_variables SET variable_value = '16'"
+                    " WHERE variable_name = 'mysql-threads'");
     admin_store_close(store);
 
     /* A script that would fail proves it is not run at all. */

@@ -1,0 +1,928 @@
+/*
+ * The admin SQL interface: admin_execute() runs what an operator types into
+ * the mariadb client connected to the admin port, and describes the outcome
+ * in a struct admin_result for proxy/ to encode.
+ *
+ * The input may hold several statements. Each one, in order:
+ *   1. is delimited: up to the next ';' outside quotes and comments;
+ *   2. is cut into words and matched against the command table below
+ *      (pgbouncer's src/admin.c style: pattern -> handler). Pattern words
+ *      match case-insensitively; "?" takes one word as an argument and "X*"
+ *      a word starting with X plus the rest of the statement. LOAD and SAVE go
+ *      on to a second pair of tables, modules x directions, that name the
+ *      layer copy to run;
+ *   3. anything else goes to SQLite as it is (SQLite finds its own end), with
+ *      an authorizer that keeps runtime_* read-only and the admin tables in
+ *      place, and its rows are copied into the result as text.
+ * The first error stops the string; otherwise the last statement's result
+ * is returned, as ProxySQL does.
+ *
+ * Error numbers follow MySQL: 1064/42000 for syntax and unknown commands,
+ * 1105/HY000 for SQLite and validation errors (the message starts with the
+ * statement's first keyword, or names the command). Messages quote user text
+ * only through admin_excerpt(), which stops at the first quote, and SQLite's
+ * own messages through admin_safe_sqlite_msg(): a literal may be a password.
+ */
+#include "admin/admin_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* More words than any command has; longer statements can only match "*". */
+#define MAX_WORDS 12
+#define MAX_ARGS 2
+#define MAX_SYSVARS 16
+
+/* MySQL error numbers and SQLSTATEs used here. */
+#define ER_UNKNOWN_ERROR 1105
+#define ER_PARSE_ERROR 1064
+#define ER_EMPTY_QUERY 1065
+#define ER_BAD_DB_ERROR 1049
+#define ER_NO_SUCH_TABLE 1146
+#define ER_CANT_DO_THIS_DURING_AN_TRANSACTION 1179
+#define ER_UNKNOWN_SYSTEM_VARIABLE 1193
+
+struct word {
+    const char *p;
+    size_t len;
+};
+
+/* One statement, delimited and cut into words. */
+struct stmt {
+    const char *start, *end; /* without the terminating ';' */
+    struct word w[MAX_WORDS];
+    size_t n;
+    bool overflow; /* more than MAX_WORDS words */
+};
+
+/* What a pattern captured. */
+struct args {
+    struct word arg[MAX_ARGS]; /* "?" words */
+    size_t n;
+    struct word rest; /* "X*": from that word to the end of the statement */
+};
+
+struct exec {
+    struct admin_store *store;
+    const struct admin_config *runtime;
+    struct admin_result *res;
+    const struct stmt *stmt;
+};
+
+/* Result building. */
+
+static void clear_rows(struct admin_result *res)
+{
+    for (size_t r = 0; r < res->nrows; r++) {
+        for (size_t c = 0; c < res->ncols; c++)
+            free(res->rows[r][c]);
+        free(res->rows[r]);
+    }
+    free(res->rows);
+    for (size_t c = 0; c < res->ncols; c++)
+        free(res->col_names[c]);
+    free(res->col_names);
+    res->rows = NULL;
+    res->col_names = NULL;
+    res->nrows = res->ncols = res->rows_cap = 0;
+}
+
+/* Resets res for the next statement; a snapshot loaded by an earlier one is
+ * kept, since its runtime_* rows are already written. */
+static void reset(struct admin_result *res)
+{
+    struct admin_config *keep = res->new_runtime;
+
+    clear_rows(res);
+    memset(res, 0, sizeof(*res));
+    res->new_runtime = keep;
+}
+
+void admin_result_free(struct admin_result *res)
+{
+    if (!res)
+        return;
+    clear_rows(res);
+    admin_config_unref(res->new_runtime);
+    memset(res, 0, sizeof(*res));
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(struct exec *ex, uint16_t code,
+                                                      const char *sqlstate, const char *fmt, ...)
+{
+    struct admin_result *res = ex->res;
+    va_list ap;
+
+    clear_rows(res);
+    res->kind = ADMIN_RES_ERROR;
+    res->err_code = code;
+    snprintf(res->err_sqlstate, sizeof(res->err_sqlstate), "%s", sqlstate);
+    va_start(ap, fmt);
+    vsnprintf(res->err_msg, sizeof(res->err_msg), fmt, ap);
+    va_end(ap);
+    return ADMIN_ESQL;
+}
+
+static int fail_oom(struct exec *ex)
+{
+    fail(ex, ER_UNKNOWN_ERROR, "HY000", "out of memory");
+    return ADMIN_ENOMEM;
+}
+
+static int ok(struct exec *ex, uint64_t affected)
+{
+    clear_rows(ex->res);
+    ex->res->kind = ADMIN_RES_OK;
+    ex->res->affected_rows = affected;
+    return 0;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Starts a result set with these column names. */
+static int columns(struct exec *ex, size_t n, const char *const *names)
+{
+    struct admin_result *res = ex->res;
+
+    clear_rows(res);
+    res->kind = ADMIN_RES_ROWS;
+    res->col_names = calloc(n ? n : 1, sizeof(*res->col_names));
+    if (!res->col_names)
+        return fail_oom(ex);
+    for (size_t c = 0; c < n; c++) {
+        res->col_names[c] = strdup(names[c] ? names[c] : "");
+        /* Counted as it goes so a failure frees what was made. */
+        if (!res->col_names[c])
+            return fail_oom(ex);
+        res->ncols = c + 1;
+    }
+    return 0;
+}
+
+/* Appends an empty row (all NULL) and returns it, or NULL on OOM. */
+static char **new_row(struct admin_result *res)
+{
+    char **row;
+
+    if (res->nrows == res->rows_cap) {
+        size_t cap = res->rows_cap ? res->rows_cap * 2 : 16;
+        char ***rows = realloc(res->rows, cap * sizeof(*rows));
+
+        if (!rows)
+            return NULL;
+        res->rows = rows;
+        res->rows_cap = cap;
+    }
+    row = calloc(res->ncols ? res->ncols : 1, sizeof(*row));
+    if (row)
+        res->rows[res->nrows++] = row;
+    return row;
+}
+
+/* Appends a row of NUL-terminated values (NULL: SQL NULL). */
+static int add_row(struct exec *ex, const char *const *values)
+{
+    char **row = new_row(ex->res);
+
+    if (!row)
+        return fail_oom(ex);
+    for (size_t c = 0; c < ex->res->ncols; c++)
+        if (values[c] && !(row[c] = strdup(values[c])))
+            return fail_oom(ex);
+    return 0;
+}
+
+/* Plain SQL. */
+
+/* The first keyword, upper-cased, to say which statement failed. */
+static void kind_of(const char *sql, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    while (isalpha((unsigned char)sql[n]) && n + 1 < outlen && n < 16) {
+        out[n] = (char)toupper((unsigned char)sql[n]);
+        n++;
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, outlen, "SQL");
+}
+
+static bool is_syntax_error(const char *msg)
+{
+    return strncmp(msg, "near \"", 6) == 0 || strncmp(msg, "unrecognized token", 18) == 0 ||
+           strstr(msg, "syntax error") || strcmp(msg, "incomplete input") == 0;
+}
+
+static int sql_error(struct exec *ex, const char *sql)
+{
+    const char *msg = admin_safe_sqlite_msg(sqlite3_errmsg(ex->store->db));
+    char kind[20], ex_text[ADMIN_EXCERPT_MAX + 8];
+
+    if (ex->store->deny_reason[0])
+        msg = ex->store->deny_reason;
+    if (is_syntax_error(msg)) {
+        admin_excerpt(sql, ex_text, sizeof(ex_text));
+        return fail(ex, ER_PARSE_ERROR, "42000",
+                    "You have an error in your SQL syntax near '%s': %s", ex_text, msg);
+    }
+    kind_of(sql, kind, sizeof(kind));
+    return fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, msg);
+}
+
+/* Copies one row of stmt into the result; values as text, NULL stays NULL. */
+static int copy_row(struct exec *ex, sqlite3_stmt *stmt)
+{
+    char **row = new_row(ex->res);
+
+    if (!row)
+        return fail_oom(ex);
+    for (size_t c = 0; c < ex->res->ncols; c++) {
+        const unsigned char *t;
+
+        if (sqlite3_column_type(stmt, (int)c) == SQLITE_NULL)
+            continue;
+        t = sqlite3_column_text(stmt, (int)c);
+        if (!t || !(row[c] = dup_n((const char *)t, (size_t)sqlite3_column_bytes(stmt, (int)c))))
+            return fail_oom(ex);
+    }
+    return 0;
+}
+
+/* Starts a result set named after stmt's columns. */
+static int stmt_columns(struct exec *ex, sqlite3_stmt *stmt, int ncols)
+{
+    const char **names = malloc((size_t)ncols * sizeof(*names));
+    int rc;
+
+    if (!names)
+        return fail_oom(ex);
+    for (int c = 0; c < ncols; c++)
+        names[c] = sqlite3_column_name(stmt, c);
+    rc = columns(ex, (size_t)ncols, names);
+    free(names);
+    return rc;
+}
+
+/* Steps a prepared statement to the end; a statement with columns gives a
+ * result set (possibly empty), any other the number of rows it changed. */
+static int step_all(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
+{
+    sqlite3 *db = ex->store->db;
+    sqlite3_int64 before = sqlite3_total_changes64(db);
+    int ncols = sqlite3_column_count(stmt), src, rc = 0;
+
+    if (ncols > 0)
+        rc = stmt_columns(ex, stmt, ncols);
+    while (rc == 0 && (src = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (ncols > 0)
+            rc = copy_row(ex, stmt);
+    if (rc != 0)
+        return rc;
+    if (src != SQLITE_DONE)
+        return sql_error(ex, sql);
+    if (ncols == 0)
+        return ok(ex, (uint64_t)(sqlite3_total_changes64(db) - before));
+    return 0;
+}
+
+/* Refuses, while an operator's statement is prepared, what would break the
+ * layers: writing runtime_* (they must show what is live, and LOAD of another
+ * module rebuilds the snapshot from them), dropping or altering the admin
+ * tables, and attaching other files. */
+static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db,
+                     const char *trigger)
+{
+    struct admin_store *store = arg;
+    const char *table = action == SQLITE_ALTER_TABLE ? a2 : a1;
+    bool runtime = false;
+
+    (void)db;
+    (void)trigger;
+    switch (action) {
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+        if (!table || !admin_table_known(table, &runtime) || !runtime)
+            return SQLITE_OK;
+        snprintf(store->deny_reason, sizeof(store->deny_reason),
+                 "%s is read-only: it shows the runtime; change %s and LOAD it TO RUNTIME", table,
+                 table + 8);
+        return SQLITE_DENY;
+    case SQLITE_DROP_TABLE:
+    case SQLITE_ALTER_TABLE:
+        if (!table || !admin_table_known(table, NULL))
+            return SQLITE_OK;
+        snprintf(store->deny_reason, sizeof(store->deny_reason),
+                 "%s is an admin table and cannot be dropped or altered", table);
+        return SQLITE_DENY;
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+        snprintf(store->deny_reason, sizeof(store->deny_reason),
+                 "ATTACH and DETACH are not allowed: schema disk is the store file");
+        return SQLITE_DENY;
+    default:
+        return SQLITE_OK;
+    }
+}
+
+/* Runs the SQLite statement at sql; *tail receives where the next begins. */
+static int run_sql(struct exec *ex, const char *sql, const char **tail)
+{
+    sqlite3 *db = ex->store->db;
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    ex->store->deny_reason[0] = '\0';
+    /* Kept for the steps too: SQLite re-prepares, and re-authorizes, after a
+     * schema change. */
+    sqlite3_set_authorizer(db, authorize, ex->store);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, tail) != SQLITE_OK)
+        rc = sql_error(ex, sql);
+    else if (!stmt)
+        rc = ok(ex, 0); /* only a comment */
+    else
+        rc = step_all(ex, stmt, sql);
+    sqlite3_finalize(stmt);
+    sqlite3_set_authorizer(db, NULL, NULL);
+    ex->store->deny_reason[0] = '\0';
+    return rc;
+}
+
+/* Runs an internal query (no authorizer needed: it only reads), binding
+ * param to ?1 if not NULL. sql is from sqlite3_mprintf and freed here. */
+static int run_query(struct exec *ex, char *sql, const char *param)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if (!sql)
+        return fail_oom(ex);
+    if (sqlite3_prepare_v2(ex->store->db, sql, -1, &stmt, NULL) != SQLITE_OK ||
+        (param && sqlite3_bind_text(stmt, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK))
+        rc = sql_error(ex, sql);
+    else
+        rc = step_all(ex, stmt, sql);
+    sqlite3_finalize(stmt);
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* SQL functions MySQL tools call: SELECT DATABASE(), USER(), VERSION(). */
+
+static const char *server_version(const struct admin_config *runtime)
+{
+    return runtime ? runtime->server_version : admin_global_default("mysql-server_version");
+}
+
+static void fn_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_text(ctx, sqlite3_user_data(ctx), -1, SQLITE_TRANSIENT);
+}
+
+/* Registers the functions once per store; VERSION() reads store->version,
+ * refreshed by every admin_execute() from the published snapshot. */
+static int register_functions(struct exec *ex)
+{
+    static const struct {
+        const char *name;
+        const char *value; /* NULL: the store's version buffer */
+    } fns[] = {
+        /* The admin interface has no accounts in SQL; which admin user logged
+         * in is known to proxy/, not here. */
+        {"database", "main"},
+        {"schema", "main"},
+        {"user", "admin@localhost"},
+        {"current_user", "admin@localhost"},
+        {"session_user", "admin@localhost"},
+        {"system_user", "admin@localhost"},
+        {"version", NULL},
+    };
+    struct admin_store *store = ex->store;
+    int rc = SQLITE_OK;
+
+    snprintf(store->version, sizeof(store->version), "%s", server_version(ex->runtime));
+    if (store->functions_ready)
+        return 0;
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]) && rc == SQLITE_OK; i++)
+        rc = sqlite3_create_function(store->db, fns[i].name, 0, SQLITE_UTF8,
+                                     (void *)(fns[i].value ? fns[i].value : store->version),
+                                     fn_text, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return fail_oom(ex);
+    store->functions_ready = true;
+    return 0;
+}
+
+/* Commands. */
+
+/* Copies a word without surrounding backquotes or double quotes. */
+static void unquote(const struct word *w, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->len && n + 1 < outlen; i++)
+        if (w->p[i] != '`' && w->p[i] != '"')
+            out[n++] = w->p[i];
+    out[n] = '\0';
+}
+
+/* "main" or "disk" in canonical case, or NULL. */
+static const char *schema_name(const char *name)
+{
+    if (strcasecmp(name, "main") == 0)
+        return "main";
+    if (strcasecmp(name, "disk") == 0)
+        return "disk";
+    return NULL;
+}
+
+static int unknown_db(struct exec *ex, const char *name)
+{
+    return fail(ex, ER_BAD_DB_ERROR, "42000", "Unknown database '%.64s' (main or disk)", name);
+}
+
+static int cmd_show_databases(struct exec *ex, const struct args *a)
+{
+    static const char *const names[] = {"Database"};
+    static const char *const main_row[] = {"main"}, *const disk_row[] = {"disk"};
+    int rc;
+
+    (void)a;
+    rc = columns(ex, 1, names);
+    if (rc == 0)
+        rc = add_row(ex, main_row);
+    if (rc == 0)
+        rc = add_row(ex, disk_row);
+    return rc;
+}
+
+/* Column "tables", as ProxySQL's admin answers; sqlite_* tables are hidden. */
+static int cmd_show_tables(struct exec *ex, const struct args *a)
+{
+    char name[72];
+    const char *schema = "main";
+
+    if (a->n == 1) {
+        unquote(&a->arg[0], name, sizeof(name));
+        schema = schema_name(name);
+        if (!schema)
+            return unknown_db(ex, name);
+    }
+    return run_query(ex,
+                     sqlite3_mprintf("SELECT name AS tables FROM %s.sqlite_master"
+                                     " WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%%'"
+                                     " ESCAPE '\\' ORDER BY name",
+                                     schema),
+                     NULL);
+}
+
+static int cmd_show_create(struct exec *ex, const struct args *a)
+{
+    char name[72];
+    const char *schema = "main", *table = name, *dot;
+    int rc;
+
+    unquote(&a->arg[0], name, sizeof(name));
+    dot = strchr(name, '.');
+    if (dot) {
+        name[dot - name] = '\0';
+        schema = schema_name(name);
+        if (!schema)
+            return unknown_db(ex, name);
+        table = dot + 1;
+    }
+    rc = run_query(ex,
+                   sqlite3_mprintf("SELECT name AS \"Table\", sql AS \"Create Table\""
+                                   " FROM %s.sqlite_master WHERE type IN ('table', 'view')"
+                                   " AND name = ?1",
+                                   schema),
+                   table);
+    if (rc == 0 && ex->res->nrows == 0)
+        return fail(ex, ER_NO_SUCH_TABLE, "42S02", "Table '%s.%.64s' doesn't exist", schema, table);
+    return rc;
+}
+
+/* SET is accepted and ignored: the admin session has no variables, and the
+ * mariadb client and connectors send SET NAMES and SET autocommit. */
+static int cmd_ignore(struct exec *ex, const struct args *a)
+{
+    (void)a;
+    return ok(ex, 0);
+}
+
+static int cmd_use(struct exec *ex, const struct args *a)
+{
+    char name[72];
+
+    unquote(&a->arg[0], name, sizeof(name));
+    /* Unqualified names always mean main; disk is reached as disk.<table>. */
+    if (strcasecmp(name, "main") != 0)
+        return unknown_db(ex, name);
+    return ok(ex, 0);
+}
+
+/* SQLite's spelling of MySQL's START TRANSACTION. */
+static int cmd_begin(struct exec *ex, const struct args *a)
+{
+    (void)a;
+    return run_sql(ex, "BEGIN", NULL);
+}
+
+/* System variables MySQL clients and connectors read on connect. */
+static const char *sysvar(const struct exec *ex, const char *name)
+{
+    static const struct {
+        const char *name;
+        const char *value;
+    } vars[] = {
+        {"version_comment", "Sluice admin"},
+        {"autocommit", "1"},
+        {"character_set_client", "utf8mb4"},
+        {"character_set_connection", "utf8mb4"},
+        {"character_set_results", "utf8mb4"},
+        {"character_set_server", "utf8mb4"},
+        {"character_set_database", "utf8mb4"},
+        {"collation_connection", "utf8mb4_general_ci"},
+        {"collation_server", "utf8mb4_general_ci"},
+        {"collation_database", "utf8mb4_general_ci"},
+        {"max_allowed_packet", "67108864"},
+        {"sql_mode", ""},
+        {"lower_case_table_names", "0"},
+        {"time_zone", "SYSTEM"},
+        {"system_time_zone", "UTC"},
+        {"tx_isolation", "SERIALIZABLE"}, /* SQLite's only level */
+        {"transaction_isolation", "SERIALIZABLE"},
+        {"tx_read_only", "0"},
+        {"transaction_read_only", "0"},
+        {"wait_timeout", "28800"},
+        {"interactive_timeout", "28800"},
+        {"net_write_timeout", "60"},
+        {"auto_increment_increment", "1"},
+        {"license", "MIT"},
+    };
+    static const char *const scopes[] = {"session.", "global.", "local."};
+
+    for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++)
+        if (strncasecmp(name, scopes[i], strlen(scopes[i])) == 0)
+            name += strlen(scopes[i]);
+    if (strcasecmp(name, "version") == 0)
+        return server_version(ex->runtime);
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (strcasecmp(name, vars[i].name) == 0)
+            return vars[i].value;
+    return NULL;
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && isspace((unsigned char)*p))
+        p++;
+    return p;
+}
+
+static bool is_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '$';
+}
+
+/* Parses "@@a [, @@b ...] [LIMIT n]" into item names (without "@@"). */
+static bool parse_sysvars(const char *p, const char *end, struct word *items, size_t *n,
+                          long *limit)
+{
+    *n = 0;
+    *limit = -1;
+    for (;;) {
+        const char *s;
+
+        p = skip_space(p, end);
+        if (end - p < 3 || p[0] != '@' || p[1] != '@' || *n == MAX_SYSVARS)
+            return false;
+        s = p + 2;
+        for (p = s; p < end && is_name_char(*p); p++)
+            ;
+        if (p == s)
+            return false;
+        items[(*n)++] = (struct word){s, (size_t)(p - s)};
+        p = skip_space(p, end);
+        if (p == end || *p != ',')
+            break;
+        p++;
+    }
+    if (end - p > 5 && strncasecmp(p, "LIMIT", 5) == 0 && isspace((unsigned char)p[5])) {
+        char *num_end;
+
+        p = skip_space(p + 5, end);
+        if (p == end || !isdigit((unsigned char)*p))
+            return false;
+        *limit = strtol(p, &num_end, 10);
+        p = num_end;
+    }
+    return skip_space(p, end) == end;
+}
+
+/* SELECT @@version_comment LIMIT 1 and friends: one row (none for LIMIT 0),
+ * one column per variable, named as written. */
+static int cmd_sysvars(struct exec *ex, const struct args *a)
+{
+    struct word items[MAX_SYSVARS];
+    char names[MAX_SYSVARS][72];
+    const char *cols[MAX_SYSVARS], *vals[MAX_SYSVARS];
+    size_t n;
+    long limit;
+    int rc;
+
+    if (!parse_sysvars(a->rest.p, a->rest.p + a->rest.len, items, &n, &limit))
+        return fail(ex, ER_PARSE_ERROR, "42000",
+                    "You have an error in your SQL syntax: the admin interface answers only "
+                    "SELECT @@variable[, @@variable...] [LIMIT n]");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof(names[i]), "@@%.*s", (int)items[i].len, items[i].p);
+        cols[i] = names[i];
+        vals[i] = sysvar(ex, names[i] + 2);
+        if (!vals[i])
+            return fail(ex, ER_UNKNOWN_SYSTEM_VARIABLE, "HY000", "Unknown system variable '%s'",
+                        names[i] + 2);
+    }
+    rc = columns(ex, n, cols);
+    if (rc == 0 && limit != 0)
+        rc = add_row(ex, vals);
+    return rc;
+}
+
+/* LOAD and SAVE: verb, module, direction. */
+
+enum action {
+    MEMORY_TO_RUNTIME, /* build, validate, copy to runtime_*, publish */
+    MEMORY_TO_DISK,    /* copy main.<table> to disk.<table> */
+    DISK_TO_MEMORY,    /* copy disk.<table> to main.<table> */
+    RUNTIME_TO_MEMORY, /* copy main.runtime_<table> to main.<table> */
+};
+
+static const struct {
+    const char *words;
+    unsigned mod;
+} modules[] = {
+    {"MYSQL SERVERS", ADMIN_MOD_SERVERS},           {"MYSQL USERS", ADMIN_MOD_USERS},
+    {"MYSQL QUERY RULES", ADMIN_MOD_RULES},         {"MYSQL VARIABLES", ADMIN_MOD_VARIABLES},
+    {"ADMIN VARIABLES", ADMIN_MOD_ADMIN_VARIABLES},
+};
+
+/* ProxySQL's spellings, aliases included (RUN for RUNTIME, MEM for MEMORY). */
+static const struct {
+    const char *verb;
+    const char *words;
+    enum action action;
+} directions[] = {
+    {"LOAD", "TO RUNTIME", MEMORY_TO_RUNTIME},   {"LOAD", "TO RUN", MEMORY_TO_RUNTIME},
+    {"LOAD", "FROM MEMORY", MEMORY_TO_RUNTIME},  {"LOAD", "FROM MEM", MEMORY_TO_RUNTIME},
+    {"LOAD", "FROM DISK", DISK_TO_MEMORY},       {"LOAD", "TO MEMORY", DISK_TO_MEMORY},
+    {"LOAD", "TO MEM", DISK_TO_MEMORY},          {"SAVE", "TO DISK", MEMORY_TO_DISK},
+    {"SAVE", "FROM MEMORY", MEMORY_TO_DISK},     {"SAVE", "FROM MEM", MEMORY_TO_DISK},
+    {"SAVE", "FROM RUNTIME", RUNTIME_TO_MEMORY}, {"SAVE", "FROM RUN", RUNTIME_TO_MEMORY},
+    {"SAVE", "TO MEMORY", RUNTIME_TO_MEMORY},    {"SAVE", "TO MEM", RUNTIME_TO_MEMORY},
+};
+
+static bool match(const char *pattern, const struct stmt *st, struct args *a);
+
+static int load_to_runtime(struct exec *ex, unsigned mod)
+{
+    struct admin_config *cfg = NULL;
+    char err[sizeof(ex->res->err_msg)];
+    int rc;
+
+    /* A snapshot published from uncommitted rows would outlive a ROLLBACK
+     * that restores the runtime_* tables under it. */
+    if (!sqlite3_get_autocommit(ex->store->db))
+        return fail(ex, ER_CANT_DO_THIS_DURING_AN_TRANSACTION, "25000",
+                    "LOAD ... TO RUNTIME is not allowed inside a transaction: COMMIT or "
+                    "ROLLBACK first");
+    rc = admin_layer_to_runtime(ex->store, mod, &cfg, err, sizeof(err));
+    if (rc != 0) {
+        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
+        return rc;
+    }
+    admin_config_unref(ex->res->new_runtime);
+    ex->res->new_runtime = cfg;
+    return ok(ex, 0);
+}
+
+static int run_action(struct exec *ex, unsigned mod, enum action action)
+{
+    static const struct {
+        enum admin_layer from, to;
+    } copies[] = {
+        [MEMORY_TO_DISK] = {ADMIN_LAYER_MEMORY, ADMIN_LAYER_DISK},
+        [DISK_TO_MEMORY] = {ADMIN_LAYER_DISK, ADMIN_LAYER_MEMORY},
+        [RUNTIME_TO_MEMORY] = {ADMIN_LAYER_RUNTIME, ADMIN_LAYER_MEMORY},
+    };
+    char err[sizeof(ex->res->err_msg)];
+    uint64_t rows = 0;
+    int rc;
+
+    if (action == MEMORY_TO_RUNTIME)
+        return load_to_runtime(ex, mod);
+    rc = admin_layer_copy(ex->store->db, mod, copies[action].from, copies[action].to, &rows, err,
+                          sizeof(err));
+    if (rc != 0) {
+        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
+        return rc;
+    }
+    /* The rows copied, so an operator sees at once whether a SAVE took. */
+    return ok(ex, rows);
+}
+
+static int cmd_layer(struct exec *ex, const struct args *a)
+{
+    char pattern[64], text[ADMIN_EXCERPT_MAX + 8];
+    struct args unused;
+
+    (void)a;
+    for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
+        for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+            snprintf(pattern, sizeof(pattern), "%s %s %s", directions[d].verb, modules[m].words,
+                     directions[d].words);
+            if (match(pattern, ex->stmt, &unused))
+                return run_action(ex, modules[m].mod, directions[d].action);
+        }
+    }
+    admin_excerpt(ex->stmt->start, text, sizeof(text));
+    return fail(ex, ER_PARSE_ERROR, "42000",
+                "You have an error in your SQL syntax near '%s': unknown command; use "
+                "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "
+                "TO|FROM RUNTIME|MEMORY|DISK",
+                text);
+}
+
+/* The command table, tried in order before a statement goes to SQLite. */
+static const struct command {
+    const char *pattern;
+    int (*run)(struct exec *ex, const struct args *a);
+} commands[] = {
+    {"SELECT @@*", cmd_sysvars},
+    {"SHOW DATABASES", cmd_show_databases},
+    {"SHOW SCHEMAS", cmd_show_databases},
+    {"SHOW TABLES", cmd_show_tables},
+    {"SHOW TABLES FROM ?", cmd_show_tables},
+    {"SHOW TABLES IN ?", cmd_show_tables},
+    {"SHOW CREATE TABLE ?", cmd_show_create},
+    {"SET *", cmd_ignore},
+    {"USE ?", cmd_use},
+    {"START TRANSACTION", cmd_begin},
+    {"LOAD *", cmd_layer},
+    {"SAVE *", cmd_layer},
+};
+
+/* Statement splitting and matching. */
+
+/* Returns the ';' that ends the statement at p, or its terminating NUL. */
+static const char *stmt_end(const char *p)
+{
+    while (*p && *p != ';') {
+        if (*p == '\'' || *p == '"' || *p == '`') {
+            char q = *p++;
+
+            /* A doubled quote stays inside the literal: both are skipped. */
+            while (*p && *p != q)
+                p++;
+            if (*p)
+                p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n')
+                p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            p++;
+        }
+    }
+    return p;
+}
+
+static void split_words(struct stmt *st)
+{
+    const char *p = st->start;
+
+    st->n = 0;
+    st->overflow = false;
+    for (;;) {
+        const char *s;
+
+        while (p < st->end && isspace((unsigned char)*p))
+            p++;
+        if (p == st->end)
+            return;
+        for (s = p; p < st->end && !isspace((unsigned char)*p); p++)
+            ;
+        if (st->n == MAX_WORDS) {
+            st->overflow = true;
+            return;
+        }
+        st->w[st->n++] = (struct word){s, (size_t)(p - s)};
+    }
+}
+
+static bool match(const char *pattern, const struct stmt *st, struct args *a)
+{
+    const char *p = pattern;
+    size_t i = 0;
+
+    memset(a, 0, sizeof(*a));
+    while (*p) {
+        const char *sp = strchr(p, ' ');
+        size_t plen = sp ? (size_t)(sp - p) : strlen(p);
+
+        if (i == st->n)
+            return plen == 1 && *p == '*' && !sp;
+        if (p[plen - 1] == '*') {
+            /* "X*": this word starts with X; capture it and the rest. */
+            if (st->w[i].len < plen - 1 || strncasecmp(st->w[i].p, p, plen - 1) != 0)
+                return false;
+            a->rest = (struct word){st->w[i].p, (size_t)(st->end - st->w[i].p)};
+            return true;
+        }
+        if (plen == 1 && *p == '?') {
+            if (a->n == MAX_ARGS)
+                return false;
+            a->arg[a->n++] = st->w[i];
+        } else if (st->w[i].len != plen || strncasecmp(st->w[i].p, p, plen) != 0) {
+            return false;
+        }
+        i++;
+        p = sp ? sp + 1 : p + plen;
+    }
+    return i == st->n && !st->overflow;
+}
+
+/* Runs the statement at p; *next receives where the following one starts. */
+static int run_statement(struct exec *ex, const char *p, const char **next)
+{
+    struct stmt st = {.start = p, .end = stmt_end(p)};
+    struct args a;
+
+    split_words(&st);
+    ex->stmt = &st;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (match(commands[i].pattern, &st, &a)) {
+            *next = *st.end ? st.end + 1 : st.end;
+            return commands[i].run(ex, &a);
+        }
+    }
+    *next = NULL;
+    return run_sql(ex, p, next);
+}
+
+int admin_execute(struct admin_store *store, const struct admin_config *runtime, const char *sql,
+                  size_t len, struct admin_result *res)
+{
+    struct exec ex = {.store = store, .runtime = runtime, .res = res};
+    char *buf = NULL;
+    const char *p, *next;
+    bool ran = false;
+    int rc;
+
+    if (!res)
+        return ADMIN_EINVAL;
+    memset(res, 0, sizeof(*res));
+    if (!store || !store->db || (!sql && len))
+        return fail(&ex, ER_UNKNOWN_ERROR, "HY000", "no admin store");
+    /* SQLite would stop at a NUL and silently run only the first part. */
+    if (len && memchr(sql, '\0', len))
+        return fail(&ex, ER_PARSE_ERROR, "42000", "statement contains a NUL byte");
+    buf = dup_n(len ? sql : "", len);
+    if (!buf)
+        return fail_oom(&ex);
+    rc = register_functions(&ex);
+    for (p = buf; rc == 0 && *(p = admin_skip_blank(p));) {
+        if (*p == ';') {
+            p++; /* an empty statement between two ';' */
+            continue;
+        }
+        reset(res);
+        ran = true;
+        rc = run_statement(&ex, p, &next);
+        if (!next || next == p)
+            break;
+        p = next;
+    }
+    if (rc == 0 && !ran)
+        rc = fail(&ex, ER_EMPTY_QUERY, "42000", "Query was empty");
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,441 @@
+/*
+ * The admin interface's MySQL-protocol listener (admin-mysql_ifaces).
+ *
+ * It runs on the main thread's loop, the only thread that touches the
+ * SQLite store: each admin session authenticates against
+ * admin-admin_credentials ("user:password", several separated by ';'), then
+ * every COM_QUERY goes to admin_execute() and its result is encoded here as
+ * a MySQL result set, OK or ERR packet. A statement that publishes a new
+ * runtime (LOAD ... TO RUNTIME) hands the snapshot to proxy_publish().
+ *
+ * States of an admin session: HANDSHAKE (greeting sent) -> READY (commands)
+ * -> CLOSING. Statements run synchronously: admin traffic is rare and the
+ * store is local, so there is nothing to overlap.
+ *
+ * Application users cannot log in here, and the default credentials
+ * (admin:admin) are accepted only from the loopback interface.
+ */
+#include "proxy/log.h"
+#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define ADMIN_CAPS                                                                                 \
+    (CLIENT_LONG_PASSWORD_F | CLIENT_LONG_FLAG_F | CLIENT_CONNECT_WITH_DB_F |                      \
+     CLIENT_PROTOCOL_41_F | CLIENT_INTERACTIVE_F | CLIENT_TRANSACTIONS_F |                         \
+     CLIENT_SECURE_CONNECTION_F | CLIENT_MULTI_STATEMENTS_F | CLIENT_MULTI_RESULTS_F |             \
+     CLIENT_PLUGIN_AUTH_F | CLIENT_PLUGIN_AUTH_LENENC_F | CLIENT_CONNECT_ATTRS_F)
+
+#define ADMIN_MAX_MESSAGE (16u * 1024 * 1024)
+
+enum admin_sess_state {
+    AS_HANDSHAKE, /* greeting sent, waiting for the handshake response */
+    AS_SWITCH,    /* auth switch sent, waiting for the token */
+    AS_READY,     /* logged in */
+    AS_CLOSING,   /* handle closing */
+};
+
+struct proxy_admin {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    struct admin_store *store;
+    struct proxy *proxy;
+    struct admin_config *cfg; /* credentials and version (ref) */
+    struct admin_sess *sessions;
+    uint32_t next_id;
+    bool closed;
+};
+
+struct admin_sess {
+    struct proxy_admin *l;
+    uv_tcp_t tcp;
+    enum admin_sess_state state;
+    uint32_t id;
+    uint32_t caps;
+    uint8_t scramble[20];
+    char user[128];
+    char peer_ip[48];
+    bool loopback;
+    struct codec_buf in;
+    struct codec_buf out;
+    bool writing;
+    bool close_after_write;
+    uv_write_t wreq;
+    struct admin_sess *prev, *next;
+};
+
+static void sess_closed(uv_handle_t *h)
+{
+    struct admin_sess *a = h->data;
+    struct proxy_admin *l = a->l;
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        l->sessions = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    codec_buf_free(&a->in);
+    codec_buf_free(&a->out);
+    free(a);
+}
+
+static void sess_close(struct admin_sess *a)
+{
+    if (a->state == AS_CLOSING)
+        return;
+    a->state = AS_CLOSING;
+    uv_close((uv_handle_t *)&a->tcp, sess_closed);
+}
+
+static void flush(struct admin_sess *a);
+
+static void write_done(uv_write_t *req, int status)
+{
+    struct admin_sess *a = req->data;
+    a->writing = false;
+    codec_buf_reset(&a->out);
+    if (status < 0 || a->close_after_write) {
+        sess_close(a);
+        return;
+    }
+}
+
+static void flush(struct admin_sess *a)
+{
+    if (a->writing || a->state == AS_CLOSING)
+        return;
+    if (a->out.len == 0) {
+        if (a->close_after_write)
+            sess_close(a);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)a->out.data, (unsigned)a->out.len);
+    a->wreq.data = a;
+    a->writing = true;
+    if (uv_write(&a->wreq, (uv_stream_t *)&a->tcp, &buf, 1, write_done) != 0) {
+        a->writing = false;
+        sess_close(a);
+    }
+}
+
+/* Is user:password one of the configured admin credentials? */
+static bool credentials_match(const struct admin_sess *a, const uint8_t *token, size_t token_len,
+                              bool *is_default)
+{
+    char creds[sizeof(a->l->cfg->admin_credentials)];
+    snprintf(creds, sizeof(creds), "%s", a->l->cfg->admin_credentials);
+    bool ok = false;
+    char *save = NULL;
+    for (char *pair = strtok_r(creds, ";", &save); pair; pair = strtok_r(NULL, ";", &save)) {
+        char *colon = strchr(pair, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        const char *password = colon + 1;
+        if (strcmp(pair, a->user) != 0)
+            continue;
+        uint8_t hash[20];
+        codec_native_hash(password, strlen(password), hash);
+        if (codec_native_verify(hash, password[0] != '\0', a->scramble, token, token_len)) {
+            ok = true;
+            *is_default = strcmp(pair, "admin") == 0 && strcmp(password, "admin") == 0;
+        }
+        break;
+    }
+    memset(creds, 0, sizeof(creds));
+    return ok;
+}
+
+static void deny(struct admin_sess *a, uint8_t seq, const char *why)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "Access denied for user '%.100s'@'%s'%s", a->user, a->peer_ip, why);
+    log_info("admin: access denied for user '%.100s' from %s%s", a->user, a->peer_ip, why);
+    (void)codec_write_err(&a->out, seq, 1045, "28000", msg);
+    a->close_after_write = true;
+}
+
+static void finish_login(struct admin_sess *a, uint8_t seq, const uint8_t *token, size_t len)
+{
+    bool is_default = false;
+    if (!credentials_match(a, token, len, &is_default)) {
+        deny(a, seq, " (using password: YES)");
+        return;
+    }
+    if (is_default && !a->loopback) {
+        deny(a, seq, ": the default admin credentials work only from localhost");
+        return;
+    }
+    a->state = AS_READY;
+    (void)codec_write_ok(&a->out, seq, 0, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
+}
+
+static void handshake(struct admin_sess *a, const uint8_t *p, size_t len, uint8_t seq)
+{
+    struct codec_handshake_response hr;
+    if (codec_handshake_response_parse(p, len, &hr) != 0 || !hr.user) {
+        (void)codec_write_err(&a->out, (uint8_t)(seq + 1), 1043, "08S01", "Bad handshake");
+        a->close_after_write = true;
+        return;
+    }
+    a->caps = hr.caps & ADMIN_CAPS;
+    snprintf(a->user, sizeof(a->user), "%.*s", (int)(hr.user_len < 127 ? hr.user_len : 127),
+             (const char *)hr.user);
+    bool native =
+        !hr.plugin || (hr.plugin_len == 21 && memcmp(hr.plugin, "mysql_native_password", 21) == 0);
+    if (!native && (a->caps & CLIENT_PLUGIN_AUTH_F)) {
+        a->state = AS_SWITCH;
+        (void)codec_write_auth_switch(&a->out, (uint8_t)(seq + 1), "mysql_native_password",
+                                      a->scramble);
+        return;
+    }
+    finish_login(a, (uint8_t)(seq + 1), hr.auth, hr.auth_len);
+}
+
+/* Encodes an admin_execute() result for the client. */
+static void send_result(struct admin_sess *a, const struct admin_result *res)
+{
+    int rc = 0;
+    if (res->kind == ADMIN_RES_ERROR) {
+        rc = codec_write_err(&a->out, 1, res->err_code ? res->err_code : 1105,
+                             res->err_sqlstate[0] ? res->err_sqlstate : "HY000", res->err_msg);
+    } else if (res->kind == ADMIN_RES_OK) {
+        rc = codec_write_ok(&a->out, 1, res->affected_rows, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
+    } else {
+        struct codec_resultset rs;
+        rc = codec_rs_begin(&rs, &a->out, 1, a->caps, SERVER_STATUS_AUTOCOMMIT_F,
+                            (unsigned)res->ncols, (const char *const *)res->col_names);
+        for (size_t r = 0; rc == 0 && r < res->nrows; r++)
+            rc = codec_rs_row(&rs, (unsigned)res->ncols, (const char *const *)res->rows[r]);
+        if (rc == 0)
+            rc = codec_rs_end(&rs);
+    }
+    if (rc != 0)
+        a->close_after_write = true;
+}
+
+static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
+{
+    struct admin_result res;
+    memset(&res, 0, sizeof(res));
+    admin_execute(a->l->store, a->l->cfg, (const char *)sql, len, &res);
+    if (res.new_runtime) {
+        if (a->l->proxy && proxy_publish(a->l->proxy, res.new_runtime) != 0)
+            log_warn("admin: runtime published with errors (see above)");
+        admin_config_unref(a->l->cfg);
+        a->l->cfg = res.new_runtime; /* our reference now */
+        res.new_runtime = NULL;
+        log_info("admin: user '%s' loaded a new runtime configuration", a->user);
+    }
+    send_result(a, &res);
+    admin_result_free(&res);
+}
+
+static void command(struct admin_sess *a, const uint8_t *p, size_t len)
+{
+    if (len == 0) {
+        (void)codec_write_err(&a->out, 1, 1047, "08S01", "Empty command packet");
+        return;
+    }
+    switch (p[0]) {
+    case 0x01: /* COM_QUIT */
+        sess_close(a);
+        return;
+    case 0x03: /* COM_QUERY */
+        run_query(a, p + 1, len - 1);
+        return;
+    case 0x02: /* COM_INIT_DB: one schema, 'main' */
+    case 0x0e: /* COM_PING */
+    case 0x1f: /* COM_RESET_CONNECTION */
+        (void)codec_write_ok(&a->out, 1, 0, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
+        return;
+    case 0x1b: /* COM_SET_OPTION */
+        (void)codec_write_eof(&a->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0);
+        return;
+    default:
+        (void)codec_write_err(&a->out, 1, 1047, "08S01",
+                              "Command not supported by the admin interface");
+    }
+}
+
+static void process(struct admin_sess *a)
+{
+    while (a->state != AS_CLOSING && !a->close_after_write) {
+        unsigned npk;
+        if (a->in.len >= 4 && codec_u24(a->in.data) == CODEC_MAX_PAYLOAD &&
+            a->in.len > ADMIN_MAX_MESSAGE) {
+            (void)codec_write_err(&a->out, 1, 1153, "08S01", "Admin statement too large");
+            a->close_after_write = true;
+            break;
+        }
+        long span = codec_message_span(a->in.data, a->in.len, &npk);
+        if (span < 0)
+            break;
+        if (npk != 1) {
+            (void)codec_write_err(&a->out, 1, 1153, "08S01", "Admin statement too large");
+            a->close_after_write = true;
+            break;
+        }
+        uint32_t plen = codec_u24(a->in.data);
+        uint8_t seq = a->in.data[3];
+        const uint8_t *payload = a->in.data + 4;
+        if (a->state == AS_HANDSHAKE)
+            handshake(a, payload, plen, seq);
+        else if (a->state == AS_SWITCH)
+            finish_login(a, (uint8_t)(seq + 1), payload, plen);
+        else
+            command(a, payload, plen);
+        if (a->state == AS_CLOSING)
+            return;
+        memmove(a->in.data, a->in.data + span, a->in.len - (size_t)span);
+        a->in.len -= (size_t)span;
+    }
+    flush(a);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct admin_sess *a = h->data;
+    (void)suggested;
+    if (codec_buf_reserve(&a->in, 16384) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = (char *)a->in.data + a->in.len;
+    buf->len = a->in.cap - a->in.len;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct admin_sess *a = st->data;
+    (void)buf;
+    if (nread < 0) {
+        sess_close(a);
+        return;
+    }
+    a->in.len += (size_t)nread;
+    if (a->in.len > ADMIN_MAX_MESSAGE + 8) {
+        sess_close(a);
+        return;
+    }
+    process(a);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct proxy_admin *l = server->data;
+    if (status < 0 || l->closed)
+        return;
+    struct admin_sess *a = calloc(1, sizeof(*a));
+    if (!a)
+        return;
+    a->l = l;
+    a->id = ++l->next_id;
+    codec_buf_init(&a->in);
+    codec_buf_init(&a->out);
+    uv_tcp_init(l->loop, &a->tcp);
+    a->tcp.data = a;
+    a->next = l->sessions;
+    if (l->sessions)
+        l->sessions->prev = a;
+    l->sessions = a;
+    if (uv_accept(server, (uv_stream_t *)&a->tcp) != 0) {
+        sess_close(a);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    if (uv_tcp_getpeername(&a->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, a->peer_ip, sizeof(a->peer_ip));
+            a->loopback = strncmp(a->peer_ip, "127.", 4) == 0;
+        } else if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, a->peer_ip, sizeof(a->peer_ip));
+            a->loopback = strcmp(a->peer_ip, "::1") == 0;
+        }
+    }
+    if (getrandom(a->scramble, sizeof(a->scramble), 0) != (ssize_t)sizeof(a->scramble))
+        for (size_t i = 0; i < sizeof(a->scramble); i++)
+            a->scramble[i] = (uint8_t)rand();
+    for (size_t i = 0; i < sizeof(a->scramble); i++)
+        a->scramble[i] = (uint8_t)(33 + a->scramble[i] % 94);
+    a->state = AS_HANDSHAKE;
+    if (codec_write_handshake(&a->out, a->id, "10.11.6-Sluice-admin", a->scramble, ADMIN_CAPS, 45,
+                              SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0) {
+        sess_close(a);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
+    flush(a);
+}
+
+struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *store,
+                                       struct proxy *proxy, struct admin_config *cfg, char *errbuf,
+                                       size_t errlen)
+{
+    char first[256], host[256];
+    int port;
+    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
+    char *semi = strchr(first, ';');
+    if (semi)
+        *semi = '\0';
+    if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
+        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
+        return NULL;
+    }
+    struct proxy_admin *l = calloc(1, sizeof(*l));
+    if (!l) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    l->loop = loop;
+    l->store = store;
+    l->proxy = proxy;
+    l->cfg = admin_config_ref(cfg);
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
+    struct sockaddr_storage ss;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (rc != 0)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    if (rc == 0)
+        rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot listen on %s:%d (admin): %s", host, port, uv_strerror(rc));
+        l->closed = true;
+        uv_close((uv_handle_t *)&l->tcp, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        admin_config_unref(l->cfg);
+        free(l);
+        return NULL;
+    }
+    log_info("admin interface on %s:%d", host, port);
+    return l;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct proxy_admin *l = h->data;
+    admin_config_unref(l->cfg);
+    free(l);
+}
+
+void proxy_admin_close(struct proxy_admin *l)
+{
+    if (!l)
+        return;
+    l->closed = true;
+    for (struct admin_sess *a = l->sessions; a;) {
+        struct admin_sess *next = a->next;
+        sess_close(a);
+        a = next;
+    }
+    uv_close((uv_handle_t *)&l->tcp, listener_closed);
+}

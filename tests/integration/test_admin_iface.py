@@ -1,0 +1,160 @@
+"""The admin interface (admin-mysql_ifaces) driven with PyMySQL and the mariadb client:
+credentials, SQL over the store, LOAD ... TO RUNTIME moving live traffic, validation that
+changes nothing on error, SAVE TO DISK surviving a restart, reload under load."""
+
+import os
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+import harness
+from harness import connect, error_code, q, q1
+
+pytestmark = pytest.mark.proxy_only
+
+
+def admin(target, user="admin", password="admin"):
+    return pymysql.connect(host=target.host, port=target.admin_port, user=user,
+                           password=password, autocommit=True, connect_timeout=10,
+                           read_timeout=30)
+
+
+def replicas_sql(fleet):
+    return "".join(
+        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+        "VALUES (1, '%s', %d, 10);\n" % (fleet.host, p) for p in fleet.replica_ports)
+
+
+def test_admin_login_and_refusals(sluice, fleet):
+    target = sluice()
+    a = admin(target)
+    rows = q(a, "SELECT hostgroup_id, hostname, port FROM mysql_servers")
+    assert (0, fleet.host, fleet.primary_port) in [(int(h), n, int(p)) for h, n, p in rows]
+    a.close()
+    with pytest.raises(pymysql.err.OperationalError) as exc:
+        admin(target, password="wrong")
+    assert error_code(exc.value) == 1045
+    # Application users cannot log in to the admin interface.
+    with pytest.raises(pymysql.err.OperationalError) as exc:
+        admin(target, user=fleet.app_user, password=fleet.app_password)
+    assert error_code(exc.value) == 1045
+
+
+def test_mariadb_cli_works_against_admin(sluice):
+    target = sluice()
+    base = ["mariadb", "-h", target.host, "-P", str(target.admin_port), "-uadmin", "-padmin",
+            "--skip-ssl"]
+    r = subprocess.run(base + ["-N", "-B", "-e", "SHOW TABLES"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=30)
+    assert r.returncode == 0, r.stdout
+    tables = r.stdout.split()
+    for t in ("mysql_servers", "mysql_users", "mysql_query_rules", "global_variables",
+              "runtime_mysql_servers"):
+        assert t in tables
+    r = subprocess.run(base + ["-e", "SELECT * FROM global_variables "
+                               "WHERE variable_name='mysql-threads'\\G"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=30)
+    assert r.returncode == 0, r.stdout
+    assert "variable_name: mysql-threads" in r.stdout
+    r = subprocess.run(base + ["-e", "SHOW CREATE TABLE mysql_servers"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=30)
+    assert r.returncode == 0 and "CREATE TABLE" in r.stdout, r.stdout
+
+
+def test_rule_loaded_to_runtime_moves_traffic_and_bad_regex_changes_nothing(sluice, fleet):
+    if not fleet.replica_ports:
+        pytest.skip("the fleet has no replicas")
+    target = sluice(extra_sql=replicas_sql(fleet))
+    app = connect(target)
+    assert q1(app, "SELECT @@port") == fleet.primary_port
+    a = admin(target)
+    q(a, "INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
+         "destination_hostgroup, apply) VALUES (10, 1, '^SELECT', 1, 1)")
+    # Not live until loaded.
+    assert q1(app, "SELECT @@port") == fleet.primary_port
+    q(a, "LOAD MYSQL QUERY RULES TO RUNTIME")
+    assert q1(app, "SELECT @@port") in fleet.replica_ports  # same session, not dropped
+    assert q1(a, "SELECT COUNT(*) FROM runtime_mysql_query_rules") in (1, "1")
+
+    q(a, "INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
+         "destination_hostgroup) VALUES (11, 1, '^SELECT (broken', 0)")
+    with pytest.raises(pymysql.err.MySQLError) as exc:
+        q(a, "LOAD MYSQL QUERY RULES TO RUNTIME")
+    msg = str(exc.value)
+    assert "11" in msg and "offset" in msg, msg
+    assert q1(a, "SELECT COUNT(*) FROM runtime_mysql_query_rules") in (1, "1")
+    assert q1(app, "SELECT @@port") in fleet.replica_ports
+    app.close()
+    a.close()
+
+
+def test_save_to_disk_survives_a_restart(sluice, fleet):
+    target = sluice()
+    a = admin(target)
+    q(a, "UPDATE global_variables SET variable_value='4321' "
+         "WHERE variable_name='mysql-shutdown_timeout'")
+    q(a, "SAVE MYSQL VARIABLES TO DISK")
+    a.close()
+    target.stop()
+    assert not target.problems, target.problems
+    datadir = os.path.join(target.workdir, "data")
+    cfg = os.path.join(target.workdir, "config.sql")
+    errf = open(os.path.join(target.workdir, "restart.stderr"), "wb")
+    proc = subprocess.Popen([target.proc.args[0], "--datadir", datadir, "--config", cfg,
+                             "--foreground"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=errf)
+    try:
+        assert harness.wait_port(target.host, target.admin_port, 10, proc)
+        a = admin(target)
+        assert q1(a, "SELECT variable_value FROM global_variables "
+                     "WHERE variable_name='mysql-shutdown_timeout'") == "4321"
+        a.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        errf.close()
+    assert proc.returncode == 0
+
+
+def test_reload_under_load_drops_nothing(sluice, fleet):
+    target = sluice(cap=10)
+    stop = threading.Event()
+    failures = []
+    done = [0]
+
+    def worker():
+        try:
+            c = connect(target)
+        except Exception as e:
+            failures.append(repr(e))
+            return
+        while not stop.is_set():
+            try:
+                assert q1(c, "SELECT 1") == 1
+                done[0] += 1
+            except Exception as e:
+                failures.append(repr(e))
+                return
+        c.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    a = admin(target)
+    for i in range(20):
+        q(a, "UPDATE mysql_servers SET max_connections = %d" % (8 + i % 5))
+        q(a, "LOAD MYSQL SERVERS TO RUNTIME")
+        q(a, "LOAD MYSQL USERS TO RUNTIME")
+        q(a, "LOAD MYSQL QUERY RULES TO RUNTIME")
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    a.close()
+    print("statements during reloads: %d, failed: %d" % (done[0], len(failures)))
+    assert not failures, failures[:5]
+    assert done[0] > 100
