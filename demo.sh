@@ -7,7 +7,8 @@
 #
 # Everything lives under ./demo: fleet/ (MariaDB datadirs and logs; primary 127.0.0.1:3307,
 # replicas 3308 and 3309), data/ (Sluice's store, recreated on every start so that
-# ./demo/sluice.sql, a copy of configs/demo.sql, is applied), sluice.log and sluice.pid.
+# ./demo/sluice.sql, configs/demo.sql plus the read/write split rules of
+# configs/rw-split.sql, is applied), sluice.log and sluice.pid.
 # Set SLUICE_BIN to run an already built binary instead of building ./build/sluice.
 set -euo pipefail
 
@@ -99,7 +100,7 @@ cmd_start() {
     # Start from a clean slate: a previous demo is stopped, the store is recreated.
     cmd_stop >/dev/null 2>&1 || true
     local p
-    for p in "$SLUICE_PORT"; do
+    for p in "$SLUICE_PORT" 6032; do
         ! port_open "$p" || die "port $p is already in use (another Sluice or ProxySQL?)"
     done
     mkdir -p "$DEMO"
@@ -108,7 +109,7 @@ cmd_start() {
     echo "demo: starting MariaDB (primary 3307, replicas 3308 3309) in $FLEET"
     "$ROOT/tests/fleet.sh" start "$FLEET" --base-port 3307 --replicas 2
 
-    cp "$ROOT/configs/demo.sql" "$DEMO/sluice.sql"
+    cat "$ROOT/configs/demo.sql" "$ROOT/configs/rw-split.sql" >"$DEMO/sluice.sql"
     echo "demo: starting Sluice ($bin)"
     : >"$LOGFILE"
     setsid nohup "$bin" --datadir "$DEMO/data" --config "$DEMO/sluice.sql" --foreground \
@@ -145,8 +146,10 @@ cmd_start() {
 
 Sluice is running (pid $(cat "$PIDFILE"), log $LOGFILE).
 
-Connect through Sluice:
+Connect through Sluice (reads go to the replicas, writes to the primary):
   mariadb -h127.0.0.1 -P$SLUICE_PORT -uapp -papppass app
+Admin interface (ProxySQL's tables and commands):
+  mariadb -h127.0.0.1 -P6032 -uadmin -padmin
 
 The MariaDB servers directly (user app/apppass, root/rootpass, monitor/monitorpass):
   primary   mariadb -h127.0.0.1 -P3307 -uapp -papppass app

@@ -48,6 +48,7 @@ struct proxy_admin {
     struct admin_sess *sessions;
     uint32_t next_id;
     bool closed;
+    bool tcp_closed;
 };
 
 struct admin_sess {
@@ -68,6 +69,15 @@ struct admin_sess {
     struct admin_sess *prev, *next;
 };
 
+static void listener_free_if_done(struct proxy_admin *l)
+{
+    /* Sessions point at the listener: it goes last. */
+    if (!l->tcp_closed || l->sessions)
+        return;
+    admin_config_unref(l->cfg);
+    free(l);
+}
+
 static void sess_closed(uv_handle_t *h)
 {
     struct admin_sess *a = h->data;
@@ -81,6 +91,7 @@ static void sess_closed(uv_handle_t *h)
     codec_buf_free(&a->in);
     codec_buf_free(&a->out);
     free(a);
+    listener_free_if_done(l);
 }
 
 static void sess_close(struct admin_sess *a)
@@ -423,8 +434,8 @@ struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *stor
 static void listener_closed(uv_handle_t *h)
 {
     struct proxy_admin *l = h->data;
-    admin_config_unref(l->cfg);
-    free(l);
+    l->tcp_closed = true;
+    listener_free_if_done(l);
 }
 
 void proxy_admin_close(struct proxy_admin *l)

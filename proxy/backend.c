@@ -49,6 +49,7 @@
 #define MARIADB_EXT_CACHE_METADATA (1u << 4)
 
 #define RBUF_SIZE 65536
+#define DIGEST_MAX_INPUT 65536      /* bytes of a statement its digest looks at */
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
 #define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
 
@@ -461,6 +462,7 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
         return -1;
     s->resp.status = ok.status;
     s->resp.warnings = ok.warnings;
+    s->resp.rows_affected += ok.affected_rows;
     if (ok.last_insert_id) {
         s->resp.last_insert_id = ok.last_insert_id;
         s->be->last_insert_id = ok.last_insert_id;
@@ -612,8 +614,10 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             /* No EOF from the server: send the client the one it expects
              * (kept with the definitions) and treat this packet as a row. */
             r->st = RS_ROWS;
-            if (deprecate_eof(s))
+            if (deprecate_eof(s)) {
+                r->rows_sent++;
                 return emit_pkt(s, pkt, plen + 4);
+            }
             struct bstmt *b = s->cur_bstmt;
             size_t off = 0;
             for (uint16_t i = 0; i < b->ncols && off + 4 <= b->coldefs.len; i++)
@@ -627,6 +631,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
                 return -1;
             r->seq_shift++;
             r->st = RS_ROWS;
+            r->rows_sent++;
             return emit_pkt(s, pkt, plen + 4);
         }
         r->st = RS_COLS_EOF;
@@ -736,6 +741,8 @@ static int parse_response(struct session *s)
                 else if (r->st == RS_PCOLS && --r->pcols == 0)
                     r->st = RS_PCOLS_EOF;
             }
+            if (!cont && r->st == RS_ROWS)
+                r->rows_sent++;
             if (emit_pkt(s, p, 4) != 0)
                 return -1;
             be->rpos += 4;
@@ -816,8 +823,46 @@ static void finish_command(struct session *s)
     session_command_done(s);
 }
 
+/* Adds the statement to the worker's digest statistics
+ * (stats_mysql_query_digest). */
+static void record_digest(struct session *s)
+{
+    struct worker *w = s->worker;
+    const char *text;
+    size_t len;
+    if (s->cmd == COM_QUERY) {
+        text = (const char *)s->in.data + 5;
+        len = codec_u24(s->in.data);
+        len = len ? len - 1 : 0;
+    } else if (s->cmd == COM_STMT_EXECUTE && s->cur_stmt) {
+        text = s->cur_stmt->sql;
+        len = s->cur_stmt->sql_len;
+    } else {
+        return;
+    }
+    if (!w->digest_stats)
+        return;
+    uint64_t hash;
+    size_t tlen =
+        router_digest(text, len, w->digest_text, sizeof(w->digest_text), DIGEST_MAX_INPUT, &hash);
+    struct router_digest_sample sample = {
+        .hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup,
+        .schema = s->schema,
+        .user = s->username,
+        .digest = hash,
+        .digest_text = w->digest_text,
+        .text_len = tlen,
+        .elapsed_us = (proxy_now_ns() - s->started_ns) / 1000u,
+        .rows_affected = s->resp.rows_affected,
+        .rows_sent = s->resp.rows_sent,
+        .now = (int64_t)time(NULL),
+    };
+    router_digest_stats_record(w->digest_stats, &sample);
+}
+
 static void forward_done(struct session *s)
 {
+    record_digest(s);
     if (s->cmd == COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
         /* Remember the backend's statement for reuse. */
         struct cstmt *st = s->cur_stmt;

@@ -31,6 +31,10 @@ void proxy_wait(struct proxy *p);
  * pool could not take every server (those not added are reported in the
  * log). */
 int proxy_publish(struct proxy *p, struct admin_config *cfg);
+/* What the admin stats tables read: the pool and the workers' digest
+ * statistics (n of them). Valid until proxy_free. */
+struct pool *proxy_pool(struct proxy *p);
+struct router_digest_stats *const *proxy_digest_stats(struct proxy *p, size_t *n);
 /* Asks the workers to drain and stop; safe from any thread. */
 void proxy_stop(struct proxy *p);
 void proxy_free(struct proxy *p);

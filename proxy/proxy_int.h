@@ -154,6 +154,8 @@ struct resp {
     uint16_t warnings;
     bool error;
     bool sent_any; /* bytes of this response already reached the client */
+    uint64_t rows_sent;
+    uint64_t rows_affected;
     uint64_t last_insert_id;
     uint32_t prep_stmt_id;
     uint16_t prep_params, prep_cols;
@@ -251,10 +253,12 @@ struct worker {
     bool draining;
     struct session *sessions;
     int n_sessions;
-    struct admin_config *cfg;         /* current snapshot (ref) */
-    pthread_mutex_t pending_lock;     /* guards pending_cfg */
-    struct admin_config *pending_cfg; /* published, not yet taken (ref) */
-    struct router_scratch *scratch;   /* rule evaluation without allocation */
+    struct admin_config *cfg;                 /* current snapshot (ref) */
+    pthread_mutex_t pending_lock;             /* guards pending_cfg */
+    struct admin_config *pending_cfg;         /* published, not yet taken (ref) */
+    struct router_scratch *scratch;           /* rule evaluation without allocation */
+    struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
+    char digest_text[1024];
 };
 
 struct proxy {
@@ -264,6 +268,7 @@ struct proxy {
     struct worker *workers;
     uint32_t next_conn_id; /* atomic */
     bool started;
+    struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
 };
 

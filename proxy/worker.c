@@ -22,6 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Digest keys each worker tracks (stats_mysql_query_digest); beyond that
+ * new digests are counted in one overflow row. About 1.3 KiB each. */
+#define DIGESTS_PER_WORKER 2048
+#define DIGEST_TEXT_MAX 512
+
 static int bind_reuseport(const char *host, int port, char *errbuf, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -200,7 +205,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         goto fail;
     }
     p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
-    if (!p->workers)
+    p->digest_stats = calloc((size_t)p->nworkers, sizeof(*p->digest_stats));
+    if (!p->workers || !p->digest_stats)
         goto oom;
     for (int i = 0; i < p->nworkers; i++) {
         struct worker *w = &p->workers[i];
@@ -228,8 +234,10 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         if (pool_worker_attach(p->pool, i, &w->loop) != 0)
             goto oom;
         w->scratch = router_scratch_new(65536);
-        if (!w->scratch)
+        w->digest_stats = router_digest_stats_new(DIGESTS_PER_WORKER, DIGEST_TEXT_MAX);
+        if (!w->scratch || !w->digest_stats)
             goto oom;
+        p->digest_stats[i] = w->digest_stats;
     }
     log_info("listening on %s:%d with %d worker threads", host, port, p->nworkers);
     return p;
@@ -259,6 +267,17 @@ void proxy_wait(struct proxy *p)
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->workers[i].thread, NULL);
     p->started = false;
+}
+
+struct pool *proxy_pool(struct proxy *p)
+{
+    return p->pool;
+}
+
+struct router_digest_stats *const *proxy_digest_stats(struct proxy *p, size_t *n)
+{
+    *n = (size_t)p->nworkers;
+    return p->digest_stats;
 }
 
 void proxy_stop(struct proxy *p)
@@ -291,6 +310,7 @@ void proxy_free(struct proxy *p)
             if (uv_loop_close(&w->loop) != 0)
                 log_warn("worker %d: loop closed with handles open", i);
             router_scratch_free(w->scratch);
+            router_digest_stats_free(w->digest_stats);
             if (w->pending_cfg)
                 admin_config_unref(w->pending_cfg);
             admin_config_unref(w->cfg);
@@ -298,6 +318,7 @@ void proxy_free(struct proxy *p)
         }
         free(p->workers);
     }
+    free(p->digest_stats);
     pool_free(p->pool);
     if (p->cfg)
         admin_config_unref(p->cfg);
