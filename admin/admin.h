@@ -197,7 +197,9 @@ struct admin_result {
  *
  * Accepted: SQL on the MEMORY tables (SELECT/INSERT/UPDATE/DELETE/REPLACE,
  * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, PRAGMA, CREATE...; runtime_*
- * tables are read-only and admin tables cannot be dropped or altered);
+ * and stats_* tables are read-only, the stats tables a statement reads are
+ * refilled first (see admin_store_set_sources), and admin tables cannot be
+ * dropped or altered);
  * ProxySQL's layer commands (LOAD|SAVE <module> TO|FROM RUNTIME|MEMORY|DISK,
  * with the aliases RUN and MEM) for the modules MYSQL SERVERS, MYSQL USERS,
  * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb
@@ -218,6 +220,40 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
 /* Frees everything res owns, unrefs new_runtime if still set, and zeroes
  * res (so a second call is harmless). */
 void admin_result_free(struct admin_result *res);
+
+/* Stats tables (ProxySQL's stats_mysql_*), computed when queried.
+ *
+ * They live in MEMORY like the admin tables, are created at open, listed by
+ * SHOW TABLES, and read-only for operators like runtime_*. Before a plain
+ * SQL statement that reads one runs, admin_execute() replaces its rows with
+ * the current figures of the sources below (one savepoint, so also inside
+ * an operator's BEGIN):
+ *   stats_mysql_query_digest        digest statistics of every worker,
+ *                                   merged; ProxySQL's columns plus Sluice's
+ *                                   p50_time, p95_time, p99_time (us)
+ *   stats_mysql_query_digest_reset  the same, and reading it resets the
+ *                                   counters (refreshed only when read)
+ *   stats_mysql_connection_pool     per-server pool figures; ProxySQL's
+ *                                   columns plus Sluice's max_connections and
+ *                                   Queue (requests waiting now). status is
+ *                                   always ONLINE, and Queries, bytes and
+ *                                   Latency_us are 0, until pool reports them
+ */
+struct pool;
+
+struct admin_sources {
+    struct pool *pool; /* NULL: stats_mysql_connection_pool is empty */
+    /* One object per worker (NULL elements are skipped); NULL or none:
+     * the digest tables are empty. */
+    struct router_digest_stats *const *digest_stats;
+    size_t n_digest_stats;
+};
+
+/* Sets where the stats tables read from. The store keeps a copy of *src (NULL
+ * clears every source); the pointers inside are borrowed and must stay valid
+ * until they are replaced or the store is closed. Main thread, like every
+ * store function. */
+void admin_store_set_sources(struct admin_store *store, const struct admin_sources *src);
 
 /* Splits "host:port" into host (NUL-terminated, at most hostlen-1) and port.
  * Returns 0 or ADMIN_EINVAL. */

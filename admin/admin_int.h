@@ -2,7 +2,8 @@
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
  * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables) and exec.c (the admin statements). Nothing outside admin/ should
+ * tables), exec.c (the admin statements) and stats_tables.c (the stats
+ * tables computed when queried). Nothing outside admin/ should
  * include this.
  */
 #ifndef SLUICE_ADMIN_ADMIN_INT_H
@@ -25,7 +26,11 @@ struct admin_store {
     /* What SQL's VERSION() answers: a copy, since the snapshot it comes
      * from may be freed while the function stays registered. */
     char version[64];
-    bool functions_ready; /* DATABASE(), USER()... registered (exec.c) */
+    bool functions_ready;         /* DATABASE(), USER()... registered (exec.c) */
+    struct admin_sources sources; /* what the stats tables show (stats_tables.c) */
+    /* ADMIN_STATS_* bits of the stats tables the statement being prepared
+     * reads, noted by exec.c's authorizer. */
+    unsigned stats_read;
 };
 
 /* The layers; each maps to a table-name prefix (see admin_layer_prefix). */
@@ -93,6 +98,26 @@ int admin_layer_copy(sqlite3 *db, unsigned mods, enum admin_layer from, enum adm
  * a negative code with nothing changed (layers.c). */
 int admin_layer_to_runtime(struct admin_store *store, unsigned mods, struct admin_config **out,
                            char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* The stats tables a statement reads, as ADMIN_STATS_* bits (stats_tables.c). */
+#define ADMIN_STATS_DIGEST 0x01u       /* stats_mysql_query_digest */
+#define ADMIN_STATS_DIGEST_RESET 0x02u /* stats_mysql_query_digest_reset */
+#define ADMIN_STATS_POOL 0x04u         /* stats_mysql_connection_pool */
+
+/* Creates the stats tables in MEMORY if they do not exist (stats_tables.c). */
+int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The ADMIN_STATS_* bit of a stats table name (no schema), or 0. */
+unsigned admin_stats_table(const char *name);
+
+/* Replaces the rows of the stats tables in mask by the sources' current
+ * figures, inside one savepoint (all or nothing; works inside an operator's
+ * transaction). ADMIN_STATS_DIGEST_RESET also resets the digest counters,
+ * even when writing the rows then fails. Returns 0 or a negative ADMIN_E*
+ * code with a message (stats_tables.c). */
+int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* True if name (in any schema) is one of the admin tables or their runtime_
  * mirrors; *runtime tells which (layers.c). */

@@ -12,8 +12,10 @@
  *      on to a second pair of tables, modules x directions, that name the
  *      layer copy to run;
  *   3. anything else goes to SQLite as it is (SQLite finds its own end), with
- *      an authorizer that keeps runtime_* read-only and the admin tables in
- *      place, and its rows are copied into the result as text.
+ *      an authorizer that keeps runtime_* and the stats tables read-only and
+ *      the admin tables in place, and notes which stats tables the statement
+ *      reads: those are refilled (stats_tables.c) after the prepare and
+ *      before the first step. Its rows are copied into the result as text.
  * The first error stops the string; otherwise the last statement's result
  * is returned, as ProxySQL does.
  *
@@ -298,10 +300,22 @@ static int step_all(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
     return 0;
 }
 
+/* Refuses writes to the stats tables: their rows are replaced at every read,
+ * so a write would only mislead. */
+static int deny_stats_write(struct admin_store *store, const char *table)
+{
+    snprintf(store->deny_reason, sizeof(store->deny_reason),
+             "%s is read-only: it is computed when queried", table);
+    return SQLITE_DENY;
+}
+
 /* Refuses, while an operator's statement is prepared, what would break the
  * layers: writing runtime_* (they must show what is live, and LOAD of another
- * module rebuilds the snapshot from them), dropping or altering the admin
- * tables, and attaching other files. */
+ * module rebuilds the snapshot from them) or the stats tables, triggers on
+ * the stats tables (they would fire on every refresh), dropping or altering
+ * the admin tables, and attaching other files. Also notes the stats tables of
+ * main the statement reads (SQLITE_READ comes for every column read, and once
+ * with an empty column for count(*)), so run_sql() refreshes exactly those. */
 static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db,
                      const char *trigger)
 {
@@ -309,21 +323,36 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     const char *table = action == SQLITE_ALTER_TABLE ? a2 : a1;
     bool runtime = false;
 
-    (void)db;
     (void)trigger;
     switch (action) {
+    case SQLITE_READ:
+        /* SQLite passes no schema for the count(*) case; main is the only
+         * schema with stats tables, so that can only be main or a temp table
+         * of the same name, and refreshing needlessly is harmless. */
+        if (a1 && (!db || strcmp(db, "main") == 0))
+            store->stats_read |= admin_stats_table(a1);
+        return SQLITE_OK;
     case SQLITE_INSERT:
     case SQLITE_UPDATE:
     case SQLITE_DELETE:
+        if (table && admin_stats_table(table))
+            return deny_stats_write(store, table);
         if (!table || !admin_table_known(table, &runtime) || !runtime)
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is read-only: it shows the runtime; change %s and LOAD it TO RUNTIME", table,
                  table + 8);
         return SQLITE_DENY;
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+        if (!a2 || !admin_stats_table(a2))
+            return SQLITE_OK;
+        snprintf(store->deny_reason, sizeof(store->deny_reason),
+                 "%s is computed when queried and cannot have triggers", a2);
+        return SQLITE_DENY;
     case SQLITE_DROP_TABLE:
     case SQLITE_ALTER_TABLE:
-        if (!table || !admin_table_known(table, NULL))
+        if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table)))
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is an admin table and cannot be dropped or altered", table);
@@ -338,6 +367,33 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     }
 }
 
+/* Refills the stats tables a prepared statement reads, before its first step.
+ * The authorizer is off meanwhile: the refresh writes tables it refuses to
+ * operators. Inserting rows does not expire the prepared statement (only a
+ * schema change would), so it then reads the fresh rows. EXPLAIN only shows
+ * a plan, so it must not reset the digest counters. */
+static int refresh_stats(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
+{
+    struct admin_store *store = ex->store;
+    unsigned mask = store->stats_read;
+    char err[sizeof(ex->res->err_msg)], kind[20];
+    int rc;
+
+    store->stats_read = 0;
+    if (mask == 0 || sqlite3_stmt_isexplain(stmt))
+        return 0;
+    sqlite3_set_authorizer(store->db, NULL, NULL);
+    rc = admin_stats_refresh(store, mask, err, sizeof(err));
+    sqlite3_set_authorizer(store->db, authorize, store);
+    if (rc == ADMIN_ENOMEM)
+        return fail_oom(ex);
+    if (rc != 0) {
+        kind_of(sql, kind, sizeof(kind));
+        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, err);
+    }
+    return rc;
+}
+
 /* Runs the SQLite statement at sql; *tail receives where the next begins. */
 static int run_sql(struct exec *ex, const char *sql, const char **tail)
 {
@@ -346,6 +402,7 @@ static int run_sql(struct exec *ex, const char *sql, const char **tail)
     int rc;
 
     ex->store->deny_reason[0] = '\0';
+    ex->store->stats_read = 0;
     /* Kept for the steps too: SQLite re-prepares, and re-authorizes, after a
      * schema change. */
     sqlite3_set_authorizer(db, authorize, ex->store);
@@ -353,11 +410,12 @@ static int run_sql(struct exec *ex, const char *sql, const char **tail)
         rc = sql_error(ex, sql);
     else if (!stmt)
         rc = ok(ex, 0); /* only a comment */
-    else
+    else if ((rc = refresh_stats(ex, stmt, sql)) == 0)
         rc = step_all(ex, stmt, sql);
     sqlite3_finalize(stmt);
     sqlite3_set_authorizer(db, NULL, NULL);
     ex->store->deny_reason[0] = '\0';
+    ex->store->stats_read = 0;
     return rc;
 }
 

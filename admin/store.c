@@ -6,8 +6,8 @@
  * admin_store_open() proceeds in order:
  *   1. create the datadir (0700: the file holds passwords) if missing;
  *   2. note whether sluice.db is new (absent or empty) before SQLite creates it;
- *   3. open MEMORY, create its tables and their runtime_ mirrors, and pre-fill
- *      global_variables with the defaults;
+ *   3. open MEMORY, create its tables, their runtime_ mirrors and the stats
+ *      tables, and pre-fill global_variables with the defaults;
  *   4. only for a new file, run the config script on MEMORY in one
  *      transaction;
  *   5. attach sluice.db as disk (creating missing tables), then copy DISK to
@@ -248,7 +248,8 @@ static int apply_config(sqlite3 *db, const char *path, char *errbuf, size_t errl
     return rc;
 }
 
-/* MEMORY's tables, their runtime_ mirrors and the default variables. */
+/* MEMORY's tables, their runtime_ mirrors, the stats tables and the default
+ * variables. */
 static int create_memory(sqlite3 *db, char *errbuf, size_t errlen)
 {
     int rc;
@@ -256,6 +257,8 @@ static int create_memory(sqlite3 *db, char *errbuf, size_t errlen)
     rc = admin_layer_create(db, ADMIN_LAYER_MEMORY, errbuf, errlen);
     if (rc == 0)
         rc = admin_layer_create(db, ADMIN_LAYER_RUNTIME, errbuf, errlen);
+    if (rc == 0)
+        rc = admin_stats_create(db, errbuf, errlen);
     if (rc == 0)
         rc = admin_globals_prefill(db, errbuf, errlen);
     return rc;

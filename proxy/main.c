@@ -147,6 +147,9 @@ int main(int argc, char **argv)
         goto out;
     }
     struct main_ctx m = {.proxy = proxy};
+    struct admin_sources sources = {.pool = proxy_pool(proxy)};
+    sources.digest_stats = proxy_digest_stats(proxy, &sources.n_digest_stats);
+    admin_store_set_sources(store, &sources);
     /* The admin interface runs on this thread: it owns the store. */
     m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));
     if (!m.admin) {
@@ -176,6 +179,8 @@ int main(int argc, char **argv)
     log_info("stopped");
     rc = 0;
 out:
+    if (store)
+        admin_store_set_sources(store, NULL); /* the pool and stats go with the proxy */
     proxy_free(proxy);
     if (cfg)
         admin_config_unref(cfg);

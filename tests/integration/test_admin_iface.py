@@ -158,3 +158,30 @@ def test_reload_under_load_drops_nothing(sluice, fleet):
     print("statements during reloads: %d, failed: %d" % (done[0], len(failures)))
     assert not failures, failures[:5]
     assert done[0] > 100
+
+
+def test_stats_tables_show_live_digests_and_pool(sluice, fleet):
+    target = sluice(cap=5)
+    app = connect(target)
+    for i in range(7):
+        assert q1(app, "SELECT %d + 1" % i) == i + 1
+    q(app, "SELECT 'x' FROM DUAL WHERE 1 = 0")
+    a = admin(target)
+    rows = q(a, "SELECT digest_text, count_star, sum_rows_sent, p50_time, p99_time, digest "
+                "FROM stats_mysql_query_digest WHERE username = 'app' "
+                "ORDER BY count_star DESC")
+    by_text = {r[0]: r for r in rows}
+    assert "SELECT ?+?" in by_text or "SELECT ? + ?" in by_text, rows
+    r = by_text.get("SELECT ?+?") or by_text.get("SELECT ? + ?")
+    assert int(r[1]) == 7 and int(r[2]) == 7
+    assert int(r[3]) <= int(r[4])
+    assert r[5].startswith("0x") and len(r[5]) == 18
+    pool = q(a, "SELECT hostgroup, srv_port, ConnUsed, ConnFree, ConnOK, max_connections "
+                "FROM stats_mysql_connection_pool")
+    assert any(int(p[0]) == 0 and int(p[1]) == fleet.primary_port and int(p[4]) >= 1 and
+               int(p[5]) == 5 for p in pool), pool
+    # _reset returns the rows and starts again.
+    assert q(a, "SELECT COUNT(*) FROM stats_mysql_query_digest_reset")[0][0] not in (0, "0")
+    assert q1(a, "SELECT COUNT(*) FROM stats_mysql_query_digest") in (0, "0")
+    a.close()
+    app.close()

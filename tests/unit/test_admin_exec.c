@@ -445,6 +445,9 @@ static const char *const memory_tables[] = {
     "runtime_mysql_replication_hostgroups",
     "runtime_mysql_servers",
     "runtime_mysql_users",
+    "stats_mysql_connection_pool",
+    "stats_mysql_query_digest",
+    "stats_mysql_query_digest_reset",
 };
 
 static void test_show_tables(void **state)

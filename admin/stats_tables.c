@@ -1,0 +1,355 @@
+/*
+ * The stats tables of the admin interface (ProxySQL's stats_mysql_*):
+ * ordinary MEMORY tables whose rows are replaced, just before a statement
+ * that reads them runs, by figures the other modules keep:
+ *
+ *   stats_mysql_query_digest        router_digest_stats_merge() of every
+ *                                   worker's digest statistics
+ *   stats_mysql_query_digest_reset  the same merge with reset: reading it
+ *                                   returns the rows and zeroes the counters
+ *   stats_mysql_connection_pool     pool_server_stats() of every server
+ *
+ * Flow: exec.c's authorizer sees, while an operator's statement is prepared,
+ * which of these tables it reads (SQLITE_READ, so views and subqueries count
+ * and a name inside a string literal does not); run_sql() then calls
+ * admin_stats_refresh() for exactly those before the first step. A refresh
+ * is DELETE plus one prepared INSERT per row inside a savepoint, so it is all
+ * or nothing and works inside an operator's BEGIN as well. Because only
+ * tables that are read are refreshed, reading stats_mysql_query_digest never
+ * resets anything.
+ *
+ * Keeping real tables (rather than virtual tables) lets operators use all of
+ * SQL on them, as on ProxySQL: WHERE, ORDER BY, joins, INSERT ... SELECT into
+ * their own tables. Writes by operators are refused by exec.c's authorizer:
+ * the rows would be replaced at the next read anyway.
+ */
+#include "admin/admin_int.h"
+#include "pool/pool.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct stats_table {
+    const char *name;
+    unsigned bit; /* ADMIN_STATS_* */
+    const char *columns;
+};
+
+/*
+ * Digest columns: ProxySQL 2.x's, then Sluice's percentiles (microseconds,
+ * like sum_time; see router.h for their accuracy). ProxySQL's PRIMARY KEY
+ * is left out on purpose: the router keys schema and user by a hash of the
+ * whole name but keeps only ROUTER_DIGEST_NAME_MAX bytes for display, so two
+ * long names sharing a prefix give two rows that would collide on it.
+ */
+#define DIGEST_COLUMNS                                                                             \
+    "hostgroup INT,"                                                                               \
+    " schemaname VARCHAR NOT NULL,"                                                                \
+    " username VARCHAR NOT NULL,"                                                                  \
+    " client_address VARCHAR NOT NULL,"                                                            \
+    " digest VARCHAR NOT NULL,"                                                                    \
+    " digest_text VARCHAR NOT NULL,"                                                               \
+    " count_star INTEGER NOT NULL,"                                                                \
+    " first_seen INTEGER NOT NULL,"                                                                \
+    " last_seen INTEGER NOT NULL,"                                                                 \
+    " sum_time INTEGER NOT NULL,"                                                                  \
+    " min_time INTEGER NOT NULL,"                                                                  \
+    " max_time INTEGER NOT NULL,"                                                                  \
+    " sum_rows_affected INTEGER NOT NULL,"                                                         \
+    " sum_rows_sent INTEGER NOT NULL,"                                                             \
+    " p50_time INTEGER NOT NULL,"                                                                  \
+    " p95_time INTEGER NOT NULL,"                                                                  \
+    " p99_time INTEGER NOT NULL"
+
+static const struct stats_table stats_tables[] = {
+    {"stats_mysql_query_digest", ADMIN_STATS_DIGEST, DIGEST_COLUMNS},
+    {"stats_mysql_query_digest_reset", ADMIN_STATS_DIGEST_RESET, DIGEST_COLUMNS},
+    /* ProxySQL 2.x's columns (Queries_GTID_sync included, so tools that read
+     * by position line up), then Sluice's max_connections and Queue. */
+    {"stats_mysql_connection_pool", ADMIN_STATS_POOL,
+     "hostgroup INT,"
+     " srv_host VARCHAR,"
+     " srv_port INT,"
+     " status VARCHAR,"
+     " ConnUsed INT,"
+     " ConnFree INT,"
+     " ConnOK INT,"
+     " ConnERR INT,"
+     " MaxConnUsed INT,"
+     " Queries INT,"
+     " Queries_GTID_sync INT,"
+     " Bytes_data_sent INT,"
+     " Bytes_data_recv INT,"
+     " Latency_us INT,"
+     " max_connections INT,"
+     " Queue INT"},
+};
+
+#define N_STATS (sizeof(stats_tables) / sizeof(stats_tables[0]))
+
+void admin_store_set_sources(struct admin_store *store, const struct admin_sources *src)
+{
+    if (!store)
+        return;
+    if (src)
+        store->sources = *src;
+    else
+        memset(&store->sources, 0, sizeof(store->sources));
+}
+
+unsigned admin_stats_table(const char *name)
+{
+    /* SQLite names are case-insensitive; the authorizer may pass either. */
+    for (size_t i = 0; i < N_STATS; i++)
+        if (strcasecmp(name, stats_tables[i].name) == 0)
+            return stats_tables[i].bit;
+    return 0;
+}
+
+/* Runs one internal statement built with sqlite3_mprintf (NULL on OOM). */
+static int exec_sql(sqlite3 *db, char *sql, char *errbuf, size_t errlen, const char *what)
+{
+    int rc = 0;
+
+    if (!sql) {
+        admin_set_error(errbuf, errlen, "%s: out of memory", what);
+        return ADMIN_ENOMEM;
+    }
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "%s: %s", what, sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+    sqlite3_free(sql);
+    return rc;
+}
+
+int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < N_STATS && rc == 0; i++)
+        rc = exec_sql(db,
+                      sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)",
+                                      stats_tables[i].name, stats_tables[i].columns),
+                      errbuf, errlen, "cannot create stats tables");
+    return rc;
+}
+
+/* SQLite integers are signed; a counter past INT64_MAX (never in practice)
+ * shows as the largest value rather than a negative one. */
+static sqlite3_int64 i64(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/* Prepares "INSERT INTO main.<table> (<cols>) VALUES (?, ...)" for n values. */
+static int prepare_insert(sqlite3 *db, const char *table, const char *cols, int n,
+                          sqlite3_stmt **out, char *errbuf, size_t errlen)
+{
+    char marks[64];
+    size_t len = 0;
+    char *sql;
+    int rc = 0;
+
+    for (int i = 0; i < n && len + 3 < sizeof(marks); i++) {
+        if (i)
+            marks[len++] = ',';
+        marks[len++] = '?';
+    }
+    marks[len] = '\0';
+    sql = sqlite3_mprintf("INSERT INTO main.%s (%s) VALUES (%s)", table, cols, marks);
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table,
+                        sql ? sqlite3_errmsg(db) : "out of memory");
+        rc = sql ? ADMIN_ESQL : ADMIN_ENOMEM;
+    }
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* Steps a bound INSERT and resets it for the next row. */
+static int insert_row(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf,
+                      size_t errlen)
+{
+    int rc = 0;
+
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table, sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
+    return rc;
+}
+
+static void bind_text(sqlite3_stmt *ins, int col, const char *text)
+{
+    /* The merge or the caller's buffer outlives the step: no copy needed. */
+    sqlite3_bind_text(ins, col, text ? text : "", -1, SQLITE_STATIC);
+}
+
+static void bind_digest_row(sqlite3_stmt *ins, const struct router_digest_row *r, char *hex,
+                            size_t hexlen)
+{
+    /* ProxySQL shows the digest as 0x and 16 upper-case hex digits. */
+    snprintf(hex, hexlen, "0x%016" PRIX64, r->digest);
+    sqlite3_bind_int(ins, 1, r->hostgroup);
+    bind_text(ins, 2, r->schemaname);
+    bind_text(ins, 3, r->username);
+    bind_text(ins, 4, r->client_address);
+    bind_text(ins, 5, hex);
+    bind_text(ins, 6, r->digest_text);
+    sqlite3_bind_int64(ins, 7, i64(r->count_star));
+    sqlite3_bind_int64(ins, 8, r->first_seen);
+    sqlite3_bind_int64(ins, 9, r->last_seen);
+    sqlite3_bind_int64(ins, 10, i64(r->sum_time));
+    sqlite3_bind_int64(ins, 11, i64(r->min_time));
+    sqlite3_bind_int64(ins, 12, i64(r->max_time));
+    sqlite3_bind_int64(ins, 13, i64(r->sum_rows_affected));
+    sqlite3_bind_int64(ins, 14, i64(r->sum_rows_sent));
+    sqlite3_bind_int64(ins, 15, i64(r->p50_time));
+    sqlite3_bind_int64(ins, 16, i64(r->p95_time));
+    sqlite3_bind_int64(ins, 17, i64(r->p99_time));
+}
+
+/* Fills a digest table from a merge of every worker's statistics. The merge
+ * comes first: if it fails nothing was reset and the table is unchanged.
+ * With reset, rows that then fail to be written are lost, as a reset that
+ * cannot be undone must be. */
+static int fill_digest(sqlite3 *db, const struct admin_sources *src, const char *table, bool reset,
+                       char *errbuf, size_t errlen)
+{
+    static const char cols[] =
+        "hostgroup, schemaname, username, client_address, digest, digest_text, count_star,"
+        " first_seen, last_seen, sum_time, min_time, max_time, sum_rows_affected,"
+        " sum_rows_sent, p50_time, p95_time, p99_time";
+    struct router_digest_merge *m = NULL;
+    struct router_digest_row row;
+    sqlite3_stmt *ins = NULL;
+    char hex[24];
+    int rc;
+
+    if (src->digest_stats && src->n_digest_stats > 0 &&
+        router_digest_stats_merge(src->digest_stats, src->n_digest_stats, reset, &m) != 0) {
+        admin_set_error(errbuf, errlen, "cannot fill %s: out of memory", table);
+        return ADMIN_ENOMEM;
+    }
+    rc = exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                  "cannot clear a stats table");
+    if (rc != 0 || !m)
+        goto out;
+    rc = prepare_insert(db, table, cols, 17, &ins, errbuf, errlen);
+    while (rc == 0 && router_digest_merge_next(m, &row)) {
+        bind_digest_row(ins, &row, hex, sizeof(hex));
+        rc = insert_row(db, ins, table, errbuf, errlen);
+    }
+out:
+    sqlite3_finalize(ins);
+    router_digest_merge_free(m);
+    return rc;
+}
+
+/* Splits pool's "host:port" at the last ':' (pool writes it as "%s:%d", so
+ * an IPv6 host keeps its own colons). */
+static void split_name(const char *name, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(name, ':');
+    size_t n = colon ? (size_t)(colon - name) : strlen(name);
+
+    if (n >= hostlen)
+        n = hostlen - 1;
+    memcpy(host, name, n);
+    host[n] = '\0';
+    *port = colon ? atoi(colon + 1) : 0;
+}
+
+static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st, const char *host,
+                          int port)
+{
+    sqlite3_bind_int(ins, 1, st->hostgroup);
+    bind_text(ins, 2, host);
+    sqlite3_bind_int(ins, 3, port);
+    /* pool_server_stats does not say yet whether a server is offline (after
+     * pool_update dropped or disabled it); until it does, every server shows
+     * as ONLINE. */
+    bind_text(ins, 4, "ONLINE");
+    /* open counts connections still connecting too: they are in use by the
+     * request that started them. */
+    sqlite3_bind_int(ins, 5, st->open - st->idle);
+    sqlite3_bind_int(ins, 6, st->idle);
+    sqlite3_bind_int64(ins, 7, i64(st->created_ok));
+    sqlite3_bind_int64(ins, 8, i64(st->created_err));
+    sqlite3_bind_int(ins, 9, st->max_used);
+    /* Queries, Queries_GTID_sync, Bytes_data_sent, Bytes_data_recv and
+     * Latency_us (10-14) are not counted by pool yet: 0 until they are. */
+    for (int col = 10; col <= 14; col++)
+        sqlite3_bind_int(ins, col, 0);
+    sqlite3_bind_int(ins, 15, st->max_connections);
+    sqlite3_bind_int(ins, 16, st->waiting);
+}
+
+static int fill_pool(sqlite3 *db, const struct admin_sources *src, char *errbuf, size_t errlen)
+{
+    static const char table[] = "stats_mysql_connection_pool";
+    static const char cols[] =
+        "hostgroup, srv_host, srv_port, status, ConnUsed, ConnFree, ConnOK, ConnERR,"
+        " MaxConnUsed, Queries, Queries_GTID_sync, Bytes_data_sent, Bytes_data_recv, Latency_us,"
+        " max_connections, Queue";
+    struct pool_server_stats st;
+    sqlite3_stmt *ins = NULL;
+    char host[sizeof(st.name)];
+    size_t n;
+    int port, rc;
+
+    rc = exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                  "cannot clear a stats table");
+    if (rc != 0 || !src->pool)
+        return rc;
+    n = pool_server_count(src->pool);
+    if (n > 0)
+        rc = prepare_insert(db, table, cols, 16, &ins, errbuf, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        pool_server_stats(src->pool, i, &st);
+        split_name(st.name, host, sizeof(host), &port);
+        bind_pool_row(ins, &st, host, port);
+        rc = insert_row(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, size_t errlen)
+{
+    const struct admin_sources *src = &store->sources;
+    sqlite3 *db = store->db;
+    int rc;
+
+    if (mask == 0)
+        return 0;
+    /* A savepoint begins a transaction outside one and nests inside an
+     * operator's BEGIN, so the refresh is all or nothing either way. */
+    rc = exec_sql(db, sqlite3_mprintf("SAVEPOINT admin_stats"), errbuf, errlen,
+                  "cannot begin a savepoint");
+    if (rc != 0)
+        return rc;
+    /* The plain table first: read together with _reset, both then show the
+     * same samples. */
+    if (mask & ADMIN_STATS_DIGEST)
+        rc = fill_digest(db, src, "stats_mysql_query_digest", false, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_DIGEST_RESET))
+        rc = fill_digest(db, src, "stats_mysql_query_digest_reset", true, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_POOL))
+        rc = fill_pool(db, src, errbuf, errlen);
+    if (rc == 0)
+        rc = exec_sql(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
+                      "cannot commit the stats tables");
+    if (rc != 0) {
+        /* Best effort: the tables keep their previous rows. */
+        sqlite3_exec(db, "ROLLBACK TO admin_stats", NULL, NULL, NULL);
+        sqlite3_exec(db, "RELEASE admin_stats", NULL, NULL, NULL);
+    }
+    return rc;
+}

@@ -1,0 +1,454 @@
+/*
+ * Unit tests for the stats tables of the admin interface
+ * (admin/stats_tables.c): stats_mysql_query_digest and its _reset twin, fed
+ * by router digest statistics objects standing in for two workers, and
+ * stats_mysql_connection_pool, fed by a pool that has no worker attached
+ * (so no sockets and no connections). Also checks that the tables are
+ * read-only, listed by SHOW TABLES, and refreshed only when a statement
+ * reads them.
+ *
+ * Each test opens a store in a fresh mkdtemp directory (removed in
+ * teardown); no config file, so the defaults are used.
+ */
+#include "admin/admin.h"
+#include "pool/pool.h"
+#include "router/router.h"
+
+#include <ctype.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* cmocka.h needs these first; keep clang-format from sorting it above them. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+struct fixture {
+    char root[64];     /* mkdtemp directory */
+    char datadir[128]; /* root/data */
+    char err[512];
+    struct admin_store *store;
+    struct admin_result res;            /* the last statement's result */
+    struct router_digest_stats *w[2];   /* one per "worker" */
+    struct router_digest_stats *src[3]; /* w[0], NULL (skipped), w[1] */
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    admin_result_free(&fx->res);
+    admin_store_close(fx->store);
+    router_digest_stats_free(fx->w[0]);
+    router_digest_stats_free(fx->w[1]);
+    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    int rc;
+
+    assert_non_null(fx);
+    *state = fx;
+    strcpy(fx->root, "/tmp/sluice_test_admin_stats_XXXXXX");
+    assert_non_null(mkdtemp(fx->root));
+    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
+    fx->w[0] = router_digest_stats_new(16, 128);
+    fx->w[1] = router_digest_stats_new(16, 128);
+    fx->src[0] = fx->w[0];
+    fx->src[2] = fx->w[1];
+    rc = admin_store_open(fx->datadir, NULL, &fx->store, fx->err, sizeof(fx->err));
+    /* cmocka skips teardown when setup fails, so clean up here. */
+    if (rc != 0 || !fx->w[0] || !fx->w[1]) {
+        print_error("setup: %s (%s)\n", admin_strerror(rc), fx->err);
+        teardown(state);
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes the two workers' objects the digest source (pool as given). */
+static void set_sources(struct fixture *fx, struct pool *pool)
+{
+    struct admin_sources src = {
+        .pool = pool,
+        .digest_stats = fx->src,
+        .n_digest_stats = sizeof(fx->src) / sizeof(fx->src[0]),
+    };
+
+    admin_store_set_sources(fx->store, &src);
+}
+
+static void run(struct fixture *fx, const char *sql)
+{
+    admin_result_free(&fx->res);
+    admin_execute(fx->store, NULL, sql, strlen(sql), &fx->res);
+}
+
+/* Runs sql expecting a result set (any number of rows). */
+static void run_set(struct fixture *fx, const char *sql)
+{
+    run(fx, sql);
+    if (fx->res.kind != ADMIN_RES_ROWS)
+        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
+}
+
+/* Runs sql expecting a result set of nrows rows. */
+static void run_rows(struct fixture *fx, const char *sql, size_t nrows)
+{
+    run_set(fx, sql);
+    assert_int_equal(fx->res.nrows, nrows);
+}
+
+static void run_ok(struct fixture *fx, const char *sql)
+{
+    run(fx, sql);
+    if (fx->res.kind != ADMIN_RES_OK)
+        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
+}
+
+/* Runs sql expecting error 1105/HY000; returns the message. */
+static const char *run_err(struct fixture *fx, const char *sql)
+{
+    run(fx, sql);
+    if (fx->res.kind != ADMIN_RES_ERROR)
+        fail_msg("%s: expected an error, got kind %d", sql, fx->res.kind);
+    assert_int_equal(fx->res.err_code, 1105);
+    assert_string_equal(fx->res.err_sqlstate, "HY000");
+    return fx->res.err_msg;
+}
+
+/* The value in row r of the column named name. */
+static const char *field(const struct fixture *fx, size_t r, const char *name)
+{
+    assert_true(r < fx->res.nrows);
+    for (size_t c = 0; c < fx->res.ncols; c++)
+        if (strcmp(fx->res.col_names[c], name) == 0) {
+            assert_non_null(fx->res.rows[r][c]);
+            return fx->res.rows[r][c];
+        }
+    fail_msg("no column %s", name);
+    return NULL;
+}
+
+static long long num(const struct fixture *fx, size_t r, const char *name)
+{
+    return strtoll(field(fx, r, name), NULL, 10);
+}
+
+/* Records one executed statement into st; returns its digest hash. */
+static uint64_t record(struct router_digest_stats *st, int hostgroup, const char *user,
+                       const char *sql, uint64_t elapsed_us, uint64_t rows_affected,
+                       uint64_t rows_sent, int64_t now)
+{
+    char text[128];
+    uint64_t hash = 0;
+    size_t len = router_digest(sql, strlen(sql), text, sizeof(text), 4096, &hash);
+    struct router_digest_sample s = {
+        .hostgroup = hostgroup,
+        .schema = "shop",
+        .user = user,
+        .digest = hash,
+        .digest_text = text,
+        .text_len = len,
+        .elapsed_us = elapsed_us,
+        .rows_affected = rows_affected,
+        .rows_sent = rows_sent,
+        .now = now,
+    };
+
+    router_digest_stats_record(st, &s);
+    return hash;
+}
+
+/* One SELECT shape recorded by both workers, one UPDATE by the second. */
+static void record_samples(struct fixture *fx, uint64_t *select_hash, uint64_t *update_hash)
+{
+    *select_hash = record(fx->w[0], 1, "app", "SELECT * FROM t WHERE id = 1", 100, 0, 1, 1000);
+    record(fx->w[0], 1, "app", "SELECT * FROM t WHERE id = 2", 300, 0, 2, 1001);
+    for (int i = 0; i < 20; i++)
+        record(fx->w[1], 1, "app", "select * from t where id = 99", 200 + (uint64_t)i * 10, 0, 1,
+               1002 + i);
+    *update_hash = record(fx->w[1], 0, "app", "UPDATE t SET a = 5 WHERE id = 3", 50, 5, 0, 999);
+}
+
+static void assert_digest_hex(const char *text, uint64_t hash)
+{
+    char want[24];
+
+    assert_int_equal(strlen(text), 18);
+    assert_memory_equal(text, "0x", 2);
+    for (size_t i = 2; i < 18; i++)
+        assert_true(isdigit((unsigned char)text[i]) || (text[i] >= 'A' && text[i] <= 'F'));
+    snprintf(want, sizeof(want), "0x%016" PRIX64, hash);
+    assert_string_equal(text, want);
+}
+
+static void test_digest_merged(void **state)
+{
+    static const char *const names[] = {
+        "hostgroup",   "schemaname", "username",          "client_address", "digest",
+        "digest_text", "count_star", "first_seen",        "last_seen",      "sum_time",
+        "min_time",    "max_time",   "sum_rows_affected", "sum_rows_sent",  "p50_time",
+        "p95_time",    "p99_time",
+    };
+    struct fixture *fx = *state;
+    uint64_t sel, upd;
+
+    record_samples(fx, &sel, &upd);
+    set_sources(fx, NULL);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest ORDER BY hostgroup", 2);
+    assert_int_equal(fx->res.ncols, sizeof(names) / sizeof(names[0]));
+    for (size_t c = 0; c < fx->res.ncols; c++)
+        assert_string_equal(fx->res.col_names[c], names[c]);
+
+    /* Row 0: the UPDATE, one sample in worker 1. */
+    assert_int_equal(num(fx, 0, "hostgroup"), 0);
+    assert_digest_hex(field(fx, 0, "digest"), upd);
+    assert_int_equal(num(fx, 0, "count_star"), 1);
+    assert_int_equal(num(fx, 0, "sum_rows_affected"), 5);
+    assert_int_equal(num(fx, 0, "sum_time"), 50);
+    assert_int_equal(num(fx, 0, "p50_time"), 50);
+    assert_int_equal(num(fx, 0, "p99_time"), 50);
+
+    /* Row 1: the SELECT, 2 samples in worker 0 and 20 in worker 1. */
+    assert_int_equal(num(fx, 1, "hostgroup"), 1);
+    assert_string_equal(field(fx, 1, "schemaname"), "shop");
+    assert_string_equal(field(fx, 1, "username"), "app");
+    assert_string_equal(field(fx, 1, "client_address"), "");
+    assert_digest_hex(field(fx, 1, "digest"), sel);
+    assert_non_null(strstr(field(fx, 1, "digest_text"), "?"));
+    assert_int_equal(num(fx, 1, "count_star"), 22);
+    assert_int_equal(num(fx, 1, "first_seen"), 1000);
+    assert_int_equal(num(fx, 1, "last_seen"), 1021);
+    /* 100 + 300 + (200 + 210 + ... + 390) */
+    assert_int_equal(num(fx, 1, "sum_time"), 400 + 20 * 200 + 10 * 190);
+    assert_int_equal(num(fx, 1, "min_time"), 100);
+    assert_int_equal(num(fx, 1, "max_time"), 390);
+    assert_int_equal(num(fx, 1, "sum_rows_affected"), 0);
+    assert_int_equal(num(fx, 1, "sum_rows_sent"), 1 + 2 + 20);
+    assert_true(num(fx, 1, "min_time") <= num(fx, 1, "p50_time"));
+    assert_true(num(fx, 1, "p50_time") > 0);
+    assert_true(num(fx, 1, "p50_time") <= num(fx, 1, "p95_time"));
+    assert_true(num(fx, 1, "p95_time") <= num(fx, 1, "p99_time"));
+    assert_true(num(fx, 1, "p99_time") <= num(fx, 1, "max_time"));
+
+    /* Reading the plain table resets nothing. */
+    run_rows(fx, "SELECT count_star FROM stats_mysql_query_digest WHERE hostgroup = 1", 1);
+    assert_int_equal(num(fx, 0, "count_star"), 22);
+    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+}
+
+static void test_digest_reset(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t sel, upd;
+
+    record_samples(fx, &sel, &upd);
+    set_sources(fx, NULL);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset ORDER BY hostgroup", 2);
+    assert_int_equal(fx->res.ncols, 17);
+    assert_digest_hex(field(fx, 1, "digest"), sel);
+    assert_int_equal(num(fx, 1, "count_star"), 22);
+    assert_int_equal(router_digest_stats_size(fx->w[0]), 0);
+    assert_int_equal(router_digest_stats_size(fx->w[1]), 0);
+
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+
+    /* count(*) reads no column, yet the table is refreshed; and inside an
+     * operator's transaction the refresh nests in a savepoint. */
+    record(fx->w[1], 2, "bob", "DELETE FROM t WHERE id = 1", 10, 1, 0, 2000);
+    run_ok(fx, "BEGIN");
+    run_rows(fx, "SELECT count(*) AS n FROM stats_mysql_query_digest", 1);
+    assert_int_equal(num(fx, 0, "n"), 1);
+    run_rows(fx, "SELECT count(*) AS n FROM main.stats_mysql_query_digest_reset", 1);
+    assert_int_equal(num(fx, 0, "n"), 1);
+    run_ok(fx, "COMMIT");
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+}
+
+/* A name in a string literal or in an EXPLAIN resets nothing; a view over a
+ * stats table is refreshed like the table. */
+static void test_refresh_only_when_read(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t sel, upd;
+
+    record_samples(fx, &sel, &upd);
+    set_sources(fx, NULL);
+    run_rows(fx, "SELECT 'stats_mysql_query_digest_reset' AS t", 1);
+    run_set(fx, "EXPLAIN SELECT * FROM stats_mysql_query_digest_reset");
+    run_set(fx, "EXPLAIN QUERY PLAN SELECT * FROM stats_mysql_query_digest_reset");
+    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+
+    run_ok(fx, "CREATE VIEW busy AS SELECT digest, count_star FROM stats_mysql_query_digest"
+               " WHERE count_star > 1");
+    run_rows(fx, "SELECT * FROM busy", 1);
+    assert_int_equal(num(fx, 0, "count_star"), 22);
+}
+
+static void test_no_sources(void **state)
+{
+    struct fixture *fx = *state;
+    uint64_t sel, upd;
+
+    record_samples(fx, &sel, &upd);
+    /* Never set: empty. */
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+    assert_int_equal(fx->res.ncols, 16);
+
+    /* Set, then cleared with NULL: empty again, nothing reset. */
+    set_sources(fx, NULL);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 2);
+    admin_store_set_sources(fx->store, NULL);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+}
+
+static void test_connection_pool(void **state)
+{
+    static const char *const names[] = {
+        "hostgroup",       "srv_host",          "srv_port",
+        "status",          "ConnUsed",          "ConnFree",
+        "ConnOK",          "ConnERR",           "MaxConnUsed",
+        "Queries",         "Queries_GTID_sync", "Bytes_data_sent",
+        "Bytes_data_recv", "Latency_us",        "max_connections",
+        "Queue",
+    };
+    static const struct pool_server_spec specs[] = {
+        {.hostgroup = 0, .host = "db-writer", .port = 3306, .max_connections = 50},
+        {.hostgroup = 1, .host = "10.0.0.7", .port = 3307, .max_connections = 7},
+    };
+    struct pool_settings settings = {.connect_timeout_ms = 1000};
+    struct fixture *fx = *state;
+    struct pool *pool;
+
+    set_sources(fx, NULL);
+    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+
+    pool = pool_new(specs, 2, 1, &settings);
+    assert_non_null(pool);
+    set_sources(fx, pool);
+    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool ORDER BY hostgroup", 2);
+    assert_int_equal(fx->res.ncols, sizeof(names) / sizeof(names[0]));
+    for (size_t c = 0; c < fx->res.ncols; c++)
+        assert_string_equal(fx->res.col_names[c], names[c]);
+    for (size_t r = 0; r < 2; r++) {
+        assert_int_equal(num(fx, r, "hostgroup"), specs[r].hostgroup);
+        assert_string_equal(field(fx, r, "srv_host"), specs[r].host);
+        assert_int_equal(num(fx, r, "srv_port"), specs[r].port);
+        assert_string_equal(field(fx, r, "status"), "ONLINE");
+        assert_int_equal(num(fx, r, "ConnUsed"), 0);
+        assert_int_equal(num(fx, r, "ConnFree"), 0);
+        assert_int_equal(num(fx, r, "ConnOK"), 0);
+        assert_int_equal(num(fx, r, "ConnERR"), 0);
+        assert_int_equal(num(fx, r, "MaxConnUsed"), 0);
+        assert_int_equal(num(fx, r, "Latency_us"), 0);
+        assert_int_equal(num(fx, r, "max_connections"), specs[r].max_connections);
+        assert_int_equal(num(fx, r, "Queue"), 0);
+    }
+    /* Typed like ProxySQL's: srv_port compares as a number. */
+    run_rows(fx, "SELECT srv_host FROM stats_mysql_connection_pool WHERE srv_port = 3307", 1);
+    assert_string_equal(field(fx, 0, "srv_host"), "10.0.0.7");
+
+    /* The pool goes away: the store must forget it first. */
+    admin_store_set_sources(fx->store, NULL);
+    pool_free(pool);
+    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+}
+
+static void test_read_only(void **state)
+{
+    static const char *const writes[] = {
+        "INSERT INTO stats_mysql_query_digest (hostgroup, schemaname, username, client_address,"
+        " digest, digest_text, count_star, first_seen, last_seen, sum_time, min_time, max_time,"
+        " sum_rows_affected, sum_rows_sent, p50_time, p95_time, p99_time)"
+        " VALUES (0, '', '', '', '0x0', '', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+        "insert into STATS_MYSQL_CONNECTION_POOL (hostgroup) values (1)",
+        "DELETE FROM stats_mysql_query_digest_reset",
+        "UPDATE stats_mysql_connection_pool SET ConnUsed = 1",
+    };
+    struct fixture *fx = *state;
+    uint64_t sel, upd;
+
+    record_samples(fx, &sel, &upd);
+    set_sources(fx, NULL);
+    for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+        assert_non_null(
+            strstr(run_err(fx, writes[i]), "is read-only: it is computed when queried"));
+    assert_non_null(
+        strstr(run_err(fx, "DROP TABLE stats_mysql_query_digest"), "cannot be dropped"));
+    assert_non_null(strstr(run_err(fx, "ALTER TABLE stats_mysql_connection_pool ADD COLUMN x INT"),
+                           "cannot be dropped or altered"));
+    assert_non_null(strstr(run_err(fx, "CREATE TRIGGER t AFTER INSERT ON stats_mysql_query_digest"
+                                       " BEGIN SELECT 1; END"),
+                           "cannot have triggers"));
+    /* A refused DELETE of the _reset table must not have reset anything. */
+    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+    /* Copying stats into an operator's own table is fine. */
+    run_ok(fx, "CREATE TABLE snap AS SELECT digest, count_star FROM stats_mysql_query_digest");
+    run_rows(fx, "SELECT * FROM snap", 2);
+}
+
+static void test_show_tables(void **state)
+{
+    static const char *const stats[] = {
+        "stats_mysql_connection_pool",
+        "stats_mysql_query_digest",
+        "stats_mysql_query_digest_reset",
+    };
+    struct fixture *fx = *state;
+
+    run_set(fx, "SHOW TABLES");
+    for (size_t s = 0; s < sizeof(stats) / sizeof(stats[0]); s++) {
+        bool found = false;
+
+        for (size_t r = 0; r < fx->res.nrows; r++)
+            found = found || strcmp(fx->res.rows[r][0], stats[s]) == 0;
+        assert_true(found);
+    }
+    run_rows(fx, "SHOW CREATE TABLE stats_mysql_query_digest", 1);
+    assert_non_null(strstr(fx->res.rows[0][1], "p99_time"));
+    /* Not part of any layer: DISK has no stats tables. */
+    run_set(fx, "SHOW TABLES FROM disk");
+    for (size_t r = 0; r < fx->res.nrows; r++)
+        assert_null(strstr(fx->res.rows[r][0], "stats_"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_digest_merged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_digest_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_only_when_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_tables, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
