@@ -122,6 +122,11 @@ struct admin_config {
     int shutdown_timeout_ms;           /* mysql-shutdown_timeout: graceful drain bound */
     int poll_timeout_ms;               /* unused placeholder for ProxySQL compatibility */
     int default_charset; /* collation id advertised to clients (33 utf8, 45 utf8mb4) */
+    /* mysql-causal_reads: a read routed away from the hostgroup a session
+     * wrote to first waits (up to mysql-causal_reads_timeout ms) for the
+     * replica to apply the session's last GTID, else runs on the writer. */
+    int causal_reads;
+    int causal_reads_timeout_ms;
     int monitor_enabled;
     char monitor_username[128];
     char monitor_password[128];

@@ -16,6 +16,8 @@ INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
     ('mysql-shutdown_timeout', '10000'),
     ('mysql-poll_timeout', '2000'),
     ('mysql-default_charset', 'utf8mb4'),
+    ('mysql-causal_reads', 'false'),
+    ('mysql-causal_reads_timeout', '50'),
     ('mysql-monitor_enabled', 'true'),
     ('mysql-monitor_username', 'monitor'),
     ('mysql-monitor_password', 'monitor'),

@@ -328,7 +328,7 @@ void pool_free(struct pool *p)
 
 static void conn_close(struct pool_conn *c);
 static void offer(struct pool_conn *c);
-static bool hand_to_waiter(struct pool_conn *c);
+static void give_to(struct pool_conn *c, struct pool_waiter *w);
 static void inbox_post(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w,
                        struct server *s);
 static void start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
@@ -598,18 +598,24 @@ static void deliver(struct pool *p, int worker, struct pool_conn *c, struct pool
 
 static void donate_idle(struct pool *p, int worker)
 {
-    for (size_t i = 0; i < p->n_servers; i++) {
+    for (size_t i = 0; i < server_count(p); i++) {
         struct server *s = &p->servers[i];
         struct conn_list *l = &s->idle[worker];
-        while (l->head) {
+        for (;;) {
+            /* Under the lock, as in offer(): take a waiter and an idle
+             * connection together, or neither. */
+            pthread_mutex_lock(&s->lock);
             struct pool_conn *c = l->head;
-            clist_remove(l, c);
-            __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
-            if (!hand_to_waiter(c)) {
-                clist_push(l, c);
-                __atomic_add_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
-                break;
+            struct pool_waiter *w = c ? waiter_pop(s) : NULL;
+            if (w) {
+                clist_remove(l, c);
+                __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
             }
+            pthread_mutex_unlock(&s->lock);
+            if (!w)
+                break;
+            c->state = CONN_BUSY;
+            give_to(c, w);
         }
     }
 }
@@ -660,20 +666,15 @@ static void move_closed(uv_handle_t *h)
     inbox_post(c->pool, c->move_to, c, c->move_waiter, c->server);
 }
 
-/* Hands c to the head waiter of its server, if any. */
-static bool hand_to_waiter(struct pool_conn *c)
+/* Sends c to waiter w (popped from the FIFO), on w's worker. */
+static void give_to(struct pool_conn *c, struct pool_waiter *w)
 {
     struct pool *p = c->pool;
     struct server *s = c->server;
-    pthread_mutex_lock(&s->lock);
-    struct pool_waiter *w = waiter_pop(s);
-    pthread_mutex_unlock(&s->lock);
-    if (!w)
-        return false;
     if (w->worker == c->worker) {
         c->state = CONN_BUSY;
         inbox_post(p, w->worker, c, w, s);
-        return true;
+        return;
     }
     c->state = CONN_MOVING;
     c->move_to = w->worker;
@@ -686,7 +687,6 @@ static bool hand_to_waiter(struct pool_conn *c)
     } else {
         inbox_post(p, w->worker, c, w, s);
     }
-    return true;
 }
 
 /* Readiness of an established connection: the borrower's business while
@@ -716,16 +716,27 @@ static void offer(struct pool_conn *c)
         conn_close(c);
         return;
     }
-    if (hand_to_waiter(c))
+    /* "No waiter, so idle here" is decided under the server lock, the same
+     * lock under which a waiter that queues looks for idle connections on
+     * other workers: one of the two always sees the other, so a connection
+     * never sits idle while a request waits for it. */
+    pthread_mutex_lock(&s->lock);
+    struct pool_waiter *w = waiter_pop(s);
+    if (!w) {
+        c->state = CONN_IDLE;
+        clist_push(&s->idle[c->worker], c);
+        __atomic_add_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (w) {
+        give_to(c, w);
         return;
-    c->state = CONN_IDLE;
+    }
     c->idle_since = uv_now(c->pool->workers[c->worker].loop);
     /* Keep watching: a server that closes an idle connection is noticed at
      * once, and the events mask usually stays as the session left it, so
      * no epoll_ctl is needed on either side of a borrow. */
     pool_conn_watch(c, UV_READABLE, NULL, NULL);
-    clist_push(&s->idle[c->worker], c);
-    __atomic_add_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
 }
 
 void pool_release(struct pool_conn *c, bool reusable)
@@ -1033,13 +1044,15 @@ int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, co
     }
     w->state = WAITER_QUEUED;
     waiter_push(s, w);
-    pthread_mutex_unlock(&s->lock);
+    /* Still under the lock (see offer()): idle connections elsewhere are
+     * asked for. */
     for (int i = 0; i < p->nworkers; i++) {
         if (i == worker || !__atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED))
             continue;
         __atomic_store_n(&p->workers[i].donate_requested, 1, __ATOMIC_RELEASE);
         uv_async_send(&p->workers[i].async);
     }
+    pthread_mutex_unlock(&s->lock);
     return POOL_PENDING;
 }
 

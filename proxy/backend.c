@@ -411,8 +411,15 @@ static void apply_tracking(struct session *s, const struct codec_ok *ok)
             size_t nlen, vlen;
             if (codec_track_sysvar(data, dlen, &name, &nlen, &value, &vlen) != 0)
                 continue;
-            if ((nlen == 9 && memcmp(name, "last_gtid", 9) == 0) ||
-                (nlen > 14 && memcmp(name, "session_track_", 14) == 0))
+            if (nlen == 9 && memcmp(name, "last_gtid", 9) == 0) {
+                if (!s->resp.swallow && vlen > 0 && vlen < sizeof(s->last_gtid)) {
+                    memcpy(s->last_gtid, value, vlen);
+                    s->last_gtid[vlen] = '\0';
+                    s->gtid_hostgroup = pool_conn_hostgroup(s->conn);
+                }
+                continue;
+            }
+            if (nlen > 14 && memcmp(name, "session_track_", 14) == 0)
                 continue;
             s->resp.vars_reported = true;
             if (s->resp.swallow)
@@ -657,6 +664,22 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
             return handle_coldef(s, pkt, plen);
         /* fall through */
     case RS_ROWS:
+        if (r->capture_row && first != CODEC_ERR && !(first == CODEC_EOF && plen < 9)) {
+            /* A row of an internal query: only its first column matters. */
+            struct codec_reader rd;
+            const uint8_t *v;
+            size_t vlen;
+            bool is_null = false;
+            codec_reader_init(&rd, pkt + 4, plen);
+            if (plen && pkt[4] == 0xfb) {
+                is_null = true;
+            } else if (codec_read_lenenc_str(&rd, &v, &vlen) == 0 && vlen < sizeof(r->captured)) {
+                memcpy(r->captured, v, vlen);
+                r->captured[vlen] = '\0';
+            }
+            r->captured_null = is_null;
+            return 0;
+        }
         if (first == CODEC_ERR) {
             handle_err(s, pkt, plen);
             r->st = RS_DONE;
@@ -729,7 +752,8 @@ static int parse_response(struct session *s)
                     return 0;
                 }
                 uint8_t first = plen ? p[4] : 0;
-                stream = !((first == CODEC_EOF && plen < 9) || first == CODEC_ERR);
+                stream =
+                    !((first == CODEC_EOF && plen < 9) || first == CODEC_ERR) && !r->capture_row;
             }
         }
         if (stream) {
@@ -1213,6 +1237,22 @@ static void run_step(struct session *s)
 {
     struct backend *be = s->be;
     switch (s->step) {
+    case BS_GTID_WAIT:
+        if (s->want_gtid[0] && pool_conn_hostgroup(s->conn) != s->gtid_fallback_hg) {
+            char sql[160];
+            int timeout = s->cfg->causal_reads_timeout_ms;
+            int n = snprintf(sql, sizeof(sql), "SELECT MASTER_GTID_WAIT('%s', %d.%03d)",
+                             s->want_gtid, timeout / 1000, timeout % 1000);
+            start_resp(s, RESP_QUERY, true);
+            s->resp.capture_row = true;
+            if (send_command(s, COM_QUERY, sql, (size_t)n) != 0)
+                goto broken;
+            update_poll(s);
+            return;
+        }
+        s->want_gtid[0] = '\0';
+        s->step = BS_SET_OPTION;
+        /* fall through */
     case BS_SET_OPTION:
         if (be->multi_statements != s->multi_statements) {
             uint8_t opt[2];
@@ -1299,6 +1339,19 @@ static void on_step_reply(struct session *s)
 {
     struct backend *be = s->be;
     switch (s->step) {
+    case BS_GTID_WAIT:
+        s->want_gtid[0] = '\0';
+        if (s->resp.error || s->resp.captured_null || strcmp(s->resp.captured, "0") != 0) {
+            /* This replica has not applied the session's write: run where the
+             * write went. Counted as a fallback, never an error. */
+            backend_detach(s, !s->resp.error);
+            s->hostgroup = s->gtid_fallback_hg;
+            acquire(s);
+            return;
+        }
+        s->step = BS_SET_OPTION;
+        run_step(s);
+        return;
     case BS_SET_OPTION:
         if (s->resp.error)
             return step_error(s);
@@ -1388,7 +1441,7 @@ static void attach(struct session *s, struct pool_conn *conn)
     }
     pool_conn_watch(conn, UV_READABLE, on_backend_io, s);
     s->state = SS_BACKEND;
-    s->step = BS_SET_OPTION;
+    s->step = BS_GTID_WAIT;
     run_step(s);
 }
 
@@ -1426,6 +1479,85 @@ static void on_queue_timeout(uv_timer_t *t)
 }
 
 /* Entry from the session for a command that needs a server. */
+/* A GTID as MariaDB prints it (domain-server-seq, comma-separated list):
+ * digits, '-' and ','. Anything else never reaches SQL text. */
+static bool gtid_ok(const char *g, size_t n)
+{
+    if (n == 0 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((g[i] >= '0' && g[i] <= '9') || g[i] == '-' || g[i] == ','))
+            return false;
+    return true;
+}
+
+/* Read-your-writes. A statement carrying a leading "min_gtid=GTID" comment
+ * (another connection's write) must see that GTID; with mysql-causal_reads,
+ * a statement routed away from where this session last wrote must see that
+ * write. The wait happens on the chosen backend (BS_GTID_WAIT); if it times
+ * out the statement runs on the fallback hostgroup instead. */
+static void causal_read(struct session *s, const char *q, size_t len)
+{
+    s->want_gtid[0] = '\0';
+    if (s->in_txn || s->pin)
+        return; /* stays on its backend whatever the rules said */
+    size_t i = 0;
+    while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'))
+        i++;
+    if (i + 2 < len && q[i] == '/' && q[i + 1] == '*') {
+        const char *end = memmem(q + i, len - i, "*/", 2);
+        const char *hint = end ? memmem(q + i, (size_t)(end - q - i), "min_gtid=", 9) : NULL;
+        if (hint) {
+            const char *g = hint + 9;
+            size_t n = 0;
+            while (g + n < end && ((g[n] >= '0' && g[n] <= '9') || g[n] == '-' || g[n] == ','))
+                n++;
+            if (gtid_ok(g, n)) {
+                memcpy(s->want_gtid, g, n);
+                s->want_gtid[n] = '\0';
+                s->gtid_fallback_hg =
+                    s->last_gtid[0] ? s->gtid_hostgroup : s->user->default_hostgroup;
+                return;
+            }
+        }
+    }
+    if (s->cfg->causal_reads && s->last_gtid[0] && s->hostgroup != s->gtid_hostgroup &&
+        gtid_ok(s->last_gtid, strlen(s->last_gtid))) {
+        snprintf(s->want_gtid, sizeof(s->want_gtid), "%s", s->last_gtid);
+        s->gtid_fallback_hg = s->gtid_hostgroup;
+    }
+}
+
+/* SELECT @@last_gtid answered from the session: with multiplexing the next
+ * backend is not the one that ran the write, so the server cannot. */
+static bool answer_last_gtid(struct session *s, const char *q, size_t len)
+{
+    static const char *const forms[] = {"select @@last_gtid", "select @@session.last_gtid"};
+    while (len && (q[len - 1] == ';' || q[len - 1] == ' ' || q[len - 1] == '\n'))
+        len--;
+    while (len && (*q == ' ' || *q == '\n' || *q == '\t')) {
+        q++;
+        len--;
+    }
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+        if (strlen(forms[i]) == len && strncasecmp(q, forms[i], len) == 0)
+            name = forms[i] + 7;
+    if (!name)
+        return false;
+    struct codec_resultset rs;
+    char colname[32];
+    snprintf(colname, sizeof(colname), "%.*s", (int)(len - 7), q + 7);
+    const char *names[1] = {colname};
+    const char *values[1] = {s->last_gtid};
+    uint16_t status = SERVER_STATUS_AUTOCOMMIT_F | (s->in_txn ? SERVER_STATUS_IN_TRANS_F : 0);
+    if (codec_rs_begin(&rs, &s->out, 1, s->caps, status, 1, names) != 0 ||
+        codec_rs_row(&rs, 1, values) != 0 || codec_rs_end(&rs) != 0)
+        s->close_after_write = true;
+    session_command_done(s);
+    return true;
+}
+
 /* Routes a COM_QUERY through the rules. Returns false when the statement
  * was answered here (rule error or OK message). */
 static bool route_query(struct session *s)
@@ -1434,6 +1566,8 @@ static bool route_query(struct session *s)
      * beginning. */
     size_t len = codec_u24(s->in.data);
     len = len ? len - 1 : 0;
+    if (len < 64 && answer_last_gtid(s, (const char *)s->in.data + 5, len))
+        return false;
     struct router_facts facts = {.user = s->username,
                                  .schema = s->schema,
                                  .client_addr = s->peer_ip,
@@ -1461,6 +1595,7 @@ static bool route_query(struct session *s)
     }
     if (d.multiplex == 0)
         s->pin |= PIN_RULE;
+    causal_read(s, (const char *)s->in.data + 5, len);
     if (d.rewritten && s->cmd_len == len + 5) {
         /* The scratch text is the worker's: keep a copy, the backend may
          * only be ready after other sessions have been routed. */
@@ -1509,7 +1644,7 @@ void backend_begin(struct session *s)
     }
     if (s->conn) {
         s->state = SS_BACKEND;
-        s->step = BS_SET_OPTION;
+        s->step = BS_GTID_WAIT;
         run_step(s);
         return;
     }

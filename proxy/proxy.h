@@ -49,4 +49,17 @@ struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *stor
 /* Closes the listener and its sessions (their handles close on loop). */
 void proxy_admin_close(struct proxy_admin *admin);
 
+/* Prometheus metrics over HTTP (proxy/metrics.c): GET /metrics on the host
+ * of cfg's first admin-mysql_ifaces entry, port admin-restapi_port, served on
+ * loop (the main thread's). cfg is read during the call only; p must outlive
+ * the listener. Returns NULL with errbuf empty when admin-restapi_enabled is
+ * false, NULL with a message in errbuf when it cannot listen. */
+struct proxy_metrics;
+struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
+                                           const struct admin_config *cfg, char *errbuf,
+                                           size_t errlen);
+/* Closes the listener and its connections; freed once their handles have
+ * closed on loop. NULL is fine. */
+void proxy_metrics_close(struct proxy_metrics *m);
+
 #endif

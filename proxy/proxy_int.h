@@ -130,6 +130,7 @@ enum resp_state {
 
 /* The step the backend side is in while state == SS_BACKEND. */
 enum bstep {
+    BS_GTID_WAIT,  /* causal read: waiting for the replica to apply a GTID */
     BS_SET_OPTION, /* swallowing COM_SET_OPTION reply */
     BS_INIT_DB,    /* swallowing COM_INIT_DB reply */
     BS_SET_VARS,   /* swallowing the SET reply */
@@ -154,6 +155,9 @@ struct resp {
     uint16_t warnings;
     bool error;
     bool sent_any; /* bytes of this response already reached the client */
+    bool capture_row;  /* keep the first column of the first row (internal query) */
+    char captured[32];
+    bool captured_null;
     uint64_t rows_sent;
     uint64_t rows_affected;
     uint64_t last_insert_id;
@@ -211,6 +215,10 @@ struct session {
     uint64_t vars_version;
     bool multi_statements;
     uint64_t last_insert_id; /* what LAST_INSERT_ID() must answer */
+    char last_gtid[64];      /* GTID of the session's last write (session tracking) */
+    int gtid_hostgroup;      /* where that write ran */
+    char want_gtid[64];      /* this statement must see this GTID (causal read) */
+    int gtid_fallback_hg;    /* where it runs if the chosen replica has not got it */
 
     /* multiplexing */
     unsigned pin;
@@ -241,6 +249,23 @@ struct session {
 
 /* ------------------------------------------------------------- workers */
 
+/* Client-session counters, exported by proxy/metrics.c. Each worker owns
+ * one set and only its thread writes it (proxy_count), so an increment is a
+ * plain load and store with no lock prefix and no cache line bouncing
+ * between workers; a reader sums the workers' sets (proxy_counters_sum). */
+#define PROXY_NCOMMANDS 33 /* command bytes 0..31, then one slot for the rest */
+struct proxy_counters {
+    uint64_t clients_accepted;  /* client connections accepted */
+    uint64_t clients_connected; /* gauge: up at accept, down when the session is freed */
+    uint64_t auth_failures;     /* access denied at login or COM_CHANGE_USER */
+    uint64_t commands[PROXY_NCOMMANDS]; /* commands received, by command byte */
+};
+/* Adds n (may wrap, to subtract) to a counter of the calling worker's set. */
+static inline void proxy_count(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 struct worker {
     struct proxy *proxy;
     int index;
@@ -259,6 +284,7 @@ struct worker {
     struct router_scratch *scratch;           /* rule evaluation without allocation */
     struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
     char digest_text[1024];
+    struct proxy_counters counters; /* written by this worker only */
 };
 
 struct proxy {
@@ -284,6 +310,10 @@ void session_send_error(struct session *s, uint8_t seq, uint16_t code, const cha
 void session_flush(struct session *s);
 void session_command_done(struct session *s);
 void session_process_input(struct session *s);
+
+/* metrics.c: sums every worker's counters into *out (relaxed loads: each
+ * figure is exact, the set is not one instant). Any thread. */
+void proxy_counters_sum(struct proxy *p, struct proxy_counters *out);
 
 /* backend.c */
 void backend_begin(struct session *s);

@@ -78,6 +78,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (s->next)
         s->next->prev = s->prev;
     w->n_sessions--;
+    proxy_count(&w->counters.clients_connected, (uint64_t)-1);
     for (struct cstmt *st = s->stmts; st;) {
         struct cstmt *next = st->next;
         free(st->sql);
@@ -261,11 +262,13 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
+    proxy_count(&w->counters.clients_connected, 1);
     if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
         session_close(s);
         return;
     }
     uv_tcp_nodelay(&s->tcp, 1);
+    proxy_count(&w->counters.clients_accepted, 1);
     struct sockaddr_storage ss;
     int len = sizeof(ss);
     snprintf(s->peer, sizeof(s->peer), "?");
@@ -312,6 +315,7 @@ static void deny(struct session *s, uint8_t seq, const char *user, size_t user_l
              (int)(user_len > 100 ? 100 : user_len), user);
     session_send_error(s, seq, 1045, "28000", msg);
     s->close_after_write = true;
+    proxy_count(&s->worker->counters.auth_failures, 1);
 }
 
 /* Resets everything a session carries to what a fresh login has. */
@@ -510,6 +514,7 @@ static void dispatch(struct session *s)
         return;
     }
     s->cmd = payload[0];
+    proxy_count(&s->worker->counters.commands[s->cmd < 32 ? s->cmd : 32], 1);
     s->started_ns = proxy_now_ns();
     if (s->cfg != s->worker->cfg)
         switch_config(s);
