@@ -127,6 +127,9 @@ struct admin_config {
      * replica to apply the session's last GTID, else runs on the writer. */
     int causal_reads;
     int causal_reads_timeout_ms;
+    /* mysql-hostgroup_hints: a leading comment "hostgroup=N" picks the
+     * hostgroup of that statement (outside transactions). */
+    int hostgroup_hints;
     int monitor_enabled;
     char monitor_username[128];
     char monitor_password[128];

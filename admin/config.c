@@ -157,6 +157,7 @@ static const struct var vars[] = {
     {"mysql-poll_timeout", "2000", VAR_INT, FIELD(poll_timeout_ms), 1, TIMEOUT_MAX_MS},
     {"mysql-default_charset", "utf8mb4", VAR_CHARSET, FIELD(default_charset), 0, 0},
     {"mysql-causal_reads", "false", VAR_BOOL, FIELD(causal_reads), 0, 0},
+    {"mysql-hostgroup_hints", "false", VAR_BOOL, FIELD(hostgroup_hints), 0, 0},
     {"mysql-causal_reads_timeout", "50", VAR_INT, FIELD(causal_reads_timeout_ms), 0, 60000},
     {"mysql-monitor_enabled", "true", VAR_BOOL, FIELD(monitor_enabled), 0, 0},
     {"mysql-monitor_username", "monitor", VAR_STR, FIELD(monitor_username), 0, 0},

@@ -18,6 +18,7 @@ INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
     ('mysql-default_charset', 'utf8mb4'),
     ('mysql-causal_reads', 'false'),
     ('mysql-causal_reads_timeout', '50'),
+    ('mysql-hostgroup_hints', 'false'),
     ('mysql-monitor_enabled', 'true'),
     ('mysql-monitor_username', 'monitor'),
     ('mysql-monitor_password', 'monitor'),

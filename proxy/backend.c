@@ -1491,6 +1491,39 @@ static bool gtid_ok(const char *g, size_t n)
     return true;
 }
 
+/* The text of the statement's leading comment (between / * and * /), or NULL. */
+static const char *leading_comment(const char *q, size_t len, size_t *n)
+{
+    size_t i = 0;
+    while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'))
+        i++;
+    if (i + 2 >= len || q[i] != '/' || q[i + 1] != '*')
+        return NULL;
+    const char *end = memmem(q + i + 2, len - i - 2, "*/", 2);
+    if (!end)
+        return NULL;
+    *n = (size_t)(end - (q + i + 2));
+    return q + i + 2;
+}
+
+/* mysql-hostgroup_hints: "hostgroup=N" in the leading comment. */
+static void hostgroup_hint(struct session *s, const char *q, size_t len)
+{
+    size_t n;
+    const char *c = leading_comment(q, len, &n);
+    const char *h = c ? memmem(c, n, "hostgroup=", 10) : NULL;
+    if (!h || s->in_txn || s->pin)
+        return;
+    int hg = 0;
+    size_t k = 10, digits = 0;
+    while (h + k < c + n && h[k] >= '0' && h[k] <= '9' && digits < 9) {
+        hg = hg * 10 + (h[k++] - '0');
+        digits++;
+    }
+    if (digits)
+        s->hostgroup = hg;
+}
+
 /* Read-your-writes. A statement carrying a leading "min_gtid=GTID" comment
  * (another connection's write) must see that GTID; with mysql-causal_reads,
  * a statement routed away from where this session last wrote must see that
@@ -1501,12 +1534,11 @@ static void causal_read(struct session *s, const char *q, size_t len)
     s->want_gtid[0] = '\0';
     if (s->in_txn || s->pin)
         return; /* stays on its backend whatever the rules said */
-    size_t i = 0;
-    while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'))
-        i++;
-    if (i + 2 < len && q[i] == '/' && q[i + 1] == '*') {
-        const char *end = memmem(q + i, len - i, "*/", 2);
-        const char *hint = end ? memmem(q + i, (size_t)(end - q - i), "min_gtid=", 9) : NULL;
+    size_t clen;
+    const char *c = leading_comment(q, len, &clen);
+    if (c) {
+        const char *end = c + clen;
+        const char *hint = memmem(c, clen, "min_gtid=", 9);
         if (hint) {
             const char *g = hint + 9;
             size_t n = 0;
@@ -1595,6 +1627,8 @@ static bool route_query(struct session *s)
     }
     if (d.multiplex == 0)
         s->pin |= PIN_RULE;
+    if (s->cfg->hostgroup_hints)
+        hostgroup_hint(s, (const char *)s->in.data + 5, len);
     causal_read(s, (const char *)s->in.data + 5, len);
     if (d.rewritten && s->cmd_len == len + 5) {
         /* The scratch text is the worker's: keep a copy, the backend may

@@ -194,7 +194,7 @@ def stop_fleet(env_path):
 
 # --- Sluice ------------------------------------------------------------------------------
 
-def sluice_config(fleet, port, admin_port, cap, threads, extra_sql=""):
+def sluice_config(fleet, port, admin_port, cap, threads, extra_sql="", metrics_port=None):
     return (
         "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
         "VALUES (0, '%s', %d, %d);\n"
@@ -203,9 +203,16 @@ def sluice_config(fleet, port, admin_port, cap, threads, extra_sql=""):
         "INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES "
         "('mysql-interfaces', '%s:%d'), ('admin-mysql_ifaces', '%s:%d'), "
         "('mysql-threads', '%d');\n"
+        "%s"
         "%s\n" % (fleet.host, fleet.primary_port, cap,
                   fleet.app_user, fleet.app_password, fleet.app2_user, fleet.app2_password,
-                  HOST, port, HOST, admin_port, threads, extra_sql))
+                  HOST, port, HOST, admin_port, threads,
+                  # Each instance its own metrics port, so tests never collide on 6070.
+                  "INSERT OR REPLACE INTO global_variables VALUES ('admin-restapi_port', '%d');\n"
+                  % metrics_port if metrics_port else
+                  "INSERT OR REPLACE INTO global_variables VALUES "
+                  "('admin-restapi_enabled', 'false');\n",
+                  extra_sql))
 
 
 def tail(path, lines=60):
@@ -269,15 +276,16 @@ class Target:
 
 
 def start_sluice(binary, fleet, workdir, cap=10, threads=2, extra_sql="", start_timeout=10):
-    port, admin_port = free_ports(2, SLUICE_PORT_RANGE)
+    port, admin_port, metrics_port = free_ports(3, SLUICE_PORT_RANGE)
     os.makedirs(workdir, exist_ok=True)
     datadir = os.path.join(workdir, "data")
     os.makedirs(datadir, exist_ok=True)
     cfg = os.path.join(workdir, "config.sql")
     with open(cfg, "w") as f:
-        f.write(sluice_config(fleet, port, admin_port, cap, threads, extra_sql))
+        f.write(sluice_config(fleet, port, admin_port, cap, threads, extra_sql, metrics_port))
     t = Target(HOST, port, direct=False, cap=cap, fleet=fleet)
     t.admin_port = admin_port
+    t.metrics_port = metrics_port
     t.workdir = workdir
     t.stderr_path = os.path.join(workdir, "sluice.stderr")
     env = dict(os.environ)

@@ -111,3 +111,19 @@ def test_bad_regex_is_refused_at_start_with_the_rule_named(fleet):
                            universal_newlines=True)
     assert r.returncode != 0
     assert "77" in r.stdout and "match_pattern" in r.stdout, r.stdout
+
+
+def test_hostgroup_hint_in_leading_comment_when_enabled(rw, fleet):
+    # The digest drops comments, so this rule sends the hinted statement to the readers.
+    by_digest = ("INSERT INTO mysql_query_rules (rule_id, active, match_digest, "
+                 "destination_hostgroup, apply) VALUES (5, 1, '^SELECT @@port', 1, 1);\n")
+    on = rw(by_digest +
+            "INSERT OR REPLACE INTO global_variables VALUES ('mysql-hostgroup_hints', 'true');\n")
+    conn = connect(on)
+    assert q1(conn, "/* hostgroup=0 */ SELECT @@port") == fleet.primary_port
+    assert q1(conn, "SELECT @@port") in fleet.replica_ports
+    conn.close()
+    off = rw(by_digest)
+    conn = connect(off)
+    assert q1(conn, "/* hostgroup=0 */ SELECT @@port") in fleet.replica_ports
+    conn.close()
