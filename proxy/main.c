@@ -31,6 +31,7 @@ static void usage(FILE *f)
 struct main_ctx {
     struct proxy *proxy;
     struct proxy_admin *admin;
+    struct proxy_metrics *metrics;
     uv_signal_t sigterm, sigint;
     bool stopping;
 };
@@ -45,6 +46,8 @@ static void on_signal(uv_signal_t *h, int signum)
     proxy_stop(m->proxy);
     proxy_admin_close(m->admin);
     m->admin = NULL;
+    proxy_metrics_close(m->metrics);
+    m->metrics = NULL;
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
 }
@@ -158,8 +161,18 @@ int main(int argc, char **argv)
         (void)uv_loop_close(&loop);
         goto out;
     }
+    /* NULL with an empty err: admin-restapi_enabled is false. */
+    m.metrics = proxy_metrics_listen(&loop, proxy, cfg, err, sizeof(err));
+    if (!m.metrics && err[0]) {
+        log_error("%s", err);
+        proxy_admin_close(m.admin);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+        goto out;
+    }
     if (!foreground && daemonize(datadir) != 0) {
         log_error("cannot detach");
+        proxy_metrics_close(m.metrics);
         proxy_admin_close(m.admin);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);

@@ -10,7 +10,12 @@
  *            an empty line; a head that does not fit gets 431, one that
  *            does not parse gets 400.
  *   WRITING  the whole response (status, headers, body) is queued with one
- *            uv_write; reading has stopped.
+ *            uv_write; anything more the client sends is read and dropped.
+ *   DRAINING the response is written and our FIN sent (uv_shutdown); input
+ *            is still dropped until the client's EOF. Closing at once
+ *            instead would make the kernel answer unread input (the rest of
+ *            an oversized head, say) with a RST, which can destroy the
+ *            response before the client has read it.
  *   CLOSING  the socket and the timer are closing; freed from the last close
  *            callback.
  *
@@ -46,9 +51,10 @@
 #define MAX_CONNS 64           /* scrapers are few; more is a flood */
 
 enum conn_state {
-    CS_READING, /* waiting for the end of the request head */
-    CS_WRITING, /* response queued, closing when written */
-    CS_CLOSING, /* handles closing; freed from the last close callback */
+    CS_READING,  /* waiting for the end of the request head */
+    CS_WRITING,  /* response queued; input dropped */
+    CS_DRAINING, /* response written, FIN sent; input dropped until EOF */
+    CS_CLOSING,  /* handles closing; freed from the last close callback */
 };
 
 struct proxy_metrics {
@@ -73,6 +79,8 @@ struct http_conn {
     char status_head[256]; /* status line and headers of the response */
     struct codec_buf body;
     uv_write_t wreq;
+    uv_shutdown_t sreq;
+    bool peer_eof; /* the client has closed its side */
     struct http_conn *prev, *next;
 };
 
@@ -366,18 +374,34 @@ static void on_deadline(uv_timer_t *t)
     conn_close(t->data);
 }
 
-static void write_done(uv_write_t *req, int status)
+static void shutdown_done(uv_shutdown_t *req, int status)
 {
-    (void)status; /* closed either way: one request per connection */
-    conn_close(req->data);
+    /* Otherwise wait for the client's EOF (or the deadline). */
+    if (status < 0)
+        conn_close(req->data);
 }
 
-/* Queues the response and stops reading; the connection closes once it is
- * written (or at the deadline). head_only drops the body (HEAD). */
+static void write_done(uv_write_t *req, int status)
+{
+    struct http_conn *c = req->data;
+    if (status < 0 || c->peer_eof) {
+        conn_close(c);
+        return;
+    }
+    if (c->state != CS_WRITING)
+        return; /* closing */
+    c->state = CS_DRAINING;
+    c->sreq.data = c;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, shutdown_done) != 0)
+        conn_close(c);
+}
+
+/* Queues the response; the connection closes once it is written and the
+ * client has closed its side (or at the deadline). head_only drops the body
+ * (HEAD). */
 static void respond(struct http_conn *c, const char *status, const char *ctype, bool head_only,
                     const char *extra_header)
 {
-    uv_read_stop((uv_stream_t *)&c->tcp);
     c->state = CS_WRITING;
     snprintf(
         c->status_head, sizeof(c->status_head),
@@ -492,6 +516,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct http_conn *c = h->data;
     (void)suggested;
+    if (c->state != CS_READING) {
+        /* Input after the head is dropped: reuse the head buffer. */
+        buf->base = c->head;
+        buf->len = HEAD_MAX;
+        return;
+    }
     /* on_read answers 431 before the buffer is ever full here. */
     buf->base = c->head + c->len;
     buf->len = HEAD_MAX - c->len;
@@ -501,8 +531,19 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = st->data;
     (void)buf;
-    if (c->state != CS_READING)
+    if (c->state == CS_CLOSING)
         return;
+    if (c->state != CS_READING) {
+        if (nread >= 0)
+            return; /* dropped */
+        /* EOF or error: done once our response is out (write_done closes
+         * when it is still queued). */
+        c->peer_eof = true;
+        uv_read_stop(st);
+        if (c->state == CS_DRAINING)
+            conn_close(c);
+        return;
+    }
     if (nread < 0) {
         conn_close(c); /* EOF or error before a whole head: nobody to answer */
         return;

@@ -154,8 +154,8 @@ struct resp {
     uint16_t status;
     uint16_t warnings;
     bool error;
-    bool sent_any; /* bytes of this response already reached the client */
-    bool capture_row;  /* keep the first column of the first row (internal query) */
+    bool sent_any;    /* bytes of this response already reached the client */
+    bool capture_row; /* keep the first column of the first row (internal query) */
     char captured[32];
     bool captured_null;
     uint64_t rows_sent;
@@ -255,9 +255,9 @@ struct session {
  * between workers; a reader sums the workers' sets (proxy_counters_sum). */
 #define PROXY_NCOMMANDS 33 /* command bytes 0..31, then one slot for the rest */
 struct proxy_counters {
-    uint64_t clients_accepted;  /* client connections accepted */
-    uint64_t clients_connected; /* gauge: up at accept, down when the session is freed */
-    uint64_t auth_failures;     /* access denied at login or COM_CHANGE_USER */
+    uint64_t clients_accepted;          /* client connections accepted */
+    uint64_t clients_connected;         /* gauge: up at accept, down when the session is freed */
+    uint64_t auth_failures;             /* access denied at login or COM_CHANGE_USER */
     uint64_t commands[PROXY_NCOMMANDS]; /* commands received, by command byte */
 };
 /* Adds n (may wrap, to subtract) to a counter of the calling worker's set. */

@@ -14,6 +14,7 @@ SLUICE_PACKAGES=(
     python3 python3-pymysql python3-pytest
     sysbench haproxy
     clang-format
+    prometheus # for promtool (tests/integration/test_metrics.py); see below for its server
 )
 
 sluice_missing_packages() {
@@ -51,5 +52,12 @@ sluice_install_packages() {
     # shellcheck disable=SC2086 # word splitting of the package list is intended
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
         "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-            --no-install-recommends $missing
+            --no-install-recommends $missing || return 1
+    # Only promtool is wanted from the prometheus package, but on a machine run by systemd
+    # its postinst enables and starts a Prometheus server on :9090. Stop and disable the
+    # service we have just installed (never one that was there before). In containers
+    # policy-rc.d already keeps it from starting, and there is no systemd to ask.
+    if [[ " $missing " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+        "${sudo[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
 }
