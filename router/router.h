@@ -266,4 +266,85 @@ uint64_t router_digest_percentile(const uint64_t *buckets, double pct, uint64_t 
 /* The bucket of a latency of us microseconds. */
 unsigned router_digest_bucket(uint64_t us);
 
+/* ============================================================== explain */
+/*
+ * Explaining a decision (router/rules.c): the same evaluation as
+ * router_classify(), reported rule by rule through a callback, for the admin
+ * command EXPLAIN QUERY RULES. Not for the hot path: it digests the query
+ * even when no rule needs it, so that the digest can be shown.
+ */
+
+/* Why a rule was skipped, or that it matched. */
+enum router_explain_outcome {
+    ROUTER_EXPLAIN_SKIP_FLAG,              /* flagIN differs from the current flag */
+    ROUTER_EXPLAIN_SKIP_USERNAME,          /* username differs from the session's */
+    ROUTER_EXPLAIN_SKIP_SCHEMANAME,        /* schemaname differs from the session's */
+    ROUTER_EXPLAIN_SKIP_CLIENT_ADDR,       /* client_addr does not cover the client */
+    ROUTER_EXPLAIN_SKIP_DIGEST,            /* digest differs from the query's hash */
+    ROUTER_EXPLAIN_SKIP_MATCH_DIGEST,      /* match_digest did not match the digest text */
+    ROUTER_EXPLAIN_SKIP_MATCH_DIGEST_NEG,  /* match_digest matched, negate_match_pattern */
+    ROUTER_EXPLAIN_SKIP_MATCH_PATTERN,     /* match_pattern did not match the text */
+    ROUTER_EXPLAIN_SKIP_MATCH_PATTERN_NEG, /* match_pattern matched, negate_match_pattern */
+    ROUTER_EXPLAIN_MATCHED,                /* the rule's actions were taken */
+    ROUTER_EXPLAIN_DECISION,               /* the final step: the decision, no rule */
+};
+
+/* "skipped: username", "matched", "decision"...: what the admin command
+ * shows. Static strings; "?" for an unknown value. */
+const char *router_explain_outcome_str(enum router_explain_outcome outcome);
+
+/* One step of an explanation. Pointers are valid during the callback only
+ * (they point into the rule set, the query and the scratch). */
+struct router_explain_step {
+    enum router_explain_outcome outcome;
+    size_t index; /* 0, 1, ...: the steps reported so far before this one */
+    int rule_id;  /* -1 in the DECISION step */
+    int flag_in;  /* the rule's flagIN; -1 in the DECISION step */
+    /* MATCHED: the rule's actions (-1 / NULL / false where the rule has
+     * none); skipped steps leave them so. In the DECISION step they are the
+     * decision's: destination_hostgroup is where the query goes, error_msg,
+     * ok_msg, cache_ttl, timeout_ms and multiplex what it carries. */
+    int destination_hostgroup;
+    int flag_out;
+    bool apply;
+    bool stops;     /* evaluation ends after this rule (apply or error_msg) */
+    bool rewritten; /* this rule's replace_pattern changed the text; in the
+                     * DECISION step: some rule did */
+    const char *error_msg;
+    const char *ok_msg;
+    int cache_ttl;
+    int timeout_ms;
+    int multiplex;
+    /* The state after this step: the flag the next rule is compared with
+     * and the text match_pattern sees (the query or its latest rewrite; not
+     * NUL-terminated). */
+    int flag;
+    const char *text;
+    size_t text_len;
+    /* The query's digest, the same in every step: the hash router_classify()
+     * reports when a rule consults it, and its text (not NUL-terminated,
+     * at most 64 KiB: longer queries are digested up to that bound, like the
+     * rules see them). */
+    uint64_t digest;
+    const char *digest_text;
+    size_t digest_text_len;
+};
+
+/* Evaluates (facts, sql) under rules exactly as router_classify() does and
+ * fills *out with the same decision (out->digest too, which stays 0 unless
+ * a rule consulted it), but calls step(arg, st) for every active rule
+ * considered, in evaluation order: skipped (with the reason) or matched
+ * (with its actions). Rules after the one that ends evaluation are not
+ * considered and not reported. A last call, outcome ROUTER_EXPLAIN_DECISION,
+ * always follows (also with no rules) and carries the decision, the final
+ * flag and text, and the digest. Rule hit counters are not incremented.
+ * scratch is required (also when rules is NULL: the digest is written
+ * there) and out->rewritten points into it until its next use. Returns 0,
+ * or -1 when step or scratch is NULL (nothing called). Allocates nothing;
+ * thread-safe for distinct scratch objects. */
+int router_explain(const struct router_rules *rules, struct router_scratch *scratch,
+                   const struct router_facts *facts, const char *sql, size_t len,
+                   void (*step)(void *arg, const struct router_explain_step *st), void *arg,
+                   struct router_decision *out);
+
 #endif

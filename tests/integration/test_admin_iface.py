@@ -185,3 +185,20 @@ def test_stats_tables_show_live_digests_and_pool(sluice, fleet):
     assert q1(a, "SELECT COUNT(*) FROM stats_mysql_query_digest") in (0, "0")
     a.close()
     app.close()
+
+
+def test_explain_query_rules_through_the_admin_port(sluice, fleet):
+    target = sluice()
+    a = admin(target)
+    q(a, "INSERT INTO mysql_query_rules (rule_id, active, match_digest, "
+         "destination_hostgroup, apply) VALUES (7, 1, '^SELECT .* FOR UPDATE', 0, 1), "
+         "(8, 1, '^SELECT', 1, 1)")
+    q(a, "LOAD MYSQL QUERY RULES TO RUNTIME")
+    rows = q(a, "EXPLAIN QUERY RULES FOR 'SELECT c FROM t WHERE id = 5' USER 'app'")
+    outcomes = [(r[1], r[3]) for r in rows]
+    assert outcomes[0] == ("7", "skipped: match_digest") or outcomes[0] == (7, "skipped: match_digest")
+    assert str(outcomes[1][0]) == "8" and outcomes[1][1] == "matched"
+    final = rows[-1]
+    assert final[3] == "decision" and str(final[4]) == "1"
+    assert final[11] == "SELECT c FROM t WHERE id = ?"
+    a.close()
