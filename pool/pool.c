@@ -992,9 +992,13 @@ int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, co
     if (!s)
         return POOL_ENOSERVER;
 
+    /* Most recently used first (LIFO), as PgBouncer and HikariCP do: a small
+     * hot set of connections serves the load, their server-side caches stay
+     * warm, they skip the liveness probe, and the cold ones age at the
+     * head of the list where an idle timeout can find them. */
     struct conn_list *idle = &s->idle[worker];
-    for (struct pool_conn *c = idle->head; c;) {
-        struct pool_conn *next = c->next;
+    for (struct pool_conn *c = idle->tail; c;) {
+        struct pool_conn *next = c->prev;
         if (conn_matches(c, user, found_rows)) {
             clist_remove(idle, c);
             __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
