@@ -98,7 +98,8 @@ struct admin_user {
     bool transaction_persistent;
     bool frontend;
     bool backend;
-    int max_connections;
+    int max_connections;         /* client sessions at once */
+    int max_backend_connections; /* backend connections in use at once; 0 = no limit */
 };
 
 struct admin_config {
@@ -133,6 +134,42 @@ struct admin_config {
     int monitor_enabled;
     char monitor_username[128];
     char monitor_password[128];
+    /* Pool, per server: warm idle connections and how fast they are made
+     * (per second, each start spread by up to jitter ms), idle timeout
+     * above the minimum, maximum age (recycled when idle; 0 = none), ping
+     * of idle connections, a ping before every lend, and fail-fast: refuse
+     * at once when that many requests already wait or the recent queue wait
+     * is over that bound (0 = off). */
+    int min_idle_connections;
+    int connection_warmup_rate;
+    int connection_warmup_jitter_ms;
+    int connection_idle_timeout_ms;
+    int connection_max_age_ms;
+    int ping_interval_server_ms;
+    int test_on_borrow;
+    int queue_fail_fast_length;
+    int queue_fail_fast_wait_ms;
+    int max_client_connections; /* mysql-max_connections: client sessions at once */
+    /* A session idle inside a transaction longer than this is rolled back
+     * and its backend released (0 = off); a transaction older than
+     * max_transaction_time is killed (0 = off). */
+    int idle_transaction_timeout_ms;
+    int max_transaction_time_ms;
+    /* Monitor (ProxySQL's mysql-monitor_* variables) and failover. */
+    int monitor_connect_interval_ms;
+    int monitor_connect_timeout_ms;
+    int monitor_ping_interval_ms;
+    int monitor_ping_timeout_ms;
+    int monitor_ping_max_failures;
+    int monitor_read_only_interval_ms;
+    int monitor_read_only_timeout_ms;
+    int monitor_replication_lag_interval_ms;
+    int monitor_replication_lag_timeout_ms;
+    int monitor_writer_is_also_reader;
+    int monitor_history_ms;
+    int shun_on_failures;
+    int shun_recovery_time_sec;
+    int query_retries_on_failure;
     int restapi_enabled; /* admin-restapi_enabled: HTTP metrics endpoint on/off */
     int restapi_port;    /* admin-restapi_port (1-65535) */
 };

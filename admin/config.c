@@ -162,6 +162,50 @@ static const struct var vars[] = {
     {"mysql-monitor_enabled", "true", VAR_BOOL, FIELD(monitor_enabled), 0, 0},
     {"mysql-monitor_username", "monitor", VAR_STR, FIELD(monitor_username), 0, 0},
     {"mysql-monitor_password", "monitor", VAR_SECRET, FIELD(monitor_password), 0, 0},
+    /* Pool (per server). */
+    {"mysql-min_idle_connections", "0", VAR_INT, FIELD(min_idle_connections), 0, 100000},
+    {"mysql-connection_warmup_rate", "20", VAR_INT, FIELD(connection_warmup_rate), 1, 100000},
+    {"mysql-connection_warmup_jitter_ms", "1000", VAR_INT, FIELD(connection_warmup_jitter_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-connection_idle_timeout_ms", "300000", VAR_INT, FIELD(connection_idle_timeout_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-connection_max_age_ms", "0", VAR_INT, FIELD(connection_max_age_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-ping_interval_server_msec", "10000", VAR_INT, FIELD(ping_interval_server_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-test_on_borrow", "false", VAR_BOOL, FIELD(test_on_borrow), 0, 0},
+    {"mysql-queue_fail_fast_length", "0", VAR_INT, FIELD(queue_fail_fast_length), 0, 10000000},
+    {"mysql-queue_fail_fast_wait_ms", "0", VAR_INT, FIELD(queue_fail_fast_wait_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-max_connections", "10000", VAR_INT, FIELD(max_client_connections), 1, 10000000},
+    {"mysql-idle_transaction_timeout", "0", VAR_INT, FIELD(idle_transaction_timeout_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-max_transaction_time", "14400000", VAR_INT, FIELD(max_transaction_time_ms), 0,
+     TIMEOUT_MAX_MS},
+    /* Monitor and failover. */
+    {"mysql-monitor_connect_interval", "60000", VAR_INT, FIELD(monitor_connect_interval_ms), 100,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_connect_timeout", "600", VAR_INT, FIELD(monitor_connect_timeout_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_ping_interval", "10000", VAR_INT, FIELD(monitor_ping_interval_ms), 100,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_ping_timeout", "1000", VAR_INT, FIELD(monitor_ping_timeout_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_ping_max_failures", "3", VAR_INT, FIELD(monitor_ping_max_failures), 1, 1000},
+    {"mysql-monitor_read_only_interval", "1500", VAR_INT, FIELD(monitor_read_only_interval_ms),
+     100, TIMEOUT_MAX_MS},
+    {"mysql-monitor_read_only_timeout", "500", VAR_INT, FIELD(monitor_read_only_timeout_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_replication_lag_interval", "10000", VAR_INT,
+     FIELD(monitor_replication_lag_interval_ms), 100, TIMEOUT_MAX_MS},
+    {"mysql-monitor_replication_lag_timeout", "1000", VAR_INT,
+     FIELD(monitor_replication_lag_timeout_ms), 1, TIMEOUT_MAX_MS},
+    {"mysql-monitor_writer_is_also_reader", "true", VAR_BOOL, FIELD(monitor_writer_is_also_reader),
+     0, 0},
+    {"mysql-monitor_history", "600000", VAR_INT, FIELD(monitor_history_ms), 1000, TIMEOUT_MAX_MS},
+    {"mysql-shun_on_failures", "5", VAR_INT, FIELD(shun_on_failures), 1, 1000},
+    {"mysql-shun_recovery_time_sec", "10", VAR_INT, FIELD(shun_recovery_time_sec), 1, 86400},
+    {"mysql-query_retries_on_failure", "1", VAR_INT, FIELD(query_retries_on_failure), 0, 1000},
     {"admin-restapi_enabled", "true", VAR_BOOL, FIELD(restapi_enabled), 0, 0},
     {"admin-restapi_port", "6070", VAR_INT, FIELD(restapi_port), 1, 65535},
 };
@@ -638,10 +682,11 @@ static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, siz
     if (!col_int(stmt, 2, &active) || !col_int(stmt, 3, &u->default_hostgroup) ||
         u->default_hostgroup < 0 || !col_int(stmt, 5, &tp) || !col_int(stmt, 6, &fe) ||
         !col_int(stmt, 7, &be) || !col_int(stmt, 8, &u->max_connections) ||
-        u->max_connections < 0) {
+        u->max_connections < 0 || !col_int(stmt, 9, &u->max_backend_connections) ||
+        u->max_backend_connections < 0) {
         admin_set_error(errbuf, errlen,
                         "user '%s': default_hostgroup, transaction_persistent, frontend, "
-                        "backend or max_connections invalid",
+                        "backend, max_connections or max_backend_connections invalid",
                         u->username);
         return ADMIN_EINVAL;
     }
@@ -670,8 +715,8 @@ static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, c
 
     snprintf(sql, sizeof(sql),
              "SELECT username, password, active, default_hostgroup, default_schema,"
-             " transaction_persistent, frontend, backend, max_connections"
-             " FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
+             " transaction_persistent, frontend, backend, max_connections,"
+             " max_backend_connections FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
              from);
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));

@@ -68,6 +68,7 @@ static const struct table tables[] = {
      " attributes VARCHAR CHECK (JSON_VALID(attributes) OR attributes = '')"
      "  NOT NULL DEFAULT '',"
      " comment VARCHAR NOT NULL DEFAULT '',"
+     " max_backend_connections INT CHECK (max_backend_connections >= 0) NOT NULL DEFAULT 0,"
      " PRIMARY KEY (username, backend),"
      " UNIQUE (username, frontend)"},
     {"mysql_query_rules", ADMIN_MOD_RULES,
