@@ -266,7 +266,7 @@ static int server_init(struct pool *p, struct server *s, const struct pool_serve
     s->port = spec->port;
     snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
     s->max_connections = spec->max_connections;
-    s->offline = spec->offline;
+    s->offline = spec->status != POOL_SERVER_ONLINE;
     pthread_mutex_init(&s->lock, NULL);
     s->idle = calloc((size_t)p->nworkers, sizeof(*s->idle));
     s->idle_count = calloc((size_t)p->nworkers, sizeof(*s->idle_count));
@@ -1130,7 +1130,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
             continue;
         }
         __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->offline, sp->offline, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->offline, sp->status != POOL_SERVER_ONLINE, __ATOMIC_RELAXED);
         grant_free_slots(p, s);
     }
     /* Servers no longer configured take no new work; busy connections finish

@@ -42,12 +42,24 @@ struct pool;
 struct pool_conn;
 struct pool_waiter;
 
+/* A server's state, as mysql_servers.status names them. Every state but
+ * ONLINE takes no new work. SHUNNED and OFFLINE_SOFT let lent connections
+ * finish and close them when returned; OFFLINE_HARD also breaks the lent
+ * ones at once (their sessions get an error). */
+enum pool_server_status {
+    POOL_SERVER_ONLINE = 0,
+    POOL_SERVER_SHUNNED,
+    POOL_SERVER_OFFLINE_SOFT,
+    POOL_SERVER_OFFLINE_HARD,
+};
+
 struct pool_server_spec {
     int hostgroup;
     const char *host;
     int port;
     int max_connections;
-    bool offline; /* OFFLINE_SOFT/HARD or SHUNNED: no new work */
+    int weight; /* share of new connections among a hostgroup's servers; 0 = none */
+    enum pool_server_status status;
 };
 
 struct pool_settings {

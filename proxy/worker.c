@@ -138,7 +138,9 @@ int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec *
         specs[i].host = sv->host;
         specs[i].port = sv->port;
         specs[i].max_connections = sv->max_connections;
-        specs[i].offline = sv->status != ADMIN_SERVER_ONLINE;
+        /* admin_server_status and pool_server_status list the states in the same order. */
+        specs[i].status = (enum pool_server_status)sv->status;
+        specs[i].weight = sv->weight;
     }
     *out = specs;
     return 0;
