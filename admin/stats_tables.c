@@ -85,7 +85,25 @@ static const struct stats_table stats_tables[] = {
      " Bytes_data_recv INT,"
      " Latency_us INT,"
      " max_connections INT,"
-     " Queue INT"},
+     " Queue INT,"
+     " Queue_wait_p50_us INT,"
+     " Queue_wait_p99_us INT,"
+     " Exhausted INT,"
+     " FailFast INT,"
+     " ConnCreated_last_min INT,"
+     " Idle_ratio REAL,"
+     " weight INT"},
+    /* Little's law per server over the last minute; see README "Pool advisor". */
+    {"stats_mysql_pool_advisor", ADMIN_STATS_ADVISOR,
+     "hostgroup INT,"
+     " srv_host VARCHAR,"
+     " srv_port INT,"
+     " borrows_per_sec REAL,"
+     " avg_hold_us REAL,"
+     " avg_in_use REAL,"
+     " peak_in_use INT,"
+     " suggested_connections INT,"
+     " max_connections INT"},
 };
 
 #define N_STATS (sizeof(stats_tables) / sizeof(stats_tables[0]))
@@ -272,10 +290,8 @@ static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st,
     sqlite3_bind_int(ins, 1, st->hostgroup);
     bind_text(ins, 2, host);
     sqlite3_bind_int(ins, 3, port);
-    /* pool_server_stats does not say yet whether a server is offline (after
-     * pool_update dropped or disabled it); until it does, every server shows
-     * as ONLINE. */
-    bind_text(ins, 4, "ONLINE");
+    static const char *const status_names[] = {"ONLINE", "SHUNNED", "OFFLINE_SOFT", "OFFLINE_HARD"};
+    bind_text(ins, 4, status_names[st->status <= POOL_SERVER_OFFLINE_HARD ? st->status : 0]);
     /* open counts connections still connecting too: they are in use by the
      * request that started them. */
     sqlite3_bind_int(ins, 5, st->open - st->idle);
@@ -283,21 +299,48 @@ static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st,
     sqlite3_bind_int64(ins, 7, i64(st->created_ok));
     sqlite3_bind_int64(ins, 8, i64(st->created_err));
     sqlite3_bind_int(ins, 9, st->max_used);
-    /* Queries, Queries_GTID_sync, Bytes_data_sent, Bytes_data_recv and
-     * Latency_us (10-14) are not counted by pool yet: 0 until they are. */
-    for (int col = 10; col <= 14; col++)
+    /* Queries, Queries_GTID_sync, Bytes_data_sent and Bytes_data_recv
+     * (10-13) are not counted by pool yet: 0 until they are. Latency_us is
+     * the last keep-alive ping's round trip. */
+    for (int col = 10; col <= 13; col++)
         sqlite3_bind_int(ins, col, 0);
+    sqlite3_bind_int64(ins, 14, i64(st->latency_us));
     sqlite3_bind_int(ins, 15, st->max_connections);
     sqlite3_bind_int(ins, 16, st->waiting);
+    sqlite3_bind_int64(ins, 17, i64(st->wait_p50_us));
+    sqlite3_bind_int64(ins, 18, i64(st->wait_p99_us));
+    sqlite3_bind_int64(ins, 19, i64(st->exhausted));
+    sqlite3_bind_int64(ins, 20, i64(st->fail_fast));
+    sqlite3_bind_int64(ins, 21, i64(st->created_last_min));
+    sqlite3_bind_double(ins, 22, st->open > 0 ? (double)st->idle / st->open : 0.0);
+    sqlite3_bind_int(ins, 23, st->weight);
 }
 
-static int fill_pool(sqlite3 *db, const struct admin_sources *src, char *errbuf, size_t errlen)
+static void bind_advisor_row(sqlite3_stmt *ins, const struct pool_server_stats *st,
+                             const char *host, int port)
 {
-    static const char table[] = "stats_mysql_connection_pool";
-    static const char cols[] =
-        "hostgroup, srv_host, srv_port, status, ConnUsed, ConnFree, ConnOK, ConnERR,"
-        " MaxConnUsed, Queries, Queries_GTID_sync, Bytes_data_sent, Bytes_data_recv, Latency_us,"
-        " max_connections, Queue";
+    sqlite3_bind_int(ins, 1, st->hostgroup);
+    bind_text(ins, 2, host);
+    sqlite3_bind_int(ins, 3, port);
+    sqlite3_bind_double(ins, 4, st->borrows_per_sec);
+    sqlite3_bind_double(ins, 5, st->avg_hold_us);
+    sqlite3_bind_double(ins, 6, st->avg_in_use);
+    sqlite3_bind_int(ins, 7, st->peak_in_use);
+    sqlite3_bind_int(ins, 8, st->suggested);
+    sqlite3_bind_int(ins, 9, st->max_connections);
+}
+
+static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor, char *errbuf,
+                     size_t errlen)
+{
+    const char *table = advisor ? "stats_mysql_pool_advisor" : "stats_mysql_connection_pool";
+    const char *cols =
+        advisor ? "hostgroup, srv_host, srv_port, borrows_per_sec, avg_hold_us, avg_in_use,"
+                  " peak_in_use, suggested_connections, max_connections"
+                : "hostgroup, srv_host, srv_port, status, ConnUsed, ConnFree, ConnOK, ConnERR,"
+                  " MaxConnUsed, Queries, Queries_GTID_sync, Bytes_data_sent, Bytes_data_recv,"
+                  " Latency_us, max_connections, Queue, Queue_wait_p50_us, Queue_wait_p99_us,"
+                  " Exhausted, FailFast, ConnCreated_last_min, Idle_ratio, weight";
     struct pool_server_stats st;
     sqlite3_stmt *ins = NULL;
     char host[sizeof(st.name)];
@@ -310,11 +353,14 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, char *errbuf,
         return rc;
     n = pool_server_count(src->pool);
     if (n > 0)
-        rc = prepare_insert(db, table, cols, 16, &ins, errbuf, errlen);
+        rc = prepare_insert(db, table, cols, advisor ? 9 : 23, &ins, errbuf, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         pool_server_stats(src->pool, i, &st);
         split_name(st.name, host, sizeof(host), &port);
-        bind_pool_row(ins, &st, host, port);
+        if (advisor)
+            bind_advisor_row(ins, &st, host, port);
+        else
+            bind_pool_row(ins, &st, host, port);
         rc = insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
@@ -342,7 +388,9 @@ int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, 
     if (rc == 0 && (mask & ADMIN_STATS_DIGEST_RESET))
         rc = fill_digest(db, src, "stats_mysql_query_digest_reset", true, errbuf, errlen);
     if (rc == 0 && (mask & ADMIN_STATS_POOL))
-        rc = fill_pool(db, src, errbuf, errlen);
+        rc = fill_pool(db, src, false, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_ADVISOR))
+        rc = fill_pool(db, src, true, errbuf, errlen);
     if (rc == 0)
         rc = exec_sql(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
                       "cannot commit the stats tables");

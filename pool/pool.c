@@ -26,129 +26,16 @@
  * connection onward. Both run on the waiter's thread, so the mark needs no
  * lock.
  */
-#include "pool/pool.h"
+#include "pool/pool_int.h"
 
 #include <errno.h>
-#include <mysql.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-/* Servers one pool can hold, configured and added at run time. */
-#define POOL_MAX_SERVERS 1024
-
-struct pool_conn;
-
-struct conn_list {
-    struct pool_conn *head;
-    struct pool_conn *tail;
-    int count;
-};
-
-enum conn_state {
-    CONN_CONNECTING, /* async connect running on worker's loop */
-    CONN_BUSY,       /* lent to a session */
-    CONN_IDLE,       /* on a worker's idle list */
-    CONN_MOVING,     /* poll closing, on its way to another worker */
-    CONN_CLOSING,    /* being closed */
-};
-
-struct pool_conn {
-    struct pool *pool;
-    struct server *server;
-    int worker;
-    enum conn_state state;
-    MYSQL *mysql;
-    int fd;
-    uv_poll_t poll;
-    bool poll_inited;
-    uv_timer_t timer; /* connect deadline */
-    bool timer_inited;
-    char user[128];
-    bool found_rows;     /* CLIENT_FOUND_ROWS: changes what affected rows mean */
-    char password[128];  /* only while connecting */
-    uint64_t idle_since; /* loop time (ms) it went idle */
-    int watch_events;    /* events the poll handle is started with (0: stopped) */
-    pool_io_cb io_cb;    /* the borrower's I/O callback */
-    void *io_arg;
-    uint32_t caps;
-    uint32_t ext_caps; /* MariaDB extended capabilities in force (bits 32.. >> 32) */
-    unsigned long thread_id;
-    void *userdata;
-    struct pool_waiter *waiter; /* while connecting */
-    struct pool_conn *next, *prev;
-    /* hand-over target */
-    int move_to;
-    struct pool_waiter *move_waiter;
-    int pending_closes;
-};
-
-enum waiter_state {
-    WAITER_QUEUED,     /* in the server FIFO */
-    WAITER_DELIVERING, /* popped; a connection or connect grant is on its way */
-    WAITER_CONNECTING, /* a connect runs for it */
-};
-
-struct pool_waiter {
-    struct server *server;
-    int worker;
-    enum waiter_state state;
-    bool cancelled;
-    pool_ready_cb cb;
-    void *arg;
-    bool found_rows;
-    char user[128];
-    char password[128];
-    struct pool_waiter *next, *prev;
-};
-
-struct server {
-    int hostgroup;
-    char host[256];
-    int port;
-    char name[272];
-    int max_connections;
-    bool offline;
-
-    pthread_mutex_t lock; /* guards open, waiters, counters below */
-    int open;
-    int max_used;
-    struct pool_waiter *wait_head, *wait_tail;
-    int waiting;
-    uint64_t created_ok, created_err;
-
-    struct conn_list *idle; /* [nworkers], owner thread only */
-    int *idle_count;        /* [nworkers], atomic peeks by others */
-};
-
-struct inbox_msg {
-    struct pool_conn *conn;     /* NULL: permission to connect */
-    struct pool_waiter *waiter; /* NULL: just adopt conn as idle */
-    struct server *server;
-    struct inbox_msg *next;
-};
-
-struct pool_worker {
-    uv_loop_t *loop;
-    uv_async_t async;
-    bool attached;
-    pthread_mutex_t inbox_lock;
-    struct inbox_msg *inbox_head, *inbox_tail;
-    int donate_requested; /* atomic */
-};
-
-struct pool {
-    struct server *servers;
-    size_t n_servers;
-    int nworkers;
-    struct pool_settings settings;
-    struct pool_worker *workers;
-    unsigned rr; /* round robin among a hostgroup's servers */
-};
+#include <time.h>
 
 static const char backend_init_sql[] =
     "SET session_track_system_variables='*', session_track_schema=ON, "
@@ -170,6 +57,8 @@ const char *pool_strerror(int err)
         return "cannot connect to backend";
     case POOL_ESHUTDOWN:
         return "shutting down";
+    case POOL_EOVERLOAD:
+        return "hostgroup overloaded";
     default:
         return "unknown pool error";
     }
@@ -183,9 +72,51 @@ static int server_cap(const struct server *s)
     return __atomic_load_n(&s->max_connections, __ATOMIC_RELAXED);
 }
 
+uint64_t pool_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t pool_now_ms(void)
+{
+    return pool_now_us() / 1000u;
+}
+
+int pool_setting(const int *field)
+{
+    return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
+
+static enum pool_server_status server_status(const struct server *s)
+{
+    return (enum pool_server_status)__atomic_load_n(&s->status, __ATOMIC_RELAXED);
+}
+
+/* Takes new work: ONLINE and not shunned for connect errors. */
+bool pool_server_usable(const struct server *s, uint64_t now_ms)
+{
+    if (server_status(s) != POOL_SERVER_ONLINE)
+        return false;
+    uint64_t until = __atomic_load_n(&s->shunned_until, __ATOMIC_RELAXED);
+    return until == 0 || now_ms >= until;
+}
+
+/* Configured out of service (not merely shunned): its connections close. */
 static bool server_offline(const struct server *s)
 {
-    return __atomic_load_n(&s->offline, __ATOMIC_RELAXED);
+    return server_status(s) != POOL_SERVER_ONLINE;
+}
+
+uint64_t pool_random(struct pool_worker *pw, uint64_t bound)
+{
+    uint64_t x = pw->rng ? pw->rng : 0x9e3779b97f4a7c15u;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    pw->rng = x;
+    return bound ? x % bound : 0;
 }
 
 static size_t server_count(const struct pool *p)
@@ -195,7 +126,7 @@ static size_t server_count(const struct pool *p)
 
 /* ---------------------------------------------------------------- lists */
 
-static void clist_push(struct conn_list *l, struct pool_conn *c)
+void pool_clist_push(struct conn_list *l, struct pool_conn *c)
 {
     c->next = NULL;
     c->prev = l->tail;
@@ -207,7 +138,19 @@ static void clist_push(struct conn_list *l, struct pool_conn *c)
     l->count++;
 }
 
-static void clist_remove(struct conn_list *l, struct pool_conn *c)
+void pool_clist_push_head(struct conn_list *l, struct pool_conn *c)
+{
+    c->prev = NULL;
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    else
+        l->tail = c;
+    l->head = c;
+    l->count++;
+}
+
+void pool_clist_remove(struct conn_list *l, struct pool_conn *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -247,30 +190,148 @@ static void waiter_unlink(struct server *s, struct pool_waiter *w)
     s->waiting--;
 }
 
+/* ------------------------------------------------------ per-user limits */
+
+/* A limited user's slot is taken when its request is granted (a connection
+ * or a connect) under the server lock, and given back when the connection
+ * returns or the request ends without one; so the check and the count
+ * never race. Users without a limit are not counted. */
+
+/* Lock held. */
+static struct user_count *user_slot(struct server *s, const char *user, bool create)
+{
+    for (size_t i = 0; i < s->n_users; i++)
+        if (strcmp(s->users[i].user, user) == 0)
+            return &s->users[i];
+    if (!create)
+        return NULL;
+    if (s->n_users == s->cap_users) {
+        size_t cap = s->cap_users ? 2 * s->cap_users : 8;
+        struct user_count *u = realloc(s->users, cap * sizeof(*u));
+        if (!u)
+            return NULL;
+        s->users = u;
+        s->cap_users = cap;
+    }
+    struct user_count *u = &s->users[s->n_users++];
+    snprintf(u->user, sizeof(u->user), "%s", user);
+    u->held = 0;
+    return u;
+}
+
+/* Lock held. */
+static bool user_under_limit(struct server *s, const char *user, int limit)
+{
+    if (limit <= 0)
+        return true;
+    struct user_count *u = user_slot(s, user, false);
+    return !u || u->held < limit;
+}
+
+/* Lock held. Counts w's grant against its user; on ENOMEM the request goes
+ * uncounted rather than failing. */
+static void user_take(struct server *s, struct pool_waiter *w)
+{
+    if (w->user_limit <= 0)
+        return;
+    struct user_count *u = user_slot(s, w->user, true);
+    if (u) {
+        u->held++;
+        w->counted = true;
+    }
+}
+
+static void user_give_back(struct server *s, const char *user)
+{
+    pthread_mutex_lock(&s->lock);
+    struct user_count *u = user_slot(s, user, false);
+    if (u && u->held > 0)
+        u->held--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Frees a waiter that did not get a connection. */
+void pool_waiter_free(struct pool_waiter *w)
+{
+    if (w && w->counted)
+        user_give_back(w->server, w->user);
+    free(w);
+}
+
+/* Head waiter allowed to take a connection now (lock held): first come,
+ * first served, except that a user at its own limit lets others pass. */
 static struct pool_waiter *waiter_pop(struct server *s)
 {
     struct pool_waiter *w = s->wait_head;
-    if (w) {
-        waiter_unlink(s, w);
-        w->state = WAITER_DELIVERING;
-    }
+    while (w && !user_under_limit(s, w->user, w->user_limit))
+        w = w->next;
+    if (!w)
+        return NULL;
+    waiter_unlink(s, w);
+    w->state = WAITER_DELIVERING;
+    user_take(s, w);
+    uint64_t now = pool_now_us();
+    uint64_t waited = now - w->queued_us;
+    pool_record_wait(s, waited, now / 1000u);
+    int bound = pool_setting(&s->pool->settings.fail_fast_wait_ms);
+    if (bound > 0 && waited > (uint64_t)bound * 1000u)
+        s->breaker_until = now / 1000u + 1000u;
     return w;
 }
 
 /* ----------------------------------------------------------- lifecycle */
 
+static void server_set_jitter(struct pool *p, struct server *s, uint64_t now_ms)
+{
+    int jitter = pool_setting(&p->settings.warmup_jitter_ms);
+    uint64_t r = (uint64_t)rand(); /* main thread only: workers use pool_random */
+    s->next_warm = now_ms + (jitter > 0 ? r % (uint64_t)jitter : 0);
+}
+
 static int server_init(struct pool *p, struct server *s, const struct pool_server_spec *spec)
 {
+    s->pool = p;
     s->hostgroup = spec->hostgroup;
     snprintf(s->host, sizeof(s->host), "%s", spec->host);
     s->port = spec->port;
     snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
     s->max_connections = spec->max_connections;
-    s->offline = spec->status != POOL_SERVER_ONLINE;
+    s->weight = spec->weight;
+    s->status = (int)spec->status;
+    s->since = pool_now_ms();
+    server_set_jitter(p, s, s->since);
     pthread_mutex_init(&s->lock, NULL);
     s->idle = calloc((size_t)p->nworkers, sizeof(*s->idle));
     s->idle_count = calloc((size_t)p->nworkers, sizeof(*s->idle_count));
     return s->idle && s->idle_count ? 0 : -1;
+}
+
+static void settings_store(struct pool *p, const struct pool_settings *in)
+{
+    struct pool_settings *st = &p->settings;
+    __atomic_store_n(&st->connect_timeout_ms, in->connect_timeout_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->min_idle, in->min_idle, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->warmup_rate, in->warmup_rate, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->warmup_jitter_ms, in->warmup_jitter_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->idle_timeout_ms, in->idle_timeout_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->max_age_ms, in->max_age_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->ping_interval_ms, in->ping_interval_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->test_on_borrow, in->test_on_borrow, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->fail_fast_queue_length, in->fail_fast_queue_length, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->fail_fast_wait_ms, in->fail_fast_wait_ms, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->shun_on_failures, in->shun_on_failures, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->shun_recovery_ms, in->shun_recovery_ms, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&p->cred_lock);
+    memcpy(st->warmup_user, in->warmup_user, sizeof(st->warmup_user));
+    memcpy(st->warmup_password, in->warmup_password, sizeof(st->warmup_password));
+    st->warmup_user[sizeof(st->warmup_user) - 1] = '\0';
+    st->warmup_password[sizeof(st->warmup_password) - 1] = '\0';
+    pthread_mutex_unlock(&p->cred_lock);
+}
+
+void pool_configure(struct pool *p, const struct pool_settings *settings)
+{
+    settings_store(p, settings);
 }
 
 struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworkers,
@@ -280,7 +341,9 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
     if (!p)
         return NULL;
     p->nworkers = nworkers;
-    p->settings = *settings;
+    pthread_mutex_init(&p->cred_lock, NULL);
+    p->settings.userdata_free = settings->userdata_free;
+    settings_store(p, settings);
     if (n > POOL_MAX_SERVERS)
         goto fail;
     /* Room for servers added at run time: workers index this array without
@@ -294,8 +357,11 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
             goto fail;
         p->n_servers = i + 1;
     }
-    for (int i = 0; i < nworkers; i++)
+    for (int i = 0; i < nworkers; i++) {
         pthread_mutex_init(&p->workers[i].inbox_lock, NULL);
+        p->workers[i].rng =
+            0x9e3779b97f4a7c15u ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9u) ^ pool_now_us();
+    }
     return p;
 fail:
     pool_free(p);
@@ -308,30 +374,30 @@ void pool_free(struct pool *p)
         return;
     for (size_t i = 0; i < p->n_servers; i++) {
         struct server *s = &p->servers[i];
-        pthread_mutex_destroy(&s->lock);
-        free(s->idle);
-        free(s->idle_count);
         /* waiters left behind belong to sessions that are gone */
         while (s->wait_head) {
             struct pool_waiter *w = s->wait_head;
             waiter_unlink(s, w);
             free(w);
         }
+        pthread_mutex_destroy(&s->lock);
+        free(s->idle);
+        free(s->idle_count);
+        free(s->users);
     }
     if (p->workers)
         for (int i = 0; i < p->nworkers; i++)
             pthread_mutex_destroy(&p->workers[i].inbox_lock);
+    pthread_mutex_destroy(&p->cred_lock);
     free(p->servers);
     free(p->workers);
     free(p);
 }
 
-static void conn_close(struct pool_conn *c);
-static void offer(struct pool_conn *c);
+static void offer_held(struct pool_conn *c, uint64_t hold_us, bool counted, bool after_ping);
 static void give_to(struct pool_conn *c, struct pool_waiter *w);
 static void inbox_post(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w,
                        struct server *s);
-static void start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
 
 static void worker_async_cb(uv_async_t *h);
 
@@ -342,8 +408,28 @@ int pool_worker_attach(struct pool *p, int worker, uv_loop_t *loop)
     if (uv_async_init(loop, &pw->async, worker_async_cb) != 0)
         return POOL_ENOMEM;
     pw->async.data = p;
+    if (uv_timer_init(loop, &pw->tick) != 0) {
+        uv_close((uv_handle_t *)&pw->async, NULL);
+        return POOL_ENOMEM;
+    }
+    pw->tick.data = p;
+    /* Workers tick out of phase so their warm-up and pings interleave. */
+    uv_timer_start(&pw->tick, pool_tick_cb, 50 + (uint64_t)worker * 7, 100);
     pw->attached = true;
     return 0;
+}
+
+static void close_list(struct conn_list *l)
+{
+    while (l->head) {
+        struct pool_conn *c = l->head;
+        pool_clist_remove(l, c);
+        if (c->ping_waiter) {
+            pool_waiter_free(c->ping_waiter);
+            c->ping_waiter = NULL;
+        }
+        pool_conn_close(c);
+    }
 }
 
 void pool_worker_detach(struct pool *p, int worker)
@@ -351,16 +437,19 @@ void pool_worker_detach(struct pool *p, int worker)
     struct pool_worker *pw = &p->workers[worker];
     if (!pw->attached)
         return;
+    uv_timer_stop(&pw->tick);
+    uv_close((uv_handle_t *)&pw->tick, NULL);
     for (size_t i = 0; i < p->n_servers; i++) {
         struct server *s = &p->servers[i];
         struct conn_list *l = &s->idle[worker];
         while (l->head) {
             struct pool_conn *c = l->head;
-            clist_remove(l, c);
+            pool_clist_remove(l, c);
             __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
-            conn_close(c);
+            pool_conn_close(c);
         }
     }
+    close_list(&pw->pinging);
     /* Drop anything still in transit to us: close connections, free grants. */
     pthread_mutex_lock(&pw->inbox_lock);
     struct inbox_msg *m = pw->inbox_head;
@@ -374,13 +463,13 @@ void pool_worker_detach(struct pool *p, int worker)
             if (!m->conn->poll_inited &&
                 uv_poll_init_socket(pw->loop, &m->conn->poll, m->conn->fd) == 0)
                 m->conn->poll_inited = true;
-            conn_close(m->conn);
+            pool_conn_close(m->conn);
         } else {
             pthread_mutex_lock(&m->server->lock);
             m->server->open--;
             pthread_mutex_unlock(&m->server->lock);
         }
-        free(m->waiter);
+        pool_waiter_free(m->waiter);
         free(m);
         m = next;
     }
@@ -449,9 +538,15 @@ size_t pool_server_count(const struct pool *p)
 void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *out)
 {
     struct server *s = &p->servers[index];
+    uint64_t now = pool_now_ms();
     memset(out, 0, sizeof(*out));
     out->hostgroup = s->hostgroup;
     snprintf(out->name, sizeof(out->name), "%s", s->name);
+    out->status = server_status(s);
+    if (out->status == POOL_SERVER_ONLINE && !pool_server_usable(s, now))
+        out->status = POOL_SERVER_SHUNNED;
+    out->weight = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
+    out->latency_us = __atomic_load_n(&s->latency_us, __ATOMIC_RELAXED);
     pthread_mutex_lock(&s->lock);
     out->open = s->open;
     out->waiting = s->waiting;
@@ -459,6 +554,9 @@ void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *o
     out->created_ok = s->created_ok;
     out->created_err = s->created_err;
     out->max_used = s->max_used;
+    out->exhausted = s->exhausted;
+    out->fail_fast = s->fail_fast;
+    pool_stats_fill(s, out, now);
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; i < p->nworkers; i++)
         out->idle += __atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED);
@@ -499,7 +597,7 @@ static void conn_handle_closed(uv_handle_t *h)
 
 /* Closes c's handles, then the MySQL connection, then frees it and gives its
  * slot to the next waiter. Runs on c's worker thread. */
-static void conn_close(struct pool_conn *c)
+void pool_conn_close(struct pool_conn *c)
 {
     c->state = CONN_CLOSING;
     if (c->poll_inited) {
@@ -547,7 +645,7 @@ static void inbox_post(struct pool *p, int worker, struct pool_conn *c, struct p
     }
     /* The worker is gone (shutdown): nobody can take it. */
     free(m);
-    free(w);
+    pool_waiter_free(w);
     if (c) {
         conn_free_now(c);
     } else {
@@ -557,29 +655,59 @@ static void inbox_post(struct pool *p, int worker, struct pool_conn *c, struct p
     }
 }
 
-static void deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w)
+/* Puts c on its worker's lent list and hands it to the borrower. */
+static void lend(struct pool_conn *c, bool counted)
+{
+    struct pool_worker *pw = &c->pool->workers[c->worker];
+    c->state = CONN_BUSY;
+    c->io_cb = NULL;
+    c->counted = counted;
+    c->lent = true;
+    c->lent_at_us = pool_now_us();
+    pool_clist_push(&pw->lent, c);
+    __atomic_add_fetch(&c->server->lent, 1, __ATOMIC_RELAXED);
+}
+
+static void lend_to(struct pool_conn *c, struct pool_waiter *w)
+{
+    lend(c, w->counted);
+    w->counted = false; /* the connection carries the count now */
+    pool_ready_cb cb = w->cb;
+    void *arg = w->arg;
+    free(w);
+    cb(arg, c, 0, NULL);
+}
+
+/* Closes c and opens a new connection for w in its slot (wrong account,
+ * failed test-on-borrow). Worker thread of w. */
+void pool_reconnect_for(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w)
+{
+    struct server *s = c->server;
+    pthread_mutex_lock(&s->lock);
+    s->open++; /* pool_conn_close gives one back */
+    pthread_mutex_unlock(&s->lock);
+    pool_conn_close(c);
+    w->state = WAITER_CONNECTING;
+    pool_start_connect(p, worker, s, w);
+}
+
+void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w)
 {
     struct pool_worker *pw = &p->workers[worker];
     if (w->cancelled) {
-        free(w);
-        offer(c);
+        pool_waiter_free(w);
+        pool_offer(c);
         return;
     }
     if (strcmp(c->user, w->user) != 0 || c->found_rows != w->found_rows) {
         /* Wrong account: reuse the slot for a connection as w's user. */
-        struct server *s = c->server;
-        pthread_mutex_lock(&s->lock);
-        s->open++; /* conn_close gives one back */
-        pthread_mutex_unlock(&s->lock);
-        conn_close(c);
-        w->state = WAITER_CONNECTING;
-        start_connect(p, worker, s, w);
+        pool_reconnect_for(p, worker, c, w);
         return;
     }
     if (!c->poll_inited) {
         if (uv_poll_init_socket(pw->loop, &c->poll, c->fd) != 0) {
             w->cb(w->arg, NULL, POOL_ECONNECT, "cannot watch backend socket");
-            free(w);
+            pool_waiter_free(w);
             c->state = CONN_CLOSING;
             conn_free_now(c);
             return;
@@ -588,12 +716,7 @@ static void deliver(struct pool *p, int worker, struct pool_conn *c, struct pool
         c->watch_events = 0;
     }
     c->worker = worker;
-    c->state = CONN_BUSY;
-    c->io_cb = NULL;
-    pool_ready_cb cb = w->cb;
-    void *arg = w->arg;
-    free(w);
-    cb(arg, c, 0, NULL);
+    lend_to(c, w);
 }
 
 static void donate_idle(struct pool *p, int worker)
@@ -608,13 +731,13 @@ static void donate_idle(struct pool *p, int worker)
             struct pool_conn *c = l->head;
             struct pool_waiter *w = c ? waiter_pop(s) : NULL;
             if (w) {
-                clist_remove(l, c);
+                pool_clist_remove(l, c);
                 __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
             }
             pthread_mutex_unlock(&s->lock);
             if (!w)
                 break;
-            c->state = CONN_BUSY;
+            c->state = CONN_MOVING;
             give_to(c, w);
         }
     }
@@ -633,14 +756,14 @@ static void worker_async_cb(uv_async_t *h)
     while (m) {
         struct inbox_msg *next = m->next;
         if (m->conn && m->waiter) {
-            deliver(p, worker, m->conn, m->waiter);
+            pool_deliver(p, worker, m->conn, m->waiter);
         } else if (m->conn) {
             m->conn->worker = worker;
-            offer(m->conn);
+            pool_offer(m->conn);
         } else if (m->waiter->cancelled) {
             /* A connect grant nobody wants: pass it on. */
             struct server *s = m->server;
-            free(m->waiter);
+            pool_waiter_free(m->waiter);
             pthread_mutex_lock(&s->lock);
             struct pool_waiter *w = waiter_pop(s);
             if (!w)
@@ -650,7 +773,7 @@ static void worker_async_cb(uv_async_t *h)
                 inbox_post(p, w->worker, NULL, w, s);
         } else {
             m->waiter->state = WAITER_CONNECTING;
-            start_connect(p, worker, m->server, m->waiter);
+            pool_start_connect(p, worker, m->server, m->waiter);
         }
         free(m);
         m = next;
@@ -672,7 +795,7 @@ static void give_to(struct pool_conn *c, struct pool_waiter *w)
     struct pool *p = c->pool;
     struct server *s = c->server;
     if (w->worker == c->worker) {
-        c->state = CONN_BUSY;
+        c->state = CONN_MOVING;
         inbox_post(p, w->worker, c, w, s);
         return;
     }
@@ -700,20 +823,59 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
             c->io_cb(c->io_arg, status, events);
         return;
     }
+    if (c->state == CONN_PINGING) {
+        pool_ping_on_io(c, status);
+        return;
+    }
     if (c->state != CONN_IDLE)
         return;
     struct server *s = c->server;
-    clist_remove(&s->idle[c->worker], c);
+    pool_clist_remove(&s->idle[c->worker], c);
     __atomic_sub_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
-    conn_close(c);
+    pool_conn_close(c);
 }
 
-/* Gives an idle connection to the head waiter, or keeps it idle here. */
-static void offer(struct pool_conn *c)
+/* Gives an idle connection to the head waiter, or keeps it idle here.
+ * hold_us > 0 records a lend that just ended; counted gives back its
+ * user's slot; both in the same critical section. */
+/* Lock held: accounts for a lend that ended (hold_us > 0) and gives back
+ * its user's slot (counted). */
+static void record_return_locked(struct server *s, const struct pool_conn *c, uint64_t hold_us,
+                                 bool counted, uint64_t now_ms)
+{
+    if (hold_us) {
+        struct pool_window *win = pool_window_now(s, now_ms);
+        win->borrows++;
+        win->hold_us += hold_us;
+    }
+    if (counted) {
+        struct user_count *u = user_slot(s, c->user, false);
+        if (u && u->held > 0)
+            u->held--;
+    }
+}
+
+static void close_returned(struct pool_conn *c, uint64_t hold_us, bool counted, uint64_t now_ms)
+{
+    if (hold_us || counted) {
+        struct server *s = c->server;
+        pthread_mutex_lock(&s->lock);
+        record_return_locked(s, c, hold_us, counted, now_ms);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pool_conn_close(c);
+}
+
+/* Gives an idle connection to the head waiter, or keeps it idle here:
+ * at the hot end of the list with a fresh idle time, or after a keep-alive
+ * ping (after_ping) at the cold end with its old one. */
+static void offer_held(struct pool_conn *c, uint64_t hold_us, bool counted, bool after_ping)
 {
     struct server *s = c->server;
-    if (server_offline(s)) {
-        conn_close(c);
+    uint64_t now = pool_now_ms();
+    bool expired = c->expires && now >= c->expires;
+    if (server_offline(s) || expired || c->broken) {
+        close_returned(c, hold_us, counted, now);
         return;
     }
     /* "No waiter, so idle here" is decided under the server lock, the same
@@ -721,40 +883,70 @@ static void offer(struct pool_conn *c)
      * other workers: one of the two always sees the other, so a connection
      * never sits idle while a request waits for it. */
     pthread_mutex_lock(&s->lock);
+    record_return_locked(s, c, hold_us, counted, now);
     struct pool_waiter *w = waiter_pop(s);
     if (!w) {
         c->state = CONN_IDLE;
-        clist_push(&s->idle[c->worker], c);
+        if (after_ping)
+            pool_clist_push_head(&s->idle[c->worker], c);
+        else
+            pool_clist_push(&s->idle[c->worker], c);
         __atomic_add_fetch(&s->idle_count[c->worker], 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&s->lock);
     if (w) {
+        c->state = CONN_MOVING;
         give_to(c, w);
         return;
     }
-    c->idle_since = uv_now(c->pool->workers[c->worker].loop);
+    if (!after_ping)
+        c->idle_since = now;
     /* Keep watching: a server that closes an idle connection is noticed at
      * once, and the events mask usually stays as the session left it, so
      * no epoll_ctl is needed on either side of a borrow. */
     pool_conn_watch(c, UV_READABLE, NULL, NULL);
 }
 
+void pool_offer(struct pool_conn *c)
+{
+    offer_held(c, 0, false, false);
+}
+
+void pool_offer_after_ping(struct pool_conn *c)
+{
+    offer_held(c, 0, false, true);
+}
+
 void pool_release(struct pool_conn *c, bool reusable)
 {
+    uint64_t hold = 0;
+    bool counted = c->counted;
+    if (c->lent) {
+        pool_clist_remove(&c->pool->workers[c->worker].lent, c);
+        c->lent = false;
+        c->counted = false;
+        __atomic_sub_fetch(&c->server->lent, 1, __ATOMIC_RELAXED);
+        hold = pool_now_us() - c->lent_at_us;
+        if (hold == 0)
+            hold = 1;
+    }
     if (!reusable) {
-        conn_close(c);
+        close_returned(c, hold, counted, pool_now_ms());
         return;
     }
-    offer(c);
+    offer_held(c, hold, counted, false);
 }
 
 /* -------------------------------------------------------------- connect */
+
+static bool reroute(struct pool *p, int worker, struct pool_waiter *w, struct server *failed);
 
 static void connect_finish(struct pool_conn *c, int err, const char *msg)
 {
     struct pool *p = c->pool;
     struct server *s = c->server;
     struct pool_waiter *w = c->waiter;
+    uint64_t now = pool_now_ms();
     c->waiter = NULL;
     memset(c->password, 0, sizeof(c->password));
     if (c->timer_inited) {
@@ -765,37 +957,54 @@ static void connect_finish(struct pool_conn *c, int err, const char *msg)
         c->timer_inited = false;
     }
     if (err == 0) {
+        int max_age = pool_setting(&p->settings.max_age_ms);
+        if (max_age > 0)
+            c->expires = now + (uint64_t)max_age -
+                         pool_random(&p->workers[c->worker], (uint64_t)max_age / 10 + 1);
         pthread_mutex_lock(&s->lock);
         s->created_ok++;
+        s->errors_in_row = 0;
+        if (c->warmup)
+            s->warming--;
+        pool_window_now(s, now)->created++;
         if (s->open > s->max_used)
             s->max_used = s->open;
         pthread_mutex_unlock(&s->lock);
+        uv_poll_stop(&c->poll);
+        c->watch_events = 0;
         if (w && !w->cancelled) {
-            c->state = CONN_BUSY;
-            uv_poll_stop(&c->poll);
-            c->watch_events = 0;
-            pool_ready_cb cb = w->cb;
-            void *arg = w->arg;
-            free(w);
-            cb(arg, c, 0, NULL);
-        } else {
-            free(w);
-            uv_poll_stop(&c->poll);
-            c->watch_events = 0;
-            offer(c);
+            lend_to(c, w);
+            return;
         }
+        pool_waiter_free(w);
+        pool_offer(c);
         return;
     }
+    int shun_after = pool_setting(&p->settings.shun_on_failures);
     pthread_mutex_lock(&s->lock);
     s->created_err++;
+    if (c->warmup)
+        s->warming--;
+    if (++s->errors_in_row >= shun_after && shun_after > 0) {
+        uint64_t until = now + (uint64_t)pool_setting(&p->settings.shun_recovery_ms);
+        __atomic_store_n(&s->shunned_until, until, __ATOMIC_RELAXED);
+        int jitter = pool_setting(&p->settings.warmup_jitter_ms);
+        s->next_warm =
+            until + pool_random(&p->workers[c->worker], (uint64_t)(jitter > 0 ? jitter : 0));
+        s->errors_in_row = 0;
+    }
     pthread_mutex_unlock(&s->lock);
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", msg ? msg : "connect failed");
-    if (w && !w->cancelled)
-        w->cb(w->arg, NULL, POOL_ECONNECT, buf);
-    free(w);
-    (void)p;
-    conn_close(c);
+    if (w && !w->cancelled) {
+        if (!reroute(p, c->worker, w, s)) {
+            w->cb(w->arg, NULL, POOL_ECONNECT, buf);
+            pool_waiter_free(w);
+        }
+    } else {
+        pool_waiter_free(w);
+    }
+    pool_conn_close(c);
 }
 
 static int wait_events(int status)
@@ -845,7 +1054,9 @@ static void connect_poll_cb(uv_poll_t *h, int uverr, int events)
 static void connect_timer_cb(uv_timer_t *h)
 {
     struct pool_conn *c = h->data;
-    connect_finish(c, POOL_ECONNECT, "timeout connecting to backend");
+    char msg[320];
+    snprintf(msg, sizeof(msg), "backend %s: timeout connecting", c->server->name);
+    connect_finish(c, POOL_ECONNECT, msg);
 }
 
 static void connect_step(struct pool_conn *c, int status)
@@ -867,16 +1078,21 @@ static void connect_step(struct pool_conn *c, int status)
     connect_finish(c, 0, NULL);
 }
 
-static void start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w)
+/* Opens a connection to s in a slot already counted in s->open: for w, or
+ * for warm-up (w NULL) as the warm-up user. */
+void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w)
 {
     struct pool_worker *pw = &p->workers[worker];
     struct pool_conn *c = calloc(1, sizeof(*c));
     char msg[400];
     if (!c) {
-        w->cb(w->arg, NULL, POOL_ENOMEM, "out of memory");
-        free(w);
+        if (w)
+            w->cb(w->arg, NULL, POOL_ENOMEM, "out of memory");
+        pool_waiter_free(w);
         pthread_mutex_lock(&s->lock);
         s->open--;
+        if (!w)
+            s->warming--;
         pthread_mutex_unlock(&s->lock);
         return;
     }
@@ -886,15 +1102,26 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
     c->state = CONN_CONNECTING;
     c->fd = -1;
     c->waiter = w;
-    snprintf(c->user, sizeof(c->user), "%s", w->user);
-    c->found_rows = w->found_rows;
-    snprintf(c->password, sizeof(c->password), "%s", w->password);
+    if (w) {
+        snprintf(c->user, sizeof(c->user), "%s", w->user);
+        c->found_rows = w->found_rows;
+        snprintf(c->password, sizeof(c->password), "%s", w->password);
+    } else {
+        c->warmup = true;
+        pthread_mutex_lock(&p->cred_lock);
+        snprintf(c->user, sizeof(c->user), "%s", p->settings.warmup_user);
+        snprintf(c->password, sizeof(c->password), "%s", p->settings.warmup_password);
+        pthread_mutex_unlock(&p->cred_lock);
+    }
     c->mysql = mysql_init(NULL);
     if (!c->mysql) {
         connect_finish(c, POOL_ENOMEM, "out of memory");
         return;
     }
-    unsigned timeout_s = (unsigned)((p->settings.connect_timeout_ms + 999) / 1000);
+    int timeout_ms = pool_setting(&p->settings.connect_timeout_ms);
+    if (timeout_ms <= 0)
+        timeout_ms = 3000;
+    unsigned timeout_s = (unsigned)((timeout_ms + 999) / 1000);
     bool no = false;
     mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(c->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
@@ -907,7 +1134,7 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
     if (uv_timer_init(pw->loop, &c->timer) == 0) {
         c->timer_inited = true;
         c->timer.data = c;
-        uv_timer_start(&c->timer, connect_timer_cb, (uint64_t)p->settings.connect_timeout_ms, 0);
+        uv_timer_start(&c->timer, connect_timer_cb, (uint64_t)timeout_ms, 0);
     }
 
     MYSQL *ret = NULL;
@@ -946,7 +1173,7 @@ static void start_connect(struct pool *p, int worker, struct server *s, struct p
  * while is also probed, since the watch only runs when its loop does. */
 static bool conn_alive(const struct pool_conn *c)
 {
-    if (uv_now(c->pool->workers[c->worker].loop) - c->idle_since < 1000)
+    if (pool_now_ms() - c->idle_since < 1000)
         return true;
     char b;
     ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -958,106 +1185,271 @@ static bool conn_matches(const struct pool_conn *c, const char *user, bool found
     return c->found_rows == found_rows && strcmp(c->user, user) == 0;
 }
 
-static struct server *pick_server(struct pool *p, int worker, int hostgroup, const char *user,
-                                  bool found_rows)
+static bool has_room(const struct server *s, int worker)
 {
-    struct server *best = NULL;
-    int best_free = -1;
-    size_t start = __atomic_fetch_add(&p->rr, 1, __ATOMIC_RELAXED);
-    size_t n = server_count(p);
-    for (size_t k = 0; k < n; k++) {
-        struct server *s = &p->servers[(start + k) % n];
-        if (s->hostgroup != hostgroup || server_offline(s))
-            continue;
-        /* Prefer a server where this worker already has an idle connection. */
-        for (struct pool_conn *c = s->idle[worker].head; c; c = c->next)
-            if (conn_matches(c, user, found_rows))
-                return s;
-        int free_slots = server_cap(s) - __atomic_load_n(&s->open, __ATOMIC_RELAXED);
-        if (free_slots > best_free) {
-            best = s;
-            best_free = free_slots;
-        }
-    }
-    return best;
+    return __atomic_load_n(&s->idle_count[worker], __ATOMIC_RELAXED) > 0 ||
+           __atomic_load_n(&s->open, __ATOMIC_RELAXED) < server_cap(s);
 }
 
-int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, const char *password,
-                 bool found_rows, pool_ready_cb cb, void *arg, struct pool_conn **out,
-                 struct pool_waiter **waiter)
+/* A server of hostgroup chosen at random by weight, among those with an
+ * idle connection here or room for a new one if any (else among all, to
+ * queue there). Weight 0 servers are chosen only when no server of the
+ * hostgroup has a weight. */
+static struct server *pick_server(struct pool *p, int worker, int hostgroup,
+                                  const struct server *avoid)
 {
-    *out = NULL;
-    *waiter = NULL;
-    struct server *s = pick_server(p, worker, hostgroup, user, found_rows);
-    if (!s)
-        return POOL_ENOSERVER;
+    uint64_t now = pool_now_ms();
+    size_t n = server_count(p);
+    uint64_t sum[2] = {0, 0}; /* [0]: all candidates, [1]: with room */
+    size_t count[2] = {0, 0};
+    bool weighted = false;
+    for (size_t k = 0; k < n; k++) {
+        struct server *s = &p->servers[k];
+        if (s->hostgroup == hostgroup && s != avoid && pool_server_usable(s, now) &&
+            __atomic_load_n(&s->weight, __ATOMIC_RELAXED) > 0)
+            weighted = true;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct server *s = &p->servers[k];
+        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now))
+            continue;
+        int wt = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
+        uint64_t w = weighted ? (uint64_t)(wt > 0 ? wt : 0) : 1;
+        if (w == 0)
+            continue;
+        sum[0] += w;
+        count[0]++;
+        if (has_room(s, worker)) {
+            sum[1] += w;
+            count[1]++;
+        }
+    }
+    int set = count[1] ? 1 : 0;
+    if (!count[set])
+        return NULL;
+    uint64_t r = pool_random(&p->workers[worker], sum[set]);
+    for (size_t k = 0; k < n; k++) {
+        struct server *s = &p->servers[k];
+        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now))
+            continue;
+        if (set == 1 && !has_room(s, worker))
+            continue;
+        int wt = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
+        uint64_t w = weighted ? (uint64_t)(wt > 0 ? wt : 0) : 1;
+        if (w == 0)
+            continue;
+        if (r < w)
+            return s;
+        r -= w;
+    }
+    return NULL;
+}
 
-    /* Most recently used first (LIFO), as PgBouncer and HikariCP do: a small
-     * hot set of connections serves the load, their server-side caches stay
-     * warm, they skip the liveness probe, and the cold ones age at the
-     * head of the list where an idle timeout can find them. */
+/* Takes the most recently used idle connection of user here, if alive.
+ * Most recently used first (LIFO), as PgBouncer and HikariCP do: a small
+ * hot set of connections serves the load, their server-side caches stay
+ * warm, they skip the liveness probe, and the cold ones age at the head of
+ * the list where the idle timeout finds them. Owner thread, no lock. */
+static struct pool_conn *take_idle(struct server *s, int worker, const char *user, bool found_rows)
+{
     struct conn_list *idle = &s->idle[worker];
     for (struct pool_conn *c = idle->tail; c;) {
         struct pool_conn *next = c->prev;
         if (conn_matches(c, user, found_rows)) {
-            clist_remove(idle, c);
+            pool_clist_remove(idle, c);
             __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
-            if (conn_alive(c)) {
-                c->state = CONN_BUSY;
-                *out = c;
-                return 0;
-            }
-            conn_close(c);
+            if (conn_alive(c))
+                return c;
+            pool_conn_close(c);
         }
         c = next;
     }
+    return NULL;
+}
 
-    struct pool_waiter *w = calloc(1, sizeof(*w));
-    if (!w)
-        return POOL_ENOMEM;
-    w->server = s;
-    w->worker = worker;
-    w->cb = cb;
-    w->arg = arg;
-    w->found_rows = found_rows;
-    snprintf(w->user, sizeof(w->user), "%s", user);
-    snprintf(w->password, sizeof(w->password), "%s", password ? password : "");
-    *waiter = w;
+/* Lock held. Fail fast instead of queueing? */
+static bool overloaded(struct pool *p, struct server *s)
+{
+    int max_len = pool_setting(&p->settings.fail_fast_queue_length);
+    int max_wait = pool_setting(&p->settings.fail_fast_wait_ms);
+    if (max_len > 0 && s->waiting >= max_len)
+        return true;
+    if (max_wait <= 0)
+        return false;
+    uint64_t now = pool_now_us();
+    if (now / 1000u < s->breaker_until)
+        return true;
+    return s->wait_head && now - s->wait_head->queued_us > (uint64_t)max_wait * 1000u;
+}
 
-    pthread_mutex_lock(&s->lock);
-    if (s->open < server_cap(s)) {
-        s->open++;
-        w->state = WAITER_DELIVERING;
-        pthread_mutex_unlock(&s->lock);
-        /* Connect from the loop, not inside the caller's stack. */
-        inbox_post(p, worker, NULL, w, s);
-        return POOL_PENDING;
-    }
-    if (idle->head) {
-        /* At the cap with idle connections of other users here: reopen one
-         * as this user. */
-        struct pool_conn *c = idle->head;
-        clist_remove(idle, c);
-        __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
-        s->open++; /* conn_close gives one back */
-        w->state = WAITER_DELIVERING;
-        pthread_mutex_unlock(&s->lock);
-        conn_close(c);
-        inbox_post(p, worker, NULL, w, s);
-        return POOL_PENDING;
+/* Lock held; queues w on s or refuses it. Returns POOL_PENDING or
+ * POOL_EOVERLOAD (w then still belongs to the caller). */
+static int queue_locked(struct pool *p, struct server *s, struct pool_waiter *w, int worker)
+{
+    if (overloaded(p, s)) {
+        s->fail_fast++;
+        return POOL_EOVERLOAD;
     }
     w->state = WAITER_QUEUED;
+    w->queued_us = pool_now_us();
+    s->exhausted++;
     waiter_push(s, w);
-    /* Still under the lock (see offer()): idle connections elsewhere are
-     * asked for. */
+    /* Still under the lock (see offer_held()): idle connections elsewhere
+     * are asked for. */
     for (int i = 0; i < p->nworkers; i++) {
         if (i == worker || !__atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED))
             continue;
         __atomic_store_n(&p->workers[i].donate_requested, 1, __ATOMIC_RELEASE);
         uv_async_send(&p->workers[i].async);
     }
-    pthread_mutex_unlock(&s->lock);
     return POOL_PENDING;
+}
+
+/* Lock held: a slot for a new connection, or an idle connection of another
+ * user here to reopen as w's user. Returns the idle connection to close
+ * (after unlocking) through *reopen. */
+static bool grant_slot_locked(struct server *s, int worker, struct pool_waiter *w,
+                              struct pool_conn **reopen)
+{
+    *reopen = NULL;
+    struct conn_list *idle = &s->idle[worker];
+    if (s->open < server_cap(s)) {
+        s->open++;
+    } else if (idle->head) {
+        struct pool_conn *c = idle->head;
+        pool_clist_remove(idle, c);
+        __atomic_sub_fetch(&s->idle_count[worker], 1, __ATOMIC_RELAXED);
+        s->open++; /* pool_conn_close gives one back */
+        *reopen = c;
+    } else {
+        return false;
+    }
+    w->state = WAITER_DELIVERING;
+    return true;
+}
+
+static struct pool_waiter *waiter_new(struct server *s, int worker, const char *user,
+                                      const char *password, bool found_rows, int user_limit,
+                                      pool_ready_cb cb, void *arg)
+{
+    struct pool_waiter *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->server = s;
+    w->worker = worker;
+    w->cb = cb;
+    w->arg = arg;
+    w->found_rows = found_rows;
+    w->user_limit = user_limit;
+    snprintf(w->user, sizeof(w->user), "%s", user);
+    snprintf(w->password, sizeof(w->password), "%s", password ? password : "");
+    return w;
+}
+
+int pool_acquire(struct pool *p, int worker, int hostgroup, const char *user, const char *password,
+                 bool found_rows, int user_limit, pool_ready_cb cb, void *arg,
+                 struct pool_conn **out, struct pool_waiter **waiter)
+{
+    *out = NULL;
+    *waiter = NULL;
+    struct server *s = pick_server(p, worker, hostgroup, NULL);
+    if (!s)
+        return POOL_ENOSERVER;
+    bool test_on_borrow = __atomic_load_n(&p->settings.test_on_borrow, __ATOMIC_RELAXED);
+
+    if (user_limit <= 0 && !test_on_borrow) {
+        struct pool_conn *c = take_idle(s, worker, user, found_rows);
+        if (c) {
+            lend(c, false);
+            *out = c;
+            return 0;
+        }
+    }
+
+    struct pool_waiter *w = waiter_new(s, worker, user, password, found_rows, user_limit, cb, arg);
+    if (!w)
+        return POOL_ENOMEM;
+
+    pthread_mutex_lock(&s->lock);
+    bool allowed = user_under_limit(s, user, user_limit);
+    if (allowed)
+        user_take(s, w);
+    pthread_mutex_unlock(&s->lock);
+
+    if (allowed && (user_limit > 0 || test_on_borrow)) {
+        struct pool_conn *c = take_idle(s, worker, user, found_rows);
+        if (c && test_on_borrow) {
+            *waiter = w;
+            pool_ping_start(c, w);
+            return POOL_PENDING;
+        }
+        if (c) {
+            lend(c, w->counted);
+            free(w);
+            *out = c;
+            return 0;
+        }
+    }
+
+    struct pool_conn *reopen = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (allowed && grant_slot_locked(s, worker, w, &reopen)) {
+        pthread_mutex_unlock(&s->lock);
+        if (reopen)
+            pool_conn_close(reopen);
+        *waiter = w;
+        /* Connect from the loop, not inside the caller's stack. */
+        inbox_post(p, worker, NULL, w, s);
+        return POOL_PENDING;
+    }
+    if (w->counted) {
+        /* Queued requests hold no slot of their user; popping takes one. */
+        struct user_count *u = user_slot(s, user, false);
+        if (u && u->held > 0)
+            u->held--;
+        w->counted = false;
+    }
+    int rc = queue_locked(p, s, w, worker);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != POOL_PENDING) {
+        free(w);
+        return rc;
+    }
+    *waiter = w;
+    return POOL_PENDING;
+}
+
+/* After a connect error: tries w on another server of its hostgroup, once
+ * per server. Worker thread of w. Returns false when none is left. */
+static bool reroute(struct pool *p, int worker, struct pool_waiter *w, struct server *failed)
+{
+    int in_group = 0;
+    for (size_t k = 0; k < server_count(p); k++)
+        in_group += p->servers[k].hostgroup == failed->hostgroup;
+    if (++w->attempts >= in_group)
+        return false;
+    struct server *s = pick_server(p, worker, failed->hostgroup, failed);
+    if (!s)
+        return false;
+    if (w->counted) {
+        user_give_back(failed, w->user);
+        w->counted = false;
+    }
+    w->server = s;
+    struct pool_conn *reopen = NULL;
+    pthread_mutex_lock(&s->lock);
+    bool allowed = user_under_limit(s, w->user, w->user_limit);
+    if (allowed && grant_slot_locked(s, worker, w, &reopen)) {
+        user_take(s, w);
+        pthread_mutex_unlock(&s->lock);
+        if (reopen)
+            pool_conn_close(reopen);
+        inbox_post(p, worker, NULL, w, s);
+        return true;
+    }
+    int rc = queue_locked(p, s, w, worker);
+    pthread_mutex_unlock(&s->lock);
+    return rc == POOL_PENDING;
 }
 
 void pool_cancel(struct pool *p, struct pool_waiter *w)
@@ -1072,7 +1464,7 @@ void pool_cancel(struct pool *p, struct pool_waiter *w)
         return;
     }
     pthread_mutex_unlock(&s->lock);
-    /* In transit or connecting: whoever holds it frees it. */
+    /* In transit, connecting or pinging: whoever holds it frees it. */
     w->cancelled = true;
 }
 
@@ -1102,6 +1494,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
     if (!seen)
         return POOL_ENOMEM;
     int rc = 0;
+    uint64_t now = pool_now_ms();
     for (size_t i = 0; i < n; i++) {
         const struct pool_server_spec *sp = &specs[i];
         struct server *s = NULL;
@@ -1129,15 +1522,25 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
             __atomic_store_n(&p->n_servers, idx + 1, __ATOMIC_RELEASE);
             continue;
         }
+        bool back = server_offline(s) && sp->status == POOL_SERVER_ONLINE;
+        if (back) {
+            /* Back in service: warm up after a fresh random delay, like a
+             * start, so a fleet of proxies does not reconnect in step. */
+            pthread_mutex_lock(&s->lock);
+            server_set_jitter(p, s, now);
+            pthread_mutex_unlock(&s->lock);
+        }
         __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->offline, sp->status != POOL_SERVER_ONLINE, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->weight, sp->weight, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->status, (int)sp->status, __ATOMIC_RELAXED);
         grant_free_slots(p, s);
     }
     /* Servers no longer configured take no new work; busy connections finish
-     * and close when returned (offer() closes them). */
+     * and close when returned (offer_held() closes them). */
     for (size_t k = 0; k < count; k++)
         if (!seen[k])
-            __atomic_store_n(&p->servers[k].offline, true, __ATOMIC_RELAXED);
+            __atomic_store_n(&p->servers[k].status, (int)POOL_SERVER_OFFLINE_SOFT,
+                             __ATOMIC_RELAXED);
     free(seen);
     return rc;
 }

@@ -34,6 +34,7 @@ enum pool_err {
     POOL_ENOMEM = -2,
     POOL_ECONNECT = -3, /* backend connect failed (message in callback) */
     POOL_ESHUTDOWN = -4,
+    POOL_EOVERLOAD = -5, /* fail fast: the server's queue is too long or too slow */
 };
 
 const char *pool_strerror(int err);
@@ -62,10 +63,37 @@ struct pool_server_spec {
     enum pool_server_status status;
 };
 
+/* Behaviour per server; every figure <= 0 turns its feature off. */
 struct pool_settings {
-    int connect_timeout_ms;
+    int connect_timeout_ms; /* one backend connect, and one keep-alive ping */
     /* Frees the proxy's per-connection data when a connection closes. */
     void (*userdata_free)(void *userdata);
+    /* Warm-up: keep min_idle idle connections per ONLINE server, opened as
+     * warmup_user (no warm-up when empty), at most warmup_rate per second,
+     * the first one after a random delay of up to warmup_jitter_ms (at start
+     * and whenever the server returns to service) and the next ones spaced
+     * by 1/rate plus a random fraction of it, so that proxies restarted
+     * together do not connect in step. */
+    int min_idle;
+    int warmup_rate;
+    int warmup_jitter_ms;
+    char warmup_user[128];
+    char warmup_password[128];
+    int idle_timeout_ms;  /* close idle connections above min_idle after this */
+    int max_age_ms;       /* recycle (when idle) after this, less up to 10% jitter */
+    int ping_interval_ms; /* COM_PING idle connections this often */
+    bool test_on_borrow;  /* COM_PING before lending an idle connection */
+    /* Fail fast: pool_acquire returns POOL_EOVERLOAD instead of queueing when
+     * fail_fast_queue_length requests already wait for the server, or when
+     * the oldest waits, or one served in the last second waited, longer
+     * than fail_fast_wait_ms. */
+    int fail_fast_queue_length;
+    int fail_fast_wait_ms;
+    /* This many connect errors in a row shun a server for shun_recovery_ms;
+     * a request whose connect failed is retried on another server of the
+     * hostgroup (nothing was sent yet, so that is always safe). */
+    int shun_on_failures;
+    int shun_recovery_ms;
 };
 
 /* Creates the pool for nworkers workers. Copies specs. Returns NULL on
@@ -79,6 +107,9 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
  * opened. Main thread. Returns 0 or POOL_ENOMEM (more than 1,024 servers). */
 int pool_update(struct pool *pool, const struct pool_server_spec *specs, size_t n)
     __attribute__((warn_unused_result));
+/* Applies new settings (userdata_free is kept). Main thread; workers see
+ * each figure on their next use. */
+void pool_configure(struct pool *pool, const struct pool_settings *settings);
 /* Frees the pool; every worker must have detached. */
 void pool_free(struct pool *pool);
 
@@ -95,9 +126,12 @@ typedef void (*pool_ready_cb)(void *arg, struct pool_conn *conn, int err, const 
 /* Borrows a connection to a server of hostgroup for user. Returns 0 with
  * *out set when an idle connection was ready; POOL_PENDING with *waiter set
  * when cb will fire later (on this worker); a negative POOL_E* when the
- * hostgroup has no usable server. user and password are copied. */
+ * hostgroup has no usable server or fails fast. user and password are
+ * copied. user_limit > 0 caps the connections user holds at once on one
+ * server: beyond it the request waits even if the server has room, and
+ * queued requests of users under their limit are served first. */
 int pool_acquire(struct pool *pool, int worker, int hostgroup, const char *user,
-                 const char *password, bool found_rows, pool_ready_cb cb, void *arg,
+                 const char *password, bool found_rows, int user_limit, pool_ready_cb cb, void *arg,
                  struct pool_conn **out, struct pool_waiter **waiter)
     __attribute__((warn_unused_result));
 
@@ -127,10 +161,13 @@ int pool_conn_hostgroup(const struct pool_conn *conn);
 const char *pool_conn_user(const struct pool_conn *conn);
 const char *pool_conn_server_name(const struct pool_conn *conn); /* "host:port" */
 
-/* Counters of one server, for stats and tests. */
+/* Counters of one server, for stats and tests. The last-minute figures
+ * cover the 12 most recent 5-second windows. */
 struct pool_server_stats {
     int hostgroup;
     char name[272];
+    enum pool_server_status status; /* SHUNNED also while shunned for errors */
+    int weight;
     int open;
     int idle;
     int waiting;
@@ -138,6 +175,22 @@ struct pool_server_stats {
     uint64_t created_ok;
     uint64_t created_err;
     int max_used;
+    uint64_t latency_us;       /* round trip of the last keep-alive ping */
+    uint64_t exhausted;        /* borrows that had to queue, since start */
+    uint64_t fail_fast;        /* borrows refused at once, since start */
+    uint64_t waits_last_min;   /* borrows that queued in the last minute */
+    uint64_t wait_p50_us;      /* their queue wait, median */
+    uint64_t wait_p99_us;      /* and 99th percentile */
+    uint64_t created_last_min; /* connections opened in the last minute */
+    /* Advisor, by Little's law over the last minute: borrows per second
+     * (lambda) times mean hold time (W) is the mean number of connections
+     * in use (L); suggested adds square-root headroom, L + 3 sqrt(L), which
+     * covers bursts of Poisson-like arrivals 99.9% of the time. */
+    double borrows_per_sec;
+    double avg_hold_us;
+    double avg_in_use;
+    int peak_in_use;
+    int suggested;
 };
 size_t pool_server_count(const struct pool *pool);
 void pool_server_stats(struct pool *pool, size_t index, struct pool_server_stats *out);

@@ -1690,8 +1690,8 @@ static void acquire(struct session *s)
     struct pool_conn *conn = NULL;
     struct pool_waiter *waiter = NULL;
     int rc = pool_acquire(s->worker->proxy->pool, s->worker->index, s->hostgroup, s->username,
-                          s->user->password, (s->caps & CLIENT_FOUND_ROWS_F) != 0, backend_on_ready,
-                          s, &conn, &waiter);
+                          s->user->password, (s->caps & CLIENT_FOUND_ROWS_F) != 0,
+                          s->user->max_backend_connections, backend_on_ready, s, &conn, &waiter);
     if (rc == 0) {
         attach(s, conn);
         return;
@@ -1705,8 +1705,18 @@ static void acquire(struct session *s)
         uv_timer_start(&s->timer, on_queue_timeout, (uint64_t)timeout, 0);
         return;
     }
-    char m[160];
-    snprintf(m, sizeof(m), "Sluice: hostgroup %d has no usable server", s->hostgroup);
-    session_send_error(s, 1, 9001, "HY000", m);
+    char m[200];
+    if (rc == POOL_EOVERLOAD) {
+        /* Fail fast: the queue is already long or slow; waiting would only
+         * make the client time out later and the backlog longer. */
+        snprintf(m, sizeof(m),
+                 "Sluice: hostgroup %d is overloaded (too many requests queued or queue wait too "
+                 "long); refused without waiting",
+                 s->hostgroup);
+        session_send_error(s, 1, 9002, "HY000", m);
+    } else {
+        snprintf(m, sizeof(m), "Sluice: hostgroup %d has no usable server", s->hostgroup);
+        session_send_error(s, 1, 9001, "HY000", m);
+    }
     session_command_done(s);
 }

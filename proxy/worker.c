@@ -146,8 +146,43 @@ int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec *
     return 0;
 }
 
+/* The pool's settings from cfg. Warm-up connections are opened as the first
+ * user (by name) that may open backend connections: pooled connections
+ * belong to one user, and that is the account a single-application fleet
+ * uses; without such a user there is no warm-up. */
+static void pool_settings_from(const struct admin_config *cfg, struct pool_settings *ps)
+{
+    memset(ps, 0, sizeof(*ps));
+    ps->connect_timeout_ms =
+        cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms : 3000;
+    ps->userdata_free = backend_free;
+    ps->min_idle = cfg->min_idle_connections;
+    ps->warmup_rate = cfg->connection_warmup_rate;
+    ps->warmup_jitter_ms = cfg->connection_warmup_jitter_ms;
+    ps->idle_timeout_ms = cfg->connection_idle_timeout_ms;
+    ps->max_age_ms = cfg->connection_max_age_ms;
+    ps->ping_interval_ms = cfg->ping_interval_server_ms;
+    ps->test_on_borrow = cfg->test_on_borrow != 0;
+    ps->fail_fast_queue_length = cfg->queue_fail_fast_length;
+    ps->fail_fast_wait_ms = cfg->queue_fail_fast_wait_ms;
+    ps->shun_on_failures = cfg->shun_on_failures;
+    ps->shun_recovery_ms = cfg->shun_recovery_time_sec * 1000;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct admin_user *u = &cfg->users[i];
+        if (u->active && u->backend && (u->password[0] || !u->has_password)) {
+            snprintf(ps->warmup_user, sizeof(ps->warmup_user), "%s", u->username);
+            snprintf(ps->warmup_password, sizeof(ps->warmup_password), "%s", u->password);
+            break;
+        }
+    }
+}
+
 int proxy_publish(struct proxy *p, struct admin_config *cfg)
 {
+    struct pool_settings ps;
+    pool_settings_from(cfg, &ps);
+    pool_configure(p->pool, &ps);
+    memset(ps.warmup_password, 0, sizeof(ps.warmup_password));
     struct pool_server_spec *specs;
     int rc = 0;
     if (proxy_server_specs(cfg, &specs) != 0)
@@ -184,12 +219,10 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         p->nworkers = 1;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
-    struct pool_settings ps = {
-        .connect_timeout_ms =
-            cfg->connect_timeout_server_ms > 0 ? cfg->connect_timeout_server_ms : 3000,
-        .userdata_free = backend_free,
-    };
+    struct pool_settings ps;
+    pool_settings_from(cfg, &ps);
     p->pool = pool_new(specs, cfg->n_servers, p->nworkers, &ps);
+    memset(ps.warmup_password, 0, sizeof(ps.warmup_password));
     free(specs);
     specs = NULL;
     if (!p->pool)

@@ -1,0 +1,223 @@
+/*
+ * Private declarations shared by the files of pool/: pool.c (borrowing,
+ * returning, connecting, hand-over), maint.c (the per-worker tick: warm-up,
+ * idle timeout, maximum age, keep-alive pings, OFFLINE_HARD) and stats.c
+ * (the last minute of figures per server).
+ */
+#ifndef SLUICE_POOL_INT_H
+#define SLUICE_POOL_INT_H
+
+#include "pool/pool.h"
+
+#include <mysql.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Servers one pool can hold, configured and added at run time. */
+#define POOL_MAX_SERVERS 1024
+
+/* Figures of the last minute: 12 windows of 5 s; queue waits in a
+ * log-linear histogram (4 buckets per power of two of microseconds). */
+#define POOL_WINDOWS 12
+#define POOL_WINDOW_MS 5000
+#define POOL_WAIT_BUCKETS 128
+
+struct pool_conn;
+
+struct conn_list {
+    struct pool_conn *head;
+    struct pool_conn *tail;
+    int count;
+};
+
+enum conn_state {
+    CONN_CONNECTING, /* async connect running on worker's loop */
+    CONN_BUSY,       /* lent to a session */
+    CONN_IDLE,       /* on a worker's idle list */
+    CONN_PINGING,    /* keep-alive or test-on-borrow COM_PING in flight */
+    CONN_MOVING,     /* poll closing, on its way to another worker */
+    CONN_CLOSING,    /* being closed */
+};
+
+struct pool_conn {
+    struct pool *pool;
+    struct server *server;
+    int worker;
+    enum conn_state state;
+    MYSQL *mysql;
+    int fd;
+    uv_poll_t poll;
+    bool poll_inited;
+    uv_timer_t timer; /* connect deadline */
+    bool timer_inited;
+    char user[128];
+    bool found_rows;     /* CLIENT_FOUND_ROWS: changes what affected rows mean */
+    bool warmup;         /* opened by warm-up, not for a request */
+    bool lent;           /* on its worker's lent list */
+    bool counted;        /* counted against its user's limit on the server */
+    bool broken;         /* shut down by OFFLINE_HARD */
+    char password[128];  /* only while connecting */
+    uint64_t idle_since; /* ms (pool_now_ms) it went idle */
+    uint64_t last_ping;  /* ms of the last keep-alive ping */
+    uint64_t expires;    /* ms after which it is recycled (0: never) */
+    uint64_t lent_at_us; /* when lent, for hold times */
+    uint64_t hold_us;    /* the hold that just ended, recorded on return */
+    uint64_t ping_started_us;
+    uint8_t ping_buf[64];
+    size_t ping_got;
+    struct pool_waiter *ping_waiter; /* test-on-borrow: who gets it after the ping */
+    int watch_events;                /* events the poll handle is started with (0: stopped) */
+    pool_io_cb io_cb;                /* the borrower's I/O callback */
+    void *io_arg;
+    uint32_t caps;
+    uint32_t ext_caps; /* MariaDB extended capabilities in force (bits 32.. >> 32) */
+    unsigned long thread_id;
+    void *userdata;
+    struct pool_waiter *waiter; /* while connecting */
+    struct pool_conn *next, *prev;
+    /* hand-over target */
+    int move_to;
+    struct pool_waiter *move_waiter;
+    int pending_closes;
+};
+
+enum waiter_state {
+    WAITER_QUEUED,     /* in the server FIFO */
+    WAITER_DELIVERING, /* popped; a connection or connect grant is on its way */
+    WAITER_CONNECTING, /* a connect runs for it */
+};
+
+struct pool_waiter {
+    struct server *server;
+    int worker;
+    enum waiter_state state;
+    bool cancelled;
+    pool_ready_cb cb;
+    void *arg;
+    bool found_rows;
+    int user_limit;
+    bool counted; /* holds one of its user's slots on server */
+    int attempts; /* servers tried after connect errors */
+    uint64_t queued_us;
+    char user[128];
+    char password[128];
+    struct pool_waiter *next, *prev;
+};
+
+struct pool_window {
+    uint64_t index; /* pool_now_ms() / POOL_WINDOW_MS of the window held */
+    uint32_t wait_hist[POOL_WAIT_BUCKETS];
+    uint64_t waits;
+    uint64_t created;
+    uint64_t borrows; /* holds that ended */
+    uint64_t hold_us; /* their total length */
+    int peak_lent;
+};
+
+/* Connections a user holds on one server, for per-user limits. */
+struct user_count {
+    char user[128];
+    int held;
+};
+
+struct server {
+    struct pool *pool;
+    int hostgroup;
+    char host[256];
+    int port;
+    char name[272];
+    /* Read by workers without the lock (atomic loads), set by pool_update. */
+    int max_connections;
+    int weight;
+    int status;               /* enum pool_server_status */
+    uint64_t shunned_until;   /* ms; connect errors shun until then (0: not) */
+    uint64_t latency_us;      /* last keep-alive ping round trip */
+    int lent;                 /* connections lent now */
+
+    pthread_mutex_t lock; /* guards everything below */
+    int open;
+    int max_used;
+    struct pool_waiter *wait_head, *wait_tail;
+    int waiting;
+    uint64_t created_ok, created_err;
+    int errors_in_row;
+    int warming;          /* warm-up connects running */
+    uint64_t next_warm;   /* ms before which warm-up opens nothing */
+    uint64_t exhausted;   /* borrows that queued */
+    uint64_t fail_fast;   /* borrows refused */
+    uint64_t breaker_until; /* ms: a slow wait keeps fail-fast on until then */
+    struct pool_window win[POOL_WINDOWS];
+    uint64_t since; /* ms it was added: the last minute may be shorter */
+    struct user_count *users;
+    size_t n_users, cap_users;
+
+    struct conn_list *idle; /* [nworkers], owner thread only */
+    int *idle_count;        /* [nworkers], atomic peeks by others */
+};
+
+struct inbox_msg {
+    struct pool_conn *conn;     /* NULL: permission to connect */
+    struct pool_waiter *waiter; /* NULL: just adopt conn as idle */
+    struct server *server;
+    struct inbox_msg *next;
+};
+
+struct pool_worker {
+    uv_loop_t *loop;
+    uv_async_t async;
+    uv_timer_t tick;
+    bool attached;
+    pthread_mutex_t inbox_lock;
+    struct inbox_msg *inbox_head, *inbox_tail;
+    int donate_requested; /* atomic */
+    struct conn_list lent;    /* connections lent by this worker */
+    struct conn_list pinging; /* keep-alive pings in flight */
+    uint64_t rng;             /* xorshift state: weighted choice, jitter */
+};
+
+struct pool {
+    struct server *servers;
+    size_t n_servers;
+    int nworkers;
+    /* Figures read with atomic loads; warmup_user/password under cred_lock. */
+    struct pool_settings settings;
+    pthread_mutex_t cred_lock;
+    struct pool_worker *workers;
+};
+
+/* pool.c */
+uint64_t pool_now_ms(void);
+uint64_t pool_now_us(void);
+int pool_setting(const int *field);
+bool pool_server_usable(const struct server *s, uint64_t now_ms);
+uint64_t pool_random(struct pool_worker *pw, uint64_t bound);
+void pool_clist_push(struct conn_list *l, struct pool_conn *c);
+void pool_clist_push_head(struct conn_list *l, struct pool_conn *c);
+void pool_clist_remove(struct conn_list *l, struct pool_conn *c);
+void pool_conn_close(struct pool_conn *c);
+void pool_offer(struct pool_conn *c);
+/* Returns a connection that passed its keep-alive ping to the cold end of
+ * its worker's idle list, keeping its idle time (or hands it to a waiter). */
+void pool_offer_after_ping(struct pool_conn *c);
+void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
+void pool_reconnect_for(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
+void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
+/* Frees a waiter that did not get a connection, giving back its user slot. */
+void pool_waiter_free(struct pool_waiter *w);
+
+/* maint.c */
+void pool_tick_cb(uv_timer_t *t);
+/* Sends COM_PING on idle connection c (off every list); w, if set, gets c
+ * when the answer is OK. */
+void pool_ping_start(struct pool_conn *c, struct pool_waiter *w);
+/* Readiness of a pinging connection. */
+void pool_ping_on_io(struct pool_conn *c, int status);
+
+/* stats.c: all under s->lock. */
+struct pool_window *pool_window_now(struct server *s, uint64_t now_ms);
+void pool_record_wait(struct server *s, uint64_t wait_us, uint64_t now_ms);
+void pool_stats_fill(struct server *s, struct pool_server_stats *out, uint64_t now_ms);
+
+#endif
