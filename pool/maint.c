@@ -72,8 +72,8 @@ void pool_ping_on_io(struct pool_conn *c, int status)
         ping_failed(c);
         return;
     }
-    ssize_t n = recv(c->fd, c->ping_buf + c->ping_got, sizeof(c->ping_buf) - c->ping_got,
-                     MSG_DONTWAIT);
+    ssize_t n =
+        recv(c->fd, c->ping_buf + c->ping_got, sizeof(c->ping_buf) - c->ping_got, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
@@ -83,8 +83,8 @@ void pool_ping_on_io(struct pool_conn *c, int status)
     c->ping_got += (size_t)n;
     if (c->ping_got < 4)
         return;
-    size_t len = (size_t)c->ping_buf[0] | (size_t)c->ping_buf[1] << 8 |
-                 (size_t)c->ping_buf[2] << 16;
+    size_t len =
+        (size_t)c->ping_buf[0] | (size_t)c->ping_buf[1] << 8 | (size_t)c->ping_buf[2] << 16;
     if (len == 0 || len + 4 > sizeof(c->ping_buf)) {
         ping_failed(c);
         return;
@@ -96,8 +96,7 @@ void pool_ping_on_io(struct pool_conn *c, int status)
         ping_failed(c);
         return;
     }
-    __atomic_store_n(&c->server->latency_us, pool_now_us() - c->ping_started_us,
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&c->server->latency_us, pool_now_us() - c->ping_started_us, __ATOMIC_RELAXED);
     struct pool_waiter *w = c->ping_waiter;
     c->ping_waiter = NULL;
     ping_end(c);

@@ -131,10 +131,10 @@ struct server {
     /* Read by workers without the lock (atomic loads), set by pool_update. */
     int max_connections;
     int weight;
-    int status;               /* enum pool_server_status */
-    uint64_t shunned_until;   /* ms; connect errors shun until then (0: not) */
-    uint64_t latency_us;      /* last keep-alive ping round trip */
-    int lent;                 /* connections lent now */
+    int status;             /* enum pool_server_status */
+    uint64_t shunned_until; /* ms; connect errors shun until then (0: not) */
+    uint64_t latency_us;    /* last keep-alive ping round trip */
+    int lent;               /* connections lent now */
 
     pthread_mutex_t lock; /* guards everything below */
     int open;
@@ -143,10 +143,10 @@ struct server {
     int waiting;
     uint64_t created_ok, created_err;
     int errors_in_row;
-    int warming;          /* warm-up connects running */
-    uint64_t next_warm;   /* ms before which warm-up opens nothing */
-    uint64_t exhausted;   /* borrows that queued */
-    uint64_t fail_fast;   /* borrows refused */
+    int warming;            /* warm-up connects running */
+    uint64_t next_warm;     /* ms before which warm-up opens nothing */
+    uint64_t exhausted;     /* borrows that queued */
+    uint64_t fail_fast;     /* borrows refused */
     uint64_t breaker_until; /* ms: a slow wait keeps fail-fast on until then */
     struct pool_window win[POOL_WINDOWS];
     uint64_t since; /* ms it was added: the last minute may be shorter */
@@ -171,7 +171,7 @@ struct pool_worker {
     bool attached;
     pthread_mutex_t inbox_lock;
     struct inbox_msg *inbox_head, *inbox_tail;
-    int donate_requested; /* atomic */
+    int donate_requested;     /* atomic */
     struct conn_list lent;    /* connections lent by this worker */
     struct conn_list pinging; /* keep-alive pings in flight */
     uint64_t rng;             /* xorshift state: weighted choice, jitter */

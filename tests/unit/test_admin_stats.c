@@ -317,7 +317,7 @@ static void test_no_sources(void **state)
     run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
     run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
     run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
-    assert_int_equal(fx->res.ncols, 16);
+    assert_int_equal(fx->res.ncols, 23);
 
     /* Set, then cleared with NULL: empty again, nothing reset. */
     set_sources(fx, NULL);
@@ -331,16 +331,33 @@ static void test_no_sources(void **state)
 static void test_connection_pool(void **state)
 {
     static const char *const names[] = {
-        "hostgroup",       "srv_host",          "srv_port",
-        "status",          "ConnUsed",          "ConnFree",
-        "ConnOK",          "ConnERR",           "MaxConnUsed",
-        "Queries",         "Queries_GTID_sync", "Bytes_data_sent",
-        "Bytes_data_recv", "Latency_us",        "max_connections",
+        "hostgroup",
+        "srv_host",
+        "srv_port",
+        "status",
+        "ConnUsed",
+        "ConnFree",
+        "ConnOK",
+        "ConnERR",
+        "MaxConnUsed",
+        "Queries",
+        "Queries_GTID_sync",
+        "Bytes_data_sent",
+        "Bytes_data_recv",
+        "Latency_us",
+        "max_connections",
         "Queue",
+        "Queue_wait_p50_us",
+        "Queue_wait_p99_us",
+        "Exhausted",
+        "FailFast",
+        "ConnCreated_last_min",
+        "Idle_ratio",
+        "weight",
     };
     static const struct pool_server_spec specs[] = {
-        {.hostgroup = 0, .host = "db-writer", .port = 3306, .max_connections = 50},
-        {.hostgroup = 1, .host = "10.0.0.7", .port = 3307, .max_connections = 7},
+        {.hostgroup = 0, .host = "db-writer", .port = 3306, .max_connections = 50, .weight = 1},
+        {.hostgroup = 1, .host = "10.0.0.7", .port = 3307, .max_connections = 7, .weight = 5},
     };
     struct pool_settings settings = {.connect_timeout_ms = 1000};
     struct fixture *fx = *state;
@@ -369,7 +386,22 @@ static void test_connection_pool(void **state)
         assert_int_equal(num(fx, r, "Latency_us"), 0);
         assert_int_equal(num(fx, r, "max_connections"), specs[r].max_connections);
         assert_int_equal(num(fx, r, "Queue"), 0);
+        assert_int_equal(num(fx, r, "Exhausted"), 0);
+        assert_int_equal(num(fx, r, "Queue_wait_p99_us"), 0);
+        assert_int_equal(num(fx, r, "weight"), specs[r].weight);
     }
+    /* No traffic yet: the advisor has a row per server and suggests nothing. */
+    run_rows(fx, "SELECT * FROM stats_mysql_pool_advisor ORDER BY hostgroup", 2);
+    for (size_t r = 0; r < 2; r++) {
+        assert_int_equal(num(fx, r, "suggested_connections"), 0);
+        assert_int_equal(num(fx, r, "max_connections"), specs[r].max_connections);
+    }
+    /* A server taken out of service shows its state. */
+    struct pool_server_spec soft[2] = {specs[0], specs[1]};
+    soft[1].status = POOL_SERVER_OFFLINE_SOFT;
+    assert_int_equal(pool_update(pool, soft, 2), 0);
+    run_rows(fx, "SELECT status FROM stats_mysql_connection_pool WHERE hostgroup = 1", 1);
+    assert_string_equal(field(fx, 0, "status"), "OFFLINE_SOFT");
     /* Typed like ProxySQL's: srv_port compares as a number. */
     run_rows(fx, "SELECT srv_host FROM stats_mysql_connection_pool WHERE srv_port = 3307", 1);
     assert_string_equal(field(fx, 0, "srv_host"), "10.0.0.7");
@@ -417,6 +449,7 @@ static void test_show_tables(void **state)
 {
     static const char *const stats[] = {
         "stats_mysql_connection_pool",
+        "stats_mysql_pool_advisor",
         "stats_mysql_query_digest",
         "stats_mysql_query_digest_reset",
     };
