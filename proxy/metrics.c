@@ -203,6 +203,14 @@ static void put_server_sample(struct out *o, const char *name, const struct pool
     put(o, "\"} %" PRIu64 "\n", value);
 }
 
+static void put_server_seconds(struct out *o, const char *name, const struct pool_server_stats *st,
+                               uint64_t us)
+{
+    put(o, "%s{hostgroup=\"%d\",server=\"", name, st->hostgroup);
+    put_label_value(o, st->name);
+    put(o, "\"} %.6f\n", (double)us / 1e6);
+}
+
 static uint64_t nonneg(int v)
 {
     return v > 0 ? (uint64_t)v : 0;
@@ -224,6 +232,18 @@ static void render_pool(struct out *o, struct pool *pool)
          "Backend connection attempts that failed."},
         {"sluice_pool_connections_max_used", "gauge",
          "Highest number of backend connections open at once."},
+        {"sluice_pool_exhausted_total", "counter",
+         "Borrows that found the server at its cap and had to queue."},
+        {"sluice_pool_fail_fast_total", "counter",
+         "Borrows refused at once because the queue was too long or too slow."},
+        {"sluice_pool_queue_wait_p50_seconds", "gauge",
+         "Median queue wait of the borrows that queued in the last minute."},
+        {"sluice_pool_queue_wait_p99_seconds", "gauge",
+         "99th percentile queue wait of the borrows that queued in the last minute."},
+        {"sluice_pool_connections_created_last_minute", "gauge",
+         "Backend connections opened in the last minute."},
+        {"sluice_pool_connections_suggested", "gauge",
+         "Connections the last minute's load needs (Little's law plus 3 sqrt headroom)."},
     };
     size_t n = pool ? pool_server_count(pool) : 0;
     struct pool_server_stats *st = n ? calloc(n, sizeof(*st)) : NULL;
@@ -258,8 +278,26 @@ static void render_pool(struct out *o, struct pool *pool)
             case 5:
                 v = st[i].created_err;
                 break;
-            default:
+            case 6:
                 v = nonneg(st[i].max_used);
+                break;
+            case 7:
+                v = st[i].exhausted;
+                break;
+            case 8:
+                v = st[i].fail_fast;
+                break;
+            case 9:
+                put_server_seconds(o, fams[f].name, &st[i], st[i].wait_p50_us);
+                continue;
+            case 10:
+                put_server_seconds(o, fams[f].name, &st[i], st[i].wait_p99_us);
+                continue;
+            case 11:
+                v = st[i].created_last_min;
+                break;
+            default:
+                v = nonneg(st[i].suggested);
                 break;
             }
             put_server_sample(o, fams[f].name, &st[i], v);
