@@ -6,6 +6,22 @@
  *   storm    all clients start at once, connect, run N autocommit statements, close
  *   idle     open C connections, hold them idle, close them
  *   latency  one persistent connection doing query round trips
+ *   spike    --base-clients run statements steadily; after --warm-seconds the number of
+ *            clients jumps to --clients within --ramp-seconds and stays there for
+ *            --seconds; statement latency is reported before and during the spike
+ *   hold     like idle, but cheap enough for tens of thousands of connections: one thread
+ *            drives every connection through Connector/C's non-blocking API
+ *            (mysql_real_connect_start/cont, ...) on epoll; each connection runs --query
+ *            once, then all are held idle for --seconds, optionally pinged, and closed
+ *
+ * cpr, storm, idle, latency and spike run one thread per client (small stacks); hold runs
+ * one thread in all, with a state machine per connection:
+ *
+ *   H_CONNECT -> H_QUERY -> H_STORE -> H_IDLE -> (H_PING -> H_IDLE) -> closed
+ *        \___________\_________\__________\____> H_FAILED (error counted, closed)
+ *
+ * At most --concurrency connections are between H_CONNECT and H_IDLE at once, so the
+ * target's listen backlog is not what is measured.
  *
  * Every loop is bounded by a count and by time; every network wait is bounded by
  * MYSQL_OPT_CONNECT_TIMEOUT / MYSQL_OPT_READ_TIMEOUT / MYSQL_OPT_WRITE_TIMEOUT.
@@ -17,10 +33,12 @@
 #include <limits.h>
 #include <mysql.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +46,7 @@
 #define MAX_ERR_CODES 64
 #define THREAD_STACK (256 * 1024)
 
-enum mode { MODE_CPR, MODE_STORM, MODE_IDLE, MODE_LATENCY };
+enum mode { MODE_CPR, MODE_STORM, MODE_IDLE, MODE_LATENCY, MODE_SPIKE, MODE_HOLD };
 
 struct options {
     enum mode mode;
@@ -42,7 +60,11 @@ struct options {
     const char *label;
     int clients;
     int threads;
+    int base_clients;
+    int concurrency;
     double seconds;
+    double warm_seconds;
+    double ramp_seconds;
     long statements;
     long max_requests;
     unsigned int connect_timeout;
@@ -62,7 +84,11 @@ static struct options opt = {
     .label = NULL,
     .clients = 8,
     .threads = 0,
+    .base_clients = 10,
+    .concurrency = 256,
     .seconds = 10.0,
+    .warm_seconds = 3.0,
+    .ramp_seconds = 1.0,
     .statements = 20,
     .max_requests = 5000000,
     .connect_timeout = 10,
@@ -314,6 +340,11 @@ struct worker {
     MYSQL **conns;
     long opened;
     long alive;
+    /* spike: late clients start start_at seconds after the gate; samples per phase */
+    int late;
+    double start_at;
+    struct samples before, during;
+    long ok_before, ok_during;
 };
 
 static struct errcount errs_connect, errs_stmt;
@@ -475,6 +506,78 @@ static void *idle_main(void *arg)
         }
         mysql_close(w->conns[i]);
     }
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Sleep until the monotonic time t (bounded: at most a day, in steps of 50 ms). */
+static void sleep_until(double t)
+{
+    for (int i = 0; i < 24 * 3600 * 20; i++) {
+        double left = t - now_s();
+
+        if (left <= 0)
+            return;
+        usleep(left > 0.05 ? 50000 : (useconds_t)(left * 1e6));
+    }
+}
+
+/*
+ * spike: steady clients connect before the gate and run statements until the spike ends;
+ * late clients connect at their start_at during the ramp and then do the same. Each
+ * statement is filed under the phase in which it started: before the spike, or during it
+ * (ramp included).
+ */
+static void *spike_main(void *arg)
+{
+    struct worker *w = arg;
+    char msg[256];
+    unsigned int e = 0;
+    double t_spike, t_stop, t0;
+    MYSQL *m = NULL;
+
+    mysql_thread_init();
+    if (!w->late) {
+        m = open_conn(&e, msg, sizeof(msg));
+        if (!m)
+            err_add(&errs_connect, e, msg);
+    }
+    gate_wait();
+    t_spike = t_start + opt.warm_seconds;
+    t_stop = t_spike + opt.ramp_seconds + opt.seconds;
+    if (w->late) {
+        sleep_until(t_start + w->start_at);
+        t0 = now_s();
+        m = open_conn(&e, msg, sizeof(msg));
+        if (!m)
+            err_add(&errs_connect, e, msg);
+        else
+            samples_add(&w->connect_lat, now_s() - t0);
+    }
+    w->connected = m != NULL;
+    for (long i = 0; m && i < requests_cap_per_thread; i++) {
+        t0 = now_s();
+        if (t0 >= t_stop)
+            break;
+        e = run_query(m, msg, sizeof(msg));
+        if (e) {
+            err_add(&errs_stmt, e, msg);
+            w->stmt_fail++;
+            if (conn_lost(e))
+                break;
+            continue;
+        }
+        if (t0 < t_spike) {
+            samples_add(&w->before, now_s() - t0);
+            w->ok_before++;
+        } else {
+            samples_add(&w->during, now_s() - t0);
+            w->ok_during++;
+        }
+    }
+    if (m)
+        mysql_close(m);
+    w->t_end = now_s();
     mysql_thread_end();
     return NULL;
 }
@@ -813,6 +916,469 @@ static int run_idle(void)
     return (opened == opt.clients && (!opt.verify || alive == opened)) ? 0 : 2;
 }
 
+static int run_spike(void)
+{
+    int n = opt.clients, nb = opt.base_clients < opt.clients ? opt.base_clients : opt.clients;
+    struct worker *ws = calloc((size_t)n, sizeof(*ws));
+    struct samples before = {0}, during = {0}, conn_all = {0};
+    long ok_before = 0, ok_during = 0, fail = 0, connected = 0;
+    double t_spike, t_stop, during_s;
+    int started;
+
+    if (!ws)
+        return 1;
+    requests_cap_per_thread = opt.max_requests / n;
+    if (requests_cap_per_thread < 1)
+        requests_cap_per_thread = 1;
+    for (int i = nb; i < n; i++) {
+        ws[i].late = 1;
+        /* spread the late clients evenly over the ramp */
+        ws[i].start_at = opt.warm_seconds + opt.ramp_seconds * (double)(i - nb) / (double)(n - nb);
+    }
+    started = start_workers(ws, nb, spike_main);
+    usleep(300000); /* let the steady clients connect before the clock starts */
+    started += start_workers(ws + nb, n - nb, spike_main);
+    usleep(100000); /* let the late threads reach the gate */
+    gate_release();
+    t_spike = t_start + opt.warm_seconds;
+    t_stop = t_spike + opt.ramp_seconds + opt.seconds;
+    sleep_until(t_spike);
+    /* machine-readable markers for scripts sampling the proxy meanwhile */
+    fprintf(stderr, "CONNLOAD_SPIKE_START\n");
+    fflush(stderr);
+    sleep_until(t_stop);
+    fprintf(stderr, "CONNLOAD_SPIKE_END\n");
+    fflush(stderr);
+    join_workers(ws, n);
+    for (int i = 0; i < n; i++) {
+        samples_merge(&before, &ws[i].before);
+        samples_merge(&during, &ws[i].during);
+        samples_merge(&conn_all, &ws[i].connect_lat);
+        ok_before += ws[i].ok_before;
+        ok_during += ws[i].ok_during;
+        fail += ws[i].stmt_fail;
+        connected += ws[i].connected;
+        free(ws[i].before.v);
+        free(ws[i].during.v);
+        free(ws[i].connect_lat.v);
+    }
+    samples_sort(&before);
+    samples_sort(&during);
+    samples_sort(&conn_all);
+    during_s = opt.ramp_seconds + opt.seconds;
+    if (opt.json) {
+        json_head();
+        printf("\"base_clients\":%d,\"threads_started\":%d,\"connected\":%ld,\"warm_s\":%.3f,"
+               "\"ramp_s\":%.3f,\"spike_s\":%.3f,\"statements_ok\":%ld,\"statements_failed\":%ld,"
+               "\"qps_before\":%.1f,\"qps_during\":%.1f,\"connect_failed\":%ld,"
+               "\"errors\":%ld,\"connect_errors_by_code\":",
+               nb, started, connected, opt.warm_seconds, opt.ramp_seconds, opt.seconds,
+               ok_before + ok_during, fail,
+               opt.warm_seconds > 0 ? (double)ok_before / opt.warm_seconds : 0,
+               (double)ok_during / during_s, errs_connect.total, errs_connect.total + fail);
+        err_print_json(&errs_connect);
+        printf(",\"statement_errors_by_code\":");
+        err_print_json(&errs_stmt);
+        printf(",");
+        json_pcts("before_ms", &before, 1);
+        printf(",");
+        json_pcts("during_ms", &during, 1);
+        printf(",");
+        json_pcts("spike_connect_ms", &conn_all, 1);
+        printf("}\n");
+    } else {
+        printf("mode                   spike ('%s'; %d steady clients, then %d)\n", opt.query, nb,
+               n);
+        printf("target                 %s:%u\n", opt.host, opt.port);
+        printf("phases                 before %.1f s, ramp %.1f s, spike %.1f s\n",
+               opt.warm_seconds, opt.ramp_seconds, opt.seconds);
+        printf("clients connected      %ld of %d\n", connected, n);
+        printf("statements ok          %ld before, %ld during\n", ok_before, ok_during);
+        printf("statements failed      %ld\n", fail);
+        err_print_text("connect failures", &errs_connect);
+        err_print_text("statement failures", &errs_stmt);
+        text_pcts("latency before", &before, 1);
+        text_pcts("latency during", &during, 1);
+        text_pcts("late connect time", &conn_all, 1);
+    }
+    free(before.v);
+    free(during.v);
+    free(conn_all.v);
+    free(ws);
+    return (errs_connect.total == 0 && fail == 0 && connected == n) ? 0 : 2;
+}
+
+/* ---- hold: many connections on the non-blocking API, one thread ---- */
+
+enum hstate {
+    H_NEW,     /* not started yet (no MYSQL) */
+    H_CONNECT, /* mysql_real_connect_start/cont in progress */
+    H_QUERY,   /* mysql_real_query_start/cont of --query in progress */
+    H_STORE,   /* mysql_store_result_start/cont of its result in progress */
+    H_IDLE,    /* authenticated, ran --query; held with no I/O wanted */
+    H_PING,    /* mysql_ping_start/cont in progress (--verify) */
+    H_FAILED,  /* error counted, connection closed */
+};
+
+struct hconn {
+    MYSQL *m;
+    enum hstate state;
+    int fd;          /* socket registered with epoll, or -1 */
+    int want;        /* MYSQL_WAIT_* the library waits for */
+    int slot;        /* index in hold.active, or -1 */
+    double t0;       /* when connecting began */
+    double deadline; /* when the library's pending timeout fires; 0 when none */
+};
+
+struct hold {
+    int ep;
+    struct hconn *c;
+    struct hconn **active; /* connections with an operation in progress */
+    int nactive;
+    struct samples connect_lat; /* connect + authentication */
+    struct samples ready_lat;   /* connect + authentication + first statement */
+    long idle;
+    long alive;
+};
+
+static struct errcount errs_ping;
+
+static void hold_watch(struct hold *h, struct hconn *c, int status)
+{
+    struct epoll_event ev = {0};
+    int fd = mysql_get_socket(c->m);
+    int op = c->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+    if (status & MYSQL_WAIT_READ)
+        ev.events |= EPOLLIN;
+    if (status & MYSQL_WAIT_WRITE)
+        ev.events |= EPOLLOUT;
+    if (status & MYSQL_WAIT_EXCEPT)
+        ev.events |= EPOLLPRI;
+    ev.data.ptr = c;
+    if (c->fd >= 0 && c->fd != fd)
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    /* the library may have closed and reopened a socket under the same number */
+    if (epoll_ctl(h->ep, op, fd, &ev) != 0)
+        epoll_ctl(h->ep, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    c->fd = fd;
+    c->want = status;
+    c->deadline = (status & MYSQL_WAIT_TIMEOUT)
+                      ? now_s() + (double)mysql_get_timeout_value_ms(c->m) / 1000.0
+                      : 0;
+}
+
+static void hold_unwatch(struct hold *h, struct hconn *c)
+{
+    if (c->fd >= 0)
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    c->fd = -1;
+    c->want = 0;
+    c->deadline = 0;
+    if (c->slot >= 0) {
+        h->active[c->slot] = h->active[--h->nactive];
+        h->active[c->slot]->slot = c->slot;
+        c->slot = -1;
+    }
+}
+
+static void hold_fail(struct hold *h, struct hconn *c)
+{
+    unsigned int e = mysql_errno(c->m);
+    struct errcount *ec = c->state == H_CONNECT ? &errs_connect
+                          : c->state == H_PING  ? &errs_ping
+                                                : &errs_stmt;
+
+    err_add(ec, e ? e : 2000, mysql_error(c->m));
+    if (c->state == H_PING)
+        h->idle--;
+    hold_unwatch(h, c);
+    mysql_close(c->m);
+    c->m = NULL;
+    c->state = H_FAILED;
+}
+
+/* Run c's state machine as far as it goes without waiting; ev: MYSQL_WAIT_* that occurred,
+ * 0 to start the current state's operation. */
+static void hold_advance(struct hold *h, struct hconn *c, int ev)
+{
+    MYSQL *ret;
+    MYSQL_RES *res;
+    int st, err;
+
+    for (;;) {
+        switch (c->state) {
+        case H_CONNECT:
+            ret = NULL;
+            st = ev ? mysql_real_connect_cont(&ret, c->m, ev)
+                    : mysql_real_connect_start(&ret, c->m, opt.host, opt.user, opt.password, opt.db,
+                                               opt.port, NULL, 0);
+            if (st)
+                break;
+            if (!ret) {
+                hold_fail(h, c);
+                return;
+            }
+            samples_add(&h->connect_lat, now_s() - c->t0);
+            c->state = H_QUERY;
+            ev = 0;
+            continue;
+        case H_QUERY:
+            err = 0;
+            st = ev ? mysql_real_query_cont(&err, c->m, ev)
+                    : mysql_real_query_start(&err, c->m, opt.query, strlen(opt.query));
+            if (st)
+                break;
+            if (err) {
+                hold_fail(h, c);
+                return;
+            }
+            c->state = H_STORE;
+            ev = 0;
+            continue;
+        case H_STORE:
+            res = NULL;
+            st =
+                ev ? mysql_store_result_cont(&res, c->m, ev) : mysql_store_result_start(&res, c->m);
+            if (st)
+                break;
+            if (res) {
+                mysql_free_result(res);
+            } else if (mysql_field_count(c->m) != 0) {
+                hold_fail(h, c);
+                return;
+            }
+            samples_add(&h->ready_lat, now_s() - c->t0);
+            h->idle++;
+            c->state = H_IDLE;
+            hold_unwatch(h, c);
+            return;
+        case H_PING:
+            err = 0;
+            st = ev ? mysql_ping_cont(&err, c->m, ev) : mysql_ping_start(&err, c->m);
+            if (st)
+                break;
+            if (err) {
+                hold_fail(h, c);
+                return;
+            }
+            h->alive++;
+            c->state = H_IDLE;
+            hold_unwatch(h, c);
+            return;
+        default:
+            return;
+        }
+        hold_watch(h, c, st);
+        return;
+    }
+}
+
+/* Start connection c: H_NEW -> H_CONNECT. False when it cannot even be set up. */
+static bool hold_start_connect(struct hconn *c)
+{
+    unsigned int ct = opt.connect_timeout, rt = opt.read_timeout;
+
+    c->m = mysql_init(NULL);
+    if (!c->m || mysql_options(c->m, MYSQL_OPT_NONBLOCK, 0) != 0) {
+        err_add(&errs_connect, 2008, "mysql_init or MYSQL_OPT_NONBLOCK failed");
+        if (c->m)
+            mysql_close(c->m);
+        c->m = NULL;
+        c->state = H_FAILED;
+        return false;
+    }
+    mysql_options(c->m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+    mysql_options(c->m, MYSQL_OPT_READ_TIMEOUT, &rt);
+    mysql_options(c->m, MYSQL_OPT_WRITE_TIMEOUT, &rt);
+    c->t0 = now_s();
+    c->state = H_CONNECT;
+    return true;
+}
+
+/*
+ * Drive one phase over all n connections, at most --concurrency at a time: H_CONNECT opens
+ * the H_NEW ones, H_PING pings the H_IDLE ones. At give_up (monotonic seconds) the
+ * operations still in progress fail with a connload error.
+ */
+static void hold_run(struct hold *h, int n, enum hstate phase, double give_up)
+{
+    struct epoll_event evs[256];
+    int next = 0;
+
+    while (next < n || h->nactive > 0) {
+        int k;
+        double now;
+
+        while (h->nactive < opt.concurrency && next < n) {
+            struct hconn *c = &h->c[next++];
+
+            if (phase == H_CONNECT) {
+                if (c->state != H_NEW || !hold_start_connect(c))
+                    continue;
+            } else {
+                if (c->state != H_IDLE)
+                    continue;
+                c->state = H_PING;
+            }
+            c->slot = h->nactive;
+            h->active[h->nactive++] = c;
+            hold_advance(h, c, 0);
+        }
+        k = epoll_wait(h->ep, evs, 256, 20);
+        for (int i = 0; i < k; i++) {
+            struct hconn *c = evs[i].data.ptr;
+            uint32_t e = evs[i].events;
+            int ev = 0;
+
+            if (c->slot < 0)
+                continue; /* finished earlier in this batch */
+            if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                ev |= MYSQL_WAIT_READ;
+            if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+                ev |= MYSQL_WAIT_WRITE;
+            if (e & EPOLLPRI)
+                ev |= MYSQL_WAIT_EXCEPT;
+            ev &= c->want;
+            if (ev)
+                hold_advance(h, c, ev);
+        }
+        now = now_s();
+        /* backwards: hold_unwatch() moves the last entry into the freed slot */
+        for (int i = h->nactive - 1; i >= 0; i--) {
+            struct hconn *c = h->active[i];
+
+            if (c->deadline > 0 && now >= c->deadline)
+                hold_advance(h, c, MYSQL_WAIT_TIMEOUT);
+        }
+        if (now >= give_up) {
+            while (h->nactive > 0) {
+                struct hconn *c = h->active[h->nactive - 1];
+                struct errcount *ec = c->state == H_CONNECT ? &errs_connect
+                                      : c->state == H_PING  ? &errs_ping
+                                                            : &errs_stmt;
+
+                err_add(ec, 2000, "connload: phase time limit reached");
+                if (c->state == H_PING)
+                    h->idle--;
+                hold_unwatch(h, c);
+                mysql_close(c->m);
+                c->m = NULL;
+                c->state = H_FAILED;
+            }
+            break;
+        }
+    }
+}
+
+/* This process's resident set size in KiB, or -1. */
+static long self_rss_kb(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static int run_hold(void)
+{
+    int n = opt.clients;
+    struct hold h = {0};
+    double t_open, t_close, t_ping = 0;
+    long opened, rss_kb;
+    int rc = 1;
+
+    h.ep = epoll_create1(EPOLL_CLOEXEC);
+    h.c = calloc((size_t)n, sizeof(*h.c));
+    h.active = calloc((size_t)opt.concurrency, sizeof(*h.active));
+    if (h.ep < 0 || !h.c || !h.active) {
+        fprintf(stderr, "connload: hold: out of memory or no epoll\n");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        h.c[i].fd = -1;
+        h.c[i].slot = -1;
+    }
+    t_start = now_s();
+    hold_run(&h, n, H_CONNECT, t_start + 900);
+    t_open = now_s() - t_start;
+    opened = h.idle;
+    rss_kb = self_rss_kb();
+    fprintf(stderr, "connload: hold: %ld of %d connections open after %.3f s; holding %.1f s\n",
+            opened, n, t_open, opt.seconds);
+    /* machine-readable marker for scripts measuring the server/proxy meanwhile */
+    fprintf(stderr, "CONNLOAD_IDLE_READY %ld\n", opened);
+    fflush(stderr);
+    sleep_until(now_s() + opt.seconds);
+    if (opt.verify) {
+        t_ping = now_s();
+        hold_run(&h, n, H_PING, t_ping + 900);
+        t_ping = now_s() - t_ping;
+    }
+    t_close = now_s();
+    for (int i = 0; i < n; i++) {
+        if (h.c[i].m)
+            mysql_close(h.c[i].m);
+        h.c[i].m = NULL;
+    }
+    t_close = now_s() - t_close;
+    samples_sort(&h.connect_lat);
+    samples_sort(&h.ready_lat);
+    if (opt.json) {
+        json_head();
+        printf("\"concurrency\":%d,\"opened\":%ld,\"failed\":%ld,\"open_s\":%.3f,\"held_s\":%.3f,"
+               "\"close_s\":%.3f,\"self_rss_kb\":%ld,",
+               opt.concurrency, opened, errs_connect.total + errs_stmt.total, t_open, opt.seconds,
+               t_close, rss_kb);
+        if (opt.verify)
+            printf("\"alive_at_end\":%ld,\"ping_s\":%.3f,\"ping_errors_by_code\":", h.alive,
+                   t_ping);
+        if (opt.verify)
+            err_print_json(&errs_ping);
+        printf("%s\"connect_errors_by_code\":", opt.verify ? "," : "");
+        err_print_json(&errs_connect);
+        printf(",\"statement_errors_by_code\":");
+        err_print_json(&errs_stmt);
+        printf(",");
+        json_pcts("connect_ms", &h.connect_lat, 1);
+        printf(",");
+        json_pcts("ready_ms", &h.ready_lat, 1);
+        printf("}\n");
+    } else {
+        printf("mode                   hold (non-blocking API, one thread)\n");
+        printf("target                 %s:%u\n", opt.host, opt.port);
+        printf("clients                %d (at most %d opening at once)\n", n, opt.concurrency);
+        printf("opened                 %ld in %.3f s\n", opened, t_open);
+        printf("held                   %.1f s\n", opt.seconds);
+        printf("connload RSS           %ld KiB while holding\n", rss_kb);
+        if (opt.verify)
+            printf("alive at end (ping)    %ld (%.3f s)\n", h.alive, t_ping);
+        printf("closed in              %.3f s\n", t_close);
+        err_print_text("connect failures", &errs_connect);
+        err_print_text("statement failures", &errs_stmt);
+        if (opt.verify)
+            err_print_text("ping failures", &errs_ping);
+        text_pcts("connect time", &h.connect_lat, 1);
+        text_pcts("connect + statement", &h.ready_lat, 1);
+    }
+    rc = (opened == n && (!opt.verify || h.alive == opened)) ? 0 : 2;
+out:
+    if (h.ep >= 0)
+        close(h.ep);
+    free(h.connect_lat.v);
+    free(h.ready_lat.v);
+    free(h.active);
+    free(h.c);
+    return rc;
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *f)
@@ -823,6 +1389,12 @@ static void usage(FILE *f)
                "  storm    --clients start at once; each connects, runs --statements, closes\n"
                "  idle     open --clients connections, hold them --seconds, close\n"
                "  latency  --query round trips on one persistent connection for --seconds\n"
+               "  spike    --base-clients run --query in a loop for --warm-seconds, then the\n"
+               "           clients grow to --clients within --ramp-seconds and all run for\n"
+               "           --seconds more; latency is reported before and during the spike\n"
+               "  hold     open --clients connections with the non-blocking API in one thread\n"
+               "           (--concurrency at a time), run --query once on each, hold them\n"
+               "           --seconds, close\n"
                "options:\n"
                "  --host H              (default 127.0.0.1)\n"
                "  --port P              (default 3306)\n"
@@ -834,10 +1406,14 @@ static void usage(FILE *f)
                "  --statements N        storm: statements per client (default 20)\n"
                "  --query SQL           (default 'SELECT 1')\n"
                "  --threads T           idle: opening threads (default 32)\n"
-               "  --max-requests N      cpr/latency: total request bound (default 5000000)\n"
+               "  --base-clients B      spike: steady clients before the spike (default 10)\n"
+               "  --warm-seconds S      spike: seconds before the spike (default 3)\n"
+               "  --ramp-seconds S      spike: seconds to reach --clients (default 1)\n"
+               "  --concurrency N       hold: connections opening at once (default 256)\n"
+               "  --max-requests N      cpr/latency/spike: total request bound (default 5000000)\n"
                "  --connect-timeout S   (default 10)\n"
                "  --read-timeout S      read/write timeout (default 30)\n"
-               "  --verify              idle: ping every connection before closing it\n"
+               "  --verify              idle, hold: ping every connection before closing it\n"
                "  --label L             label copied into the JSON line\n"
                "  --json                print one JSON line instead of text\n"
                "exit status: 0 all ok, 2 some requests/clients failed, 1 usage/setup error\n");
@@ -890,6 +1466,10 @@ static void parse_args(int argc, char **argv)
         opt.mode = MODE_IDLE;
     else if (!strcmp(argv[1], "latency"))
         opt.mode = MODE_LATENCY;
+    else if (!strcmp(argv[1], "spike"))
+        opt.mode = MODE_SPIKE;
+    else if (!strcmp(argv[1], "hold"))
+        opt.mode = MODE_HOLD;
     else {
         fprintf(stderr, "connload: unknown mode '%s'\n", argv[1]);
         usage(stderr);
@@ -936,6 +1516,14 @@ static void parse_args(int argc, char **argv)
             opt.query = v;
         else if (!strcmp(a, "--threads"))
             opt.threads = (int)parse_long(a, v, 1, 100000);
+        else if (!strcmp(a, "--base-clients"))
+            opt.base_clients = (int)parse_long(a, v, 0, 1000000);
+        else if (!strcmp(a, "--warm-seconds"))
+            opt.warm_seconds = parse_double(a, v, 0, 3600);
+        else if (!strcmp(a, "--ramp-seconds"))
+            opt.ramp_seconds = parse_double(a, v, 0, 3600);
+        else if (!strcmp(a, "--concurrency"))
+            opt.concurrency = (int)parse_long(a, v, 1, 100000);
         else if (!strcmp(a, "--max-requests"))
             opt.max_requests = parse_long(a, v, 1, LONG_MAX);
         else if (!strcmp(a, "--connect-timeout"))
@@ -980,6 +1568,12 @@ int main(int argc, char **argv)
         break;
     case MODE_IDLE:
         rc = run_idle();
+        break;
+    case MODE_SPIKE:
+        rc = run_spike();
+        break;
+    case MODE_HOLD:
+        rc = run_hold();
         break;
     default:
         rc = run_cpr_or_latency();
