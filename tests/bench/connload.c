@@ -223,11 +223,16 @@ static void err_add(struct errcount *e, unsigned int code, const char *msg)
     pthread_mutex_unlock(&err_lock);
 }
 
+static void err_fprint_text(FILE *f, const char *title, const struct errcount *e)
+{
+    fprintf(f, "%-22s %ld\n", title, e->total);
+    for (int i = 0; i < e->n; i++)
+        fprintf(f, "  %-6u x %-8ld %s\n", e->code[i], e->count[i], e->msg[i]);
+}
+
 static void err_print_text(const char *title, const struct errcount *e)
 {
-    printf("%-22s %ld\n", title, e->total);
-    for (int i = 0; i < e->n; i++)
-        printf("  %-6u x %-8ld %s\n", e->code[i], e->count[i], e->msg[i]);
+    err_fprint_text(stdout, title, e);
 }
 
 static void err_print_json(const struct errcount *e)
@@ -347,7 +352,7 @@ struct worker {
     long ok_before, ok_during;
 };
 
-static struct errcount errs_connect, errs_stmt;
+static struct errcount errs_connect, errs_stmt, errs_ping;
 static long requests_cap_per_thread;
 
 /* cpr: loop {connect, one query, close} until the deadline or the request cap */
@@ -1041,8 +1046,6 @@ struct hold {
     long alive;
 };
 
-static struct errcount errs_ping;
-
 static void hold_watch(struct hold *h, struct hconn *c, int status)
 {
     struct epoll_event ev = {0};
@@ -1578,6 +1581,13 @@ int main(int argc, char **argv)
     default:
         rc = run_cpr_or_latency();
         break;
+    }
+    if (opt.json) {
+        /* the JSON line counts errors by code; the first message of each code goes here */
+        err_fprint_text(stderr, "connect errors", &errs_connect);
+        err_fprint_text(stderr, "statement errors", &errs_stmt);
+        if (opt.mode == MODE_HOLD && opt.verify)
+            err_fprint_text(stderr, "ping errors", &errs_ping);
     }
     mysql_library_end();
     return rc;
