@@ -14,14 +14,8 @@
  *            (mysql_real_connect_start/cont, ...) on epoll; each connection runs --query
  *            once, then all are held idle for --seconds, optionally pinged, and closed
  *
- * cpr, storm, idle, latency and spike run one thread per client (small stacks); hold runs
- * one thread in all, with a state machine per connection:
- *
- *   H_CONNECT -> H_QUERY -> H_STORE -> H_IDLE -> (H_PING -> H_IDLE) -> closed
- *        \___________\_________\__________\____> H_FAILED (error counted, closed)
- *
- * At most --concurrency connections are between H_CONNECT and H_IDLE at once, so the
- * target's listen backlog is not what is measured.
+ * cpr, storm, idle, latency and spike run one thread per client (small stacks) and live
+ * here; hold runs one thread in all and lives in connload_hold.c.
  *
  * Every loop is bounded by a count and by time; every network wait is bounded by
  * MYSQL_OPT_CONNECT_TIMEOUT / MYSQL_OPT_READ_TIMEOUT / MYSQL_OPT_WRITE_TIMEOUT.
@@ -29,49 +23,21 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "connload.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <mysql.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ERR_CODES 64
 #define THREAD_STACK (256 * 1024)
-
-enum mode { MODE_CPR, MODE_STORM, MODE_IDLE, MODE_LATENCY, MODE_SPIKE, MODE_HOLD };
-
-struct options {
-    enum mode mode;
-    const char *mode_name;
-    const char *host;
-    unsigned int port;
-    const char *user;
-    const char *password;
-    const char *db;
-    const char *query;
-    const char *label;
-    int clients;
-    int threads;
-    int base_clients;
-    int concurrency;
-    double seconds;
-    double warm_seconds;
-    double ramp_seconds;
-    long statements;
-    long max_requests;
-    unsigned int connect_timeout;
-    unsigned int read_timeout;
-    int json;
-    int verify;
-};
 
 static struct options opt = {
     .mode = MODE_CPR,
@@ -99,7 +65,7 @@ static struct options opt = {
 
 /* ---- time ---- */
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
 
@@ -109,13 +75,7 @@ static double now_s(void)
 
 /* ---- latency samples (microseconds) ---- */
 
-struct samples {
-    uint32_t *v;
-    size_t n;
-    size_t cap;
-};
-
-static void samples_add(struct samples *s, double seconds)
+void samples_add(struct samples *s, double seconds)
 {
     double us = seconds * 1e6;
 
@@ -159,7 +119,7 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void samples_sort(struct samples *s)
+void samples_sort(struct samples *s)
 {
     if (s->n > 1)
         qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
@@ -193,17 +153,9 @@ static double avg(const struct samples *s)
 
 /* ---- error counts by code ---- */
 
-struct errcount {
-    unsigned int code[MAX_ERR_CODES];
-    long count[MAX_ERR_CODES];
-    char msg[MAX_ERR_CODES][256];
-    int n;
-    long total;
-};
-
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void err_add(struct errcount *e, unsigned int code, const char *msg)
+void err_add(struct errcount *e, unsigned int code, const char *msg)
 {
     pthread_mutex_lock(&err_lock);
     e->total++;
@@ -223,7 +175,7 @@ static void err_add(struct errcount *e, unsigned int code, const char *msg)
     pthread_mutex_unlock(&err_lock);
 }
 
-static void err_fprint_text(FILE *f, const char *title, const struct errcount *e)
+void err_fprint_text(FILE *f, const char *title, const struct errcount *e)
 {
     fprintf(f, "%-22s %ld\n", title, e->total);
     for (int i = 0; i < e->n; i++)
@@ -235,7 +187,7 @@ static void err_print_text(const char *title, const struct errcount *e)
     err_fprint_text(stdout, title, e);
 }
 
-static void err_print_json(const struct errcount *e)
+void err_print_json(const struct errcount *e)
 {
     printf("{");
     for (int i = 0; i < e->n; i++)
@@ -516,7 +468,7 @@ static void *idle_main(void *arg)
 }
 
 /* Sleep until the monotonic time t (bounded: at most a day, in steps of 50 ms). */
-static void sleep_until(double t)
+void sleep_until(double t)
 {
     for (int i = 0; i < 24 * 3600 * 20; i++) {
         double left = t - now_s();
@@ -621,12 +573,12 @@ static void join_workers(struct worker *ws, int n)
 
 /* ---- output helpers ---- */
 
-static void json_head(void)
+void json_head(const struct options *o)
 {
-    printf("{\"mode\":\"%s\",", opt.mode_name);
-    if (opt.label)
-        printf("\"label\":\"%s\",", opt.label);
-    printf("\"host\":\"%s\",\"port\":%u,\"clients\":%d,", opt.host, opt.port, opt.clients);
+    printf("{\"mode\":\"%s\",", o->mode_name);
+    if (o->label)
+        printf("\"label\":\"%s\",", o->label);
+    printf("\"host\":\"%s\",\"port\":%u,\"clients\":%d,", o->host, o->port, o->clients);
 }
 
 static void json_num(const char *key, double v, int comma)
@@ -637,7 +589,7 @@ static void json_num(const char *key, double v, int comma)
         printf("\"%s\":%.3f%s", key, v, comma ? "," : "");
 }
 
-static void json_pcts(const char *name, const struct samples *s, int scale_ms)
+void json_pcts(const char *name, const struct samples *s, int scale_ms)
 {
     double d = scale_ms ? 1000.0 : 1.0;
 
@@ -650,7 +602,7 @@ static void json_pcts(const char *name, const struct samples *s, int scale_ms)
     printf("}");
 }
 
-static void text_pcts(const char *name, const struct samples *s, int scale_ms)
+void text_pcts(const char *name, const struct samples *s, int scale_ms)
 {
     double d = scale_ms ? 1000.0 : 1.0;
     const char *u = scale_ms ? "ms" : "us";
@@ -701,7 +653,7 @@ static int run_cpr_or_latency(void)
         double rps = elapsed > 0 ? (double)ok / elapsed : 0;
 
         if (opt.json) {
-            json_head();
+            json_head(&opt);
             printf("\"threads_started\":%d,\"seconds\":%.3f,\"requests\":%ld,\"rps\":%.1f,"
                    "\"connect_errors\":%ld,\"connect_errors_by_code\":",
                    started, elapsed, ok, rps, errs_connect.total);
@@ -726,7 +678,7 @@ static int run_cpr_or_latency(void)
         double qps = elapsed > 0 ? (double)ok / elapsed : 0;
 
         if (opt.json) {
-            json_head();
+            json_head(&opt);
             printf("\"seconds\":%.3f,\"queries\":%ld,\"qps\":%.1f,\"errors\":%ld,"
                    "\"errors_by_code\":",
                    elapsed, ok, qps, errs_connect.total + errs_stmt.total);
@@ -790,7 +742,7 @@ static int run_storm(void)
     samples_sort(&conn_all);
     samples_sort(&stmt_all);
     if (opt.json) {
-        json_head();
+        json_head(&opt);
         printf("\"threads_started\":%d,\"statements_per_client\":%ld,\"total_s\":%.3f,"
                "\"connected\":%ld,\"connect_failed\":%ld,\"clients_ok\":%ld,"
                "\"statements_ok\":%ld,\"statements_failed\":%ld,\"statements_not_run\":%ld,"
@@ -891,7 +843,7 @@ static int run_idle(void)
     }
     samples_sort(&conn_all);
     if (opt.json) {
-        json_head();
+        json_head(&opt);
         printf("\"threads\":%d,\"opened\":%ld,\"failed\":%ld,\"open_s\":%.3f,\"held_s\":%.3f,"
                "\"close_s\":%.3f,",
                nt, opened, errs_connect.total, t_open, opt.seconds, t_close);
@@ -972,7 +924,7 @@ static int run_spike(void)
     samples_sort(&conn_all);
     during_s = opt.ramp_seconds + opt.seconds;
     if (opt.json) {
-        json_head();
+        json_head(&opt);
         printf("\"base_clients\":%d,\"threads_started\":%d,\"connected\":%ld,\"warm_s\":%.3f,"
                "\"ramp_s\":%.3f,\"spike_s\":%.3f,\"statements_ok\":%ld,\"statements_failed\":%ld,"
                "\"qps_before\":%.1f,\"qps_during\":%.1f,\"connect_failed\":%ld,"
@@ -1011,375 +963,6 @@ static int run_spike(void)
     free(conn_all.v);
     free(ws);
     return (errs_connect.total == 0 && fail == 0 && connected == n) ? 0 : 2;
-}
-
-/* ---- hold: many connections on the non-blocking API, one thread ---- */
-
-enum hstate {
-    H_NEW,     /* not started yet (no MYSQL) */
-    H_CONNECT, /* mysql_real_connect_start/cont in progress */
-    H_QUERY,   /* mysql_real_query_start/cont of --query in progress */
-    H_STORE,   /* mysql_store_result_start/cont of its result in progress */
-    H_IDLE,    /* authenticated, ran --query; held with no I/O wanted */
-    H_PING,    /* mysql_ping_start/cont in progress (--verify) */
-    H_FAILED,  /* error counted, connection closed */
-};
-
-struct hconn {
-    MYSQL *m;
-    enum hstate state;
-    int fd;          /* socket registered with epoll, or -1 */
-    int want;        /* MYSQL_WAIT_* the library waits for */
-    int slot;        /* index in hold.active, or -1 */
-    double t0;       /* when connecting began */
-    double deadline; /* when the library's pending timeout fires; 0 when none */
-};
-
-struct hold {
-    int ep;
-    struct hconn *c;
-    struct hconn **active; /* connections with an operation in progress */
-    int nactive;
-    struct samples connect_lat; /* connect + authentication */
-    struct samples ready_lat;   /* connect + authentication + first statement */
-    long idle;
-    long alive;
-};
-
-static void hold_watch(struct hold *h, struct hconn *c, int status)
-{
-    struct epoll_event ev = {0};
-    int fd = mysql_get_socket(c->m);
-    int op = c->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-
-    if (status & MYSQL_WAIT_READ)
-        ev.events |= EPOLLIN;
-    if (status & MYSQL_WAIT_WRITE)
-        ev.events |= EPOLLOUT;
-    if (status & MYSQL_WAIT_EXCEPT)
-        ev.events |= EPOLLPRI;
-    ev.data.ptr = c;
-    if (c->fd >= 0 && c->fd != fd)
-        epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    /* the library may have closed and reopened a socket under the same number */
-    if (epoll_ctl(h->ep, op, fd, &ev) != 0)
-        epoll_ctl(h->ep, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-    c->fd = fd;
-    c->want = status;
-    c->deadline = (status & MYSQL_WAIT_TIMEOUT)
-                      ? now_s() + (double)mysql_get_timeout_value_ms(c->m) / 1000.0
-                      : 0;
-}
-
-static void hold_unwatch(struct hold *h, struct hconn *c)
-{
-    if (c->fd >= 0)
-        epoll_ctl(h->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    c->fd = -1;
-    c->want = 0;
-    c->deadline = 0;
-    if (c->slot >= 0) {
-        h->active[c->slot] = h->active[--h->nactive];
-        h->active[c->slot]->slot = c->slot;
-        c->slot = -1;
-    }
-}
-
-static void hold_fail(struct hold *h, struct hconn *c)
-{
-    unsigned int e = mysql_errno(c->m);
-    struct errcount *ec = c->state == H_CONNECT ? &errs_connect
-                          : c->state == H_PING  ? &errs_ping
-                                                : &errs_stmt;
-
-    err_add(ec, e ? e : 2000, mysql_error(c->m));
-    if (c->state == H_PING)
-        h->idle--;
-    hold_unwatch(h, c);
-    mysql_close(c->m);
-    c->m = NULL;
-    c->state = H_FAILED;
-}
-
-/* Run c's state machine as far as it goes without waiting; ev: MYSQL_WAIT_* that occurred,
- * 0 to start the current state's operation. */
-static void hold_advance(struct hold *h, struct hconn *c, int ev)
-{
-    MYSQL *ret;
-    MYSQL_RES *res;
-    int st, err;
-
-    for (;;) {
-        switch (c->state) {
-        case H_CONNECT:
-            ret = NULL;
-            st = ev ? mysql_real_connect_cont(&ret, c->m, ev)
-                    : mysql_real_connect_start(&ret, c->m, opt.host, opt.user, opt.password, opt.db,
-                                               opt.port, NULL, 0);
-            if (st)
-                break;
-            if (!ret) {
-                hold_fail(h, c);
-                return;
-            }
-            samples_add(&h->connect_lat, now_s() - c->t0);
-            c->state = H_QUERY;
-            ev = 0;
-            continue;
-        case H_QUERY:
-            err = 0;
-            st = ev ? mysql_real_query_cont(&err, c->m, ev)
-                    : mysql_real_query_start(&err, c->m, opt.query, strlen(opt.query));
-            if (st)
-                break;
-            if (err) {
-                hold_fail(h, c);
-                return;
-            }
-            c->state = H_STORE;
-            ev = 0;
-            continue;
-        case H_STORE:
-            res = NULL;
-            st =
-                ev ? mysql_store_result_cont(&res, c->m, ev) : mysql_store_result_start(&res, c->m);
-            if (st)
-                break;
-            if (res) {
-                mysql_free_result(res);
-            } else if (mysql_field_count(c->m) != 0) {
-                hold_fail(h, c);
-                return;
-            }
-            samples_add(&h->ready_lat, now_s() - c->t0);
-            h->idle++;
-            c->state = H_IDLE;
-            hold_unwatch(h, c);
-            return;
-        case H_PING:
-            err = 0;
-            st = ev ? mysql_ping_cont(&err, c->m, ev) : mysql_ping_start(&err, c->m);
-            if (st)
-                break;
-            if (err) {
-                hold_fail(h, c);
-                return;
-            }
-            h->alive++;
-            c->state = H_IDLE;
-            hold_unwatch(h, c);
-            return;
-        default:
-            return;
-        }
-        hold_watch(h, c, st);
-        return;
-    }
-}
-
-/* Start connection c: H_NEW -> H_CONNECT. False when it cannot even be set up. */
-static bool hold_start_connect(struct hconn *c)
-{
-    unsigned int ct = opt.connect_timeout, rt = opt.read_timeout;
-
-    c->m = mysql_init(NULL);
-    if (!c->m || mysql_options(c->m, MYSQL_OPT_NONBLOCK, 0) != 0) {
-        err_add(&errs_connect, 2008, "mysql_init or MYSQL_OPT_NONBLOCK failed");
-        if (c->m)
-            mysql_close(c->m);
-        c->m = NULL;
-        c->state = H_FAILED;
-        return false;
-    }
-    mysql_options(c->m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
-    mysql_options(c->m, MYSQL_OPT_READ_TIMEOUT, &rt);
-    mysql_options(c->m, MYSQL_OPT_WRITE_TIMEOUT, &rt);
-    c->t0 = now_s();
-    c->state = H_CONNECT;
-    return true;
-}
-
-/*
- * Drive one phase over all n connections, at most --concurrency at a time: H_CONNECT opens
- * the H_NEW ones, H_PING pings the H_IDLE ones. At give_up (monotonic seconds) the
- * operations still in progress fail with a connload error.
- */
-static void hold_run(struct hold *h, int n, enum hstate phase, double give_up)
-{
-    struct epoll_event evs[256];
-    int next = 0;
-
-    while (next < n || h->nactive > 0) {
-        int k;
-        double now;
-
-        while (h->nactive < opt.concurrency && next < n) {
-            struct hconn *c = &h->c[next++];
-
-            if (phase == H_CONNECT) {
-                if (c->state != H_NEW || !hold_start_connect(c))
-                    continue;
-            } else {
-                if (c->state != H_IDLE)
-                    continue;
-                c->state = H_PING;
-            }
-            c->slot = h->nactive;
-            h->active[h->nactive++] = c;
-            hold_advance(h, c, 0);
-        }
-        k = epoll_wait(h->ep, evs, 256, 20);
-        for (int i = 0; i < k; i++) {
-            struct hconn *c = evs[i].data.ptr;
-            uint32_t e = evs[i].events;
-            int ev = 0;
-
-            if (c->slot < 0)
-                continue; /* finished earlier in this batch */
-            if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                ev |= MYSQL_WAIT_READ;
-            if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-                ev |= MYSQL_WAIT_WRITE;
-            if (e & EPOLLPRI)
-                ev |= MYSQL_WAIT_EXCEPT;
-            ev &= c->want;
-            if (ev)
-                hold_advance(h, c, ev);
-        }
-        now = now_s();
-        /* backwards: hold_unwatch() moves the last entry into the freed slot */
-        for (int i = h->nactive - 1; i >= 0; i--) {
-            struct hconn *c = h->active[i];
-
-            if (c->deadline > 0 && now >= c->deadline)
-                hold_advance(h, c, MYSQL_WAIT_TIMEOUT);
-        }
-        if (now >= give_up) {
-            while (h->nactive > 0) {
-                struct hconn *c = h->active[h->nactive - 1];
-                struct errcount *ec = c->state == H_CONNECT ? &errs_connect
-                                      : c->state == H_PING  ? &errs_ping
-                                                            : &errs_stmt;
-
-                err_add(ec, 2000, "connload: phase time limit reached");
-                if (c->state == H_PING)
-                    h->idle--;
-                hold_unwatch(h, c);
-                mysql_close(c->m);
-                c->m = NULL;
-                c->state = H_FAILED;
-            }
-            break;
-        }
-    }
-}
-
-/* This process's resident set size in KiB, or -1. */
-static long self_rss_kb(void)
-{
-    char line[256];
-    long kb = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
-static int run_hold(void)
-{
-    int n = opt.clients;
-    struct hold h = {0};
-    double t_open, t_close, t_ping = 0;
-    long opened, rss_kb;
-    int rc = 1;
-
-    h.ep = epoll_create1(EPOLL_CLOEXEC);
-    h.c = calloc((size_t)n, sizeof(*h.c));
-    h.active = calloc((size_t)opt.concurrency, sizeof(*h.active));
-    if (h.ep < 0 || !h.c || !h.active) {
-        fprintf(stderr, "connload: hold: out of memory or no epoll\n");
-        goto out;
-    }
-    for (int i = 0; i < n; i++) {
-        h.c[i].fd = -1;
-        h.c[i].slot = -1;
-    }
-    t_start = now_s();
-    hold_run(&h, n, H_CONNECT, t_start + 900);
-    t_open = now_s() - t_start;
-    opened = h.idle;
-    rss_kb = self_rss_kb();
-    fprintf(stderr, "connload: hold: %ld of %d connections open after %.3f s; holding %.1f s\n",
-            opened, n, t_open, opt.seconds);
-    /* machine-readable marker for scripts measuring the server/proxy meanwhile */
-    fprintf(stderr, "CONNLOAD_IDLE_READY %ld\n", opened);
-    fflush(stderr);
-    sleep_until(now_s() + opt.seconds);
-    if (opt.verify) {
-        t_ping = now_s();
-        hold_run(&h, n, H_PING, t_ping + 900);
-        t_ping = now_s() - t_ping;
-    }
-    t_close = now_s();
-    for (int i = 0; i < n; i++) {
-        if (h.c[i].m)
-            mysql_close(h.c[i].m);
-        h.c[i].m = NULL;
-    }
-    t_close = now_s() - t_close;
-    samples_sort(&h.connect_lat);
-    samples_sort(&h.ready_lat);
-    if (opt.json) {
-        json_head();
-        printf("\"concurrency\":%d,\"opened\":%ld,\"failed\":%ld,\"open_s\":%.3f,\"held_s\":%.3f,"
-               "\"close_s\":%.3f,\"self_rss_kb\":%ld,",
-               opt.concurrency, opened, errs_connect.total + errs_stmt.total, t_open, opt.seconds,
-               t_close, rss_kb);
-        if (opt.verify)
-            printf("\"alive_at_end\":%ld,\"ping_s\":%.3f,\"ping_errors_by_code\":", h.alive,
-                   t_ping);
-        if (opt.verify)
-            err_print_json(&errs_ping);
-        printf("%s\"connect_errors_by_code\":", opt.verify ? "," : "");
-        err_print_json(&errs_connect);
-        printf(",\"statement_errors_by_code\":");
-        err_print_json(&errs_stmt);
-        printf(",");
-        json_pcts("connect_ms", &h.connect_lat, 1);
-        printf(",");
-        json_pcts("ready_ms", &h.ready_lat, 1);
-        printf("}\n");
-    } else {
-        printf("mode                   hold (non-blocking API, one thread)\n");
-        printf("target                 %s:%u\n", opt.host, opt.port);
-        printf("clients                %d (at most %d opening at once)\n", n, opt.concurrency);
-        printf("opened                 %ld in %.3f s\n", opened, t_open);
-        printf("held                   %.1f s\n", opt.seconds);
-        printf("connload RSS           %ld KiB while holding\n", rss_kb);
-        if (opt.verify)
-            printf("alive at end (ping)    %ld (%.3f s)\n", h.alive, t_ping);
-        printf("closed in              %.3f s\n", t_close);
-        err_print_text("connect failures", &errs_connect);
-        err_print_text("statement failures", &errs_stmt);
-        if (opt.verify)
-            err_print_text("ping failures", &errs_ping);
-        text_pcts("connect time", &h.connect_lat, 1);
-        text_pcts("connect + statement", &h.ready_lat, 1);
-    }
-    rc = (opened == n && (!opt.verify || h.alive == opened)) ? 0 : 2;
-out:
-    if (h.ep >= 0)
-        close(h.ep);
-    free(h.connect_lat.v);
-    free(h.ready_lat.v);
-    free(h.active);
-    free(h.c);
-    return rc;
 }
 
 /* ---- command line ---- */
@@ -1576,7 +1159,7 @@ int main(int argc, char **argv)
         rc = run_spike();
         break;
     case MODE_HOLD:
-        rc = run_hold();
+        rc = run_hold(&opt, &errs_connect, &errs_stmt, &errs_ping);
         break;
     default:
         rc = run_cpr_or_latency();
