@@ -178,6 +178,7 @@ if [[ ! -x "$CONNLOAD" ]]; then
     log "compiling connload directly into $CONNLOAD"
     # shellcheck disable=SC2046
     gcc -O2 -Wall -Wextra $(pkg-config --cflags libmariadb) "$SRC/tests/bench/connload.c" \
+        "$SRC/tests/bench/connload_hold.c" \
         $(pkg-config --libs libmariadb) -lpthread -o "$CONNLOAD" || die "cannot build connload"
 fi
 if [[ ! -x "$SLUICE" ]]; then

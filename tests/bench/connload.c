@@ -6,6 +6,16 @@
  *   storm    all clients start at once, connect, run N autocommit statements, close
  *   idle     open C connections, hold them idle, close them
  *   latency  one persistent connection doing query round trips
+ *   spike    --base-clients run statements steadily; after --warm-seconds the number of
+ *            clients jumps to --clients within --ramp-seconds and stays there for
+ *            --seconds; statement latency is reported before and during the spike
+ *   hold     like idle, but cheap enough for tens of thousands of connections: one thread
+ *            drives every connection through Connector/C's non-blocking API
+ *            (mysql_real_connect_start/cont, ...) on epoll; each connection runs --query
+ *            once, then all are held idle for --seconds, optionally pinged, and closed
+ *
+ * cpr, storm, idle, latency and spike run one thread per client (small stacks) and live
+ * here; hold runs one thread in all and lives in connload_hold.c.
  *
  * Every loop is bounded by a count and by time; every network wait is bounded by
  * MYSQL_OPT_CONNECT_TIMEOUT / MYSQL_OPT_READ_TIMEOUT / MYSQL_OPT_WRITE_TIMEOUT.
@@ -13,6 +23,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "connload.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <mysql.h>
@@ -25,31 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ERR_CODES 64
 #define THREAD_STACK (256 * 1024)
-
-enum mode { MODE_CPR, MODE_STORM, MODE_IDLE, MODE_LATENCY };
-
-struct options {
-    enum mode mode;
-    const char *mode_name;
-    const char *host;
-    unsigned int port;
-    const char *user;
-    const char *password;
-    const char *db;
-    const char *query;
-    const char *label;
-    int clients;
-    int threads;
-    double seconds;
-    long statements;
-    long max_requests;
-    unsigned int connect_timeout;
-    unsigned int read_timeout;
-    int json;
-    int verify;
-};
 
 static struct options opt = {
     .mode = MODE_CPR,
@@ -62,7 +50,11 @@ static struct options opt = {
     .label = NULL,
     .clients = 8,
     .threads = 0,
+    .base_clients = 10,
+    .concurrency = 256,
     .seconds = 10.0,
+    .warm_seconds = 3.0,
+    .ramp_seconds = 1.0,
     .statements = 20,
     .max_requests = 5000000,
     .connect_timeout = 10,
@@ -73,7 +65,7 @@ static struct options opt = {
 
 /* ---- time ---- */
 
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
 
@@ -83,13 +75,7 @@ static double now_s(void)
 
 /* ---- latency samples (microseconds) ---- */
 
-struct samples {
-    uint32_t *v;
-    size_t n;
-    size_t cap;
-};
-
-static void samples_add(struct samples *s, double seconds)
+void samples_add(struct samples *s, double seconds)
 {
     double us = seconds * 1e6;
 
@@ -133,7 +119,7 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void samples_sort(struct samples *s)
+void samples_sort(struct samples *s)
 {
     if (s->n > 1)
         qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
@@ -167,17 +153,9 @@ static double avg(const struct samples *s)
 
 /* ---- error counts by code ---- */
 
-struct errcount {
-    unsigned int code[MAX_ERR_CODES];
-    long count[MAX_ERR_CODES];
-    char msg[MAX_ERR_CODES][256];
-    int n;
-    long total;
-};
-
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void err_add(struct errcount *e, unsigned int code, const char *msg)
+void err_add(struct errcount *e, unsigned int code, const char *msg)
 {
     pthread_mutex_lock(&err_lock);
     e->total++;
@@ -197,14 +175,19 @@ static void err_add(struct errcount *e, unsigned int code, const char *msg)
     pthread_mutex_unlock(&err_lock);
 }
 
-static void err_print_text(const char *title, const struct errcount *e)
+void err_fprint_text(FILE *f, const char *title, const struct errcount *e)
 {
-    printf("%-22s %ld\n", title, e->total);
+    fprintf(f, "%-22s %ld\n", title, e->total);
     for (int i = 0; i < e->n; i++)
-        printf("  %-6u x %-8ld %s\n", e->code[i], e->count[i], e->msg[i]);
+        fprintf(f, "  %-6u x %-8ld %s\n", e->code[i], e->count[i], e->msg[i]);
 }
 
-static void err_print_json(const struct errcount *e)
+static void err_print_text(const char *title, const struct errcount *e)
+{
+    err_fprint_text(stdout, title, e);
+}
+
+void err_print_json(const struct errcount *e)
 {
     printf("{");
     for (int i = 0; i < e->n; i++)
@@ -314,9 +297,14 @@ struct worker {
     MYSQL **conns;
     long opened;
     long alive;
+    /* spike: late clients start start_at seconds after the gate; samples per phase */
+    int late;
+    double start_at;
+    struct samples before, during;
+    long ok_before, ok_during;
 };
 
-static struct errcount errs_connect, errs_stmt;
+static struct errcount errs_connect, errs_stmt, errs_ping;
 static long requests_cap_per_thread;
 
 /* cpr: loop {connect, one query, close} until the deadline or the request cap */
@@ -479,6 +467,78 @@ static void *idle_main(void *arg)
     return NULL;
 }
 
+/* Sleep until the monotonic time t (bounded: at most a day, in steps of 50 ms). */
+void sleep_until(double t)
+{
+    for (int i = 0; i < 24 * 3600 * 20; i++) {
+        double left = t - now_s();
+
+        if (left <= 0)
+            return;
+        usleep(left > 0.05 ? 50000 : (useconds_t)(left * 1e6));
+    }
+}
+
+/*
+ * spike: steady clients connect before the gate and run statements until the spike ends;
+ * late clients connect at their start_at during the ramp and then do the same. Each
+ * statement is filed under the phase in which it started: before the spike, or during it
+ * (ramp included).
+ */
+static void *spike_main(void *arg)
+{
+    struct worker *w = arg;
+    char msg[256];
+    unsigned int e = 0;
+    double t_spike, t_stop, t0;
+    MYSQL *m = NULL;
+
+    mysql_thread_init();
+    if (!w->late) {
+        m = open_conn(&e, msg, sizeof(msg));
+        if (!m)
+            err_add(&errs_connect, e, msg);
+    }
+    gate_wait();
+    t_spike = t_start + opt.warm_seconds;
+    t_stop = t_spike + opt.ramp_seconds + opt.seconds;
+    if (w->late) {
+        sleep_until(t_start + w->start_at);
+        t0 = now_s();
+        m = open_conn(&e, msg, sizeof(msg));
+        if (!m)
+            err_add(&errs_connect, e, msg);
+        else
+            samples_add(&w->connect_lat, now_s() - t0);
+    }
+    w->connected = m != NULL;
+    for (long i = 0; m && i < requests_cap_per_thread; i++) {
+        t0 = now_s();
+        if (t0 >= t_stop)
+            break;
+        e = run_query(m, msg, sizeof(msg));
+        if (e) {
+            err_add(&errs_stmt, e, msg);
+            w->stmt_fail++;
+            if (conn_lost(e))
+                break;
+            continue;
+        }
+        if (t0 < t_spike) {
+            samples_add(&w->before, now_s() - t0);
+            w->ok_before++;
+        } else {
+            samples_add(&w->during, now_s() - t0);
+            w->ok_during++;
+        }
+    }
+    if (m)
+        mysql_close(m);
+    w->t_end = now_s();
+    mysql_thread_end();
+    return NULL;
+}
+
 /* ---- thread creation ---- */
 
 static int start_workers(struct worker *ws, int n, void *(*fn)(void *))
@@ -513,12 +573,12 @@ static void join_workers(struct worker *ws, int n)
 
 /* ---- output helpers ---- */
 
-static void json_head(void)
+void json_head(const struct options *o)
 {
-    printf("{\"mode\":\"%s\",", opt.mode_name);
-    if (opt.label)
-        printf("\"label\":\"%s\",", opt.label);
-    printf("\"host\":\"%s\",\"port\":%u,\"clients\":%d,", opt.host, opt.port, opt.clients);
+    printf("{\"mode\":\"%s\",", o->mode_name);
+    if (o->label)
+        printf("\"label\":\"%s\",", o->label);
+    printf("\"host\":\"%s\",\"port\":%u,\"clients\":%d,", o->host, o->port, o->clients);
 }
 
 static void json_num(const char *key, double v, int comma)
@@ -529,7 +589,7 @@ static void json_num(const char *key, double v, int comma)
         printf("\"%s\":%.3f%s", key, v, comma ? "," : "");
 }
 
-static void json_pcts(const char *name, const struct samples *s, int scale_ms)
+void json_pcts(const char *name, const struct samples *s, int scale_ms)
 {
     double d = scale_ms ? 1000.0 : 1.0;
 
@@ -542,7 +602,7 @@ static void json_pcts(const char *name, const struct samples *s, int scale_ms)
     printf("}");
 }
 
-static void text_pcts(const char *name, const struct samples *s, int scale_ms)
+void text_pcts(const char *name, const struct samples *s, int scale_ms)
 {
     double d = scale_ms ? 1000.0 : 1.0;
     const char *u = scale_ms ? "ms" : "us";
@@ -593,7 +653,7 @@ static int run_cpr_or_latency(void)
         double rps = elapsed > 0 ? (double)ok / elapsed : 0;
 
         if (opt.json) {
-            json_head();
+            json_head(&opt);
             printf("\"threads_started\":%d,\"seconds\":%.3f,\"requests\":%ld,\"rps\":%.1f,"
                    "\"connect_errors\":%ld,\"connect_errors_by_code\":",
                    started, elapsed, ok, rps, errs_connect.total);
@@ -618,7 +678,7 @@ static int run_cpr_or_latency(void)
         double qps = elapsed > 0 ? (double)ok / elapsed : 0;
 
         if (opt.json) {
-            json_head();
+            json_head(&opt);
             printf("\"seconds\":%.3f,\"queries\":%ld,\"qps\":%.1f,\"errors\":%ld,"
                    "\"errors_by_code\":",
                    elapsed, ok, qps, errs_connect.total + errs_stmt.total);
@@ -682,7 +742,7 @@ static int run_storm(void)
     samples_sort(&conn_all);
     samples_sort(&stmt_all);
     if (opt.json) {
-        json_head();
+        json_head(&opt);
         printf("\"threads_started\":%d,\"statements_per_client\":%ld,\"total_s\":%.3f,"
                "\"connected\":%ld,\"connect_failed\":%ld,\"clients_ok\":%ld,"
                "\"statements_ok\":%ld,\"statements_failed\":%ld,\"statements_not_run\":%ld,"
@@ -783,7 +843,7 @@ static int run_idle(void)
     }
     samples_sort(&conn_all);
     if (opt.json) {
-        json_head();
+        json_head(&opt);
         printf("\"threads\":%d,\"opened\":%ld,\"failed\":%ld,\"open_s\":%.3f,\"held_s\":%.3f,"
                "\"close_s\":%.3f,",
                nt, opened, errs_connect.total, t_open, opt.seconds, t_close);
@@ -813,6 +873,98 @@ static int run_idle(void)
     return (opened == opt.clients && (!opt.verify || alive == opened)) ? 0 : 2;
 }
 
+static int run_spike(void)
+{
+    int n = opt.clients, nb = opt.base_clients < opt.clients ? opt.base_clients : opt.clients;
+    struct worker *ws = calloc((size_t)n, sizeof(*ws));
+    struct samples before = {0}, during = {0}, conn_all = {0};
+    long ok_before = 0, ok_during = 0, fail = 0, connected = 0;
+    double t_spike, t_stop, during_s;
+    int started;
+
+    if (!ws)
+        return 1;
+    requests_cap_per_thread = opt.max_requests / n;
+    if (requests_cap_per_thread < 1)
+        requests_cap_per_thread = 1;
+    for (int i = nb; i < n; i++) {
+        ws[i].late = 1;
+        /* spread the late clients evenly over the ramp */
+        ws[i].start_at = opt.warm_seconds + opt.ramp_seconds * (double)(i - nb) / (double)(n - nb);
+    }
+    started = start_workers(ws, nb, spike_main);
+    usleep(300000); /* let the steady clients connect before the clock starts */
+    started += start_workers(ws + nb, n - nb, spike_main);
+    usleep(100000); /* let the late threads reach the gate */
+    gate_release();
+    t_spike = t_start + opt.warm_seconds;
+    t_stop = t_spike + opt.ramp_seconds + opt.seconds;
+    sleep_until(t_spike);
+    /* machine-readable markers for scripts sampling the proxy meanwhile */
+    fprintf(stderr, "CONNLOAD_SPIKE_START\n");
+    fflush(stderr);
+    sleep_until(t_stop);
+    fprintf(stderr, "CONNLOAD_SPIKE_END\n");
+    fflush(stderr);
+    join_workers(ws, n);
+    for (int i = 0; i < n; i++) {
+        samples_merge(&before, &ws[i].before);
+        samples_merge(&during, &ws[i].during);
+        samples_merge(&conn_all, &ws[i].connect_lat);
+        ok_before += ws[i].ok_before;
+        ok_during += ws[i].ok_during;
+        fail += ws[i].stmt_fail;
+        connected += ws[i].connected;
+        free(ws[i].before.v);
+        free(ws[i].during.v);
+        free(ws[i].connect_lat.v);
+    }
+    samples_sort(&before);
+    samples_sort(&during);
+    samples_sort(&conn_all);
+    during_s = opt.ramp_seconds + opt.seconds;
+    if (opt.json) {
+        json_head(&opt);
+        printf("\"base_clients\":%d,\"threads_started\":%d,\"connected\":%ld,\"warm_s\":%.3f,"
+               "\"ramp_s\":%.3f,\"spike_s\":%.3f,\"statements_ok\":%ld,\"statements_failed\":%ld,"
+               "\"qps_before\":%.1f,\"qps_during\":%.1f,\"connect_failed\":%ld,"
+               "\"errors\":%ld,\"connect_errors_by_code\":",
+               nb, started, connected, opt.warm_seconds, opt.ramp_seconds, opt.seconds,
+               ok_before + ok_during, fail,
+               opt.warm_seconds > 0 ? (double)ok_before / opt.warm_seconds : 0,
+               (double)ok_during / during_s, errs_connect.total, errs_connect.total + fail);
+        err_print_json(&errs_connect);
+        printf(",\"statement_errors_by_code\":");
+        err_print_json(&errs_stmt);
+        printf(",");
+        json_pcts("before_ms", &before, 1);
+        printf(",");
+        json_pcts("during_ms", &during, 1);
+        printf(",");
+        json_pcts("spike_connect_ms", &conn_all, 1);
+        printf("}\n");
+    } else {
+        printf("mode                   spike ('%s'; %d steady clients, then %d)\n", opt.query, nb,
+               n);
+        printf("target                 %s:%u\n", opt.host, opt.port);
+        printf("phases                 before %.1f s, ramp %.1f s, spike %.1f s\n",
+               opt.warm_seconds, opt.ramp_seconds, opt.seconds);
+        printf("clients connected      %ld of %d\n", connected, n);
+        printf("statements ok          %ld before, %ld during\n", ok_before, ok_during);
+        printf("statements failed      %ld\n", fail);
+        err_print_text("connect failures", &errs_connect);
+        err_print_text("statement failures", &errs_stmt);
+        text_pcts("latency before", &before, 1);
+        text_pcts("latency during", &during, 1);
+        text_pcts("late connect time", &conn_all, 1);
+    }
+    free(before.v);
+    free(during.v);
+    free(conn_all.v);
+    free(ws);
+    return (errs_connect.total == 0 && fail == 0 && connected == n) ? 0 : 2;
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *f)
@@ -823,6 +975,12 @@ static void usage(FILE *f)
                "  storm    --clients start at once; each connects, runs --statements, closes\n"
                "  idle     open --clients connections, hold them --seconds, close\n"
                "  latency  --query round trips on one persistent connection for --seconds\n"
+               "  spike    --base-clients run --query in a loop for --warm-seconds, then the\n"
+               "           clients grow to --clients within --ramp-seconds and all run for\n"
+               "           --seconds more; latency is reported before and during the spike\n"
+               "  hold     open --clients connections with the non-blocking API in one thread\n"
+               "           (--concurrency at a time), run --query once on each, hold them\n"
+               "           --seconds, close\n"
                "options:\n"
                "  --host H              (default 127.0.0.1)\n"
                "  --port P              (default 3306)\n"
@@ -834,10 +992,14 @@ static void usage(FILE *f)
                "  --statements N        storm: statements per client (default 20)\n"
                "  --query SQL           (default 'SELECT 1')\n"
                "  --threads T           idle: opening threads (default 32)\n"
-               "  --max-requests N      cpr/latency: total request bound (default 5000000)\n"
+               "  --base-clients B      spike: steady clients before the spike (default 10)\n"
+               "  --warm-seconds S      spike: seconds before the spike (default 3)\n"
+               "  --ramp-seconds S      spike: seconds to reach --clients (default 1)\n"
+               "  --concurrency N       hold: connections opening at once (default 256)\n"
+               "  --max-requests N      cpr/latency/spike: total request bound (default 5000000)\n"
                "  --connect-timeout S   (default 10)\n"
                "  --read-timeout S      read/write timeout (default 30)\n"
-               "  --verify              idle: ping every connection before closing it\n"
+               "  --verify              idle, hold: ping every connection before closing it\n"
                "  --label L             label copied into the JSON line\n"
                "  --json                print one JSON line instead of text\n"
                "exit status: 0 all ok, 2 some requests/clients failed, 1 usage/setup error\n");
@@ -890,6 +1052,10 @@ static void parse_args(int argc, char **argv)
         opt.mode = MODE_IDLE;
     else if (!strcmp(argv[1], "latency"))
         opt.mode = MODE_LATENCY;
+    else if (!strcmp(argv[1], "spike"))
+        opt.mode = MODE_SPIKE;
+    else if (!strcmp(argv[1], "hold"))
+        opt.mode = MODE_HOLD;
     else {
         fprintf(stderr, "connload: unknown mode '%s'\n", argv[1]);
         usage(stderr);
@@ -936,6 +1102,14 @@ static void parse_args(int argc, char **argv)
             opt.query = v;
         else if (!strcmp(a, "--threads"))
             opt.threads = (int)parse_long(a, v, 1, 100000);
+        else if (!strcmp(a, "--base-clients"))
+            opt.base_clients = (int)parse_long(a, v, 0, 1000000);
+        else if (!strcmp(a, "--warm-seconds"))
+            opt.warm_seconds = parse_double(a, v, 0, 3600);
+        else if (!strcmp(a, "--ramp-seconds"))
+            opt.ramp_seconds = parse_double(a, v, 0, 3600);
+        else if (!strcmp(a, "--concurrency"))
+            opt.concurrency = (int)parse_long(a, v, 1, 100000);
         else if (!strcmp(a, "--max-requests"))
             opt.max_requests = parse_long(a, v, 1, LONG_MAX);
         else if (!strcmp(a, "--connect-timeout"))
@@ -981,9 +1155,22 @@ int main(int argc, char **argv)
     case MODE_IDLE:
         rc = run_idle();
         break;
+    case MODE_SPIKE:
+        rc = run_spike();
+        break;
+    case MODE_HOLD:
+        rc = run_hold(&opt, &errs_connect, &errs_stmt, &errs_ping);
+        break;
     default:
         rc = run_cpr_or_latency();
         break;
+    }
+    if (opt.json) {
+        /* the JSON line counts errors by code; the first message of each code goes here */
+        err_fprint_text(stderr, "connect errors", &errs_connect);
+        err_fprint_text(stderr, "statement errors", &errs_stmt);
+        if (opt.mode == MODE_HOLD && opt.verify)
+            err_fprint_text(stderr, "ping errors", &errs_ping);
     }
     mysql_library_end();
     return rc;
