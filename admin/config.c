@@ -169,8 +169,7 @@ static const struct var vars[] = {
      TIMEOUT_MAX_MS},
     {"mysql-connection_idle_timeout_ms", "300000", VAR_INT, FIELD(connection_idle_timeout_ms), 0,
      TIMEOUT_MAX_MS},
-    {"mysql-connection_max_age_ms", "0", VAR_INT, FIELD(connection_max_age_ms), 0,
-     TIMEOUT_MAX_MS},
+    {"mysql-connection_max_age_ms", "0", VAR_INT, FIELD(connection_max_age_ms), 0, TIMEOUT_MAX_MS},
     {"mysql-ping_interval_server_msec", "10000", VAR_INT, FIELD(ping_interval_server_ms), 0,
      TIMEOUT_MAX_MS},
     {"mysql-test_on_borrow", "false", VAR_BOOL, FIELD(test_on_borrow), 0, 0},
@@ -192,8 +191,8 @@ static const struct var vars[] = {
     {"mysql-monitor_ping_timeout", "1000", VAR_INT, FIELD(monitor_ping_timeout_ms), 1,
      TIMEOUT_MAX_MS},
     {"mysql-monitor_ping_max_failures", "3", VAR_INT, FIELD(monitor_ping_max_failures), 1, 1000},
-    {"mysql-monitor_read_only_interval", "1500", VAR_INT, FIELD(monitor_read_only_interval_ms),
-     100, TIMEOUT_MAX_MS},
+    {"mysql-monitor_read_only_interval", "1500", VAR_INT, FIELD(monitor_read_only_interval_ms), 100,
+     TIMEOUT_MAX_MS},
     {"mysql-monitor_read_only_timeout", "500", VAR_INT, FIELD(monitor_read_only_timeout_ms), 1,
      TIMEOUT_MAX_MS},
     {"mysql-monitor_replication_lag_interval", "10000", VAR_INT,
@@ -716,7 +715,8 @@ static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, c
     snprintf(sql, sizeof(sql),
              "SELECT username, password, active, default_hostgroup, default_schema,"
              " transaction_persistent, frontend, backend, max_connections,"
-             " max_backend_connections FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
+             " max_backend_connections FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER "
+             "BY username",
              from);
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
