@@ -812,8 +812,13 @@ static void update_pins(struct session *s)
          * replayed, and the server flags them without naming a variable.
          * A system-variable SET is flagged too but names its variables;
          * when such a statement also assigns a user variable, pin. */
-        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5)))
+        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
             s->pin |= PIN_SESSION_STATE;
+            s->state_reasons |= PIN_REASON_BIT(
+                s->cmd == COM_QUERY
+                    ? pinstats_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
+                    : PR_SESSION_STATE);
+        }
     }
     if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)
         s->pin |= PIN_NAMED_LOCK;

@@ -446,6 +446,9 @@ static const char *const memory_tables[] = {
     "runtime_mysql_servers",
     "runtime_mysql_users",
     "stats_mysql_connection_pool",
+    "stats_mysql_multiplexing",
+    "stats_mysql_pin_digests",
+    "stats_mysql_pin_reasons",
     "stats_mysql_query_digest",
     "stats_mysql_query_digest_reset",
 };
