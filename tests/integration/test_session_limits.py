@@ -5,11 +5,13 @@ why multiplexing is lost (stats_mysql_pin_reasons, stats_mysql_pin_digests,
 stats_mysql_multiplexing and the sluice_pinned_sessions / sluice_pin_events_total metrics)."""
 
 import re
+import struct
 import time
 import urllib.request
 
 import pymysql
 import pytest
+from pymysql import _auth
 
 import harness
 from harness import Deadline, connect, error_code, q, q1, unique
@@ -92,6 +94,42 @@ def test_per_user_limit_refuses_with_1226_while_another_user_connects(sluice, fl
     finally:
         for c in conns:
             c.close()
+
+
+def change_user(conn, user, password, db="app"):
+    """COM_CHANGE_USER (PyMySQL has no API for it); raises the server's error."""
+    token = _auth.scramble_native_password(password.encode(), conn.salt)
+    payload = (b"\x11" + user.encode() + b"\0" + bytes([len(token)]) + token + db.encode() +
+               b"\0" + struct.pack("<H", 45) + b"mysql_native_password\0")
+    conn._next_seq_id = 0
+    conn.write_packet(payload)
+    conn._read_packet()
+
+
+def test_change_user_moves_the_per_user_count(sluice, fleet):
+    target = sluice(extra_sql="UPDATE mysql_users SET max_connections = 1;\n")
+    a = connect(target)
+    b = connect(target, user=fleet.app2_user, password=fleet.app2_password)
+    try:
+        # app2 is full: the change is refused and the session ends.
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            change_user(a, fleet.app2_user, fleet.app2_password)
+        assert error_code(ei.value) == 1226
+        with pytest.raises(pymysql.err.OperationalError):
+            q(a, "SELECT 1")
+        # Its app slot was freed with it (the session is gone once Sluice counts one
+        # client); b moves from app2 to app, freeing app2.
+        wait_until("the session to end", lambda: re.search(
+            r"^sluice_client_connections 1$", metrics(target), re.M))
+        change_user(b, fleet.app_user, fleet.app_password)
+        assert q1(b, "SELECT CURRENT_USER()").startswith(fleet.app_user + "@")
+        c = connect(target, user=fleet.app2_user, password=fleet.app2_password)
+        c.close()
+        assert refused(target)[0] == 1226
+    finally:
+        for conn in (a, b):
+            if conn.open:
+                conn.close()
 
 
 # --- leak protection ------------------------------------------------------------------
