@@ -128,8 +128,8 @@ static void kill_transaction(struct session *s, uint64_t now, const char *settin
     uint64_t idle_ms = idle ? (now - s->idle_since_ns) / 1000000u : 0;
     log_warn("session %u user '%s' from %s: transaction open for %llu ms (idle for %llu ms), "
              "over %s (%d ms): rolling back and closing",
-             s->id, s->username, s->peer, (unsigned long long)open_ms,
-             (unsigned long long)idle_ms, setting, limit_ms);
+             s->id, s->username, s->peer, (unsigned long long)open_ms, (unsigned long long)idle_ms,
+             setting, limit_ms);
     char msg[160];
     snprintf(msg, sizeof(msg), "Transaction killed by Sluice: open for %llu ms, over %s",
              (unsigned long long)open_ms, setting);

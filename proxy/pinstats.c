@@ -37,11 +37,16 @@ _Static_assert(sizeof(((struct admin_pin_digest *)0)->digest_text) == PIN_DIGEST
                "merge_digests copies whole digest texts");
 
 static const char *const reason_names[PR_N] = {
-    [PR_TRANSACTION] = "transaction",   [PR_USER_VARIABLE] = "user_variable",
-    [PR_TEMPORARY_TABLE] = "temporary_table", [PR_SQL_PREPARE] = "sql_prepare",
-    [PR_SESSION_STATE] = "session_state", [PR_NAMED_LOCK] = "named_lock",
-    [PR_LOCK_TABLES] = "lock_tables",   [PR_CURSOR] = "cursor",
-    [PR_LONG_DATA] = "long_data",       [PR_RULE] = "rule",
+    [PR_TRANSACTION] = "transaction",
+    [PR_USER_VARIABLE] = "user_variable",
+    [PR_TEMPORARY_TABLE] = "temporary_table",
+    [PR_SQL_PREPARE] = "sql_prepare",
+    [PR_SESSION_STATE] = "session_state",
+    [PR_NAMED_LOCK] = "named_lock",
+    [PR_LOCK_TABLES] = "lock_tables",
+    [PR_CURSOR] = "cursor",
+    [PR_LONG_DATA] = "long_data",
+    [PR_RULE] = "rule",
 };
 
 const char *pinstats_reason_name(int reason)
@@ -148,8 +153,10 @@ static unsigned current_reasons(const struct session *s)
         unsigned pin;
         enum pin_reason reason;
     } map[] = {
-        {PIN_NAMED_LOCK, PR_NAMED_LOCK}, {PIN_LOCK_TABLES, PR_LOCK_TABLES},
-        {PIN_CURSOR, PR_CURSOR},         {PIN_LONG_DATA, PR_LONG_DATA},
+        {PIN_NAMED_LOCK, PR_NAMED_LOCK},
+        {PIN_LOCK_TABLES, PR_LOCK_TABLES},
+        {PIN_CURSOR, PR_CURSOR},
+        {PIN_LONG_DATA, PR_LONG_DATA},
         {PIN_RULE, PR_RULE},
     };
     unsigned r = s->in_txn ? PIN_REASON_BIT(PR_TRANSACTION) : 0;
