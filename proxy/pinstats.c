@@ -280,8 +280,15 @@ void pinstats_account(struct session *s)
     if (!(s->pin & PIN_SESSION_STATE))
         s->state_reasons = 0;
     unsigned now = current_reasons(s);
-    if (now != s->pin_reasons) {
-        unsigned up = now & ~s->pin_reasons;
+    unsigned had = s->pin_reasons;
+    if (s->resp.txn_gap) {
+        /* The transaction ended and another began within one command: the
+         * new one is young, whatever the session's bits say. */
+        s->resp.txn_gap = false;
+        had &= ~PIN_REASON_BIT(PR_TRANSACTION);
+    }
+    if (now != had) {
+        unsigned up = now & ~had;
         if (up & PIN_REASON_BIT(PR_TRANSACTION))
             s->txn_start_ns = s->started_ns;
         if (up)

@@ -182,6 +182,10 @@ struct resp {
     uint32_t prep_stmt_id;
     uint16_t prep_params, prep_cols;
     bool state_changed; /* SESSION_TRACK_STATE_CHANGE seen */
+    /* A result of the client's command ended outside a transaction
+     * ("COMMIT; BEGIN" in one go): a transaction open after it is a new
+     * one. pinstats_account() consumes it. */
+    bool txn_gap;
     bool vars_reported; /* system variables or schema reported */
     char errmsg[256];
     uint16_t errcode;

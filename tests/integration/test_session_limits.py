@@ -195,6 +195,55 @@ def test_max_transaction_time_kills_a_running_statement_with_1969(sluice, fleet)
         setup.close()
 
 
+def test_max_transaction_time_counts_from_the_newest_transaction(sluice):
+    # "COMMIT; BEGIN" in one multi-statement: the session never looks idle outside a
+    # transaction, yet the transaction after it is new.
+    target = sluice(extra_sql=variables_sql(max_transaction_time=2000))
+    c = connect(target, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    try:
+        q(c, "BEGIN")
+        time.sleep(1.3)
+        with c.cursor() as cur:
+            cur.execute("COMMIT; BEGIN")
+            while cur.nextset():
+                pass
+        time.sleep(1.3)
+        assert q1(c, "SELECT 1") == 1
+        q(c, "COMMIT")
+    finally:
+        c.close()
+
+
+def test_error_inside_a_transaction_keeps_its_backend(sluice):
+    # One backend connection: if the failed statement released it, the other session would
+    # run inside the open transaction and see its uncommitted row.
+    target = sluice(cap=1, extra_sql=variables_sql(connect_timeout_server=500,
+                                                   connect_timeout_server_max=1000))
+    t = unique("err_txn")
+    c = connect(target)
+    q(c, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
+    try:
+        q(c, "BEGIN")
+        q(c, "INSERT INTO %s VALUES (1)" % t)
+        with pytest.raises(pymysql.err.IntegrityError) as ei:
+            q(c, "INSERT INTO %s VALUES (1)" % t)
+        assert error_code(ei.value) == 1062
+        other = connect(target)
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(other, "SELECT COUNT(*) FROM %s" % t)
+        assert error_code(ei.value) == 9001  # the only backend is still c's
+        other.close()
+        q(c, "INSERT INTO %s VALUES (2)" % t)
+        assert q1(c, "SELECT COUNT(*) FROM %s" % t) == 2
+        q(c, "ROLLBACK")
+        other = connect(target)
+        assert q1(other, "SELECT COUNT(*) FROM %s" % t) == 0
+        other.close()
+    finally:
+        q(c, "DROP TABLE IF EXISTS %s" % t)
+        c.close()
+
+
 # --- why multiplexing is lost ---------------------------------------------------------
 
 def pin_reasons(a):

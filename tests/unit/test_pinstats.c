@@ -47,8 +47,7 @@ static void test_state_reasons(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         enum pin_reason r = pinstats_state_reason(cases[i].sql, strlen(cases[i].sql));
         if (strcmp(pinstats_reason_name(r), cases[i].reason) != 0)
-            fail_msg("%s: got %s, want %s", cases[i].sql, pinstats_reason_name(r),
-                     cases[i].reason);
+            fail_msg("%s: got %s, want %s", cases[i].sql, pinstats_reason_name(r), cases[i].reason);
     }
 }
 
