@@ -283,8 +283,43 @@ void admin_result_free(struct admin_result *res);
  *                                   Queue (requests waiting now). status is
  *                                   always ONLINE, and Queries, bytes and
  *                                   Latency_us are 0, until pool reports them
+ *   stats_mysql_pin_reasons         (reason, pinned_now, total): why client
+ *                                   sessions keep a backend connection
+ *   stats_mysql_pin_digests         (reason, digest, digest_text, count_star):
+ *                                   the statements that pinned, by count
+ *   stats_mysql_multiplexing        (hostgroup, client_sessions,
+ *                                   backends_in_use, sessions_per_backend):
+ *                                   client sessions per backend connection
+ *                                   lent now (NULL when none is lent)
  */
 struct pool;
+
+/* Client-session figures behind stats_mysql_pin_reasons,
+ * stats_mysql_pin_digests and stats_mysql_multiplexing (why multiplexing is
+ * lost), merged over every worker by their producer, the proxy. */
+struct admin_pin_reason {
+    char reason[24];     /* "transaction", "user_variable", ... */
+    uint64_t pinned_now; /* sessions pinned for it now */
+    uint64_t total;      /* times a session became pinned for it */
+};
+struct admin_pin_digest {
+    char reason[24];
+    uint64_t digest; /* router_digest()'s hash of the statement that pinned */
+    uint64_t count;
+    char digest_text[256];
+};
+struct admin_hostgroup_sessions {
+    int hostgroup;
+    uint64_t client_sessions; /* sessions attached to or last routed to it */
+};
+struct admin_session_stats {
+    struct admin_pin_reason *reasons;
+    size_t n_reasons;
+    struct admin_pin_digest *digests; /* highest count first */
+    size_t n_digests;
+    struct admin_hostgroup_sessions *hostgroups;
+    size_t n_hostgroups;
+};
 
 struct admin_sources {
     struct pool *pool; /* NULL: stats_mysql_connection_pool is empty */
@@ -292,6 +327,12 @@ struct admin_sources {
      * the digest tables are empty. */
     struct router_digest_stats *const *digest_stats;
     size_t n_digest_stats;
+    /* NULL: the pin and multiplexing tables are empty. session_stats fills
+     * *out (0, or -1 on ENOMEM with *out empty); session_stats_free releases
+     * what it allocated. Called on the admin thread with session_arg. */
+    int (*session_stats)(void *arg, struct admin_session_stats *out);
+    void (*session_stats_free)(void *arg, struct admin_session_stats *st);
+    void *session_arg;
 };
 
 /* Sets where the stats tables read from. The store keeps a copy of *src (NULL

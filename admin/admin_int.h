@@ -104,6 +104,9 @@ int admin_layer_to_runtime(struct admin_store *store, unsigned mods, struct admi
 #define ADMIN_STATS_DIGEST_RESET 0x02u /* stats_mysql_query_digest_reset */
 #define ADMIN_STATS_POOL 0x04u         /* stats_mysql_connection_pool */
 #define ADMIN_STATS_ADVISOR 0x100u     /* stats_mysql_pool_advisor */
+#define ADMIN_STATS_PIN_REASONS 0x08u  /* stats_mysql_pin_reasons */
+#define ADMIN_STATS_PIN_DIGESTS 0x10u  /* stats_mysql_pin_digests */
+#define ADMIN_STATS_MULTIPLEXING 0x20u /* stats_mysql_multiplexing */
 
 /* Creates the stats tables in MEMORY if they do not exist (stats_tables.c). */
 int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)

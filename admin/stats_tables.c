@@ -8,6 +8,11 @@
  *   stats_mysql_query_digest_reset  the same merge with reset: reading it
  *                                   returns the rows and zeroes the counters
  *   stats_mysql_connection_pool     pool_server_stats() of every server
+ *   stats_mysql_pin_reasons         the proxy's session figures
+ *   stats_mysql_pin_digests         (admin_sources.session_stats): why
+ *   stats_mysql_multiplexing        sessions keep a backend, and client
+ *                                   sessions per hostgroup, the latter
+ *                                   beside pool's connections lent now
  *
  * Flow: exec.c's authorizer sees, while an operator's statement is prepared,
  * which of these tables it reads (SQLITE_READ, so views and subqueries count
@@ -104,6 +109,20 @@ static const struct stats_table stats_tables[] = {
      " peak_in_use INT,"
      " suggested_connections INT,"
      " max_connections INT"},
+    {"stats_mysql_pin_reasons", ADMIN_STATS_PIN_REASONS,
+     "reason VARCHAR NOT NULL,"
+     " pinned_now INTEGER NOT NULL,"
+     " total INTEGER NOT NULL"},
+    {"stats_mysql_pin_digests", ADMIN_STATS_PIN_DIGESTS,
+     "reason VARCHAR NOT NULL,"
+     " digest VARCHAR NOT NULL,"
+     " digest_text VARCHAR NOT NULL,"
+     " count_star INTEGER NOT NULL"},
+    {"stats_mysql_multiplexing", ADMIN_STATS_MULTIPLEXING,
+     "hostgroup INT NOT NULL,"
+     " client_sessions INTEGER NOT NULL,"
+     " backends_in_use INTEGER NOT NULL,"
+     " sessions_per_backend REAL"},
 };
 
 #define N_STATS (sizeof(stats_tables) / sizeof(stats_tables[0]))
@@ -367,6 +386,121 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor,
     return rc;
 }
 
+/* Empties a stats table before its refill. */
+static int clear_table(sqlite3 *db, const char *table, char *errbuf, size_t errlen)
+{
+    return exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                    "cannot clear a stats table");
+}
+
+static int fill_pin_reasons(sqlite3 *db, const struct admin_session_stats *ss, char *errbuf,
+                            size_t errlen)
+{
+    static const char table[] = "stats_mysql_pin_reasons";
+    sqlite3_stmt *ins = NULL;
+    int rc = clear_table(db, table, errbuf, errlen);
+
+    if (rc == 0 && ss->n_reasons > 0)
+        rc = prepare_insert(db, table, "reason, pinned_now, total", 3, &ins, errbuf, errlen);
+    for (size_t i = 0; i < ss->n_reasons && rc == 0; i++) {
+        bind_text(ins, 1, ss->reasons[i].reason);
+        sqlite3_bind_int64(ins, 2, i64(ss->reasons[i].pinned_now));
+        sqlite3_bind_int64(ins, 3, i64(ss->reasons[i].total));
+        rc = insert_row(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static int fill_pin_digests(sqlite3 *db, const struct admin_session_stats *ss, char *errbuf,
+                            size_t errlen)
+{
+    static const char table[] = "stats_mysql_pin_digests";
+    sqlite3_stmt *ins = NULL;
+    char hex[24];
+    int rc = clear_table(db, table, errbuf, errlen);
+
+    if (rc == 0 && ss->n_digests > 0)
+        rc = prepare_insert(db, table, "reason, digest, digest_text, count_star", 4, &ins, errbuf,
+                            errlen);
+    for (size_t i = 0; i < ss->n_digests && rc == 0; i++) {
+        const struct admin_pin_digest *d = &ss->digests[i];
+        snprintf(hex, sizeof(hex), "0x%016" PRIX64, d->digest);
+        bind_text(ins, 1, d->reason);
+        bind_text(ins, 2, hex);
+        bind_text(ins, 3, d->digest_text);
+        sqlite3_bind_int64(ins, 4, i64(d->count));
+        rc = insert_row(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* Backend connections lent now in hostgroup hg: pool's open minus idle,
+ * summed over the hostgroup's servers. */
+static int64_t lent_in_hostgroup(struct pool *pool, int hg)
+{
+    struct pool_server_stats st;
+    int64_t lent = 0;
+    size_t n = pool ? pool_server_count(pool) : 0;
+
+    for (size_t i = 0; i < n; i++) {
+        pool_server_stats(pool, i, &st);
+        /* idle is read outside the server's lock: never below 0. */
+        if (st.hostgroup == hg && st.open > st.idle)
+            lent += st.open - st.idle;
+    }
+    return lent;
+}
+
+static int fill_multiplexing(sqlite3 *db, const struct admin_sources *src,
+                             const struct admin_session_stats *ss, char *errbuf, size_t errlen)
+{
+    static const char table[] = "stats_mysql_multiplexing";
+    sqlite3_stmt *ins = NULL;
+    int rc = clear_table(db, table, errbuf, errlen);
+
+    if (rc == 0 && ss->n_hostgroups > 0)
+        rc = prepare_insert(db, table,
+                            "hostgroup, client_sessions, backends_in_use, sessions_per_backend", 4,
+                            &ins, errbuf, errlen);
+    for (size_t i = 0; i < ss->n_hostgroups && rc == 0; i++) {
+        const struct admin_hostgroup_sessions *h = &ss->hostgroups[i];
+        int64_t lent = lent_in_hostgroup(src->pool, h->hostgroup);
+        sqlite3_bind_int(ins, 1, h->hostgroup);
+        sqlite3_bind_int64(ins, 2, i64(h->client_sessions));
+        sqlite3_bind_int64(ins, 3, lent);
+        if (lent > 0)
+            sqlite3_bind_double(ins, 4, (double)h->client_sessions / (double)lent);
+        rc = insert_row(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+/* The tables fed by the proxy's session figures, taken once for all. */
+static int fill_sessions(sqlite3 *db, const struct admin_sources *src, unsigned mask, char *errbuf,
+                         size_t errlen)
+{
+    struct admin_session_stats ss;
+    int rc = 0;
+
+    memset(&ss, 0, sizeof(ss));
+    if (src->session_stats && src->session_stats(src->session_arg, &ss) != 0) {
+        admin_set_error(errbuf, errlen, "cannot fill the session stats tables: out of memory");
+        return ADMIN_ENOMEM;
+    }
+    if (mask & ADMIN_STATS_PIN_REASONS)
+        rc = fill_pin_reasons(db, &ss, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_PIN_DIGESTS))
+        rc = fill_pin_digests(db, &ss, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_MULTIPLEXING))
+        rc = fill_multiplexing(db, src, &ss, errbuf, errlen);
+    if (src->session_stats && src->session_stats_free)
+        src->session_stats_free(src->session_arg, &ss);
+    return rc;
+}
+
 int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, size_t errlen)
 {
     const struct admin_sources *src = &store->sources;
@@ -391,6 +525,9 @@ int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, 
         rc = fill_pool(db, src, false, errbuf, errlen);
     if (rc == 0 && (mask & ADMIN_STATS_ADVISOR))
         rc = fill_pool(db, src, true, errbuf, errlen);
+    if (rc == 0 &&
+        (mask & (ADMIN_STATS_PIN_REASONS | ADMIN_STATS_PIN_DIGESTS | ADMIN_STATS_MULTIPLEXING)))
+        rc = fill_sessions(db, src, mask, errbuf, errlen);
     if (rc == 0)
         rc = exec_sql(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
                       "cannot commit the stats tables");

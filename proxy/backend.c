@@ -470,6 +470,8 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
     s->resp.status = ok.status;
     s->resp.warnings = ok.warnings;
     s->resp.rows_affected += ok.affected_rows;
+    if (!(ok.status & SERVER_STATUS_IN_TRANS_F) && !s->resp.swallow)
+        s->resp.txn_gap = true;
     if (ok.last_insert_id) {
         s->resp.last_insert_id = ok.last_insert_id;
         s->be->last_insert_id = ok.last_insert_id;
@@ -513,6 +515,8 @@ static int handle_eof(struct session *s, const uint8_t *pkt, size_t plen)
         return -1;
     s->resp.status = eof.status;
     s->resp.warnings = eof.warnings;
+    if (!(eof.status & SERVER_STATUS_IN_TRANS_F) && !s->resp.swallow)
+        s->resp.txn_gap = true;
     return 0;
 }
 
@@ -804,16 +808,27 @@ static bool has_user_var(const uint8_t *q, size_t n)
 static void update_pins(struct session *s)
 {
     struct resp *r = &s->resp;
-    s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
-    if (r->error)
+    if (r->error) {
+        /* An ERR packet carries no status flags: a failed statement (a
+         * duplicate key, say) leaves the transaction open, and releasing
+         * the connection would hand it to another session. Stay pinned
+         * until a later OK or EOF tells (a deadlock's rollback shows there). */
+        s->in_txn = s->in_txn || (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
         return;
+    }
+    s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
     if (r->state_changed) {
         /* User variables, temporary tables and SQL PREPARE cannot be
          * replayed, and the server flags them without naming a variable.
          * A system-variable SET is flagged too but names its variables;
          * when such a statement also assigns a user variable, pin. */
-        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5)))
+        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
             s->pin |= PIN_SESSION_STATE;
+            s->state_reasons |= PIN_REASON_BIT(
+                s->cmd == COM_QUERY
+                    ? pinstats_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
+                    : PR_SESSION_STATE);
+        }
     }
     if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)
         s->pin |= PIN_NAMED_LOCK;

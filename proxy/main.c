@@ -152,6 +152,9 @@ int main(int argc, char **argv)
     struct main_ctx m = {.proxy = proxy};
     struct admin_sources sources = {.pool = proxy_pool(proxy)};
     sources.digest_stats = proxy_digest_stats(proxy, &sources.n_digest_stats);
+    sources.session_stats = proxy_session_stats;
+    sources.session_stats_free = proxy_session_stats_free;
+    sources.session_arg = proxy;
     admin_store_set_sources(store, &sources);
     /* The admin interface runs on this thread: it owns the store. */
     m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));

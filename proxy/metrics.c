@@ -326,6 +326,29 @@ static void render_sessions(struct out *o, struct proxy *p)
                 c.commands[k]);
 }
 
+/* Per reason, summed over workers; each worker's figure is its own. */
+static void render_pins(struct out *o, struct proxy *p)
+{
+    uint64_t now[PR_N] = {0}, events[PR_N] = {0};
+    for (int i = 0; i < p->nworkers; i++) {
+        const struct pin_stats *ps = &p->workers[i].pins;
+        for (int r = 0; r < PR_N; r++) {
+            now[r] += __atomic_load_n(&ps->pinned_now[r], __ATOMIC_RELAXED);
+            events[r] += __atomic_load_n(&ps->events[r], __ATOMIC_RELAXED);
+        }
+    }
+    put_family(o, "sluice_pinned_sessions", "gauge",
+               "Client sessions keeping their backend connection now, by reason.");
+    for (int r = 0; r < PR_N; r++)
+        put(o, "sluice_pinned_sessions{reason=\"%s\"} %" PRIu64 "\n", pinstats_reason_name(r),
+            now[r]);
+    put_family(o, "sluice_pin_events_total", "counter",
+               "Times a client session became pinned to its backend connection, by reason.");
+    for (int r = 0; r < PR_N; r++)
+        put(o, "sluice_pin_events_total{reason=\"%s\"} %" PRIu64 "\n", pinstats_reason_name(r),
+            events[r]);
+}
+
 static void render_digests(struct out *o, struct proxy *p)
 {
     size_t n = 0;
@@ -365,6 +388,7 @@ static int render(struct proxy_metrics *m, struct codec_buf *b)
                "Start time of Sluice since the Unix epoch, in seconds.");
     put(&o, "sluice_start_time_seconds %.3f\n", m->start_time);
     render_sessions(&o, m->proxy);
+    render_pins(&o, m->proxy);
     render_pool(&o, proxy_pool(m->proxy));
     render_digests(&o, m->proxy);
     return o.failed ? -1 : 0;

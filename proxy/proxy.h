@@ -35,6 +35,14 @@ int proxy_publish(struct proxy *p, struct admin_config *cfg);
  * statistics (n of them). Valid until proxy_free. */
 struct pool *proxy_pool(struct proxy *p);
 struct router_digest_stats *const *proxy_digest_stats(struct proxy *p, size_t *n);
+/* Pin reasons, pinning statements and client sessions per hostgroup,
+ * merged over every worker (admin_sources.session_stats; proxy is the
+ * struct proxy). Fills *out with malloc'd arrays that
+ * proxy_session_stats_free() releases. Returns 0, or -1 on ENOMEM with
+ * *out empty. Any thread; each figure is exact, the set is not one
+ * instant. */
+int proxy_session_stats(void *proxy, struct admin_session_stats *out);
+void proxy_session_stats_free(void *proxy, struct admin_session_stats *st);
 /* Asks the workers to drain and stop; safe from any thread. */
 void proxy_stop(struct proxy *p);
 void proxy_free(struct proxy *p);

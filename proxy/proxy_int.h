@@ -101,6 +101,24 @@ enum sess_state {
 #define PIN_LONG_DATA 0x20u
 #define PIN_RULE 0x40u /* a query rule with multiplex=0 matched */
 
+/* Why multiplexing is lost, as the stats tables and metrics name it: the
+ * PIN_* bits plus an open transaction, with PIN_SESSION_STATE split by what
+ * the statement that set it did. */
+enum pin_reason {
+    PR_TRANSACTION,     /* in_txn */
+    PR_USER_VARIABLE,   /* SET @x, SELECT @x := ... */
+    PR_TEMPORARY_TABLE, /* CREATE TEMPORARY TABLE */
+    PR_SQL_PREPARE,     /* PREPARE ... FROM (SQL-level prepared statement) */
+    PR_SESSION_STATE,   /* state the server flagged that none of the above explains */
+    PR_NAMED_LOCK,      /* GET_LOCK() */
+    PR_LOCK_TABLES,     /* LOCK TABLES */
+    PR_CURSOR,          /* an open server-side cursor */
+    PR_LONG_DATA,       /* COM_STMT_SEND_LONG_DATA before its execute */
+    PR_RULE,            /* a query rule with multiplex=0 */
+    PR_N,
+};
+#define PIN_REASON_BIT(r) (1u << (r))
+
 /* What the response parser expects for the command in flight. */
 enum resp_kind {
     RESP_QUERY,      /* COM_QUERY: result sets, OK, ERR, LOCAL INFILE */
@@ -164,6 +182,10 @@ struct resp {
     uint32_t prep_stmt_id;
     uint16_t prep_params, prep_cols;
     bool state_changed; /* SESSION_TRACK_STATE_CHANGE seen */
+    /* A result of the client's command ended outside a transaction
+     * ("COMMIT; BEGIN" in one go): a transaction open after it is a new
+     * one. pinstats_account() consumes it. */
+    bool txn_gap;
     bool vars_reported; /* system variables or schema reported */
     char errmsg[256];
     uint16_t errcode;
@@ -245,6 +267,18 @@ struct session {
 
     struct cstmt *stmts;
     uint32_t next_stmt_id;
+
+    /* limits.c */
+    bool admitted;           /* counted in proxy.clients_now */
+    struct user_slot *uslot; /* counted against its user's max_connections */
+    uint64_t idle_since_ns;  /* when the session last went SS_IDLE */
+    uint64_t txn_start_ns;   /* start of the statement that opened the transaction */
+    /* pinstats.c: PIN_REASON_BITs accounted in the worker's gauges, the
+     * PIN_SESSION_STATE reasons, and the worker's hostgroup slot this
+     * session counts in (-1: none). */
+    unsigned pin_reasons;
+    unsigned state_reasons;
+    int mux_slot;
 };
 
 /* ------------------------------------------------------------- workers */
@@ -266,6 +300,35 @@ static inline void proxy_count(uint64_t *counter, uint64_t n)
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
+/* Pin-reason accounting of one worker (pinstats.c). The gauges and counters
+ * follow proxy_count's rule (written by the worker only). The (reason, digest)
+ * table is a bounded array behind a mutex: the worker takes it only when a
+ * session becomes pinned, a reader when the admin tables are filled. */
+#define PIN_DIGESTS 256
+#define PIN_DIGEST_TEXT 256
+#define MUX_HOSTGROUPS 64
+struct pin_digest {
+    uint64_t count;
+    uint64_t digest;
+    int reason;
+    char text[PIN_DIGEST_TEXT];
+};
+struct pin_stats {
+    uint64_t pinned_now[PR_N];
+    uint64_t events[PR_N];
+    pthread_mutex_t lock; /* guards digests and n_digests */
+    struct pin_digest *digests;
+    size_t n_digests;
+    /* Client sessions per hostgroup. An entry's hostgroup is written once,
+     * before n_hostgroups (store-release) publishes it; readers load
+     * n_hostgroups with acquire and only then read the entries. */
+    struct {
+        int hostgroup;
+        uint64_t sessions;
+    } hostgroups[MUX_HOSTGROUPS];
+    int n_hostgroups;
+};
+
 struct worker {
     struct proxy *proxy;
     int index;
@@ -285,6 +348,8 @@ struct worker {
     struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
     char digest_text[1024];
     struct proxy_counters counters; /* written by this worker only */
+    struct pin_stats pins;
+    uv_timer_t guard_timer; /* transaction limits sweep (limits.c) */
 };
 
 struct proxy {
@@ -296,6 +361,8 @@ struct proxy {
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
+    uint32_t clients_now;      /* atomic: admitted client sessions (mysql-max_connections) */
+    struct user_counts *users; /* per-user session counts (limits.c) */
 };
 
 /* worker.c */
@@ -310,6 +377,44 @@ void session_send_error(struct session *s, uint8_t seq, uint16_t code, const cha
 void session_flush(struct session *s);
 void session_command_done(struct session *s);
 void session_process_input(struct session *s);
+
+/* Closes the session because a limit killed it: its backend connection is
+ * closed, not reused (the server rolls back an open transaction). If a
+ * statement is running, the client first gets an ERR packet with code,
+ * sqlstate and msg. */
+void session_kill(struct session *s, uint16_t code, const char *sqlstate, const char *msg);
+
+/* limits.c. Per-user counts are a mutex-guarded table; limits_init/free at
+ * proxy_new/proxy_free. */
+struct user_slot;
+struct user_counts;
+int limits_init(struct proxy *p);
+void limits_free(struct proxy *p);
+/* Counts a new client session; false (nothing counted) when that would
+ * pass max. Any worker thread. */
+bool limits_client_admit(struct proxy *p, int max);
+void limits_client_leave(struct proxy *p);
+/* Counts a session of user `name` in *out: 0, or 1 when the user already
+ * has max sessions (nothing counted), -1 on ENOMEM. Any worker thread. */
+int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out);
+void limits_user_leave(struct proxy *p, struct user_slot *slot);
+/* Starts the worker's periodic sweep of transaction limits; the timer is
+ * closed with the worker's other handles. */
+void limits_guard_start(struct worker *w);
+
+/* pinstats.c */
+int pinstats_init(struct pin_stats *ps);
+void pinstats_free(struct pin_stats *ps);
+/* Brings the worker's gauges up to date with the session's pins and
+ * transaction, counting each reason that became set (with the digest of
+ * the statement in flight). Cheap when nothing changed. Worker thread. */
+void pinstats_account(struct session *s);
+/* The session ends: it leaves every gauge. */
+void pinstats_forget(struct session *s);
+/* The PIN_SESSION_STATE reason of a statement the server flagged as
+ * changing session state (COM_QUERY text, len bytes). */
+enum pin_reason pinstats_state_reason(const char *q, size_t len);
+const char *pinstats_reason_name(int reason);
 
 /* metrics.c: sums every worker's counters into *out (relaxed loads: each
  * figure is exact, the set is not one instant). Any thread. */

@@ -65,6 +65,23 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* A statement being prepared when the session closed is not in the
+ * session's list yet (backend.c adds it when the server answers). */
+static void free_orphan_stmt(struct session *s)
+{
+    struct cstmt *st = s->cur_stmt;
+    if (!st)
+        return;
+    for (struct cstmt *l = s->stmts; l; l = l->next)
+        if (l == st)
+            return;
+    free(st->sql);
+    free(st->param_types);
+    codec_buf_free(&st->prep_resp);
+    free(st);
+    s->cur_stmt = NULL;
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct session *s = h->data;
@@ -79,6 +96,11 @@ static void on_handle_closed(uv_handle_t *h)
         s->next->prev = s->prev;
     w->n_sessions--;
     proxy_count(&w->counters.clients_connected, (uint64_t)-1);
+    pinstats_forget(s);
+    if (s->admitted)
+        limits_client_leave(w->proxy);
+    limits_user_leave(w->proxy, s->uslot);
+    free_orphan_stmt(s);
     for (struct cstmt *st = s->stmts; st;) {
         struct cstmt *next = st->next;
         free(st->sql);
@@ -113,6 +135,24 @@ void session_close(struct session *s)
     s->pending_closes = 2;
     uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+}
+
+void session_kill(struct session *s, uint16_t code, const char *sqlstate, const char *msg)
+{
+    bool running = s->state == SS_BACKEND;
+    if (s->conn)
+        backend_detach(s, false);
+    if (!running || s->writing || s->close_after_write) {
+        /* Nobody waits for a reply, or one is being written and cannot be
+         * appended to: the closed connection is the message. */
+        session_close(s);
+        return;
+    }
+    /* Mid-result the client has part of a response; the error ends it. */
+    session_send_error(s, s->resp.sent_any ? 0 : 1, code, sqlstate, msg);
+    s->close_after_write = true;
+    s->state = SS_IDLE; /* nothing of the command is left to run */
+    session_flush(s);
 }
 
 /* Called when the worker drains for shutdown: idle sessions go now, busy ones
@@ -253,6 +293,7 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     codec_buf_init(&s->rewrite);
     varset_init(&s->vars);
     s->next_stmt_id = 1;
+    s->mux_slot = -1;
     uv_tcp_init(&w->loop, &s->tcp);
     uv_timer_init(&w->loop, &s->timer);
     s->tcp.data = s;
@@ -287,6 +328,16 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         }
     }
     s->cfg = admin_config_ref(w->cfg);
+    if (!limits_client_admit(w->proxy, s->cfg->max_client_connections)) {
+        /* As MariaDB: the error replaces the greeting. */
+        log_info("session %u from %s: too many connections (mysql-max_connections %d)", s->id,
+                 s->peer, s->cfg->max_client_connections);
+        session_send_error(s, 0, 1040, "08004", "Too many connections");
+        s->close_after_write = true;
+        session_flush(s);
+        return;
+    }
+    s->admitted = true;
     fill_scramble(s->scramble);
     s->state = SS_HANDSHAKE;
     uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
@@ -354,9 +405,41 @@ static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u,
     reset_session_state(s);
     s->hostgroup = u->default_hostgroup;
     s->state = SS_IDLE;
+    s->idle_since_ns = proxy_now_ns();
+    pinstats_account(s);
     uv_timer_stop(&s->timer);
     send_ok(s, seq);
     log_debug("session %u from %s: user '%s' logged in", s->id, s->peer, s->username);
+}
+
+/* Counts the session against u's max_connections (moving it from the user
+ * it had, after COM_CHANGE_USER). When u is full the client gets 1226, as
+ * from MariaDB's max_user_connections, and the session closes. */
+static bool admit_user(struct session *s, const struct admin_user *u, uint8_t seq)
+{
+    struct proxy *p = s->worker->proxy;
+    if (s->uslot && strcmp(s->username, u->username) == 0)
+        return true;
+    struct user_slot *slot;
+    int rc = limits_user_admit(p, u->username, u->max_connections, &slot);
+    if (rc == 0) {
+        limits_user_leave(p, s->uslot);
+        s->uslot = slot;
+        return true;
+    }
+    if (rc > 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "User '%s' has exceeded the 'max_user_connections' resource (current value: %d)",
+                 u->username, u->max_connections);
+        log_info("session %u from %s: user '%s' at max_connections %d", s->id, s->peer, u->username,
+                 u->max_connections);
+        session_send_error(s, seq, 1226, "42000", msg);
+    } else {
+        session_send_error(s, seq, 1041, "HY000", "Out of memory");
+    }
+    s->close_after_write = true;
+    return false;
 }
 
 static const struct admin_user *find_user(struct session *s, const uint8_t *name, size_t len)
@@ -400,7 +483,8 @@ static void handle_handshake_response(struct session *s, const uint8_t *payload,
         deny(s, (uint8_t)(seq + 1), (const char *)hr.user, hr.user_len, hr.auth_len > 0);
         return;
     }
-    login_ok(s, (uint8_t)(seq + 1), u, (const char *)hr.db, hr.db_len);
+    if (admit_user(s, u, (uint8_t)(seq + 1)))
+        login_ok(s, (uint8_t)(seq + 1), u, (const char *)hr.db, hr.db_len);
 }
 
 static void handle_auth_switch_response(struct session *s, const uint8_t *payload, size_t len,
@@ -411,7 +495,8 @@ static void handle_auth_switch_response(struct session *s, const uint8_t *payloa
         deny(s, (uint8_t)(seq + 1), s->username, strlen(s->username), len > 0);
         return;
     }
-    login_ok(s, (uint8_t)(seq + 1), u, s->handshake_db, strlen(s->handshake_db));
+    if (admit_user(s, u, (uint8_t)(seq + 1)))
+        login_ok(s, (uint8_t)(seq + 1), u, s->handshake_db, strlen(s->handshake_db));
 }
 
 /* ------------------------------------------------------------- commands */
@@ -435,6 +520,8 @@ static void change_user(struct session *s, const uint8_t *payload, size_t len)
         deny(s, 1, (const char *)cu.user, cu.user_len, cu.auth_len > 0);
         return;
     }
+    if (!admit_user(s, u, 1))
+        return;
     if (cu.charset)
         s->charset = (uint8_t)cu.charset;
     s->handshake_db[0] = '\0';
@@ -603,6 +690,8 @@ void session_command_done(struct session *s)
 {
     if (s->state == SS_CLOSING)
         return;
+    pinstats_account(s); /* before the command's bytes go: its text names the pin */
+    s->idle_since_ns = proxy_now_ns();
     if (s->cmd_len) {
         size_t rest = s->in.len - s->cmd_len;
         if (rest)

@@ -82,6 +82,7 @@ static void finish_worker(struct worker *w)
 {
     uv_timer_stop(&w->drain_timer);
     uv_close((uv_handle_t *)&w->drain_timer, NULL);
+    uv_close((uv_handle_t *)&w->guard_timer, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     pool_worker_detach(w->proxy->pool, w->index);
 }
@@ -217,6 +218,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
+    if (limits_init(p) != 0)
+        goto oom;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
     struct pool_settings ps;
@@ -266,7 +269,8 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->drain_timer);
         w->drain_timer.data = w;
-        if (pool_worker_attach(p->pool, i, &w->loop) != 0)
+        limits_guard_start(w);
+        if (pool_worker_attach(p->pool, i, &w->loop) != 0 || pinstats_init(&w->pins) != 0)
             goto oom;
         w->scratch = router_scratch_new(65536);
         w->digest_stats = router_digest_stats_new(DIGESTS_PER_WORKER, DIGEST_TEXT_MAX);
@@ -346,6 +350,7 @@ void proxy_free(struct proxy *p)
                 log_warn("worker %d: loop closed with handles open", i);
             router_scratch_free(w->scratch);
             router_digest_stats_free(w->digest_stats);
+            pinstats_free(&w->pins);
             if (w->pending_cfg)
                 admin_config_unref(w->pending_cfg);
             admin_config_unref(w->cfg);
@@ -355,6 +360,7 @@ void proxy_free(struct proxy *p)
     }
     free(p->digest_stats);
     pool_free(p->pool);
+    limits_free(p);
     if (p->cfg)
         admin_config_unref(p->cfg);
     free(p);

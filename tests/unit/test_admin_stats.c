@@ -412,6 +412,110 @@ static void test_connection_pool(void **state)
     run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
 }
 
+/* A stand-in for the proxy's session figures: two reasons, two digests in
+ * the producer's order (highest count first), one hostgroup. Counts calls to
+ * check that one refresh asks once for all three tables and frees once. */
+struct session_stub {
+    int fills, frees;
+    bool fail;
+};
+
+static int stub_session_stats(void *arg, struct admin_session_stats *out)
+{
+    struct session_stub *stub = arg;
+
+    stub->fills++;
+    memset(out, 0, sizeof(*out));
+    if (stub->fail)
+        return -1;
+    out->reasons = calloc(2, sizeof(*out->reasons));
+    out->digests = calloc(2, sizeof(*out->digests));
+    out->hostgroups = calloc(1, sizeof(*out->hostgroups));
+    assert_true(out->reasons && out->digests && out->hostgroups);
+    out->n_reasons = out->n_digests = 2;
+    out->n_hostgroups = 1;
+    snprintf(out->reasons[0].reason, sizeof(out->reasons[0].reason), "transaction");
+    out->reasons[0].pinned_now = 3;
+    out->reasons[0].total = 40;
+    snprintf(out->reasons[1].reason, sizeof(out->reasons[1].reason), "user_variable");
+    out->reasons[1].total = 2;
+    snprintf(out->digests[0].reason, sizeof(out->digests[0].reason), "transaction");
+    out->digests[0].digest = 0xABCDEF0123456789ull;
+    out->digests[0].count = 40;
+    snprintf(out->digests[0].digest_text, sizeof(out->digests[0].digest_text), "BEGIN");
+    snprintf(out->digests[1].reason, sizeof(out->digests[1].reason), "user_variable");
+    out->digests[1].digest = 1;
+    out->digests[1].count = 2;
+    snprintf(out->digests[1].digest_text, sizeof(out->digests[1].digest_text), "SET @x = ?");
+    out->hostgroups[0].hostgroup = 1;
+    out->hostgroups[0].client_sessions = 20;
+    return 0;
+}
+
+static void stub_session_stats_free(void *arg, struct admin_session_stats *st)
+{
+    struct session_stub *stub = arg;
+
+    stub->frees++;
+    free(st->reasons);
+    free(st->digests);
+    free(st->hostgroups);
+    memset(st, 0, sizeof(*st));
+}
+
+static void test_session_tables(void **state)
+{
+    struct fixture *fx = *state;
+    struct session_stub stub = {0};
+    struct admin_sources src = {
+        .session_stats = stub_session_stats,
+        .session_stats_free = stub_session_stats_free,
+        .session_arg = &stub,
+    };
+
+    /* No source: empty tables. */
+    run_rows(fx, "SELECT * FROM stats_mysql_pin_reasons", 0);
+    run_rows(fx, "SELECT * FROM stats_mysql_multiplexing", 0);
+    assert_int_equal(fx->res.ncols, 4);
+
+    admin_store_set_sources(fx->store, &src);
+    run_rows(fx, "SELECT * FROM stats_mysql_pin_reasons ORDER BY total DESC", 2);
+    assert_string_equal(field(fx, 0, "reason"), "transaction");
+    assert_int_equal(num(fx, 0, "pinned_now"), 3);
+    assert_int_equal(num(fx, 0, "total"), 40);
+    assert_int_equal(num(fx, 1, "pinned_now"), 0);
+
+    run_rows(fx, "SELECT * FROM stats_mysql_pin_digests", 2);
+    assert_string_equal(field(fx, 0, "digest"), "0xABCDEF0123456789");
+    assert_string_equal(field(fx, 0, "digest_text"), "BEGIN");
+    assert_string_equal(field(fx, 1, "reason"), "user_variable");
+    assert_string_equal(field(fx, 1, "digest_text"), "SET @x = ?");
+    assert_int_equal(num(fx, 1, "count_star"), 2);
+
+    /* No pool: nothing lent, so no ratio. */
+    run_rows(fx, "SELECT * FROM stats_mysql_multiplexing", 1);
+    assert_int_equal(num(fx, 0, "hostgroup"), 1);
+    assert_int_equal(num(fx, 0, "client_sessions"), 20);
+    assert_int_equal(num(fx, 0, "backends_in_use"), 0);
+    assert_null(fx->res.rows[0][3]);
+
+    /* One statement reading all three asks the source once. */
+    stub.fills = stub.frees = 0;
+    run_rows(fx,
+             "SELECT (SELECT COUNT(*) FROM stats_mysql_pin_reasons),"
+             " (SELECT COUNT(*) FROM stats_mysql_pin_digests),"
+             " (SELECT COUNT(*) FROM stats_mysql_multiplexing)",
+             1);
+    assert_int_equal(stub.fills, 1);
+    assert_int_equal(stub.frees, 1);
+
+    /* A failing source makes the statement fail with a message. */
+    stub.fail = true;
+    assert_non_null(strstr(run_err(fx, "SELECT * FROM stats_mysql_pin_reasons"), "out of memory"));
+    stub.fail = false;
+    admin_store_set_sources(fx->store, NULL);
+}
+
 static void test_read_only(void **state)
 {
     static const char *const writes[] = {
@@ -448,9 +552,8 @@ static void test_read_only(void **state)
 static void test_show_tables(void **state)
 {
     static const char *const stats[] = {
-        "stats_mysql_connection_pool",
-        "stats_mysql_pool_advisor",
-        "stats_mysql_query_digest",
+        "stats_mysql_connection_pool",    "stats_mysql_multiplexing", "stats_mysql_pin_digests",
+        "stats_mysql_pin_reasons",        "stats_mysql_pool_advisor", "stats_mysql_query_digest",
         "stats_mysql_query_digest_reset",
     };
     struct fixture *fx = *state;
@@ -479,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refresh_only_when_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_tables, setup, teardown),
     };

@@ -7,13 +7,12 @@
  */
 #include "pool/pool_int.h"
 
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 static void test_wait_percentiles(void **state)
 {
@@ -101,7 +100,11 @@ static void test_weighted_choice_and_fail_fast(void **state)
     static const struct pool_server_spec specs[] = {
         {.hostgroup = 0, .host = "a", .port = 1, .max_connections = 0, .weight = 1},
         {.hostgroup = 0, .host = "b", .port = 2, .max_connections = 0, .weight = 3},
-        {.hostgroup = 0, .host = "c", .port = 3, .max_connections = 0, .weight = 5,
+        {.hostgroup = 0,
+         .host = "c",
+         .port = 3,
+         .max_connections = 0,
+         .weight = 5,
          .status = POOL_SERVER_OFFLINE_SOFT},
     };
     struct pool_settings settings = {.connect_timeout_ms = 1000};
@@ -116,9 +119,9 @@ static void test_weighted_choice_and_fail_fast(void **state)
     assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
     for (int i = 0; i < 800; i++) {
         struct pool_conn *conn;
-        assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, never_cb, NULL, &conn,
-                                      &waiters[i]),
-                         POOL_PENDING);
+        assert_int_equal(
+            pool_acquire(p, 0, 0, "app", "pw", false, 0, never_cb, NULL, &conn, &waiters[i]),
+            POOL_PENDING);
     }
     for (int i = 0; i < 3; i++)
         pool_server_stats(p, (size_t)i, &st[i]);
@@ -135,9 +138,8 @@ static void test_weighted_choice_and_fail_fast(void **state)
     pool_configure(p, &settings);
     struct pool_conn *conn;
     struct pool_waiter *w;
-    assert_int_equal(
-        pool_acquire(p, 0, 0, "app", "pw", false, 0, never_cb, NULL, &conn, &w),
-        POOL_EOVERLOAD);
+    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, never_cb, NULL, &conn, &w),
+                     POOL_EOVERLOAD);
     assert_null(w);
     pool_server_stats(p, 0, &st[0]);
     pool_server_stats(p, 1, &st[1]);
