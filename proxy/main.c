@@ -33,8 +33,15 @@ struct main_ctx {
     struct proxy_admin *admin;
     struct proxy_metrics *metrics;
     uv_signal_t sigterm, sigint;
+    uv_timer_t housekeeping;
     bool stopping;
 };
+
+static void on_housekeeping(uv_timer_t *t)
+{
+    struct main_ctx *m = t->data;
+    proxy_trim_memory(m->proxy);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -50,6 +57,7 @@ static void on_signal(uv_signal_t *h, int signum)
     m->metrics = NULL;
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->housekeeping, NULL);
 }
 
 static int daemonize(const char *datadir)
@@ -186,6 +194,9 @@ int main(int argc, char **argv)
     m.sigterm.data = m.sigint.data = &m;
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_timer_init(&loop, &m.housekeeping);
+    m.housekeeping.data = &m;
+    uv_timer_start(&m.housekeeping, on_housekeeping, 2000, 2000);
     log_info("sluice started: %zu servers, %zu users", cfg->n_servers, cfg->n_users);
     proxy_start(proxy);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -36,6 +36,7 @@
 #include "proxy/proxy_int.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -721,4 +722,17 @@ void proxy_metrics_close(struct proxy_metrics *m)
         c = next;
     }
     uv_close((uv_handle_t *)&m->tcp, listener_closed);
+}
+
+void proxy_trim_memory(struct proxy *p)
+{
+    static uint64_t peak; /* main thread only */
+    struct proxy_counters c;
+    proxy_counters_sum(p, &c);
+    if (c.clients_connected > peak)
+        peak = c.clients_connected;
+    if (peak - c.clients_connected >= 1000) {
+        malloc_trim(0);
+        peak = c.clients_connected;
+    }
 }

@@ -450,7 +450,7 @@ else
 fi
 wait "$SCALE_BG" 2>/dev/null
 BG_PIDS=()
-sleep 1
+sleep 3 # Sluice gives freed memory back within its 2 s housekeeping period
 RSS_AFTER=$(sluice_rss_kb)
 SCALE_SLUICE_ALIVE=yes
 sluice_alive || SCALE_SLUICE_ALIVE="no (see $LOGS/sluice-scale.log)"
@@ -538,7 +538,9 @@ MAX_USED_LIMIT=$((CAP + 3))
     row "connect p50 / p99 (ms)" "$(jget "$SC" connect_ms.p50) / $(jget "$SC" connect_ms.p99)" ""
     row "Sluice VmRSS before (KiB)" "$RSS_BEFORE" ""
     row "Sluice VmRSS while held (KiB)" "$RSS_HELD" ""
-    row "Sluice VmRSS after close (KiB)" "$RSS_AFTER" ""
+    rss_limit=n/a
+    [[ "$RSS_BEFORE" =~ ^[0-9]+$ ]] && rss_limit=$((RSS_BEFORE + 8192))
+    row "Sluice VmRSS after close (KiB)" "$RSS_AFTER" "" "<= $rss_limit" "$(check "$RSS_AFTER" "<=" "$rss_limit")"
     row "bytes per idle client connection" "$bytes_per" "" "<= $IDLE_BYTES_TARGET" "$(check "$bytes_per" "<=" "$IDLE_BYTES_TARGET")"
     row "Sluice open descriptors while held" "$SLUICE_FDS" ""
     row "primary conns of app while held" "${SCALE_PRIMARY_CONNS:-n/a}" ""

@@ -5,14 +5,17 @@
  * pool's own counters. Servers have a cap of 0 where a request must queue,
  * so nothing ever connects.
  */
-#include "pool/pool_int.h"
-
-#include <cmocka.h>
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
+/* clang-format on */
+
+#include "pool/pool_int.h"
 
 static void test_wait_percentiles(void **state)
 {
