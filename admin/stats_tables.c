@@ -318,11 +318,13 @@ static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st,
     sqlite3_bind_int64(ins, 7, i64(st->created_ok));
     sqlite3_bind_int64(ins, 8, i64(st->created_err));
     sqlite3_bind_int(ins, 9, st->max_used);
-    /* Queries, Queries_GTID_sync, Bytes_data_sent and Bytes_data_recv
-     * (10-13) are not counted by pool yet: 0 until they are. Latency_us is
-     * the last keep-alive ping's round trip. */
-    for (int col = 10; col <= 13; col++)
-        sqlite3_bind_int(ins, col, 0);
+    /* Queries_GTID_sync: statements that waited for a GTID (causal reads)
+     * are not counted per server yet. Latency_us is the last keep-alive
+     * ping's round trip. */
+    sqlite3_bind_int64(ins, 10, i64(st->queries));
+    sqlite3_bind_int(ins, 11, 0);
+    sqlite3_bind_int64(ins, 12, i64(st->bytes_sent));
+    sqlite3_bind_int64(ins, 13, i64(st->bytes_recv));
     sqlite3_bind_int64(ins, 14, i64(st->latency_us));
     sqlite3_bind_int(ins, 15, st->max_connections);
     sqlite3_bind_int(ins, 16, st->waiting);

@@ -303,7 +303,8 @@ static int server_init(struct pool *p, struct server *s, const struct pool_serve
     pthread_mutex_init(&s->lock, NULL);
     s->idle = calloc((size_t)p->nworkers, sizeof(*s->idle));
     s->idle_count = calloc((size_t)p->nworkers, sizeof(*s->idle_count));
-    return s->idle && s->idle_count ? 0 : -1;
+    s->io = calloc((size_t)p->nworkers, sizeof(*s->io));
+    return s->idle && s->idle_count && s->io ? 0 : -1;
 }
 
 static void settings_store(struct pool *p, const struct pool_settings *in)
@@ -383,6 +384,7 @@ void pool_free(struct pool *p)
         pthread_mutex_destroy(&s->lock);
         free(s->idle);
         free(s->idle_count);
+        free(s->io);
         free(s->users);
     }
     if (p->workers)
@@ -521,6 +523,22 @@ int pool_conn_hostgroup(const struct pool_conn *c)
 {
     return c->server->hostgroup;
 }
+static void add_relaxed(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+void pool_conn_count(struct pool_conn *c, uint64_t queries, uint64_t sent, uint64_t recv)
+{
+    struct server_io *io = &c->server->io[c->worker];
+    if (queries)
+        add_relaxed(&io->queries, queries);
+    if (sent)
+        add_relaxed(&io->bytes_sent, sent);
+    if (recv)
+        add_relaxed(&io->bytes_recv, recv);
+}
+
 const char *pool_conn_user(const struct pool_conn *c)
 {
     return c->user;
@@ -558,8 +576,12 @@ void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *o
     out->fail_fast = s->fail_fast;
     pool_stats_fill(s, out, now);
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < p->nworkers; i++)
+    for (int i = 0; i < p->nworkers; i++) {
         out->idle += __atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED);
+        out->queries += __atomic_load_n(&s->io[i].queries, __ATOMIC_RELAXED);
+        out->bytes_sent += __atomic_load_n(&s->io[i].bytes_sent, __ATOMIC_RELAXED);
+        out->bytes_recv += __atomic_load_n(&s->io[i].bytes_recv, __ATOMIC_RELAXED);
+    }
 }
 
 /* ------------------------------------------------------------- closing */
@@ -1514,6 +1536,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
             if (server_init(p, &p->servers[idx], sp) != 0) {
                 free(p->servers[idx].idle);
                 free(p->servers[idx].idle_count);
+                free(p->servers[idx].io);
                 pthread_mutex_destroy(&p->servers[idx].lock);
                 memset(&p->servers[idx], 0, sizeof(p->servers[idx]));
                 rc = POOL_ENOMEM;

@@ -158,6 +158,10 @@ uint32_t pool_conn_caps(const struct pool_conn *conn);
 uint32_t pool_conn_ext_caps(const struct pool_conn *conn);
 unsigned long pool_conn_thread_id(const struct pool_conn *conn);
 int pool_conn_hostgroup(const struct pool_conn *conn);
+/* Counts traffic of a lent connection for its server's stats (Queries,
+ * Bytes_data_sent/recv). Worker thread of the conn; no lock, no atomics
+ * beyond relaxed stores. */
+void pool_conn_count(struct pool_conn *conn, uint64_t queries, uint64_t sent, uint64_t recv);
 const char *pool_conn_user(const struct pool_conn *conn);
 const char *pool_conn_server_name(const struct pool_conn *conn); /* "host:port" */
 
@@ -176,6 +180,9 @@ struct pool_server_stats {
     uint64_t created_err;
     int max_used;
     uint64_t latency_us;       /* round trip of the last keep-alive ping */
+    uint64_t queries;          /* commands sent, since start */
+    uint64_t bytes_sent;       /* to the server */
+    uint64_t bytes_recv;       /* from the server */
     uint64_t exhausted;        /* borrows that had to queue, since start */
     uint64_t fail_fast;        /* borrows refused at once, since start */
     uint64_t waits_last_min;   /* borrows that queued in the last minute */

@@ -116,6 +116,13 @@ struct pool_window {
     int peak_lent;
 };
 
+/* Traffic through one worker's connections to a server. */
+struct server_io {
+    uint64_t queries;
+    uint64_t bytes_sent; /* to the server */
+    uint64_t bytes_recv; /* from the server */
+};
+
 /* Connections a user holds on one server, for per-user limits. */
 struct user_count {
     char user[128];
@@ -153,6 +160,7 @@ struct server {
     struct user_count *users;
     size_t n_users, cap_users;
 
+    struct server_io *io;   /* [nworkers], written by that worker only */
     struct conn_list *idle; /* [nworkers], owner thread only */
     int *idle_count;        /* [nworkers], atomic peeks by others */
 };

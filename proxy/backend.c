@@ -172,6 +172,7 @@ int backend_send(struct session *s, const uint8_t *data, size_t len)
 {
     struct backend *be = s->be;
     size_t off = 0;
+    pool_conn_count(s->conn, 0, len, 0);
     if (be->wq.len == be->wq_off) {
         be->wq.len = be->wq_off = 0;
         while (off < len) {
@@ -1019,6 +1020,7 @@ static void read_backend(struct session *s)
         return;
     }
     be->rbuf.len += (size_t)n;
+    pool_conn_count(s->conn, 0, 0, (uint64_t)n);
     process_rbuf(s);
 }
 
@@ -1180,6 +1182,7 @@ static void forward(struct session *s)
 {
     s->step = BS_FORWARD;
     int rc = 0;
+    pool_conn_count(s->conn, 1, 0, 0);
     switch (s->cmd) {
     case COM_QUERY:
         start_resp(s, RESP_QUERY, false);

@@ -332,6 +332,10 @@ def test_queue_wait_figures_and_advisor(sluice):
     a = admin(target)
     row = pool_rows(a)[0]
     assert int(row["Exhausted"]) >= 4  # four of six had to queue
+    # Traffic per server: the six statements (and the bytes both ways).
+    assert int(row["Queries"]) == 6
+    assert int(row["Bytes_data_sent"]) >= 6 * len("SELECT SLEEP(0.4)")
+    assert int(row["Bytes_data_recv"]) > 6 * 20
     # They waited 0.4 s or 0.8 s: the median and p99 say so (buckets are within 19%).
     assert 300000 <= int(row["Queue_wait_p50_us"]) <= 1000000, row
     assert 600000 <= int(row["Queue_wait_p99_us"]) <= 1000000, row
