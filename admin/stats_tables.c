@@ -267,15 +267,12 @@ static void split_name(const char *name, char *host, size_t hostlen, int *port)
 }
 
 static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st, const char *host,
-                          int port)
+                          int port, const char *status)
 {
     sqlite3_bind_int(ins, 1, st->hostgroup);
     bind_text(ins, 2, host);
     sqlite3_bind_int(ins, 3, port);
-    /* pool_server_stats does not say yet whether a server is offline (after
-     * pool_update dropped or disabled it); until it does, every server shows
-     * as ONLINE. */
-    bind_text(ins, 4, "ONLINE");
+    bind_text(ins, 4, status ? status : "ONLINE");
     /* open counts connections still connecting too: they are in use by the
      * request that started them. */
     sqlite3_bind_int(ins, 5, st->open - st->idle);
@@ -314,7 +311,12 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, char *errbuf,
     for (size_t i = 0; i < n && rc == 0; i++) {
         pool_server_stats(src->pool, i, &st);
         split_name(st.name, host, sizeof(host), &port);
-        bind_pool_row(ins, &st, host, port);
+        /* pool does not report a server's status; the monitor, which
+         * decides it, does. */
+        const char *status = src->server_status ? src->server_status(src->server_status_arg,
+                                                                     st.hostgroup, host, port)
+                                                : NULL;
+        bind_pool_row(ins, &st, host, port, status);
         rc = insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);

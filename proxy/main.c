@@ -32,6 +32,7 @@ struct main_ctx {
     struct proxy *proxy;
     struct proxy_admin *admin;
     struct proxy_metrics *metrics;
+    struct monitor *monitor;
     uv_signal_t sigterm, sigint;
     bool stopping;
 };
@@ -48,6 +49,9 @@ static void on_signal(uv_signal_t *h, int signum)
     m->admin = NULL;
     proxy_metrics_close(m->metrics);
     m->metrics = NULL;
+    proxy_set_monitor(m->proxy, NULL);
+    monitor_close(m->monitor);
+    m->monitor = NULL;
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
 }
@@ -150,13 +154,26 @@ int main(int argc, char **argv)
         goto out;
     }
     struct main_ctx m = {.proxy = proxy};
-    struct admin_sources sources = {.pool = proxy_pool(proxy)};
+    /* Before the workers start, so no statement runs on a server the
+     * monitor would place elsewhere (it still sees no results: the first
+     * checks move servers within one interval). */
+    m.monitor = monitor_new(&loop, store, proxy_pool(proxy), cfg);
+    if (!m.monitor) {
+        log_error("cannot start the monitor: out of memory");
+        (void)uv_loop_close(&loop);
+        goto out;
+    }
+    proxy_set_monitor(proxy, m.monitor);
+    struct admin_sources sources = {.pool = proxy_pool(proxy),
+                                    .server_status = monitor_server_status,
+                                    .server_status_arg = m.monitor};
     sources.digest_stats = proxy_digest_stats(proxy, &sources.n_digest_stats);
     admin_store_set_sources(store, &sources);
     /* The admin interface runs on this thread: it owns the store. */
     m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));
     if (!m.admin) {
         log_error("%s", err);
+        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;
@@ -166,6 +183,7 @@ int main(int argc, char **argv)
     if (!m.metrics && err[0]) {
         log_error("%s", err);
         proxy_admin_close(m.admin);
+        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;
@@ -174,6 +192,7 @@ int main(int argc, char **argv)
         log_error("cannot detach");
         proxy_metrics_close(m.metrics);
         proxy_admin_close(m.admin);
+        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;

@@ -296,6 +296,7 @@ struct proxy {
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
+    struct monitor *monitor; /* main thread only; NULL: servers go to the pool as configured */
 };
 
 /* worker.c */
