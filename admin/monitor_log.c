@@ -63,8 +63,8 @@ int admin_monitor_create(sqlite3 *db, char *errbuf, size_t errlen)
     for (size_t i = 0; i < N_LOGS; i++) {
         char *sql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s);"
                                     "CREATE INDEX IF NOT EXISTS main.%s_time ON %s (time_start_us)",
-                                    log_tables[i].name, log_tables[i].columns,
-                                    log_tables[i].name, log_tables[i].name);
+                                    log_tables[i].name, log_tables[i].columns, log_tables[i].name,
+                                    log_tables[i].name);
         char *err = NULL;
         int rc = sql ? sqlite3_exec(db, sql, NULL, NULL, &err) : SQLITE_NOMEM;
         sqlite3_free(sql);
@@ -105,8 +105,8 @@ static int log_one(sqlite3 *db, const void *arg)
     sqlite3_stmt *stmt = NULL;
     char sql[256];
 
-    snprintf(sql, sizeof(sql), "INSERT INTO main.%s (%s) VALUES (?,?,?,?,?%s)", t->name,
-             t->insert, has_value ? ",?" : "");
+    snprintf(sql, sizeof(sql), "INSERT INTO main.%s (%s) VALUES (?,?,?,?,?%s)", t->name, t->insert,
+             has_value ? ",?" : "");
     if (step_once(db, sql, &stmt) != 0)
         return ADMIN_ESQL;
     sqlite3_bind_text(stmt, 1, e->host, -1, SQLITE_TRANSIENT);

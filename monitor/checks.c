@@ -300,8 +300,7 @@ static void check_read_only(struct mon_target *t, const struct mon_settings *st,
             }
         } else {
             if (timed_out)
-                snprintf(r.error, sizeof(r.error), "timeout after %d ms",
-                         st->read_only_timeout_ms);
+                snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->read_only_timeout_ms);
             else
                 snprintf(r.error, sizeof(r.error), "%u: %s", mysql_errno(*my), mysql_error(*my));
             drop(my);

@@ -164,8 +164,8 @@ static int effective(const struct monitor *m, struct list *out)
             }
         }
     for (size_t i = 0; i < out->n; i++)
-        apply_state(m, &out->v[i], find_target((struct monitor *)m, out->v[i].host,
-                                               out->v[i].port));
+        apply_state(m, &out->v[i],
+                    find_target((struct monitor *)m, out->v[i].host, out->v[i].port));
     return 0;
 }
 
@@ -189,13 +189,13 @@ static bool log_changes(const struct monitor *m, const struct list *now)
         if (!old) {
             changed = true;
             if (m->applied)
-                log_info("monitor: %s:%d now in hostgroup %d (%s)", s->host, s->port,
-                         s->hostgroup, status_name(s->status));
+                log_info("monitor: %s:%d now in hostgroup %d (%s)", s->host, s->port, s->hostgroup,
+                         status_name(s->status));
         } else if (old->status != s->status || old->weight != s->weight) {
             changed = true;
             if (old->status != s->status)
-                log_info("monitor: %s:%d in hostgroup %d: %s -> %s", s->host, s->port,
-                         s->hostgroup, status_name(old->status), status_name(s->status));
+                log_info("monitor: %s:%d in hostgroup %d: %s -> %s", s->host, s->port, s->hostgroup,
+                         status_name(old->status), status_name(s->status));
         }
     }
     for (size_t i = 0; i < m->n_effective; i++) {
@@ -237,6 +237,14 @@ static int apply(struct monitor *m)
                                              .max_connections = s->max_connections,
                                              .weight = s->weight,
                                              .status = (enum pool_server_status)s->status};
+        /* A server that stopped answering pings is cut off like ProxySQL's
+         * shun_and_killall: OFFLINE_HARD breaks the connections lent to it,
+         * so statements hung on it end (and reads run again elsewhere)
+         * instead of waiting for a server that may never answer. Lag shuns
+         * stay SHUNNED: those statements still finish. */
+        const struct mon_target *t = find_target(m, s->host, s->port);
+        if (s->status == ADMIN_SERVER_SHUNNED && t && t->ping_shunned)
+            specs[i].status = POOL_SERVER_OFFLINE_HARD;
         /* runtime_mysql_servers is what a later LOAD of another module
          * rebuilds servers from, so it shows the configured weight, not the
          * one lag reduced (which would then stick). */
@@ -308,8 +316,7 @@ static void on_lag(struct mon_target *t, const struct mon_result *r)
     if (!t->lag_shunned && (r->value_null || r->value > t->max_lag)) {
         t->lag_shunned = true;
         if (r->value_null)
-            log_warn("monitor: %s:%d shunned: replication stopped (lag unknown)", t->host,
-                     t->port);
+            log_warn("monitor: %s:%d shunned: replication stopped (lag unknown)", t->host, t->port);
         else
             log_warn("monitor: %s:%d shunned: lag %lld s over %d s", t->host, t->port,
                      (long long)r->value, t->max_lag);
@@ -359,8 +366,8 @@ static void on_async(uv_async_t *h)
     int64_t now = mon_now_ms();
     if (now - m->last_prune_ms >= 1000) {
         m->last_prune_ms = now;
-        if (admin_monitor_prune(m->store, mon_wall_us() - (int64_t)m->cfg->monitor_history_ms *
-                                                              1000) != 0)
+        if (admin_monitor_prune(m->store,
+                                mon_wall_us() - (int64_t)m->cfg->monitor_history_ms * 1000) != 0)
             log_debug("monitor: cannot prune the log tables");
     }
     (void)apply(m);

@@ -24,6 +24,9 @@
  *     over max_replication_lag (or unknown because replication stopped)
  *     shuns it, back at max_replication_lag/2 or less; in between its
  *     weight shrinks linearly to 10%.
+ * The pool gets OFFLINE_HARD for a ping shun (its lent connections break,
+ * as ProxySQL kills them) and SHUNNED for a lag shun (running statements
+ * finish); both show as SHUNNED.
  * A server configured OFFLINE_SOFT/OFFLINE_HARD stays so. One configured
  * SHUNNED is treated as ONLINE under watch, because runtime_mysql_servers
  * (which later loads rebuild from) shows the monitor's SHUNNED.

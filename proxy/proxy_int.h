@@ -241,6 +241,7 @@ struct session {
     struct codec_buf meta;    /* column definitions captured from a prepare */
     struct codec_buf rewrite; /* the statement as a rule rewrote it */
     bool rewritten;
+    int retries; /* times this command ran again after its backend failed */
     uint64_t started_ns;
 
     struct cstmt *stmts;
