@@ -32,7 +32,6 @@
 /* Results waiting for the main loop beyond this are dropped: a stalled
  * main loop must not grow memory without bound. */
 #define MAX_QUEUED 4096
-#define ER_CON_COUNT_ERROR 1040
 
 int64_t mon_now_ms(void)
 {
@@ -136,7 +135,10 @@ static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_s
         status = mysql_real_connect_cont(&ret, my, ev);
     }
     if (!ret) {
-        if (mysql_errno(my) == ER_CON_COUNT_ERROR)
+        /* Codes below 2000 come from the server itself (1040 Too many
+         * connections, 1045 access denied for a misconfigured monitor
+         * user): it is up, so that is no reason to shun it. */
+        if (mysql_errno(my) > 0 && mysql_errno(my) < 2000)
             r->alive = true;
         snprintf(r->error, sizeof(r->error), "%u: %s", mysql_errno(my), mysql_error(my));
         return false;

@@ -395,6 +395,10 @@ static void set_settings(struct monitor *m, const struct admin_config *cfg)
 static void sync_targets(struct monitor *m)
 {
     const struct admin_config *cfg = m->cfg;
+    /* Before any new thread starts: its first check reads them. */
+    pthread_mutex_lock(&m->lock);
+    set_settings(m, cfg);
+    pthread_mutex_unlock(&m->lock);
     for (struct mon_target *t = m->targets; t; t = t->next) {
         t->configured = false;
         t->max_lag = 0;
@@ -445,7 +449,6 @@ static void sync_targets(struct monitor *m)
         if (!t->check_lag)
             t->lag_shunned = false;
     }
-    set_settings(m, cfg);
     mon_wake(m);
     pthread_mutex_unlock(&m->lock);
 }
