@@ -169,6 +169,18 @@ static int effective(const struct monitor *m, struct list *out)
     return 0;
 }
 
+int mon_effective(const struct monitor *m, struct admin_server **out, size_t *n)
+{
+    struct list l = {0};
+    if (effective(m, &l) != 0) {
+        free(l.v);
+        return -1;
+    }
+    *out = l.v;
+    *n = l.n;
+    return 0;
+}
+
 static const struct admin_server *find_in(const struct admin_server *v, size_t n,
                                           const struct admin_server *s)
 {
@@ -326,6 +338,16 @@ static void on_lag(struct mon_target *t, const struct mon_result *r)
     }
 }
 
+void mon_result_apply(struct monitor *m, const struct mon_result *r)
+{
+    if (r->kind == MON_PING)
+        on_ping(m, r->t, r);
+    else if (r->kind == MON_READ_ONLY)
+        on_read_only(r->t, r);
+    else if (r->kind == MON_LAG)
+        on_lag(r->t, r);
+}
+
 static void record(struct monitor *m, const struct mon_result *r)
 {
     struct admin_monitor_entry e = {.check = (enum admin_monitor_check)r->kind,
@@ -353,12 +375,7 @@ static void on_async(uv_async_t *h)
         struct mon_target *t = r->t;
         if (!t->retired) {
             record(m, r);
-            if (r->kind == MON_PING)
-                on_ping(m, t, r);
-            else if (r->kind == MON_READ_ONLY)
-                on_read_only(t, r);
-            else if (r->kind == MON_LAG)
-                on_lag(t, r);
+            mon_result_apply(m, r);
         }
         free(r);
         r = next;
@@ -497,7 +514,9 @@ const char *monitor_server_status(void *arg, int hostgroup, const char *host, in
         if (s->hostgroup == hostgroup && s->port == port && !strcmp(s->host, host))
             return status_name(s->status);
     }
-    return NULL;
+    /* The pool keeps a server dropped from the list until its lent
+     * connections come back; it takes no new work meanwhile. */
+    return m && m->applied ? "OFFLINE_SOFT" : NULL;
 }
 
 static void on_closed(uv_handle_t *h)

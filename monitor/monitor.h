@@ -57,9 +57,10 @@ struct monitor *monitor_new(uv_loop_t *loop, struct admin_store *store, struct p
 int monitor_configure(struct monitor *m, struct admin_config *cfg);
 
 /* The effective status of (hostgroup, host, port) as shown in the stats
- * tables: "ONLINE", "SHUNNED", "OFFLINE_SOFT", "OFFLINE_HARD", or NULL when
- * the monitor does not place that server there. arg is the monitor (the
- * shape admin_sources.server_status expects). */
+ * tables: "ONLINE", "SHUNNED", "OFFLINE_SOFT", "OFFLINE_HARD"; OFFLINE_SOFT
+ * also for a server the pool still lists but the effective list no longer
+ * places there (its connections drain). arg is the monitor (the shape
+ * admin_sources.server_status expects). */
 const char *monitor_server_status(void *arg, int hostgroup, const char *host, int port);
 
 /* Stops the check threads (waits for them: at most the longest check

@@ -94,6 +94,13 @@ struct monitor {
     int64_t last_prune_ms;
 };
 
+/* Updates r->t's state from one check result (no logging to the store).
+ * Main thread; exposed for the unit tests. */
+void mon_result_apply(struct monitor *m, const struct mon_result *r);
+/* The effective server list from m->cfg and the targets' states: *out
+ * (malloc'd, *n rows) or -1 on allocation failure. Main thread. */
+int mon_effective(const struct monitor *m, struct admin_server **out, size_t *n);
+
 /* Start t's two check threads. Returns 0 or -1 (logged). Main thread. */
 int mon_target_start(struct mon_target *t);
 /* Wakes every check thread (under m->lock the caller has set what changed). */
