@@ -5,14 +5,16 @@
  */
 #include "monitor/monitor_int.h"
 
+/* cmocka.h needs these first; keep clang-format from sorting it above them. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <cmocka.h>
+/* clang-format on */
 
 struct fixture {
     struct admin_config cfg;
