@@ -154,8 +154,8 @@ static bool ping(MYSQL *my, int64_t deadline)
 }
 
 /* Runs sql and stores its result in *res (NULL for no result set). False
- * on timeout (*timed_out) or error. */
-static bool query_(MYSQL *my, const char *sql, int64_t deadline, MYSQL_RES **res)
+ * on timeout or error. */
+static bool run_query(MYSQL *my, const char *sql, int64_t deadline, MYSQL_RES **res)
 {
     int err = 0;
     DRIVE(my, deadline, mysql_real_query_start(&err, my, sql, strlen(sql)),
@@ -166,11 +166,12 @@ static bool query_(MYSQL *my, const char *sql, int64_t deadline, MYSQL_RES **res
     return mysql_errno(my) == 0;
 }
 
+/* run_query() telling a timeout (*timed_out) from an error. */
 static bool query(MYSQL *my, const char *sql, int64_t deadline, MYSQL_RES **res, bool *timed_out)
 {
     *res = NULL;
     *timed_out = false;
-    if (query_(my, sql, deadline, res))
+    if (run_query(my, sql, deadline, res))
         return true;
     if (mon_now_ms() >= deadline)
         *timed_out = true;
@@ -216,9 +217,8 @@ static void begin(struct mon_result *r, struct mon_target *t, enum mon_kind kind
     r->took_us = now_us();
 }
 
-static void end(struct monitor *m, struct mon_result *r, int64_t t0_ms)
+static void end(struct monitor *m, struct mon_result *r)
 {
-    (void)t0_ms;
     r->took_us = now_us() - r->took_us; /* begin() stored the start there */
     post(m, r);
 }
@@ -254,11 +254,10 @@ static void check_connect(struct mon_target *t, const struct mon_settings *st)
 {
     struct mon_result r;
     begin(&r, t, MON_CONNECT);
-    int64_t t0 = mon_now_ms();
     MYSQL *my = NULL;
     r.ok = ensure(&my, t, st, st->connect_timeout_ms, &r);
     drop(&my);
-    end(t->m, &r, t0);
+    end(t->m, &r);
 }
 
 static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
@@ -278,7 +277,7 @@ static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQ
         }
     }
     r.alive = r.alive || r.ok;
-    end(t->m, &r, t0);
+    end(t->m, &r);
 }
 
 static void check_read_only(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
@@ -310,7 +309,7 @@ static void check_read_only(struct mon_target *t, const struct mon_settings *st,
     }
     if (res)
         mysql_free_result(res);
-    end(t->m, &r, t0);
+    end(t->m, &r);
 }
 
 /* Seconds_Behind_Master of the first replication connection; NULL while
@@ -359,7 +358,7 @@ static void check_lag(struct mon_target *t, const struct mon_settings *st, MYSQL
     }
     if (res)
         mysql_free_result(res);
-    end(t->m, &r, t0);
+    end(t->m, &r);
 }
 
 /* Sleeps until due_ms, a stop or a wake-up. Returns false when stopping. */

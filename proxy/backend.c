@@ -286,6 +286,7 @@ static void backend_broken(struct session *s, const char *why)
                  s->id, s->username, s->conn ? pool_conn_server_name(s->conn) : "?", why,
                  s->hostgroup, s->retries, s->cfg->query_retries_on_failure);
         backend_detach(s, false);
+        s->keep_next = 0; /* the connection kept for SHOW WARNINGS is gone */
         s->state = SS_BACKEND;
         acquire(s);
         return;
