@@ -109,6 +109,8 @@ bool router_stmt_is_read(const char *s, size_t len)
             i = j;
             continue;
         }
+        if (s[i] == ';' && skip_space(s, len, i + 1) < len)
+            return false; /* more statements follow: they may write */
         if (!is_word_char((unsigned char)s[i])) {
             i++;
             continue;

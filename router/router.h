@@ -34,7 +34,8 @@ unsigned router_stmt_flags(const char *sql, size_t len);
 /* True when sql is a plain read that may run again on another connection
  * after its backend failed: it starts with SELECT or SHOW, has none of the
  * router_stmt_flags() (locks, questions about the previous statement or the
- * connection's insert id) and no FOR UPDATE, LOCK IN SHARE MODE, INTO,
+ * connection's insert id), is one statement (a trailing ';' allowed) and has
+ * no FOR UPDATE, LOCK IN SHARE MODE, INTO,
  * NEXTVAL/SETVAL/SLEEP/GET_LOCK-like calls. Functions with side effects
  * that this scan does not know (user-defined ones) are not detected.
  * Bounded by len. */

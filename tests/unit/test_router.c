@@ -104,6 +104,9 @@ static void test_stmt_is_read(void **state)
         {"/*!50000 INSERT */ SELECT 1", false},
         {"", false},
         {"SELECT 'abc", true},
+        {"SELECT 1;", true},
+        {"SELECT 1; DELETE FROM t", false},
+        {"SELECT ';' FROM t", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         if (router_stmt_is_read(cases[i].sql, strlen(cases[i].sql)) != cases[i].read)
