@@ -154,26 +154,13 @@ int main(int argc, char **argv)
         goto out;
     }
     struct main_ctx m = {.proxy = proxy};
-    /* Before the workers start, so no statement runs on a server the
-     * monitor would place elsewhere (it still sees no results: the first
-     * checks move servers within one interval). */
-    m.monitor = monitor_new(&loop, store, proxy_pool(proxy), cfg);
-    if (!m.monitor) {
-        log_error("cannot start the monitor: out of memory");
-        (void)uv_loop_close(&loop);
-        goto out;
-    }
-    proxy_set_monitor(proxy, m.monitor);
-    struct admin_sources sources = {.pool = proxy_pool(proxy),
-                                    .server_status = monitor_server_status,
-                                    .server_status_arg = m.monitor};
+    struct admin_sources sources = {.pool = proxy_pool(proxy)};
     sources.digest_stats = proxy_digest_stats(proxy, &sources.n_digest_stats);
     admin_store_set_sources(store, &sources);
     /* The admin interface runs on this thread: it owns the store. */
     m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));
     if (!m.admin) {
         log_error("%s", err);
-        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;
@@ -183,7 +170,6 @@ int main(int argc, char **argv)
     if (!m.metrics && err[0]) {
         log_error("%s", err);
         proxy_admin_close(m.admin);
-        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;
@@ -192,11 +178,26 @@ int main(int argc, char **argv)
         log_error("cannot detach");
         proxy_metrics_close(m.metrics);
         proxy_admin_close(m.admin);
-        monitor_close(m.monitor);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
         goto out;
     }
+    /* After the fork (threads do not survive it) and before the workers
+     * start, so the pool has the monitor's list from the first statement
+     * (the first checks then move servers within one interval). */
+    m.monitor = monitor_new(&loop, store, proxy_pool(proxy), cfg);
+    if (!m.monitor) {
+        log_error("cannot start the monitor: out of memory");
+        proxy_metrics_close(m.metrics);
+        proxy_admin_close(m.admin);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+        goto out;
+    }
+    proxy_set_monitor(proxy, m.monitor);
+    sources.server_status = monitor_server_status;
+    sources.server_status_arg = m.monitor;
+    admin_store_set_sources(store, &sources);
     uv_signal_init(&loop, &m.sigterm);
     uv_signal_init(&loop, &m.sigint);
     m.sigterm.data = m.sigint.data = &m;
