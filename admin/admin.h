@@ -85,6 +85,14 @@ struct admin_server {
     char comment[128];
 };
 
+/* A row of mysql_replication_hostgroups: the monitor places a server of
+ * either hostgroup by its read_only (0: writer, 1: reader). */
+struct admin_repl_hostgroup {
+    int writer_hostgroup;
+    int reader_hostgroup;
+    char check_type[32]; /* only read_only is checked; the others are read as read_only */
+};
+
 struct admin_user {
     char username[128];
     /* Plain-text password for backend connections; empty when the store
@@ -109,6 +117,8 @@ struct admin_config {
     size_t n_servers;
     struct admin_user *users;
     size_t n_users;
+    struct admin_repl_hostgroup *repl_hostgroups;
+    size_t n_repl_hostgroups;
     struct router_rules *rules; /* compiled mysql_query_rules; NULL when there are none */
 
     /* global_variables, parsed */
@@ -281,8 +291,10 @@ void admin_result_free(struct admin_result *res);
  *   stats_mysql_connection_pool     per-server pool figures; ProxySQL's
  *                                   columns plus Sluice's max_connections and
  *                                   Queue (requests waiting now). status is
- *                                   always ONLINE, and Queries, bytes and
- *                                   Latency_us are 0, until pool reports them
+ *                                   the monitor's verdict when it has one
+ *                                   (SHUNNED for ping or lag), else the
+ *                                   pool's (SHUNNED after connect errors,
+ *                                   OFFLINE_* as configured)
  *   stats_mysql_pin_reasons         (reason, pinned_now, total): why client
  *                                   sessions keep a backend connection
  *   stats_mysql_pin_digests         (reason, digest, digest_text, count_star):
@@ -323,6 +335,11 @@ struct admin_session_stats {
 
 struct admin_sources {
     struct pool *pool; /* NULL: stats_mysql_connection_pool is empty */
+    /* The effective status of a pool server ("ONLINE", "SHUNNED"...), as the
+     * monitor decided it; NULL function or NULL answer: ONLINE. Called on the
+     * main thread during a refresh. */
+    const char *(*server_status)(void *arg, int hostgroup, const char *host, int port);
+    void *server_status_arg;
     /* One object per worker (NULL elements are skipped); NULL or none:
      * the digest tables are empty. */
     struct router_digest_stats *const *digest_stats;
@@ -340,6 +357,44 @@ struct admin_sources {
  * until they are replaced or the store is closed. Main thread, like every
  * store function. */
 void admin_store_set_sources(struct admin_store *store, const struct admin_sources *src);
+
+/* Monitor check logs (ProxySQL's monitor.mysql_server_*_log, here in
+ * MEMORY's main schema): written by the monitor on the main thread,
+ * read-only for operators like runtime_*. The writes join an operator's open
+ * transaction if there is one (one SQLite connection): rolling it back drops
+ * them too. */
+enum admin_monitor_check {
+    ADMIN_MONITOR_CONNECT,   /* mysql_server_connect_log */
+    ADMIN_MONITOR_PING,      /* mysql_server_ping_log */
+    ADMIN_MONITOR_READ_ONLY, /* mysql_server_read_only_log */
+    ADMIN_MONITOR_REPL_LAG,  /* mysql_server_replication_lag_log */
+};
+
+struct admin_monitor_entry {
+    enum admin_monitor_check check;
+    const char *host;
+    int port;
+    int64_t time_start_us; /* wall clock, microseconds since the epoch */
+    int64_t success_time_us;
+    /* read_only (0/1) or repl_lag (seconds); value_null writes NULL (lag
+     * unknown: replication stopped, or the check failed). */
+    int64_t value;
+    bool value_null;
+    const char *error; /* NULL on success */
+};
+
+/* Appends one row. Returns 0 or a negative ADMIN_E* code. Main thread. */
+int admin_monitor_log(struct admin_store *store, const struct admin_monitor_entry *e)
+    __attribute__((warn_unused_result));
+/* Deletes the rows of every log older than before_us. Main thread. */
+int admin_monitor_prune(struct admin_store *store, int64_t before_us)
+    __attribute__((warn_unused_result));
+/* Rewrites runtime_mysql_servers to show servers (the monitor's effective
+ * placement and status), so operators see what is live as on ProxySQL.
+ * Columns Sluice does not read (gtid_port, compression, max_latency_ms) go
+ * back to their defaults. Main thread. */
+int admin_runtime_servers_show(struct admin_store *store, const struct admin_server *servers,
+                               size_t n) __attribute__((warn_unused_result));
 
 /* Splits "host:port" into host (NUL-terminated, at most hostlen-1) and port.
  * Returns 0 or ADMIN_EINVAL. */

@@ -123,6 +123,12 @@ unsigned admin_stats_table(const char *name);
 int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The monitor log tables (monitor_log.c): created in MEMORY at open;
+ * admin_monitor_table() tells the authorizer which names to protect. */
+int admin_monitor_create(sqlite3 *db, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+bool admin_monitor_table(const char *name);
+
 /* True if name (in any schema) is one of the admin tables or their runtime_
  * mirrors; *runtime tells which (layers.c). */
 bool admin_table_known(const char *name, bool *runtime);

@@ -611,6 +611,48 @@ out:
     return rc;
 }
 
+static int load_repl_hostgroups(sqlite3 *db, const char *from, struct admin_config *cfg,
+                                char *errbuf, size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    size_t cap = 0;
+    int rc = 0, src;
+    char sql[256];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT writer_hostgroup, reader_hostgroup, check_type"
+             " FROM %smysql_replication_hostgroups ORDER BY writer_hostgroup",
+             from);
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_replication_hostgroups: %s",
+                        sqlite3_errmsg(db));
+        return ADMIN_ESQL;
+    }
+    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        rc = grow((void **)&cfg->repl_hostgroups, &cap, cfg->n_repl_hostgroups,
+                  sizeof(*cfg->repl_hostgroups));
+        if (rc != 0) {
+            admin_set_error(errbuf, errlen, "out of memory loading mysql_replication_hostgroups");
+            goto out;
+        }
+        struct admin_repl_hostgroup *r = &cfg->repl_hostgroups[cfg->n_repl_hostgroups];
+        /* The table's CHECKs already bound both hostgroups and check_type. */
+        r->writer_hostgroup = sqlite3_column_int(stmt, 0);
+        r->reader_hostgroup = sqlite3_column_int(stmt, 1);
+        const char *ct = (const char *)sqlite3_column_text(stmt, 2);
+        snprintf(r->check_type, sizeof(r->check_type), "%s", ct ? ct : "read_only");
+        cfg->n_repl_hostgroups++;
+    }
+    if (src != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot read mysql_replication_hostgroups: %s",
+                        sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -776,6 +818,7 @@ static void config_free(struct admin_config *cfg)
     memset(cfg->admin_credentials, 0, sizeof(cfg->admin_credentials));
     free(cfg->users);
     free(cfg->servers);
+    free(cfg->repl_hostgroups);
     router_rules_free(cfg->rules);
     free(cfg);
 }
@@ -813,6 +856,9 @@ int admin_config_build(struct admin_store *store, unsigned from_memory_mask,
     if (rc != 0)
         goto out;
     rc = load_servers(store->db, source(m, ADMIN_MOD_SERVERS), cfg, errbuf, errlen);
+    if (rc != 0)
+        goto out;
+    rc = load_repl_hostgroups(store->db, source(m, ADMIN_MOD_SERVERS), cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
     rc = load_users(store->db, source(m, ADMIN_MOD_USERS), cfg, errbuf, errlen);

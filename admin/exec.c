@@ -366,6 +366,11 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     case SQLITE_DELETE:
         if (table && admin_stats_table(table))
             return deny_stats_write(store, table);
+        if (table && admin_monitor_table(table)) {
+            snprintf(store->deny_reason, sizeof(store->deny_reason),
+                     "%s is read-only: the monitor writes it", table);
+            return SQLITE_DENY;
+        }
         if (!table || !admin_table_known(table, &runtime) || !runtime)
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
@@ -374,14 +379,15 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
         return SQLITE_DENY;
     case SQLITE_CREATE_TRIGGER:
     case SQLITE_CREATE_TEMP_TRIGGER:
-        if (!a2 || !admin_stats_table(a2))
+        if (!a2 || (!admin_stats_table(a2) && !admin_monitor_table(a2)))
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is computed when queried and cannot have triggers", a2);
         return SQLITE_DENY;
     case SQLITE_DROP_TABLE:
     case SQLITE_ALTER_TABLE:
-        if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table)))
+        if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table) &&
+                       !admin_monitor_table(table)))
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is an admin table and cannot be dropped or altered", table);

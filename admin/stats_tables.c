@@ -304,13 +304,19 @@ static void split_name(const char *name, char *host, size_t hostlen, int *port)
 }
 
 static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st, const char *host,
-                          int port)
+                          int port, const char *status)
 {
     sqlite3_bind_int(ins, 1, st->hostgroup);
     bind_text(ins, 2, host);
     sqlite3_bind_int(ins, 3, port);
     static const char *const status_names[] = {"ONLINE", "SHUNNED", "OFFLINE_SOFT", "OFFLINE_HARD"};
-    bind_text(ins, 4, status_names[st->status <= POOL_SERVER_OFFLINE_HARD ? st->status : 0]);
+    /* The monitor shuns for ping or lag (the pool may then hold the server
+     * OFFLINE_HARD to cut hung statements); the pool shuns for connect
+     * errors. Either one's non-ONLINE verdict is the one to show. */
+    if (status && strcmp(status, "ONLINE") != 0)
+        bind_text(ins, 4, status);
+    else
+        bind_text(ins, 4, status_names[st->status <= POOL_SERVER_OFFLINE_HARD ? st->status : 0]);
     /* open counts connections still connecting too: they are in use by the
      * request that started them. */
     sqlite3_bind_int(ins, 5, st->open - st->idle);
@@ -378,10 +384,15 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor,
     for (size_t i = 0; i < n && rc == 0; i++) {
         pool_server_stats(src->pool, i, &st);
         split_name(st.name, host, sizeof(host), &port);
-        if (advisor)
+        if (advisor) {
             bind_advisor_row(ins, &st, host, port);
-        else
-            bind_pool_row(ins, &st, host, port);
+        } else {
+            /* The monitor, which decides a server's health, says its status. */
+            const char *status = src->server_status ? src->server_status(src->server_status_arg,
+                                                                         st.hostgroup, host, port)
+                                                    : NULL;
+            bind_pool_row(ins, &st, host, port, status);
+        }
         rc = insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);

@@ -260,6 +260,8 @@ static int create_memory(sqlite3 *db, char *errbuf, size_t errlen)
     if (rc == 0)
         rc = admin_stats_create(db, errbuf, errlen);
     if (rc == 0)
+        rc = admin_monitor_create(db, errbuf, errlen);
+    if (rc == 0)
         rc = admin_globals_prefill(db, errbuf, errlen);
     return rc;
 }

@@ -262,8 +262,36 @@ static void fail_command(struct session *s, uint16_t code, const char *sqlstate,
     finish_command(s);
 }
 
+/* A failed backend may be retried only where the client cannot tell: an
+ * autocommit read outside any transaction or pinned state, none of whose
+ * response reached the client. Writes never are (the server may have applied
+ * them before dying), nor anything tied to that connection. */
+static bool may_retry(const struct session *s)
+{
+    if (s->cmd != COM_QUERY || s->in_txn || s->pin || s->resp.sent_any ||
+        s->retries >= s->cfg->query_retries_on_failure)
+        return false;
+    const uint8_t *q = s->rewritten ? s->rewrite.data : s->in.data;
+    size_t len = s->rewritten ? s->rewrite.len : s->cmd_len;
+    if (len < 5 || len - 5 >= CODEC_MAX_PAYLOAD)
+        return false; /* a statement split over packets is not replayed */
+    return router_stmt_is_read((const char *)q + 5, len - 5);
+}
+
 static void backend_broken(struct session *s, const char *why)
 {
+    if (may_retry(s)) {
+        s->retries++;
+        log_warn("session %u user '%s': backend %s %s; running the read again in hostgroup %d "
+                 "(retry %d of %d)",
+                 s->id, s->username, s->conn ? pool_conn_server_name(s->conn) : "?", why,
+                 s->hostgroup, s->retries, s->cfg->query_retries_on_failure);
+        backend_detach(s, false);
+        s->keep_next = 0; /* the connection kept for SHOW WARNINGS is gone */
+        s->state = SS_BACKEND;
+        acquire(s);
+        return;
+    }
     log_warn("session %u user '%s': backend %s %s", s->id, s->username,
              s->conn ? pool_conn_server_name(s->conn) : "?", why);
     bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
@@ -1468,6 +1496,17 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
     struct session *s = arg;
     s->waiter = NULL;
     uv_timer_stop(&s->timer);
+    if (err < 0 && err != POOL_ESHUTDOWN && may_retry(s)) {
+        /* Nothing was sent anywhere; the pool's round robin offers the
+         * hostgroup's next server, so a dead one costs no client error
+         * while the monitor has not shunned it yet. */
+        s->retries++;
+        log_warn("session %u user '%s': %s; trying hostgroup %d again (retry %d of %d)", s->id,
+                 s->username, errmsg ? errmsg : pool_strerror(err), s->hostgroup, s->retries,
+                 s->cfg->query_retries_on_failure);
+        acquire(s);
+        return;
+    }
     if (err < 0) {
         char m[512];
         snprintf(m, sizeof(m), "Sluice: cannot reach hostgroup %d: %s", s->hostgroup,
@@ -1664,6 +1703,10 @@ static bool route_query(struct session *s)
 
 void backend_begin(struct session *s)
 {
+    s->retries = 0;
+    /* Stale from the previous command until start_resp(): a failure before
+     * forwarding must not look like a half-sent response. */
+    s->resp.sent_any = false;
     if (s->cmd == COM_QUERY) {
         if (!route_query(s))
             return;

@@ -32,6 +32,7 @@ struct main_ctx {
     struct proxy *proxy;
     struct proxy_admin *admin;
     struct proxy_metrics *metrics;
+    struct monitor *monitor;
     uv_signal_t sigterm, sigint;
     uv_timer_t housekeeping;
     bool stopping;
@@ -55,6 +56,9 @@ static void on_signal(uv_signal_t *h, int signum)
     m->admin = NULL;
     proxy_metrics_close(m->metrics);
     m->metrics = NULL;
+    proxy_set_monitor(m->proxy, NULL);
+    monitor_close(m->monitor);
+    m->monitor = NULL;
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->housekeeping, NULL);
@@ -189,6 +193,22 @@ int main(int argc, char **argv)
         (void)uv_loop_close(&loop);
         goto out;
     }
+    /* After the fork (threads do not survive it) and before the workers
+     * start, so the pool has the monitor's list from the first statement
+     * (the first checks then move servers within one interval). */
+    m.monitor = monitor_new(&loop, store, proxy_pool(proxy), cfg);
+    if (!m.monitor) {
+        log_error("cannot start the monitor: out of memory");
+        proxy_metrics_close(m.metrics);
+        proxy_admin_close(m.admin);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+        goto out;
+    }
+    proxy_set_monitor(proxy, m.monitor);
+    sources.server_status = monitor_server_status;
+    sources.server_status_arg = m.monitor;
+    admin_store_set_sources(store, &sources);
     uv_signal_init(&loop, &m.sigterm);
     uv_signal_init(&loop, &m.sigint);
     m.sigterm.data = m.sigint.data = &m;

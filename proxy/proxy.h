@@ -12,6 +12,7 @@
 #define SLUICE_PROXY_PROXY_H
 
 #include "admin/admin.h"
+#include "monitor/monitor.h"
 
 #include <uv.h>
 
@@ -31,6 +32,9 @@ void proxy_wait(struct proxy *p);
  * pool could not take every server (those not added are reported in the
  * log). */
 int proxy_publish(struct proxy *p, struct admin_config *cfg);
+/* From now on proxy_publish() hands server lists to m, which applies them
+ * to the pool with its own decisions. NULL detaches. Main thread. */
+void proxy_set_monitor(struct proxy *p, struct monitor *m);
 /* What the admin stats tables read: the pool and the workers' digest
  * statistics (n of them). Valid until proxy_free. */
 struct pool *proxy_pool(struct proxy *p);

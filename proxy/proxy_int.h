@@ -263,6 +263,7 @@ struct session {
     struct codec_buf meta;    /* column definitions captured from a prepare */
     struct codec_buf rewrite; /* the statement as a rule rewrote it */
     bool rewritten;
+    int retries; /* times this command ran again after its backend failed */
     uint64_t started_ns;
 
     struct cstmt *stmts;
@@ -363,6 +364,7 @@ struct proxy {
     int listen_fds_ready;
     uint32_t clients_now;      /* atomic: admitted client sessions (mysql-max_connections) */
     struct user_counts *users; /* per-user session counts (limits.c) */
+    struct monitor *monitor;   /* main thread only; NULL: servers go to the pool as configured */
 };
 
 /* worker.c */

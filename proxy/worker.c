@@ -184,15 +184,21 @@ int proxy_publish(struct proxy *p, struct admin_config *cfg)
     pool_settings_from(cfg, &ps);
     pool_configure(p->pool, &ps);
     memset(ps.warmup_password, 0, sizeof(ps.warmup_password));
-    struct pool_server_spec *specs;
     int rc = 0;
-    if (proxy_server_specs(cfg, &specs) != 0)
-        return -1;
-    if (pool_update(p->pool, specs, cfg->n_servers) != 0) {
-        log_error("runtime servers: the pool could not take every server");
-        rc = -1;
+    if (p->monitor) {
+        /* The monitor owns the effective list: it places and shuns servers
+         * on top of the configured ones. */
+        rc = monitor_configure(p->monitor, cfg);
+    } else {
+        struct pool_server_spec *specs;
+        if (proxy_server_specs(cfg, &specs) != 0)
+            return -1;
+        if (pool_update(p->pool, specs, cfg->n_servers) != 0) {
+            log_error("runtime servers: the pool could not take every server");
+            rc = -1;
+        }
+        free(specs);
     }
-    free(specs);
     for (int i = 0; i < p->nworkers; i++) {
         struct worker *w = &p->workers[i];
         pthread_mutex_lock(&w->pending_lock);
@@ -306,6 +312,11 @@ void proxy_wait(struct proxy *p)
     for (int i = 0; i < p->nworkers; i++)
         pthread_join(p->workers[i].thread, NULL);
     p->started = false;
+}
+
+void proxy_set_monitor(struct proxy *p, struct monitor *m)
+{
+    p->monitor = m;
 }
 
 struct pool *proxy_pool(struct proxy *p)

@@ -82,6 +82,50 @@ static size_t next_token(const char *s, size_t len, size_t i, size_t *n)
 /* One pass over the text; each word is measured once and compared only
  * against the few keywords sharing its first letter, so the cost per
  * statement stays a small multiple of its length. */
+bool router_stmt_is_read(const char *s, size_t len)
+{
+    size_t i = 0, n;
+    /* The first word, past comments. */
+    for (;;) {
+        i = skip_space(s, len, i);
+        size_t j = i < len ? skip_comment_or_quote(s, len, i) : i;
+        if (j == i)
+            break;
+        if (i + 1 < len && s[i] == '/' && s[i + 1] == '*' && i + 2 < len && s[i + 2] == '!')
+            return false; /* executable comment: it may hold anything */
+        i = j;
+    }
+    size_t start = next_token(s, len, i, &n);
+    if (!(TOK_IS(s + start, n, "select") || TOK_IS(s + start, n, "show")))
+        return false;
+    if (router_stmt_flags(s, len) != 0)
+        return false;
+    static const char *const unsafe[] = {"update",  "share", "into",         "nextval",  "setval",
+                                         "lastval", "sleep", "release_lock", "benchmark"};
+    i = start + n;
+    while (i < len) {
+        size_t j = skip_comment_or_quote(s, len, i);
+        if (j != i) {
+            i = j;
+            continue;
+        }
+        if (s[i] == ';' && skip_space(s, len, i + 1) < len)
+            return false; /* more statements follow: they may write */
+        if (!is_word_char((unsigned char)s[i])) {
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < len && is_word_char((unsigned char)s[end]))
+            end++;
+        for (size_t k = 0; k < sizeof(unsafe) / sizeof(unsafe[0]); k++)
+            if (end - i == strlen(unsafe[k]) && strncasecmp(s + i, unsafe[k], end - i) == 0)
+                return false;
+        i = end;
+    }
+    return true;
+}
+
 unsigned router_stmt_flags(const char *s, size_t len)
 {
     unsigned flags = 0;

@@ -31,6 +31,16 @@
 /* The statement flags of sql (not NUL-terminated). Bounded by len. */
 unsigned router_stmt_flags(const char *sql, size_t len);
 
+/* True when sql is a plain read that may run again on another connection
+ * after its backend failed: it starts with SELECT or SHOW, has none of the
+ * router_stmt_flags() (locks, questions about the previous statement or the
+ * connection's insert id), is one statement (a trailing ';' allowed) and has
+ * no FOR UPDATE, LOCK IN SHARE MODE, INTO,
+ * NEXTVAL/SETVAL/SLEEP/GET_LOCK-like calls. Functions with side effects
+ * that this scan does not know (user-defined ones) are not detected.
+ * Bounded by len. */
+bool router_stmt_is_read(const char *sql, size_t len);
+
 /* -------------------------------------------------------------- digests */
 
 /* Writes the digest text of sql (len bytes, not NUL-terminated) into out

@@ -227,6 +227,10 @@ static void test_new_store_with_config(void **state)
 
     assert_int_equal(cfg->refs, 1);
     assert_int_equal(cfg->n_servers, 5);
+    assert_int_equal(cfg->n_repl_hostgroups, 1);
+    assert_int_equal(cfg->repl_hostgroups[0].writer_hostgroup, 0);
+    assert_int_equal(cfg->repl_hostgroups[0].reader_hostgroup, 1);
+    assert_string_equal(cfg->repl_hostgroups[0].check_type, "read_only");
     check_server(&cfg->servers[0], 0, "10.0.0.1", 3306, ADMIN_SERVER_ONLINE, 10, 200, 5, true,
                  "primary");
     check_server(&cfg->servers[1], 1, "10.0.0.2", 3307, ADMIN_SERVER_OFFLINE_SOFT, 1, 1000, 0,

@@ -438,6 +438,10 @@ static const char *const memory_tables[] = {
     "global_variables",
     "mysql_query_rules",
     "mysql_replication_hostgroups",
+    "mysql_server_connect_log",
+    "mysql_server_ping_log",
+    "mysql_server_read_only_log",
+    "mysql_server_replication_lag_log",
     "mysql_servers",
     "mysql_users",
     "runtime_global_variables",
@@ -465,9 +469,12 @@ static void test_show_tables(void **state)
         assert_string_equal(cell(fx, i, 0), memory_tables[i]);
     run_rows(fx, "show tables from `main`", 1, n);
 
+    static const char *const disk_tables[] = {"global_variables", "mysql_query_rules",
+                                              "mysql_replication_hostgroups", "mysql_servers",
+                                              "mysql_users"};
     run_rows(fx, "SHOW TABLES FROM disk", 1, 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(cell(fx, i, 0), memory_tables[i]);
+        assert_string_equal(cell(fx, i, 0), disk_tables[i]);
     run_rows(fx, "SHOW TABLES IN DISK;", 1, 5);
 
     assert_string_equal(run_err(fx, "SHOW TABLES FROM stats", 1049, "42000"),
@@ -610,6 +617,43 @@ static void test_protected_tables(void **state)
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM runtime_mysql_servers"), "2");
     /* Operators may keep scratch tables of their own. */
     run_ok(fx, "CREATE TABLE scratch (a INT); DROP TABLE scratch");
+}
+
+/* The monitor's logs: written through admin_monitor_log, pruned by time,
+ * read-only for operators. */
+static void test_monitor_logs(void **state)
+{
+    struct fixture *fx = *state;
+    struct admin_monitor_entry e = {.check = ADMIN_MONITOR_PING,
+                                    .host = "10.0.0.1",
+                                    .port = 3306,
+                                    .time_start_us = 1000,
+                                    .success_time_us = 250};
+    assert_int_equal(admin_monitor_log(fx->store, &e), 0);
+    e.time_start_us = 5000;
+    e.error = "timeout after 300 ms";
+    assert_int_equal(admin_monitor_log(fx->store, &e), 0);
+    e = (struct admin_monitor_entry){.check = ADMIN_MONITOR_REPL_LAG,
+                                     .host = "10.0.0.2",
+                                     .port = 3307,
+                                     .time_start_us = 6000,
+                                     .success_time_us = 9,
+                                     .value_null = true};
+    assert_int_equal(admin_monitor_log(fx->store, &e), 0);
+    assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_server_ping_log"), "2");
+    assert_string_equal(value(fx, "SELECT ping_success_time_us FROM mysql_server_ping_log"
+                                  " WHERE ping_error IS NOT NULL"),
+                        "0");
+    assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_server_replication_lag_log"
+                                  " WHERE repl_lag IS NULL AND port = 3307"),
+                        "1");
+    assert_int_equal(admin_monitor_prune(fx->store, 5500), 0);
+    assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_server_ping_log"), "0");
+    assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_server_replication_lag_log"), "1");
+    assert_contains(run_err(fx, "DELETE FROM mysql_server_replication_lag_log", 1105, "HY000"),
+                    "the monitor writes it");
+    run_err(fx, "INSERT INTO mysql_server_connect_log (hostname) VALUES ('x')", 1105, "HY000");
+    run_err(fx, "DROP TABLE mysql_server_ping_log", 1105, "HY000");
 }
 
 static void test_transactions(void **state)
@@ -757,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sql_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protected_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables_modules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_spellings, setup, teardown),

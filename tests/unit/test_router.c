@@ -80,12 +80,46 @@ static void test_unterminated_input_is_bounded(void **state)
         assert_int_equal(router_stmt_flags(cases[i], strlen(cases[i])), 0);
 }
 
+static void test_stmt_is_read(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        bool read;
+    } cases[] = {
+        {"SELECT 1", true},
+        {"  /* c */ select id FROM t WHERE a = 'for update'", true},
+        {"SHOW TABLES", true},
+        {"SELECT @@port, @@server_id", true},
+        {"SELECT * FROM t FOR UPDATE", false},
+        {"SELECT * FROM t LOCK IN SHARE MODE", false},
+        {"SELECT 1 INTO @x", false},
+        {"SELECT NEXTVAL(s)", false},
+        {"SELECT SLEEP(1)", false},
+        {"SELECT GET_LOCK('a', 1)", false},
+        {"SELECT LAST_INSERT_ID()", false},
+        {"SHOW WARNINGS", false},
+        {"INSERT INTO t VALUES (1)", false},
+        {"UPDATE t SET a = 1", false},
+        {"/*!50000 INSERT */ SELECT 1", false},
+        {"", false},
+        {"SELECT 'abc", true},
+        {"SELECT 1;", true},
+        {"SELECT 1; DELETE FROM t", false},
+        {"SELECT ';' FROM t", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (router_stmt_is_read(cases[i].sql, strlen(cases[i].sql)) != cases[i].read)
+            fail_msg("%s: want %d", cases[i].sql, cases[i].read);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stmt_flags_table),
         cmocka_unit_test(test_classify_default_hostgroup),
         cmocka_unit_test(test_unterminated_input_is_bounded),
+        cmocka_unit_test(test_stmt_is_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,202 @@
+/*
+ * Monitor decisions without sockets or threads: a hand-made configuration
+ * and targets, check results fed to mon_result_apply(), and the effective
+ * server list from mon_effective().
+ */
+#include "monitor/monitor_int.h"
+
+/* cmocka.h needs these first; keep clang-format from sorting it above them. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+/* clang-format on */
+
+struct fixture {
+    struct admin_config cfg;
+    struct admin_server servers[3];
+    struct admin_repl_hostgroup repl;
+    struct monitor m;
+    struct mon_target t[3]; /* primary :1, replicas :2 and :3 */
+};
+
+static void server(struct admin_server *s, int hg, int port, int max_lag)
+{
+    memset(s, 0, sizeof(*s));
+    s->hostgroup = hg;
+    snprintf(s->host, sizeof(s->host), "db");
+    s->port = port;
+    s->weight = 100;
+    s->max_connections = 10;
+    s->max_replication_lag = max_lag;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    if (!fx)
+        return -1;
+    server(&fx->servers[0], 0, 1, 0);
+    server(&fx->servers[1], 1, 2, 10);
+    server(&fx->servers[2], 1, 3, 10);
+    fx->repl = (struct admin_repl_hostgroup){.writer_hostgroup = 0, .reader_hostgroup = 1};
+    fx->cfg.servers = fx->servers;
+    fx->cfg.n_servers = 3;
+    fx->cfg.repl_hostgroups = &fx->repl;
+    fx->cfg.n_repl_hostgroups = 1;
+    fx->cfg.monitor_enabled = 1;
+    fx->cfg.monitor_ping_max_failures = 2;
+    fx->cfg.shun_recovery_time_sec = 0;
+    fx->m.cfg = &fx->cfg;
+    for (int i = 0; i < 3; i++) {
+        struct mon_target *t = &fx->t[i];
+        t->m = &fx->m;
+        snprintf(t->host, sizeof(t->host), "db");
+        t->port = i + 1;
+        t->read_only = -1;
+        t->lag = -1;
+        t->max_lag = i ? 10 : 0;
+        t->next = i < 2 ? &fx->t[i + 1] : NULL;
+    }
+    fx->m.targets = &fx->t[0];
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    free(*state);
+    return 0;
+}
+
+static void feed(struct fixture *fx, int port, enum mon_kind kind, bool ok, int64_t value,
+                 bool value_null)
+{
+    struct mon_result r = {.t = &fx->t[port - 1],
+                           .kind = kind,
+                           .ok = ok,
+                           .alive = ok,
+                           .value = value,
+                           .value_null = value_null};
+    mon_result_apply(&fx->m, &r);
+}
+
+/* The effective row of (hg, port), or NULL. */
+static const struct admin_server *row(struct fixture *fx, int hg, int port, size_t *n)
+{
+    static struct admin_server keep[8];
+    struct admin_server *v = NULL;
+    assert_int_equal(mon_effective(&fx->m, &v, n), 0);
+    assert_true(*n <= 8);
+    memcpy(keep, v, *n * sizeof(*v));
+    free(v);
+    for (size_t i = 0; i < *n; i++)
+        if (keep[i].hostgroup == hg && keep[i].port == port)
+            return &keep[i];
+    return NULL;
+}
+
+static void test_read_only_places_servers(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    /* Nothing known yet: as configured. */
+    assert_non_null(row(fx, 0, 1, &n));
+    assert_int_equal(n, 3);
+    feed(fx, 1, MON_READ_ONLY, true, 0, false);
+    feed(fx, 2, MON_READ_ONLY, true, 1, false);
+    feed(fx, 3, MON_READ_ONLY, true, 1, false);
+    fx->cfg.monitor_writer_is_also_reader = 1;
+    assert_non_null(row(fx, 1, 1, &n)); /* the writer also reads */
+    assert_int_equal(n, 4);
+    fx->cfg.monitor_writer_is_also_reader = 0;
+    assert_null(row(fx, 1, 1, &n));
+    assert_int_equal(n, 3);
+    /* Promotion: :2 writable, :1 read-only. */
+    feed(fx, 2, MON_READ_ONLY, true, 0, false);
+    feed(fx, 1, MON_READ_ONLY, true, 1, false);
+    assert_non_null(row(fx, 0, 2, &n));
+    assert_null(row(fx, 0, 1, &n));
+    const struct admin_server *old = row(fx, 1, 1, &n);
+    assert_non_null(old);
+    assert_int_equal(old->max_connections, 10);
+    /* A failed check keeps the last placement. */
+    feed(fx, 2, MON_READ_ONLY, false, 0, true);
+    assert_non_null(row(fx, 0, 2, &n));
+}
+
+static void test_ping_failures_shun_and_recover(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    feed(fx, 2, MON_PING, false, 0, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    feed(fx, 2, MON_PING, false, 0, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    feed(fx, 2, MON_PING, true, 0, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    /* With a recovery time, a good ping right after a failure is not enough. */
+    fx->cfg.shun_recovery_time_sec = 60;
+    feed(fx, 2, MON_PING, false, 0, false);
+    feed(fx, 2, MON_PING, false, 0, false);
+    feed(fx, 2, MON_PING, true, 0, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    /* Configured OFFLINE_SOFT stays so. */
+    fx->servers[2].status = ADMIN_SERVER_OFFLINE_SOFT;
+    assert_int_equal(row(fx, 1, 3, &n)->status, ADMIN_SERVER_OFFLINE_SOFT);
+}
+
+static void test_lag_hysteresis_and_weight(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    feed(fx, 2, MON_LAG, true, 3, false);
+    assert_int_equal(row(fx, 1, 2, &n)->weight, 100);
+    feed(fx, 2, MON_LAG, true, 10, false); /* at the maximum: 10% */
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    assert_int_equal(row(fx, 1, 2, &n)->weight, 10);
+    feed(fx, 2, MON_LAG, true, 8, false); /* 5 + 3/5 of the way: 100 - 54 */
+    assert_int_equal(row(fx, 1, 2, &n)->weight, 46);
+    feed(fx, 2, MON_LAG, true, 11, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    feed(fx, 2, MON_LAG, true, 6, false); /* under the maximum, over half: still out */
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    feed(fx, 2, MON_LAG, false, 0, true); /* a failed check is not "no lag" */
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    feed(fx, 2, MON_LAG, true, 5, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    feed(fx, 3, MON_LAG, true, 0, true); /* replication stopped */
+    assert_int_equal(row(fx, 1, 3, &n)->status, ADMIN_SERVER_SHUNNED);
+    /* The writer is never lag-shunned. */
+    assert_int_equal(row(fx, 0, 1, &n)->status, ADMIN_SERVER_ONLINE);
+}
+
+static void test_disabled_uses_config(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    feed(fx, 2, MON_READ_ONLY, true, 0, false);
+    feed(fx, 2, MON_PING, false, 0, false);
+    feed(fx, 2, MON_PING, false, 0, false);
+    fx->cfg.monitor_enabled = 0;
+    fx->servers[1].status = ADMIN_SERVER_SHUNNED;
+    const struct admin_server *s = row(fx, 1, 2, &n);
+    assert_non_null(s);
+    assert_int_equal(s->status, ADMIN_SERVER_SHUNNED);
+    assert_int_equal(n, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_read_only_places_servers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_failures_shun_and_recover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lag_hysteresis_and_weight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disabled_uses_config, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
