@@ -898,33 +898,40 @@ static void record_digest(struct session *s)
     struct worker *w = s->worker;
     const char *text;
     size_t len;
+    uint64_t known = 0; /* the hash, when routing or an earlier execute computed it */
     if (s->cmd == COM_QUERY) {
         text = (const char *)s->in.data + 5;
         len = codec_u24(s->in.data);
         len = len ? len - 1 : 0;
+        known = s->digest_hash;
     } else if (s->cmd == COM_STMT_EXECUTE && s->cur_stmt) {
         text = s->cur_stmt->sql;
         len = s->cur_stmt->sql_len;
+        known = s->cur_stmt->digest;
     } else {
         return;
     }
     if (!w->digest_stats)
         return;
-    uint64_t hash;
-    size_t tlen =
-        router_digest(text, len, w->digest_text, sizeof(w->digest_text), DIGEST_MAX_INPUT, &hash);
     struct router_digest_sample sample = {
         .hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup,
         .schema = s->schema,
         .user = s->username,
-        .digest = hash,
-        .digest_text = w->digest_text,
-        .text_len = tlen,
+        .digest = known,
         .elapsed_us = (proxy_now_ns() - s->started_ns) / 1000u,
         .rows_affected = s->resp.rows_affected,
         .rows_sent = s->resp.rows_sent,
         .now = (int64_t)time(NULL),
     };
+    /* One digest pass per statement at most: the text is needed only the
+     * first time a key is seen. */
+    if (known && router_digest_stats_record_known(w->digest_stats, &sample))
+        return;
+    sample.text_len = router_digest(text, len, w->digest_text, sizeof(w->digest_text),
+                                    DIGEST_MAX_INPUT, &sample.digest);
+    sample.digest_text = w->digest_text;
+    if (s->cmd == COM_STMT_EXECUTE)
+        s->cur_stmt->digest = sample.digest;
     router_digest_stats_record(w->digest_stats, &sample);
 }
 
@@ -1667,6 +1674,7 @@ static bool route_query(struct session *s)
                           len, &d);
     s->hostgroup = d.hostgroup;
     s->stmt_flags = d.stmt_flags;
+    s->digest_hash = d.digest;
     s->rewritten = false;
     if (d.error_msg) {
         session_send_error(s, 1, 1148, "42000", d.error_msg);

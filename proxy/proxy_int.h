@@ -198,6 +198,7 @@ struct cstmt {
     char *sql;
     size_t sql_len;
     uint64_t hash;
+    uint64_t digest; /* router_digest() hash of sql, 0 until first computed */
     uint16_t nparams;
     uint16_t ncols;
     uint8_t *param_types; /* 2 * nparams bytes from the last execute that bound them */
@@ -258,6 +259,7 @@ struct session {
     enum bstep step;
     struct resp resp;
     unsigned stmt_flags;
+    uint64_t digest_hash; /* the command's digest when routing computed it, else 0 */
     struct cstmt *cur_stmt;
     struct bstmt *cur_bstmt;  /* backend statement of an execute */
     struct codec_buf meta;    /* column definitions captured from a prepare */

@@ -601,6 +601,7 @@ static void dispatch(struct session *s)
         return;
     }
     s->cmd = payload[0];
+    s->digest_hash = 0;
     proxy_count(&s->worker->counters.commands[s->cmd < 32 ? s->cmd : 32], 1);
     s->started_ns = proxy_now_ns();
     if (s->cfg != s->worker->cfg)

@@ -319,8 +319,8 @@ static size_t probe(const struct router_digest_stats *st, const struct key *k)
     }
 }
 
-void router_digest_stats_record(struct router_digest_stats *st,
-                                const struct router_digest_sample *s)
+static void record(struct router_digest_stats *st, const struct router_digest_sample *s,
+                   bool known_only, bool *recorded)
 {
     struct key k;
     /* Hashing happens before the lock: it only reads the sample. */
@@ -328,6 +328,12 @@ void router_digest_stats_record(struct router_digest_stats *st,
     pthread_mutex_lock(&st->lock);
     size_t slot = probe(st, &k);
     struct entry *e;
+    *recorded = true;
+    if (known_only && st->slots[slot] == 0 && st->n < st->capacity) {
+        *recorded = false;
+        pthread_mutex_unlock(&st->lock);
+        return;
+    }
     if (st->slots[slot] != 0) {
         e = &st->entries[st->slots[slot] - 1];
     } else if (st->n < st->capacity) {
@@ -352,6 +358,21 @@ void router_digest_stats_record(struct router_digest_stats *st,
     }
     entry_add(e, s);
     pthread_mutex_unlock(&st->lock);
+}
+
+void router_digest_stats_record(struct router_digest_stats *st,
+                                const struct router_digest_sample *s)
+{
+    bool recorded;
+    record(st, s, false, &recorded);
+}
+
+bool router_digest_stats_record_known(struct router_digest_stats *st,
+                                      const struct router_digest_sample *s)
+{
+    bool recorded;
+    record(st, s, true, &recorded);
+    return recorded;
 }
 
 /* ---------------------------------------------------------------- merge */

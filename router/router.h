@@ -219,6 +219,14 @@ struct router_digest_sample {
 void router_digest_stats_record(struct router_digest_stats *st,
                                 const struct router_digest_sample *sample);
 
+/* Like router_digest_stats_record() but only when the sample needs no
+ * digest text: its key is tracked already, or the table is full (the
+ * overflow entry takes it). Returns false, recording nothing, when the key
+ * is new: the caller then computes the text and records normally. Lets a
+ * caller that has the hash from routing skip a second digest pass. */
+bool router_digest_stats_record_known(struct router_digest_stats *st,
+                                      const struct router_digest_sample *sample);
+
 /* Forgets every entry of st, the overflow entry too. Any thread. */
 void router_digest_stats_reset(struct router_digest_stats *st);
 

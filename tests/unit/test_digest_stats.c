@@ -120,6 +120,38 @@ static void test_keys(void **state)
 
 /* Names past ROUTER_DIGEST_NAME_MAX are cut for display only; texts past
  * text_cap are cut. */
+/* record_known: a new key is left for the caller to record with its text;
+ * a known one is counted without it; a full table counts it as overflow. */
+static void test_record_known(void **state)
+{
+    (void)state;
+    struct router_digest_stats *st = router_digest_stats_new(1, 64);
+    struct router_digest_sample s = sample(1, "shop", "app", 0x77, 10, 1);
+    s.digest_text = NULL;
+    assert_false(router_digest_stats_record_known(st, &s));
+    assert_int_equal(router_digest_stats_size(st), 0);
+    s = sample(1, "shop", "app", 0x77, 10, 1);
+    router_digest_stats_record(st, &s);
+    s.digest_text = NULL;
+    assert_true(router_digest_stats_record_known(st, &s));
+    assert_int_equal(router_digest_stats_size(st), 1);
+
+    struct router_digest_merge *m;
+    struct router_digest_row *rows;
+    assert_int_equal(merged(&st, 1, false, &m, &rows), 1);
+    assert_int_equal(rows[0].count_star, 2);
+    assert_string_equal(rows[0].digest_text, "SELECT ?");
+    free(rows);
+    router_digest_merge_free(m);
+
+    /* Full (capacity 1): another key goes to the overflow entry. */
+    s = sample(1, "shop", "app", 0x78, 10, 1);
+    s.digest_text = NULL;
+    assert_true(router_digest_stats_record_known(st, &s));
+    assert_int_equal(router_digest_stats_size(st), 1);
+    router_digest_stats_free(st);
+}
+
 static void test_truncation(void **state)
 {
     (void)state;
@@ -450,7 +482,7 @@ int main(void)
         cmocka_unit_test(test_truncation),  cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_percentiles), cmocka_unit_test(test_merge),
         cmocka_unit_test(test_overflow),    cmocka_unit_test(test_reset),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_concurrent),  cmocka_unit_test(test_record_known),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
