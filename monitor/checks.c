@@ -334,6 +334,23 @@ static void read_lag(MYSQL_RES *res, struct mon_result *r)
     snprintf(r->error, sizeof(r->error), "SHOW SLAVE STATUS has no Seconds_Behind_Master");
 }
 
+/* What the replica has applied (its GTID position), for causal reads:
+ * positions only grow, so one the monitor saw covering a session's write
+ * stays covering it. Best effort: on any failure the position stays
+ * unknown and causal reads wait on the replica as before. */
+static void read_gtid_pos(MYSQL *my, int64_t deadline, struct mon_result *r)
+{
+    MYSQL_RES *res = NULL;
+    bool timed_out = false;
+    r->gtid[0] = '\0';
+    if (!query(my, "SELECT @@global.gtid_slave_pos", deadline, &res, &timed_out) || !res)
+        return;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row && row[0])
+        snprintf(r->gtid, sizeof(r->gtid), "%s", row[0]);
+    mysql_free_result(res);
+}
+
 static void check_lag(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
 {
     struct mon_result r;
@@ -348,6 +365,8 @@ static void check_lag(struct mon_target *t, const struct mon_settings *st, MYSQL
                 read_lag(res, &r);
             else
                 r.not_replica = true;
+            if (r.ok && !r.not_replica)
+                read_gtid_pos(*my, t0 + st->lag_timeout_ms, &r);
         } else {
             if (timed_out)
                 snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->lag_timeout_ms);

@@ -315,8 +315,10 @@ static void on_read_only(struct mon_target *t, const struct mon_result *r)
     t->read_only = (int)r->value;
 }
 
-static void on_lag(struct mon_target *t, const struct mon_result *r)
+static void on_lag(struct monitor *m, struct mon_target *t, const struct mon_result *r)
 {
+    /* Unknown (failed check, not a replica) never covers a causal read. */
+    pool_set_applied_gtid(m->pool, t->host, t->port, r->ok ? r->gtid : "");
     if (r->not_replica) {
         t->lag = 0;
         t->lag_shunned = false;
@@ -345,7 +347,7 @@ void mon_result_apply(struct monitor *m, const struct mon_result *r)
     else if (r->kind == MON_READ_ONLY)
         on_read_only(r->t, r);
     else if (r->kind == MON_LAG)
-        on_lag(r->t, r);
+        on_lag(m, r->t, r);
 }
 
 static void record(struct monitor *m, const struct mon_result *r)
@@ -462,7 +464,8 @@ static void sync_targets(struct monitor *m)
                 t->check_read_only = true;
         /* A server whose read_only moved it into a writer hostgroup keeps
          * being checked: the primary itself answers "not a replica". */
-        t->check_lag = t->max_lag > 0;
+        /* Causal reads use the replicas' GTID positions, read with lag. */
+        t->check_lag = t->max_lag > 0 || cfg->causal_reads;
         if (!t->check_lag)
             t->lag_shunned = false;
     }

@@ -44,6 +44,7 @@ struct mon_result {
     int64_t value; /* read_only, or lag in seconds */
     bool value_null;
     bool not_replica; /* SHOW SLAVE STATUS was empty */
+    char gtid[256];   /* lag check of a replica: @@gtid_slave_pos ("" unknown) */
     char error[256];
     struct mon_result *next;
 };

@@ -1567,3 +1567,61 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
     free(seen);
     return rc;
 }
+
+/* --------------------------------------------------------- GTID positions */
+
+void pool_set_applied_gtid(struct pool *p, const char *host, int port, const char *gtid)
+{
+    size_t n = server_count(p);
+    for (size_t i = 0; i < n; i++) {
+        struct server *s = &p->servers[i];
+        if (s->port != port || strcmp(s->host, host) != 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        snprintf(s->applied_gtid, sizeof(s->applied_gtid), "%s", gtid ? gtid : "");
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* Parses "domain-server-seq" at *p, advancing past it. */
+static bool parse_gtid(const char **p, unsigned long long *domain, unsigned long long *seq)
+{
+    char *end;
+    errno = 0;
+    *domain = strtoull(*p, &end, 10);
+    if (end == *p || *end != '-')
+        return false;
+    const char *q = end + 1;
+    (void)strtoull(q, &end, 10);
+    if (end == q || *end != '-')
+        return false;
+    q = end + 1;
+    *seq = strtoull(q, &end, 10);
+    if (end == q || errno != 0)
+        return false;
+    *p = end;
+    return true;
+}
+
+bool pool_conn_has_gtid(const struct pool_conn *c, const char *gtid)
+{
+    unsigned long long want_domain, want_seq;
+    const char *w = gtid;
+    if (!parse_gtid(&w, &want_domain, &want_seq) || *w != '\0')
+        return false;
+    struct server *s = c->server;
+    char pos[sizeof(s->applied_gtid)];
+    pthread_mutex_lock(&s->lock);
+    memcpy(pos, s->applied_gtid, sizeof(pos));
+    pthread_mutex_unlock(&s->lock);
+    for (const char *p = pos; *p;) {
+        unsigned long long domain, seq;
+        while (*p == ',' || *p == ' ' || *p == '\n')
+            p++;
+        if (!*p || !parse_gtid(&p, &domain, &seq))
+            return false;
+        if (domain == want_domain)
+            return seq >= want_seq;
+    }
+    return false;
+}

@@ -165,6 +165,14 @@ void pool_conn_count(struct pool_conn *conn, uint64_t queries, uint64_t sent, ui
 const char *pool_conn_user(const struct pool_conn *conn);
 const char *pool_conn_server_name(const struct pool_conn *conn); /* "host:port" */
 
+/* The GTID position (MariaDB's "domain-server-seq,..." list) the monitor
+ * last read from every server at host:port ("" unknown). Main thread. */
+void pool_set_applied_gtid(struct pool *pool, const char *host, int port, const char *gtid);
+/* Whether conn's server is known to have applied gtid ("domain-server-seq"):
+ * its last read position has that domain at that sequence or later. Worker
+ * thread of the conn. */
+bool pool_conn_has_gtid(const struct pool_conn *conn, const char *gtid);
+
 /* Counters of one server, for stats and tests. The last-minute figures
  * cover the 12 most recent 5-second windows. */
 struct pool_server_stats {

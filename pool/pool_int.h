@@ -159,6 +159,7 @@ struct server {
     uint64_t since; /* ms it was added: the last minute may be shorter */
     struct user_count *users;
     size_t n_users, cap_users;
+    char applied_gtid[256]; /* pool_set_applied_gtid */
 
     struct server_io *io;   /* [nworkers], written by that worker only */
     struct conn_list *idle; /* [nworkers], owner thread only */

@@ -1291,7 +1291,9 @@ static void run_step(struct session *s)
     struct backend *be = s->be;
     switch (s->step) {
     case BS_GTID_WAIT:
-        if (s->want_gtid[0] && pool_conn_hostgroup(s->conn) != s->gtid_fallback_hg) {
+        /* No wait when the monitor already saw this replica apply it. */
+        if (s->want_gtid[0] && pool_conn_hostgroup(s->conn) != s->gtid_fallback_hg &&
+            !pool_conn_has_gtid(s->conn, s->want_gtid)) {
             char sql[160];
             int timeout = s->cfg->causal_reads_timeout_ms;
             int n = snprintf(sql, sizeof(sql), "SELECT MASTER_GTID_WAIT('%s', %d.%03d)",

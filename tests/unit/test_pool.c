@@ -163,6 +163,36 @@ static void test_weighted_choice_and_fail_fast(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_gtid_positions(void **state)
+{
+    (void)state;
+    static const struct pool_server_spec specs[] = {
+        {.hostgroup = 1, .host = "r1", .port = 3307, .max_connections = 1, .weight = 1},
+        {.hostgroup = 2, .host = "r1", .port = 3307, .max_connections = 1, .weight = 1},
+    };
+    struct pool_settings settings = {.connect_timeout_ms = 1000};
+    struct pool *p = pool_new(specs, 2, 1, &settings);
+    assert_non_null(p);
+    struct pool_conn conn = {.pool = p, .server = &p->servers[1]};
+
+    /* Unknown until the monitor says. */
+    assert_false(pool_conn_has_gtid(&conn, "0-1-10"));
+    pool_set_applied_gtid(p, "r1", 3307, "0-1-10,2-5-7");
+    /* Every hostgroup entry of r1:3307 takes it. */
+    conn.server = &p->servers[0];
+    assert_true(pool_conn_has_gtid(&conn, "0-1-10"));
+    assert_true(pool_conn_has_gtid(&conn, "0-1-9"));
+    assert_true(pool_conn_has_gtid(&conn, "0-3-9")); /* sequence order, any server id */
+    assert_false(pool_conn_has_gtid(&conn, "0-1-11"));
+    assert_true(pool_conn_has_gtid(&conn, "2-5-7"));
+    assert_false(pool_conn_has_gtid(&conn, "1-1-1")); /* a domain it has not seen */
+    assert_false(pool_conn_has_gtid(&conn, "garbage"));
+    assert_false(pool_conn_has_gtid(&conn, "0-1-10x"));
+    pool_set_applied_gtid(p, "r1", 3307, "");
+    assert_false(pool_conn_has_gtid(&conn, "0-1-1"));
+    pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_small_waits_exact),
         cmocka_unit_test(test_advisor_littles_law),
         cmocka_unit_test(test_weighted_choice_and_fail_fast),
+        cmocka_unit_test(test_gtid_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
