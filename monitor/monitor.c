@@ -318,7 +318,8 @@ static void on_read_only(struct mon_target *t, const struct mon_result *r)
 static void on_lag(struct monitor *m, struct mon_target *t, const struct mon_result *r)
 {
     /* Unknown (failed check, not a replica) never covers a causal read. */
-    pool_set_applied_gtid(m->pool, t->host, t->port, r->ok ? r->gtid : "");
+    if (m->pool)
+        pool_set_applied_gtid(m->pool, t->host, t->port, r->ok ? r->gtid : "");
     if (r->not_replica) {
         t->lag = 0;
         t->lag_shunned = false;
