@@ -130,9 +130,10 @@ struct admin_config {
     int connect_timeout_server_ms; /* mysql-connect_timeout_server */
     int connect_timeout_server_max_ms; /* mysql-connect_timeout_server_max: queue deadline */
     int max_stmts_per_backend;         /* mysql-max_stmts_per_connection: backend stmt LRU bound */
-    int shutdown_timeout_ms;           /* mysql-shutdown_timeout: graceful drain bound */
-    int poll_timeout_ms;               /* unused placeholder for ProxySQL compatibility */
-    int default_charset; /* collation id advertised to clients (33 utf8, 45 utf8mb4) */
+    int digest_max_len;      /* mysql-query_digests_max_query_length: bytes a digest looks at */
+    int shutdown_timeout_ms; /* mysql-shutdown_timeout: graceful drain bound */
+    int poll_timeout_ms;     /* unused placeholder for ProxySQL compatibility */
+    int default_charset;     /* collation id advertised to clients (33 utf8, 45 utf8mb4) */
     /* mysql-causal_reads: a read routed away from the hostgroup a session
      * wrote to first waits (up to mysql-causal_reads_timeout ms) for the
      * replica to apply the session's last GTID, else runs on the writer. */

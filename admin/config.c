@@ -153,6 +153,8 @@ static const struct var vars[] = {
     {"mysql-connect_timeout_server_max", "10000", VAR_INT, FIELD(connect_timeout_server_max_ms), 1,
      TIMEOUT_MAX_MS},
     {"mysql-max_stmts_per_connection", "50", VAR_INT, FIELD(max_stmts_per_backend), 1, 65535},
+    /* At most the router's digest buffer (64 KiB). */
+    {"mysql-query_digests_max_query_length", "65000", VAR_INT, FIELD(digest_max_len), 16, 65536},
     {"mysql-shutdown_timeout", "10000", VAR_INT, FIELD(shutdown_timeout_ms), 1, TIMEOUT_MAX_MS},
     {"mysql-poll_timeout", "2000", VAR_INT, FIELD(poll_timeout_ms), 1, TIMEOUT_MAX_MS},
     {"mysql-default_charset", "utf8mb4", VAR_CHARSET, FIELD(default_charset), 0, 0},

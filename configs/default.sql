@@ -13,6 +13,7 @@ INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
     ('mysql-connect_timeout_server', '3000'),
     ('mysql-connect_timeout_server_max', '10000'),
     ('mysql-max_stmts_per_connection', '50'),
+    ('mysql-query_digests_max_query_length', '65000'),
     ('mysql-shutdown_timeout', '10000'),
     ('mysql-poll_timeout', '2000'),
     ('mysql-default_charset', 'utf8mb4'),

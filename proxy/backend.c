@@ -49,7 +49,6 @@
 #define MARIADB_EXT_CACHE_METADATA (1u << 4)
 
 #define RBUF_SIZE 65536
-#define DIGEST_MAX_INPUT 65536      /* bytes of a statement its digest looks at */
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
 #define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
 
@@ -927,8 +926,9 @@ static void record_digest(struct session *s)
      * first time a key is seen. */
     if (known && router_digest_stats_record_known(w->digest_stats, &sample))
         return;
+    /* The bound routing used too, so that a hash from routing is this one. */
     sample.text_len = router_digest(text, len, w->digest_text, sizeof(w->digest_text),
-                                    DIGEST_MAX_INPUT, &sample.digest);
+                                    (size_t)s->cfg->digest_max_len, &sample.digest);
     sample.digest_text = w->digest_text;
     if (s->cmd == COM_STMT_EXECUTE)
         s->cur_stmt->digest = sample.digest;
@@ -1670,7 +1670,8 @@ static bool route_query(struct session *s)
                                  .schema = s->schema,
                                  .client_addr = s->peer_ip,
                                  .default_hostgroup = s->user->default_hostgroup,
-                                 .in_transaction = s->in_txn};
+                                 .in_transaction = s->in_txn,
+                                 .digest_max_len = (size_t)s->cfg->digest_max_len};
     struct router_decision d;
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,
                           len, &d);

@@ -31,7 +31,6 @@
 
 #define COM_QUERY 0x03
 #define COM_STMT_PREPARE 0x16
-#define DIGEST_MAX_INPUT 65536
 
 _Static_assert(sizeof(((struct admin_pin_digest *)0)->digest_text) == PIN_DIGEST_TEXT,
                "merge_digests copies whole digest texts");
@@ -220,7 +219,8 @@ static void record_events(struct session *s, unsigned up)
     char name[32];
     const char *text = name;
     if (q) {
-        router_digest(q, len, w->digest_text, sizeof(w->digest_text), DIGEST_MAX_INPUT, &digest);
+        router_digest(q, len, w->digest_text, sizeof(w->digest_text),
+                      (size_t)s->cfg->digest_max_len, &digest);
         text = w->digest_text;
     } else {
         snprintf(name, sizeof(name), "(command 0x%02x)", (unsigned)s->cmd);

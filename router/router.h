@@ -127,6 +127,10 @@ struct router_facts {
     const char *client_addr; /* "127.0.0.1", may be NULL */
     int default_hostgroup;
     bool in_transaction;
+    /* Bytes of the text the digest looks at (ProxySQL's
+     * mysql-query_digests_max_query_length); 0 or more than the router's
+     * own bound (64 KiB) means that bound. */
+    size_t digest_max_len;
 };
 
 struct router_decision {

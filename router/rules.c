@@ -140,6 +140,7 @@ struct eval {
     bool digest_done;
     uint64_t digest;
     size_t digest_len;
+    size_t digest_max; /* input bytes the digest looks at */
 };
 
 __attribute__((format(printf, 3, 4))) static void set_error(char *err, size_t errlen,
@@ -595,8 +596,8 @@ static INLINE enum router_explain_outcome digest_check(const struct rule *r, str
     if (!ev->digest_done) {
         /* Of the original text, as in ProxySQL: a rewrite does not change
          * which digest the statement is accounted under. */
-        size_t n = router_digest(sql, len, scratch->digest, sizeof(scratch->digest),
-                                 ROUTER_RULES_DIGEST_MAX, &ev->digest);
+        size_t n = router_digest(sql, len, scratch->digest, sizeof(scratch->digest), ev->digest_max,
+                                 &ev->digest);
         ev->digest_len = n < sizeof(scratch->digest) ? n : sizeof(scratch->digest) - 1;
         ev->digest_done = true;
     }
@@ -786,6 +787,12 @@ static INLINE int evaluate(const struct router_rules *rules, struct router_scrat
     return flag;
 }
 
+static size_t digest_bound(const struct router_facts *facts)
+{
+    size_t max = facts ? facts->digest_max_len : 0;
+    return max == 0 || max > ROUTER_RULES_DIGEST_MAX ? ROUTER_RULES_DIGEST_MAX : max;
+}
+
 static void decision_init(const struct router_facts *facts, struct router_decision *out)
 {
     out->hostgroup = facts->default_hostgroup;
@@ -817,7 +824,8 @@ int router_classify(const struct router_rules *rules, struct router_scratch *scr
                     const struct router_facts *facts, const char *sql, size_t len,
                     struct router_decision *out)
 {
-    struct eval ev = {.text = sql ? sql : "", .len = sql ? len : 0};
+    struct eval ev = {
+        .text = sql ? sql : "", .len = sql ? len : 0, .digest_max = digest_bound(facts)};
 
     decision_init(facts, out);
     if (rules && rules->n > 0) {
@@ -864,7 +872,8 @@ int router_explain(const struct router_rules *rules, struct router_scratch *scra
                    void (*step)(void *arg, const struct router_explain_step *st), void *arg,
                    struct router_decision *out)
 {
-    struct eval ev = {.text = sql ? sql : "", .len = sql ? len : 0};
+    struct eval ev = {
+        .text = sql ? sql : "", .len = sql ? len : 0, .digest_max = digest_bound(facts)};
     struct trace tr = {.step = step, .arg = arg};
     struct router_explain_step st;
 
@@ -875,7 +884,7 @@ int router_explain(const struct router_rules *rules, struct router_scratch *scra
      * bytes) only if a rule consults the digest, and out->digest keeps
      * router_classify()'s meaning. */
     size_t n = router_digest(ev.text, ev.len, scratch->digest, sizeof(scratch->digest),
-                             ROUTER_RULES_DIGEST_MAX, &tr.digest);
+                             ev.digest_max, &tr.digest);
     tr.digest_text = scratch->digest;
     tr.digest_text_len = n < sizeof(scratch->digest) ? n : sizeof(scratch->digest) - 1;
 

@@ -187,6 +187,24 @@ def test_stats_tables_show_live_digests_and_pool(sluice, fleet):
     app.close()
 
 
+def test_digest_length_bound_and_rules_on_it(sluice, fleet):
+    """mysql-query_digests_max_query_length bounds what a digest looks at: statements that
+    differ only after the bound share one digest (and a match_digest rule sees the same
+    bounded text)."""
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-query_digests_max_query_length', '20');\n")
+    app = connect(target)
+    q(app, "SELECT 1 AS a, 2 AS bbbbbb, 3 AS c")
+    q(app, "SELECT 1 AS a, 2 AS bbbbbb, 'x' AS other_column")
+    a = admin(target)
+    rows = q(a, "SELECT digest_text, count_star FROM stats_mysql_query_digest "
+                "WHERE username = 'app'")
+    assert len(rows) == 1 and int(rows[0][1]) == 2, rows
+    assert len(rows[0][0]) <= 24, rows  # the first 20 bytes, normalized
+    a.close()
+    app.close()
+
+
 def test_explain_query_rules_through_the_admin_port(sluice, fleet):
     target = sluice()
     a = admin(target)
