@@ -81,6 +81,7 @@ struct admin_server {
     int weight;
     int max_connections;
     int max_replication_lag;
+    int max_latency_ms; /* 0: no bound; else slower servers get no new work while others can */
     bool use_ssl;
     char comment[128];
 };

@@ -557,10 +557,11 @@ static int read_server(sqlite3_stmt *stmt, struct admin_server *s, char *errbuf,
         s->port < 1 || s->port > 65535 || !col_int(stmt, 4, &s->weight) || s->weight < 0 ||
         !col_int(stmt, 5, &s->max_connections) || s->max_connections < 0 ||
         !col_int(stmt, 6, &s->max_replication_lag) || s->max_replication_lag < 0 ||
-        !col_int(stmt, 7, &use_ssl)) {
+        !col_int(stmt, 7, &use_ssl) || !col_int(stmt, 9, &s->max_latency_ms) ||
+        s->max_latency_ms < 0) {
         admin_set_error(errbuf, errlen,
                         "mysql_servers: server %s: hostgroup_id, port (1-65535), weight, "
-                        "max_connections, max_replication_lag or use_ssl invalid",
+                        "max_connections, max_replication_lag, use_ssl or max_latency_ms invalid",
                         s->host);
         return ADMIN_EINVAL;
     }
@@ -586,7 +587,7 @@ static int load_servers(sqlite3 *db, const char *from, struct admin_config *cfg,
 
     snprintf(sql, sizeof(sql),
              "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
-             " max_replication_lag, use_ssl, comment FROM %smysql_servers"
+             " max_replication_lag, use_ssl, comment, max_latency_ms FROM %smysql_servers"
              " ORDER BY hostgroup_id, hostname, port",
              from);
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {

@@ -248,6 +248,7 @@ static int apply(struct monitor *m)
                                              .port = s->port,
                                              .max_connections = s->max_connections,
                                              .weight = s->weight,
+                                             .max_latency_ms = s->max_latency_ms,
                                              .status = (enum pool_server_status)s->status};
         /* A server that stopped answering pings is cut off like ProxySQL's
          * shun_and_killall: OFFLINE_HARD breaks the connections lent to it,
@@ -299,6 +300,8 @@ static void on_ping(struct monitor *m, struct mon_target *t, const struct mon_re
         return;
     }
     t->ping_failures = 0;
+    if (m->pool)
+        pool_set_latency(m->pool, t->host, t->port, (uint64_t)r->took_us);
     if (t->ping_shunned &&
         now - t->last_ping_failure_ms >= (int64_t)cfg->shun_recovery_time_sec * 1000) {
         t->ping_shunned = false;

@@ -297,6 +297,7 @@ static int server_init(struct pool *p, struct server *s, const struct pool_serve
     snprintf(s->name, sizeof(s->name), "%s:%d", s->host, s->port);
     s->max_connections = spec->max_connections;
     s->weight = spec->weight;
+    s->max_latency_ms = spec->max_latency_ms;
     s->status = (int)spec->status;
     s->since = pool_now_ms();
     server_set_jitter(p, s, s->since);
@@ -1213,12 +1214,29 @@ static bool has_room(const struct server *s, int worker)
            __atomic_load_n(&s->open, __ATOMIC_RELAXED) < server_cap(s);
 }
 
+static bool too_slow(const struct server *s)
+{
+    int max = __atomic_load_n(&s->max_latency_ms, __ATOMIC_RELAXED);
+    return max > 0 && __atomic_load_n(&s->latency_us, __ATOMIC_RELAXED) > (uint64_t)max * 1000u;
+}
+
+static struct server *pick_among(struct pool *p, int worker, int hostgroup,
+                                 const struct server *avoid, bool fast_only);
+
 /* A server of hostgroup chosen at random by weight, among those with an
  * idle connection here or room for a new one if any (else among all, to
  * queue there). Weight 0 servers are chosen only when no server of the
- * hostgroup has a weight. */
+ * hostgroup has a weight; servers over their max_latency_ms only when no
+ * other is usable. */
 static struct server *pick_server(struct pool *p, int worker, int hostgroup,
                                   const struct server *avoid)
+{
+    struct server *s = pick_among(p, worker, hostgroup, avoid, true);
+    return s ? s : pick_among(p, worker, hostgroup, avoid, false);
+}
+
+static struct server *pick_among(struct pool *p, int worker, int hostgroup,
+                                 const struct server *avoid, bool fast_only)
 {
     uint64_t now = pool_now_ms();
     size_t n = server_count(p);
@@ -1228,12 +1246,13 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup,
     for (size_t k = 0; k < n; k++) {
         struct server *s = &p->servers[k];
         if (s->hostgroup == hostgroup && s != avoid && pool_server_usable(s, now) &&
-            __atomic_load_n(&s->weight, __ATOMIC_RELAXED) > 0)
+            !(fast_only && too_slow(s)) && __atomic_load_n(&s->weight, __ATOMIC_RELAXED) > 0)
             weighted = true;
     }
     for (size_t k = 0; k < n; k++) {
         struct server *s = &p->servers[k];
-        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now))
+        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now) ||
+            (fast_only && too_slow(s)))
             continue;
         int wt = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
         uint64_t w = weighted ? (uint64_t)(wt > 0 ? wt : 0) : 1;
@@ -1252,7 +1271,8 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup,
     uint64_t r = pool_random(&p->workers[worker], sum[set]);
     for (size_t k = 0; k < n; k++) {
         struct server *s = &p->servers[k];
-        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now))
+        if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now) ||
+            (fast_only && too_slow(s)))
             continue;
         if (set == 1 && !has_room(s, worker))
             continue;
@@ -1555,6 +1575,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
         }
         __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);
         __atomic_store_n(&s->weight, sp->weight, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->max_latency_ms, sp->max_latency_ms, __ATOMIC_RELAXED);
         __atomic_store_n(&s->status, (int)sp->status, __ATOMIC_RELAXED);
         grant_free_slots(p, s);
     }
@@ -1624,4 +1645,14 @@ bool pool_conn_has_gtid(const struct pool_conn *c, const char *gtid)
             return seq >= want_seq;
     }
     return false;
+}
+
+void pool_set_latency(struct pool *p, const char *host, int port, uint64_t us)
+{
+    size_t n = server_count(p);
+    for (size_t i = 0; i < n; i++) {
+        struct server *s = &p->servers[i];
+        if (s->port == port && strcmp(s->host, host) == 0)
+            __atomic_store_n(&s->latency_us, us, __ATOMIC_RELAXED);
+    }
 }

@@ -60,6 +60,10 @@ struct pool_server_spec {
     int port;
     int max_connections;
     int weight; /* share of new connections among a hostgroup's servers; 0 = none */
+    /* > 0: while its measured round trip (keep-alive or monitor ping) is
+     * above this, the server gets new work only if no server of its
+     * hostgroup is fast enough (ProxySQL's max_latency_ms). */
+    int max_latency_ms;
     enum pool_server_status status;
 };
 
@@ -168,6 +172,9 @@ const char *pool_conn_server_name(const struct pool_conn *conn); /* "host:port" 
 /* The GTID position (MariaDB's "domain-server-seq,..." list) the monitor
  * last read from every server at host:port ("" unknown). Main thread. */
 void pool_set_applied_gtid(struct pool *pool, const char *host, int port, const char *gtid);
+/* A round trip measured to host:port (the monitor's ping), in microseconds.
+ * Main thread. */
+void pool_set_latency(struct pool *pool, const char *host, int port, uint64_t us);
 /* Whether conn's server is known to have applied gtid ("domain-server-seq"):
  * its last read position has that domain at that sequence or later. Worker
  * thread of the conn. */

@@ -140,7 +140,8 @@ struct server {
     int weight;
     int status;             /* enum pool_server_status */
     uint64_t shunned_until; /* ms; connect errors shun until then (0: not) */
-    uint64_t latency_us;    /* last keep-alive ping round trip */
+    uint64_t latency_us;    /* last ping round trip (keep-alive or monitor) */
+    int max_latency_ms;     /* 0: none */
     int lent;               /* connections lent now */
 
     pthread_mutex_t lock; /* guards everything below */

@@ -142,6 +142,7 @@ int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec *
         /* admin_server_status and pool_server_status list the states in the same order. */
         specs[i].status = (enum pool_server_status)sv->status;
         specs[i].weight = sv->weight;
+        specs[i].max_latency_ms = sv->max_latency_ms;
     }
     *out = specs;
     return 0;

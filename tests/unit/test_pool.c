@@ -193,6 +193,51 @@ static void test_gtid_positions(void **state)
     pool_free(p);
 }
 
+static void test_max_latency(void **state)
+{
+    (void)state;
+    static const struct pool_server_spec specs[] = {
+        {.hostgroup = 0, .host = "a", .port = 1, .weight = 1, .max_latency_ms = 5},
+        {.hostgroup = 0, .host = "b", .port = 2, .weight = 1, .max_latency_ms = 5},
+    };
+    struct pool_settings settings = {.connect_timeout_ms = 1000};
+    struct pool_waiter *w[200];
+    struct pool_server_stats st[2];
+    struct pool_conn *conn;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct pool *p = pool_new(specs, 2, 1, &settings);
+    assert_non_null(p);
+    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
+
+    /* a answers in 10 ms, over its 5 ms bound: b takes everything. */
+    pool_set_latency(p, "a", 1, 10000);
+    pool_set_latency(p, "b", 2, 1000);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(pool_acquire(p, 0, 0, "u", "", false, 0, never_cb, NULL, &conn, &w[i]),
+                         POOL_PENDING);
+    pool_server_stats(p, 0, &st[0]);
+    pool_server_stats(p, 1, &st[1]);
+    assert_int_equal(st[0].waiting, 0);
+    assert_int_equal(st[1].waiting, 100);
+    assert_int_equal(st[0].latency_us, 10000);
+
+    /* Both slow: neither is refused, the weights decide again. */
+    pool_set_latency(p, "b", 2, 20000);
+    for (int i = 100; i < 200; i++)
+        assert_int_equal(pool_acquire(p, 0, 0, "u", "", false, 0, never_cb, NULL, &conn, &w[i]),
+                         POOL_PENDING);
+    pool_server_stats(p, 0, &st[0]);
+    assert_in_range(st[0].waiting, 25, 75);
+
+    for (int i = 0; i < 200; i++)
+        pool_cancel(p, w[i]);
+    pool_worker_detach(p, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    pool_free(p);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_advisor_littles_law),
         cmocka_unit_test(test_weighted_choice_and_fail_fast),
         cmocka_unit_test(test_gtid_positions),
+        cmocka_unit_test(test_max_latency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
