@@ -180,6 +180,11 @@ void pool_set_latency(struct pool *pool, const char *host, int port, uint64_t us
  * thread of the conn. */
 bool pool_conn_has_gtid(const struct pool_conn *conn, const char *gtid);
 
+/* Upper bounds (seconds) of the cumulative queue-wait histogram, as
+ * Prometheus buckets; the last bucket (+Inf) is implied. */
+#define POOL_WAIT_LE_COUNT 11
+extern const double pool_wait_le[POOL_WAIT_LE_COUNT];
+
 /* Counters of one server, for stats and tests. The last-minute figures
  * cover the 12 most recent 5-second windows. */
 struct pool_server_stats {
@@ -204,6 +209,10 @@ struct pool_server_stats {
     uint64_t wait_p50_us;      /* their queue wait, median */
     uint64_t wait_p99_us;      /* and 99th percentile */
     uint64_t created_last_min; /* connections opened in the last minute */
+    /* Every queue wait since start: count per bucket of pool_wait_le (not
+     * cumulative), then those above the last bound; and their sum. */
+    uint64_t wait_buckets[POOL_WAIT_LE_COUNT + 1];
+    uint64_t wait_sum_us;
     /* Advisor, by Little's law over the last minute: borrows per second
      * (lambda) times mean hold time (W) is the mean number of connections
      * in use (L); suggested adds square-root headroom, L + 3 sqrt(L), which

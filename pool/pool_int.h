@@ -157,6 +157,8 @@ struct server {
     uint64_t fail_fast;     /* borrows refused */
     uint64_t breaker_until; /* ms: a slow wait keeps fail-fast on until then */
     struct pool_window win[POOL_WINDOWS];
+    uint64_t wait_buckets[POOL_WAIT_LE_COUNT + 1]; /* since start, for Prometheus */
+    uint64_t wait_sum_us;
     uint64_t since; /* ms it was added: the last minute may be shorter */
     struct user_count *users;
     size_t n_users, cap_users;

@@ -44,11 +44,19 @@ struct pool_window *pool_window_now(struct server *s, uint64_t now_ms)
     return w;
 }
 
+const double pool_wait_le[POOL_WAIT_LE_COUNT] = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05,
+                                                 0.1,    0.5,    1,     5,     10};
+
 void pool_record_wait(struct server *s, uint64_t wait_us, uint64_t now_ms)
 {
     struct pool_window *w = pool_window_now(s, now_ms);
     w->wait_hist[bucket_of(wait_us)]++;
     w->waits++;
+    size_t b = 0;
+    while (b < POOL_WAIT_LE_COUNT && (double)wait_us > pool_wait_le[b] * 1e6)
+        b++;
+    s->wait_buckets[b]++;
+    s->wait_sum_us += wait_us;
 }
 
 static uint64_t percentile(const uint64_t *hist, uint64_t total, double q)
@@ -83,6 +91,8 @@ void pool_stats_fill(struct server *s, struct pool_server_stats *out, uint64_t n
         if (w->peak_lent > out->peak_in_use)
             out->peak_in_use = w->peak_lent;
     }
+    memcpy(out->wait_buckets, s->wait_buckets, sizeof(out->wait_buckets));
+    out->wait_sum_us = s->wait_sum_us;
     out->wait_p50_us = percentile(hist, out->waits_last_min, 0.50);
     out->wait_p99_us = percentile(hist, out->waits_last_min, 0.99);
 

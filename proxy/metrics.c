@@ -304,6 +304,27 @@ static void render_pool(struct out *o, struct pool *pool)
             put_server_sample(o, fams[f].name, &st[i], v);
         }
     }
+    put_family(o, "sluice_pool_queue_wait_seconds", "histogram",
+               "Time borrows waited in the queue for a connection, since start.");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= POOL_WAIT_LE_COUNT; b++) {
+            cum += st[i].wait_buckets[b];
+            put(o, "sluice_pool_queue_wait_seconds_bucket{hostgroup=\"%d\",server=\"",
+                st[i].hostgroup);
+            put_label_value(o, st[i].name);
+            if (b < POOL_WAIT_LE_COUNT)
+                put(o, "\",le=\"%g\"} %" PRIu64 "\n", pool_wait_le[b], cum);
+            else
+                put(o, "\",le=\"+Inf\"} %" PRIu64 "\n", cum);
+        }
+        put(o, "sluice_pool_queue_wait_seconds_sum{hostgroup=\"%d\",server=\"", st[i].hostgroup);
+        put_label_value(o, st[i].name);
+        put(o, "\"} %.6f\n", (double)st[i].wait_sum_us / 1e6);
+        put(o, "sluice_pool_queue_wait_seconds_count{hostgroup=\"%d\",server=\"", st[i].hostgroup);
+        put_label_value(o, st[i].name);
+        put(o, "\"} %" PRIu64 "\n", cum);
+    }
     free(st);
 }
 

@@ -9,6 +9,8 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -126,8 +128,36 @@ def test_metrics_scrape(sluice, fleet):
         assert value(s, "sluice_pool_connections_created_total", **server) >= 1
         assert value(s, "sluice_pool_connection_errors_total", **server) == 0
         assert 1 <= value(s, "sluice_pool_connections_max_used", **server) <= 7
+        # Nobody queued: the wait histogram is there and empty.
+        assert value(s, "sluice_pool_queue_wait_seconds_count", **server) == 0
+        assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="+Inf", **server) == 0
     finally:
         conn.close()
+
+
+def test_queue_wait_histogram_counts_waits(sluice, fleet):
+    target, base = start(sluice, cap=1)
+    holder = harness.connect(target, autocommit=False)
+    harness.q(holder, "BEGIN")
+    harness.q(holder, "SELECT 1")
+    waiter = harness.connect(target)
+    t = threading.Thread(target=lambda: harness.q(waiter, "SELECT 2"))
+    t.start()
+    time.sleep(0.3)
+    holder.commit()
+    t.join(10)
+    status, _, body = get(base + "/metrics")
+    assert status == 200
+    promtool_check(body)
+    s = parse(body)
+    server = dict(hostgroup="0", server="%s:%d" % (fleet.host, fleet.primary_port))
+    assert value(s, "sluice_pool_queue_wait_seconds_count", **server) == 1
+    assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="0.1", **server) == 0
+    assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="0.5", **server) == 1
+    assert 0.25 <= value(s, "sluice_pool_queue_wait_seconds_sum", **server) <= 0.5
+    assert value(s, "sluice_pool_exhausted_total", **server) == 1
+    holder.close()
+    waiter.close()
 
     # HEAD: the headers of a scrape, no body.
     status, ctype, body = get(base + "/metrics", method="HEAD")
