@@ -142,6 +142,8 @@ struct router_decision {
     size_t rewritten_len;
     int cache_ttl;  /* -1: none */
     int timeout_ms; /* -1: none */
+    int retries;    /* -1: none (mysql-query_retries_on_failure applies) */
+    int delay_ms;   /* -1: none; wait this long before running it */
     int multiplex;  /* -1: unchanged, 0 disable, 1 enable */
 };
 

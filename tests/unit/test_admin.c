@@ -300,7 +300,7 @@ static void test_new_store_with_config(void **state)
                                       " WHERE check_type = 'read_only' AND comment = ''"),
                      1);
     /* 45 defaults plus the unknown variable the script added. */
-    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 46);
+    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 47);
 
     admin_config_unref(cfg);
     admin_store_close(store);
