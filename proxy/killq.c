@@ -94,4 +94,3 @@ int proxy_kill_thread(uv_loop_t *loop, const char *name, const char *user, const
     }
     return 0;
 }
-

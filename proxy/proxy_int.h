@@ -364,8 +364,8 @@ struct worker {
     char digest_text[1024];
     struct proxy_counters counters; /* written by this worker only */
     struct pin_stats pins;
-    uv_timer_t guard_timer; /* transaction limits sweep (limits.c) */
-    struct qcache *qcache;  /* this worker's query cache (qcache.h) */
+    uv_timer_t guard_timer;  /* transaction limits sweep (limits.c) */
+    struct qcache *qcache;   /* this worker's query cache (qcache.h) */
     struct codec_buf qc_key; /* query cache key being built, reused */
 };
 

@@ -15,7 +15,7 @@
 #define INITIAL_BUCKETS 64u
 
 struct qentry {
-    struct qentry *hnext;            /* bucket chain */
+    struct qentry *hnext; /* bucket chain */
     struct qentry *lru_prev, *lru_next;
     uint64_t hash;
     uint64_t expires_ms;

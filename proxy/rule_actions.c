@@ -22,8 +22,8 @@
  * A COM_QUERY response always starts at sequence id 1, so the stored ids
  * are the ones the next client expects too.
  */
-#include "proxy/log.h"
 #include "proxy/killq.h"
+#include "proxy/log.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>
@@ -35,7 +35,10 @@
 
 /* Session variables whose value changes the bytes or rows of a read. */
 static const char *const key_vars[] = {
-    "character_set_results", "character_set_client", "collation_connection", "time_zone",
+    "character_set_results",
+    "character_set_client",
+    "collation_connection",
+    "time_zone",
     "sql_mode",
 };
 
@@ -167,9 +170,9 @@ void qc_finish(struct session *s)
 
 void backend_kill_query(struct session *s)
 {
-    if (s->conn && proxy_kill_thread(&s->worker->loop, pool_conn_server_name(s->conn),
-                                     pool_conn_user(s->conn), s->user->password,
-                                     pool_conn_thread_id(s->conn)) != 0)
+    if (s->conn &&
+        proxy_kill_thread(&s->worker->loop, pool_conn_server_name(s->conn), pool_conn_user(s->conn),
+                          s->user->password, pool_conn_thread_id(s->conn)) != 0)
         log_warn("session %u: cannot start the kill of thread %lu on %s", s->id,
                  pool_conn_thread_id(s->conn), pool_conn_server_name(s->conn));
 }

@@ -1,15 +1,14 @@
 /* Query cache: lookups, expiry, replacement, LRU eviction under the byte
  * limit, refusal of oversized entries, counters. No sockets. */
+#include "proxy/qcache.h"
+
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-
-#include "proxy/qcache.h"
 
 static void put_ok(struct qcache *c, const char *key, const char *data, uint64_t now, uint64_t ttl)
 {
@@ -37,7 +36,7 @@ static void test_hit_miss_expiry(void **state)
     assert_true(get(c, "a", 1000, "one"));
     assert_true(get(c, "a", 1499, "one"));
     assert_false(get(c, "a", 1500, "")); /* expired at exactly now + ttl */
-    assert_false(get(c, "a", 1000, ""));  /* and dropped, not revived */
+    assert_false(get(c, "a", 1000, "")); /* and dropped, not revived */
     struct qcache_stats st = {0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.hits, 2);
@@ -145,10 +144,8 @@ static void test_many_entries_grow(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hit_miss_expiry),
-        cmocka_unit_test(test_keys_differ_by_every_byte),
-        cmocka_unit_test(test_lru_eviction),
-        cmocka_unit_test(test_oversized_refused),
+        cmocka_unit_test(test_hit_miss_expiry),   cmocka_unit_test(test_keys_differ_by_every_byte),
+        cmocka_unit_test(test_lru_eviction),      cmocka_unit_test(test_oversized_refused),
         cmocka_unit_test(test_many_entries_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
