@@ -738,9 +738,9 @@ static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, siz
         return ADMIN_EINVAL;
     }
     /* attributes.causal_reads (JSON true/false, SQL 1/0), NULL: absent. */
-    u->causal_reads = sqlite3_column_type(stmt, 10) == SQLITE_NULL ? -1
-                      : sqlite3_column_int(stmt, 10) != 0          ? 1
-                                                                   : 0;
+    u->causal_reads = -1;
+    if (sqlite3_column_type(stmt, 10) != SQLITE_NULL)
+        u->causal_reads = sqlite3_column_int(stmt, 10) != 0;
     u->active = active != 0;
     u->transaction_persistent = tp != 0;
     u->frontend = fe != 0;

@@ -1734,7 +1734,7 @@ static bool route_query(struct session *s)
         }
         s->cache_ttl = d.cache_ttl;
     }
-    if (d.rule_id < 0 && !s->in_txn && !s->pin && stmt_starts_ro_txn(q, len)) {
+    if (d.rule_id < 0 && !s->in_txn && !s->pin && router_stmt_read_only_txn(q, len)) {
         /* No rule names this START TRANSACTION READ ONLY: it goes where the
          * rules send a plain read, and the transaction stays there (in_txn
          * pins it). A write inside fails on a replica with the server's

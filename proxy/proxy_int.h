@@ -449,8 +449,8 @@ uint64_t proxy_hash(const void *data, size_t len);
 uint64_t proxy_now_ns(void);
 
 /* rule_actions.c: the query cache hooks (their order is in the file's
- * header), the kill of a statement past its rule timeout, and the START
- * TRANSACTION READ ONLY test. Worker thread. */
+ * header) and the kill of a statement past its rule timeout. Worker
+ * thread. */
 /* True when the COM_QUERY q (len bytes) of s may use the cache: an
  * autocommit single-packet read outside transactions and pinned state. */
 bool qc_cacheable(struct session *s, const char *q, size_t len);
@@ -463,7 +463,6 @@ void qc_abandon(struct session *s);
 /* Asks the server of s->conn, over a separate connection made in the
  * thread pool, to kill the backend's thread; the caller closes s->conn. */
 void backend_kill_query(struct session *s);
-bool stmt_starts_ro_txn(const char *q, size_t len);
 
 /* Sums every worker's query cache counters into *out. Any thread. */
 void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out);

@@ -1,8 +1,8 @@
 /*
  * Rule actions that need more than a hostgroup: the query cache
- * (cache_ttl), the kill of a statement past its timeout, and the
- * recognition of START TRANSACTION READ ONLY. backend.c calls these hooks;
- * retries and delay are a few lines there.
+ * (cache_ttl) and the kill of a statement past its timeout. backend.c
+ * calls these hooks; retries, delay and the routing of START TRANSACTION
+ * READ ONLY are a few lines there.
  *
  * Query cache, one statement:
  *
@@ -175,66 +175,4 @@ void backend_kill_query(struct session *s)
                           s->user->password, pool_conn_thread_id(s->conn)) != 0)
         log_warn("session %u: cannot start the kill of thread %lu on %s", s->id,
                  pool_conn_thread_id(s->conn), pool_conn_server_name(s->conn));
-}
-
-/* ---------------------------------------------------- read-only start */
-
-static size_t skip_space(const char *q, size_t len, size_t i)
-{
-    while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'))
-        i++;
-    return i;
-}
-
-static bool word_at(const char *q, size_t len, size_t i, const char *w)
-{
-    size_t n = strlen(w);
-    return i + n <= len && strncasecmp(q + i, w, n) == 0 &&
-           (i + n == len || !((q[i + n] >= 'a' && q[i + n] <= 'z') ||
-                              (q[i + n] >= 'A' && q[i + n] <= 'Z') || q[i + n] == '_'));
-}
-
-bool stmt_starts_ro_txn(const char *q, size_t len)
-{
-    size_t i = skip_space(q, len, 0);
-    if (!word_at(q, len, i, "start"))
-        return false;
-    i = skip_space(q, len, i + 5);
-    if (!word_at(q, len, i, "transaction"))
-        return false;
-    i += 11;
-    /* Characteristics: READ ONLY, READ WRITE, WITH CONSISTENT SNAPSHOT,
-     * comma-separated; the statement must end after them. */
-    bool ro = false;
-    for (;;) {
-        i = skip_space(q, len, i);
-        if (i == len || q[i] == ';')
-            break;
-        if (q[i] == ',') {
-            i++;
-            continue;
-        }
-        if (word_at(q, len, i, "read")) {
-            i = skip_space(q, len, i + 4);
-            if (word_at(q, len, i, "only")) {
-                ro = true;
-                i += 4;
-                continue;
-            }
-            return false; /* READ WRITE */
-        }
-        if (word_at(q, len, i, "with")) {
-            i = skip_space(q, len, i + 4);
-            if (!word_at(q, len, i, "consistent"))
-                return false;
-            i = skip_space(q, len, i + 10);
-            if (!word_at(q, len, i, "snapshot"))
-                return false;
-            i += 8;
-            continue;
-        }
-        return false;
-    }
-    i = skip_space(q, len, i < len ? i + 1 : i);
-    return ro && i >= len;
 }

@@ -41,6 +41,11 @@ unsigned router_stmt_flags(const char *sql, size_t len);
  * Bounded by len. */
 bool router_stmt_is_read(const char *sql, size_t len);
 
+/* True when sql is START TRANSACTION with READ ONLY among its
+ * characteristics (WITH CONSISTENT SNAPSHOT may come too), and nothing
+ * after it but a ';'. Bounded by len. */
+bool router_stmt_read_only_txn(const char *sql, size_t len);
+
 /* -------------------------------------------------------------- digests */
 
 /* Writes the digest text of sql (len bytes, not NUL-terminated) into out

@@ -1,14 +1,17 @@
 /* Query cache: lookups, expiry, replacement, LRU eviction under the byte
  * limit, refusal of oversized entries, counters. No sockets. */
-#include "proxy/qcache.h"
-
-#include <cmocka.h>
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <cmocka.h>
+/* clang-format on */
+
+#include "proxy/qcache.h"
 
 static void put_ok(struct qcache *c, const char *key, const char *data, uint64_t now, uint64_t ttl)
 {
