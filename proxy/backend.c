@@ -320,6 +320,13 @@ static void on_query_timeout(uv_timer_t *t)
              "killing it",
              s->id, s->username, pool_conn_server_name(s->conn), s->timeout_ms);
     backend_kill_query(s);
+    if (s->writing) {
+        /* Part of the result is being written and nothing may be appended
+         * to `out` meanwhile: the closed connection is the message. */
+        backend_detach(s, false);
+        session_close(s);
+        return;
+    }
     bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
     backend_detach(s, false);
     s->pin = 0;
