@@ -68,16 +68,15 @@ static void sync_limit(struct session *s)
 
 bool qc_cacheable(struct session *s, const char *q, size_t len)
 {
-    if (!s->worker->qcache || s->cfg->query_cache_size_mb <= 0 || s->in_txn || s->pin ||
-        s->cmd_len != len + 5)
+    if (!s->worker->qcache)
+        return false;
+    sync_limit(s); /* also when it went to 0: that empties the cache */
+    if (s->cfg->query_cache_size_mb <= 0 || s->in_txn || s->pin || s->cmd_len != len + 5)
         return false;
     const char *ac = varset_get(&s->vars, "autocommit");
     if (ac && (strcasecmp(ac, "OFF") == 0 || strcmp(ac, "0") == 0))
         return false; /* the read would open a transaction */
-    if (!router_stmt_is_read(q, len) || has_user_var(q, len))
-        return false;
-    sync_limit(s);
-    return true;
+    return router_stmt_is_read(q, len) && !has_user_var(q, len);
 }
 
 /* Builds the key of (session, q) in the worker's key buffer. */

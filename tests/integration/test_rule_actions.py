@@ -155,6 +155,28 @@ def test_writes_are_never_cached_and_transactions_bypass_the_cache(sluice, cache
     conn.close()
 
 
+def test_cache_size_zero_at_runtime_empties_and_disables_it(sluice, cached_table):
+    t, root = cached_table
+    target = with_metrics(sluice, CACHE_RULE % ("^SELECT v FROM qc_", 60000))
+    conn = connect(target)
+    sql = "SELECT v FROM %s WHERE id = 1" % t
+    assert q1(conn, sql) == 1
+    q(root, "UPDATE %s SET v = 3 WHERE id = 1" % t)
+    assert q1(conn, sql) == 1
+    assert metrics(target)["sluice_query_cache_entries"] == 1
+    adm = pymysql.connect(host=target.host, port=target.admin_port, user="admin",
+                          password="admin", autocommit=True)
+    q(adm, "UPDATE global_variables SET variable_value = '0' "
+           "WHERE variable_name = 'mysql-query_cache_size_MB'")
+    q(adm, "LOAD MYSQL VARIABLES TO RUNTIME")
+    adm.close()
+    # Sessions pick up the new snapshot between statements.
+    assert q1(conn, sql) == 3
+    assert q1(conn, sql) == 3
+    assert metrics(target)["sluice_query_cache_entries"] == 0
+    conn.close()
+
+
 def test_big_result_streams_and_is_not_cached(sluice, cached_table):
     t, root = cached_table
     target = with_metrics(sluice, CACHE_RULE % ("^SELECT REPEAT", 30000))
