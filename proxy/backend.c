@@ -929,8 +929,9 @@ static void finish_command(struct session *s)
 }
 
 /* Adds the statement to the worker's digest statistics
- * (stats_mysql_query_digest). */
-static void record_digest(struct session *s)
+ * (stats_mysql_query_digest) under hostgroup hg (-1: answered from the
+ * query cache, as ProxySQL shows it). */
+static void record_digest(struct session *s, int hg)
 {
     struct worker *w = s->worker;
     const char *text;
@@ -951,7 +952,7 @@ static void record_digest(struct session *s)
     size_t tlen =
         router_digest(text, len, w->digest_text, sizeof(w->digest_text), DIGEST_MAX_INPUT, &hash);
     struct router_digest_sample sample = {
-        .hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup,
+        .hostgroup = hg,
         .schema = s->schema,
         .user = s->username,
         .digest = hash,
@@ -967,7 +968,7 @@ static void record_digest(struct session *s)
 
 static void forward_done(struct session *s)
 {
-    record_digest(s);
+    record_digest(s, s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup);
     qc_finish(s);
     if (s->cmd == COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
         /* Remember the backend's statement for reuse. */
@@ -1735,7 +1736,9 @@ static bool route_query(struct session *s)
     }
     const char *q = (const char *)s->in.data + 5;
     if (d.cache_ttl > 0 && qc_cacheable(s, q, len)) {
-        if (qc_answer(s, q, len)) {
+        if (qc_answer(s, q, len, &s->resp.rows_sent)) {
+            s->resp.rows_affected = 0;
+            record_digest(s, -1);
             session_command_done(s);
             return false;
         }

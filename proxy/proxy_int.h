@@ -454,8 +454,9 @@ uint64_t proxy_now_ns(void);
 /* True when the COM_QUERY q (len bytes) of s may use the cache: an
  * autocommit single-packet read outside transactions and pinned state. */
 bool qc_cacheable(struct session *s, const char *q, size_t len);
-/* On a hit appends the stored response to s->out and returns true. */
-bool qc_answer(struct session *s, const char *q, size_t len);
+/* On a hit appends the stored response to s->out, sets *rows to the rows
+ * it holds and returns true. */
+bool qc_answer(struct session *s, const char *q, size_t len, uint64_t *rows);
 void qc_begin(struct session *s);
 void qc_take(struct session *s);
 void qc_finish(struct session *s);

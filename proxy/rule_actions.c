@@ -4,7 +4,8 @@
  * calls these hooks; retries, delay and the routing of START TRANSACTION
  * READ ONLY are a few lines there.
  *
- * Query cache, one statement:
+ * Query cache, one statement (an entry's data is the row count, for the
+ * digest statistics of hits, then the bytes the client was sent):
  *
  *   route_query: rule says cache_ttl > 0 and qc_cacheable()
  *     -> qc_answer(): hit -> the stored bytes go to the client, no backend
@@ -99,14 +100,17 @@ static int build_key(struct session *s, const char *q, size_t len)
     return codec_buf_append(k, q, len);
 }
 
-bool qc_answer(struct session *s, const char *q, size_t len)
+bool qc_answer(struct session *s, const char *q, size_t len, uint64_t *rows)
 {
     const uint8_t *data;
     size_t n;
-    if (build_key(s, q, len) != 0 || !qcache_get(s->worker->qcache, s->worker->qc_key.data,
-                                                 s->worker->qc_key.len, now_ms(), &data, &n))
+    if (build_key(s, q, len) != 0 ||
+        !qcache_get(s->worker->qcache, s->worker->qc_key.data, s->worker->qc_key.len, now_ms(),
+                    &data, &n) ||
+        n < sizeof(*rows))
         return false;
-    if (codec_buf_append(&s->out, data, n) != 0)
+    memcpy(rows, data, sizeof(*rows));
+    if (codec_buf_append(&s->out, data + sizeof(*rows), n - sizeof(*rows)) != 0)
         s->close_after_write = true;
     return true;
 }
@@ -116,6 +120,10 @@ void qc_begin(struct session *s)
     s->qc_capture = s->cache_ttl > 0;
     s->qc_off = s->out.len;
     codec_buf_reset(&s->qc_buf);
+    /* Room for the row count, filled in by qc_finish(). */
+    uint64_t rows = 0;
+    if (s->qc_capture && codec_buf_append(&s->qc_buf, &rows, sizeof(rows)) != 0)
+        s->qc_capture = false;
 }
 
 void qc_abandon(struct session *s)
@@ -156,6 +164,7 @@ void qc_finish(struct session *s)
                  !r->vars_reported && !(r->status & SERVER_STATUS_IN_TRANS_F) &&
                  !(r->status & SERVER_MORE_RESULTS_EXISTS_F);
     if (clean) {
+        memcpy(s->qc_buf.data, &r->rows_sent, sizeof(r->rows_sent));
         size_t len = s->cmd_len - 5;
         if (build_key(s, (const char *)s->in.data + 5, len) != 0 ||
             qcache_put(s->worker->qcache, s->worker->qc_key.data, s->worker->qc_key.len,

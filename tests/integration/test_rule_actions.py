@@ -90,6 +90,14 @@ def test_cached_select_is_answered_from_the_cache_until_its_ttl(sluice, cached_t
     app2.close()
     # The same text in another schema is another key.
     assert q1(conn, "SELECT v FROM app.%s WHERE id = 1" % t) == 2
+    # Hits show in the digest statistics under hostgroup -1, as in ProxySQL.
+    adm = pymysql.connect(host=target.host, port=target.admin_port, user="admin",
+                          password="admin", autocommit=True)
+    rows = q(adm, "SELECT hostgroup, count_star, sum_rows_sent FROM stats_mysql_query_digest "
+                  "WHERE digest_text LIKE 'SELECT v FROM qc%%' AND username = 'app' "
+                  "ORDER BY hostgroup")
+    adm.close()
+    assert [tuple(map(int, r)) for r in rows] == [(-1, 6, 6), (0, 1, 1)], rows
     time.sleep(max(0.0, ttl / 1000.0 + 0.3 - (time.monotonic() - start)))
     assert q1(conn, sql) == 2
     assert metrics(target)["sluice_query_cache_misses_total"] >= 3
