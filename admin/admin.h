@@ -109,6 +109,10 @@ struct admin_user {
     bool backend;
     int max_connections;         /* client sessions at once */
     int max_backend_connections; /* backend connections in use at once; 0 = no limit */
+    /* mysql_users.attributes '{"causal_reads": true|false}': this user's
+     * causal reads on (1) or off (0) whatever mysql-causal_reads says; -1
+     * (no such attribute): the global applies. */
+    int causal_reads;
 };
 
 struct admin_config {
@@ -182,6 +186,9 @@ struct admin_config {
     int shun_on_failures;
     int shun_recovery_time_sec;
     int query_retries_on_failure;
+    /* mysql-query_cache_size_MB: memory of the query cache (rules with
+     * cache_ttl), split evenly between workers; 0 turns caching off. */
+    int query_cache_size_mb;
     int restapi_enabled; /* admin-restapi_enabled: HTTP metrics endpoint on/off */
     int restapi_port;    /* admin-restapi_port (1-65535) */
 };

@@ -207,6 +207,7 @@ static const struct var vars[] = {
     {"mysql-shun_on_failures", "5", VAR_INT, FIELD(shun_on_failures), 1, 1000},
     {"mysql-shun_recovery_time_sec", "10", VAR_INT, FIELD(shun_recovery_time_sec), 1, 86400},
     {"mysql-query_retries_on_failure", "1", VAR_INT, FIELD(query_retries_on_failure), 0, 1000},
+    {"mysql-query_cache_size_MB", "256", VAR_INT, FIELD(query_cache_size_mb), 0, 1048576},
     {"admin-restapi_enabled", "true", VAR_BOOL, FIELD(restapi_enabled), 0, 0},
     {"admin-restapi_port", "6070", VAR_INT, FIELD(restapi_port), 1, 65535},
 };
@@ -739,6 +740,10 @@ static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, siz
                         u->username, sizeof(u->default_schema) - 1);
         return ADMIN_EINVAL;
     }
+    /* attributes.causal_reads (JSON true/false, SQL 1/0), NULL: absent. */
+    u->causal_reads = -1;
+    if (sqlite3_column_type(stmt, 10) != SQLITE_NULL)
+        u->causal_reads = sqlite3_column_int(stmt, 10) != 0;
     u->active = active != 0;
     u->transaction_persistent = tp != 0;
     u->frontend = fe != 0;
@@ -755,13 +760,14 @@ static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, c
     sqlite3_stmt *stmt = NULL;
     size_t cap = 0;
     int rc = 0, src;
-    char sql[320];
+    char sql[512];
 
     snprintf(sql, sizeof(sql),
              "SELECT username, password, active, default_hostgroup, default_schema,"
              " transaction_persistent, frontend, backend, max_connections,"
-             " max_backend_connections FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER "
-             "BY username",
+             " max_backend_connections, CASE WHEN attributes = '' THEN NULL"
+             " ELSE json_extract(attributes, '$.causal_reads') END"
+             " FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
              from);
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));

@@ -49,6 +49,7 @@ INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
     ('mysql-shun_on_failures', '5'),
     ('mysql-shun_recovery_time_sec', '10'),
     ('mysql-query_retries_on_failure', '1'),
+    ('mysql-query_cache_size_MB', '256'),
     ('admin-mysql_ifaces', '127.0.0.1:6032'),
     ('admin-admin_credentials', 'admin:admin'),
     ('admin-restapi_enabled', 'true'),

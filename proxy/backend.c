@@ -268,7 +268,7 @@ static void fail_command(struct session *s, uint16_t code, const char *sqlstate,
 static bool may_retry(const struct session *s)
 {
     if (s->cmd != COM_QUERY || s->in_txn || s->pin || s->resp.sent_any ||
-        s->retries >= s->cfg->query_retries_on_failure)
+        s->retries >= s->max_retries)
         return false;
     const uint8_t *q = s->rewritten ? s->rewrite.data : s->in.data;
     size_t len = s->rewritten ? s->rewrite.len : s->cmd_len;
@@ -284,7 +284,7 @@ static void backend_broken(struct session *s, const char *why)
         log_warn("session %u user '%s': backend %s %s; running the read again in hostgroup %d "
                  "(retry %d of %d)",
                  s->id, s->username, s->conn ? pool_conn_server_name(s->conn) : "?", why,
-                 s->hostgroup, s->retries, s->cfg->query_retries_on_failure);
+                 s->hostgroup, s->retries, s->max_retries);
         backend_detach(s, false);
         s->keep_next = 0; /* the connection kept for SHOW WARNINGS is gone */
         s->state = SS_BACKEND;
@@ -301,6 +301,39 @@ static void backend_broken(struct session *s, const char *why)
     if (lost_state)
         s->close_after_write = true; /* a transaction never moves to another server */
     fail_command(s, 2013, "HY000", "Lost connection to backend server during query");
+}
+
+/* A rule's timeout passed while the statement ran (ProxySQL's error and
+ * message). The backend's thread is killed over a separate connection and
+ * this one is closed: waiting for the kill's ERR on it would tie the
+ * client's answer to how fast the server notices. Outside a transaction
+ * the session carries on with its next statement; a transaction or other
+ * pinned state dies with the connection, and the session with it, as for a
+ * broken backend. */
+static void on_query_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->state != SS_BACKEND || !s->conn || s->step != BS_FORWARD || s->timeout_ms <= 0)
+        return;
+    log_warn("session %u user '%s': statement on %s ran past the rule's timeout of %d ms; "
+             "killing it",
+             s->id, s->username, pool_conn_server_name(s->conn), s->timeout_ms);
+    backend_kill_query(s);
+    if (s->writing) {
+        /* Part of the result is being written and nothing may be appended
+         * to `out` meanwhile: the closed connection is the message. */
+        backend_detach(s, false);
+        session_close(s);
+        return;
+    }
+    bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
+    backend_detach(s, false);
+    s->pin = 0;
+    s->keep_next = 0;
+    s->in_txn = false;
+    if (lost_state)
+        s->close_after_write = true;
+    fail_command(s, 1907, "HY000", "Query execution was interrupted, query_timeout exceeded");
 }
 
 /* ------------------------------------------------------- response out */
@@ -879,6 +912,10 @@ static void update_pins(struct session *s)
 
 static void finish_command(struct session *s)
 {
+    if (s->timeout_ms > 0)
+        uv_timer_stop(&s->timer);
+    if (s->qc_capture)
+        qc_abandon(s);
     if (s->conn) {
         if (s->pin == 0 && !s->in_txn && s->keep_next == 0 && !s->close_after_write)
             backend_detach(s, true);
@@ -891,8 +928,9 @@ static void finish_command(struct session *s)
 }
 
 /* Adds the statement to the worker's digest statistics
- * (stats_mysql_query_digest). */
-static void record_digest(struct session *s)
+ * (stats_mysql_query_digest) under hostgroup hg (-1: answered from the
+ * query cache, as ProxySQL shows it). */
+static void record_digest(struct session *s, int hg)
 {
     struct worker *w = s->worker;
     const char *text;
@@ -913,7 +951,7 @@ static void record_digest(struct session *s)
     if (!w->digest_stats)
         return;
     struct router_digest_sample sample = {
-        .hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup,
+        .hostgroup = hg,
         .schema = s->schema,
         .user = s->username,
         .digest = known,
@@ -937,7 +975,8 @@ static void record_digest(struct session *s)
 
 static void forward_done(struct session *s)
 {
-    record_digest(s);
+    record_digest(s, s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup);
+    qc_finish(s);
     if (s->cmd == COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
         /* Remember the backend's statement for reuse. */
         struct cstmt *st = s->cur_stmt;
@@ -991,9 +1030,11 @@ static void process_rbuf(struct session *s)
         return;
     }
     if (s->out.len >= OUT_HIGH_WATER || rc == 1 || s->resp.st == RS_INFILE) {
+        qc_take(s); /* the flush empties `out` */
         session_flush(s);
         if (s->state == SS_CLOSING)
             return;
+        s->qc_off = s->out.len;
     }
     if (rc == 1) {
         if (s->be->rpos != s->be->rbuf.len) {
@@ -1020,6 +1061,7 @@ void backend_resume(struct session *s)
 {
     if (!s->conn)
         return;
+    s->qc_off = s->out.len; /* the finished write emptied `out` */
     if (s->paused) {
         s->paused = false;
         update_poll(s);
@@ -1218,9 +1260,13 @@ static void forward(struct session *s)
     s->step = BS_FORWARD;
     int rc = 0;
     pool_conn_count(s->conn, 1, 0, 0);
+    s->qc_capture = false;
     switch (s->cmd) {
     case COM_QUERY:
         start_resp(s, RESP_QUERY, false);
+        qc_begin(s);
+        if (s->timeout_ms > 0)
+            uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
         if (s->rewritten)
             rc = backend_send(s, s->rewrite.data, s->rewrite.len);
         else
@@ -1512,7 +1558,7 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
         s->retries++;
         log_warn("session %u user '%s': %s; trying hostgroup %d again (retry %d of %d)", s->id,
                  s->username, errmsg ? errmsg : pool_strerror(err), s->hostgroup, s->retries,
-                 s->cfg->query_retries_on_failure);
+                 s->max_retries);
         acquire(s);
         return;
     }
@@ -1619,7 +1665,9 @@ static void causal_read(struct session *s, const char *q, size_t len)
             }
         }
     }
-    if (s->cfg->causal_reads && s->last_gtid[0] && s->hostgroup != s->gtid_hostgroup &&
+    /* A user's own setting (mysql_users.attributes) wins over the global. */
+    bool on = s->user->causal_reads >= 0 ? s->user->causal_reads != 0 : s->cfg->causal_reads != 0;
+    if (on && s->last_gtid[0] && s->hostgroup != s->gtid_hostgroup &&
         gtid_ok(s->last_gtid, strlen(s->last_gtid))) {
         snprintf(s->want_gtid, sizeof(s->want_gtid), "%s", s->last_gtid);
         s->gtid_fallback_hg = s->gtid_hostgroup;
@@ -1679,6 +1727,10 @@ static bool route_query(struct session *s)
     s->stmt_flags = d.stmt_flags;
     s->digest_hash = d.digest;
     s->rewritten = false;
+    s->max_retries = d.retries >= 0 ? d.retries : s->cfg->query_retries_on_failure;
+    s->timeout_ms = d.timeout_ms > 0 ? d.timeout_ms : 0;
+    s->delay_ms = d.delay_ms > 0 ? d.delay_ms : 0;
+    s->cache_ttl = 0;
     if (d.error_msg) {
         session_send_error(s, 1, 1148, "42000", d.error_msg);
         session_command_done(s);
@@ -1692,6 +1744,25 @@ static bool route_query(struct session *s)
             s->close_after_write = true;
         session_command_done(s);
         return false;
+    }
+    const char *q = (const char *)s->in.data + 5;
+    if (d.cache_ttl > 0 && qc_cacheable(s, q, len)) {
+        if (qc_answer(s, q, len, &s->resp.rows_sent)) {
+            s->resp.rows_affected = 0;
+            record_digest(s, -1);
+            session_command_done(s);
+            return false;
+        }
+        s->cache_ttl = d.cache_ttl;
+    }
+    if (d.rule_id < 0 && !s->in_txn && !s->pin && router_stmt_read_only_txn(q, len)) {
+        /* No rule names this START TRANSACTION READ ONLY: it goes where the
+         * rules send a plain read, and the transaction stays there (in_txn
+         * pins it). A write inside fails on a replica with the server's
+         * own READ ONLY error, as it would on any server. */
+        struct router_decision rd;
+        (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, "SELECT 1", 8, &rd);
+        s->hostgroup = rd.hostgroup;
     }
     if (d.multiplex == 0)
         s->pin |= PIN_RULE;
@@ -1712,19 +1783,46 @@ static bool route_query(struct session *s)
     return true;
 }
 
+static void begin_routed(struct session *s);
+
+/* A rule's delay is over: the statement goes on as if just routed. */
+static void on_delay_done(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->state != SS_WAIT_BACKEND || s->waiter)
+        return;
+    s->delay_ms = 0;
+    begin_routed(s);
+}
+
 void backend_begin(struct session *s)
 {
     s->retries = 0;
     /* Stale from the previous command until start_resp(): a failure before
      * forwarding must not look like a half-sent response. */
     s->resp.sent_any = false;
+    s->max_retries = s->cfg->query_retries_on_failure;
+    s->timeout_ms = s->delay_ms = s->cache_ttl = 0;
     if (s->cmd == COM_QUERY) {
         if (!route_query(s))
             return;
+        if (s->delay_ms > 0) {
+            /* Throttling, as ProxySQL's delay: the session waits on its
+             * timer (SS_WAIT_BACKEND without a pool waiter); the loop and
+             * the other sessions do not. */
+            s->state = SS_WAIT_BACKEND;
+            uv_timer_start(&s->timer, on_delay_done, (uint64_t)s->delay_ms, 0);
+            return;
+        }
     } else {
         s->hostgroup = s->user->default_hostgroup;
         s->stmt_flags = 0;
     }
+    begin_routed(s);
+}
+
+static void begin_routed(struct session *s)
+{
     if (s->cmd == COM_STMT_PREPARE) {
         /* The client sees its own ids; the text is the key on backends. */
         struct cstmt *st = calloc(1, sizeof(*st));

@@ -136,6 +136,14 @@ void proxy_counters_sum(struct proxy *p, struct proxy_counters *out)
     }
 }
 
+void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->workers[i].qcache)
+            qcache_stats_add(p->workers[i].qcache, out);
+}
+
 /* ------------------------------------------------------------ rendering */
 
 /* Rendering appends with printf-style calls and checks the buffer once at
@@ -348,6 +356,27 @@ static void render_sessions(struct out *o, struct proxy *p)
                 c.commands[k]);
 }
 
+static void render_qcache(struct out *o, struct proxy *p)
+{
+    struct qcache_stats st;
+    proxy_qcache_stats(p, &st);
+    put_family(o, "sluice_query_cache_hits_total", "counter",
+               "Statements answered from the query cache.");
+    put(o, "sluice_query_cache_hits_total %" PRIu64 "\n", st.hits);
+    put_family(o, "sluice_query_cache_misses_total", "counter",
+               "Cacheable statements not found in the query cache (or expired).");
+    put(o, "sluice_query_cache_misses_total %" PRIu64 "\n", st.misses);
+    put_family(o, "sluice_query_cache_stores_total", "counter", "Responses stored in the cache.");
+    put(o, "sluice_query_cache_stores_total %" PRIu64 "\n", st.stores);
+    put_family(o, "sluice_query_cache_evictions_total", "counter",
+               "Entries evicted to stay under mysql-query_cache_size_MB.");
+    put(o, "sluice_query_cache_evictions_total %" PRIu64 "\n", st.evictions);
+    put_family(o, "sluice_query_cache_entries", "gauge", "Entries in the query cache now.");
+    put(o, "sluice_query_cache_entries %" PRIu64 "\n", st.entries);
+    put_family(o, "sluice_query_cache_bytes", "gauge", "Memory held by query cache entries.");
+    put(o, "sluice_query_cache_bytes %" PRIu64 "\n", st.bytes);
+}
+
 /* Per reason, summed over workers; each worker's figure is its own. */
 static void render_pins(struct out *o, struct proxy *p)
 {
@@ -410,6 +439,7 @@ static int render(struct proxy_metrics *m, struct codec_buf *b)
                "Start time of Sluice since the Unix epoch, in seconds.");
     put(&o, "sluice_start_time_seconds %.3f\n", m->start_time);
     render_sessions(&o, m->proxy);
+    render_qcache(&o, m->proxy);
     render_pins(&o, m->proxy);
     render_pool(&o, proxy_pool(m->proxy));
     render_digests(&o, m->proxy);

@@ -8,6 +8,7 @@
 #include "admin/admin.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
+#include "proxy/qcache.h"
 #include "router/router.h"
 
 #include <pthread.h>
@@ -267,6 +268,19 @@ struct session {
     bool rewritten;
     int retries; /* times this command ran again after its backend failed */
     uint64_t started_ns;
+    /* Rule actions of the statement in flight (backend.c): retries allowed
+     * (the rule's or mysql-query_retries_on_failure), timeout and delay in
+     * ms (0: none), cache_ttl in ms (0: not cached). */
+    int max_retries;
+    int timeout_ms;
+    int delay_ms;
+    int cache_ttl;
+    /* Query cache capture: bytes of `out` from qc_off on are copied into
+     * qc_buf as the response streams, while it stays under
+     * QCACHE_ENTRY_MAX. */
+    bool qc_capture;
+    size_t qc_off;
+    struct codec_buf qc_buf;
 
     struct cstmt *stmts;
     uint32_t next_stmt_id;
@@ -352,7 +366,9 @@ struct worker {
     char digest_text[1024];
     struct proxy_counters counters; /* written by this worker only */
     struct pin_stats pins;
-    uv_timer_t guard_timer; /* transaction limits sweep (limits.c) */
+    uv_timer_t guard_timer;  /* transaction limits sweep (limits.c) */
+    struct qcache *qcache;   /* this worker's query cache (qcache.h) */
+    struct codec_buf qc_key; /* query cache key being built, reused */
 };
 
 struct proxy {
@@ -433,5 +449,25 @@ int backend_send(struct session *s, const uint8_t *data, size_t len);
 void backend_forward_infile(struct session *s);
 uint64_t proxy_hash(const void *data, size_t len);
 uint64_t proxy_now_ns(void);
+
+/* rule_actions.c: the query cache hooks (their order is in the file's
+ * header) and the kill of a statement past its rule timeout. Worker
+ * thread. */
+/* True when the COM_QUERY q (len bytes) of s may use the cache: an
+ * autocommit single-packet read outside transactions and pinned state. */
+bool qc_cacheable(struct session *s, const char *q, size_t len);
+/* On a hit appends the stored response to s->out, sets *rows to the rows
+ * it holds and returns true. */
+bool qc_answer(struct session *s, const char *q, size_t len, uint64_t *rows);
+void qc_begin(struct session *s);
+void qc_take(struct session *s);
+void qc_finish(struct session *s);
+void qc_abandon(struct session *s);
+/* Asks the server of s->conn, over a separate connection made in the
+ * thread pool, to kill the backend's thread; the caller closes s->conn. */
+void backend_kill_query(struct session *s);
+
+/* Sums every worker's query cache counters into *out. Any thread. */
+void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out);
 
 #endif

@@ -113,6 +113,7 @@ static void on_handle_closed(uv_handle_t *h)
     codec_buf_free(&s->out);
     codec_buf_free(&s->meta);
     codec_buf_free(&s->rewrite);
+    codec_buf_free(&s->qc_buf);
     varset_free(&s->vars);
     if (s->cfg)
         admin_config_unref(s->cfg);
@@ -291,6 +292,7 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     codec_buf_init(&s->out);
     codec_buf_init(&s->meta);
     codec_buf_init(&s->rewrite);
+    codec_buf_init(&s->qc_buf);
     varset_init(&s->vars);
     s->next_stmt_id = 1;
     s->mux_slot = -1;

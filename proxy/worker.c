@@ -281,7 +281,11 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
             goto oom;
         w->scratch = router_scratch_new(65536);
         w->digest_stats = router_digest_stats_new(DIGESTS_PER_WORKER, DIGEST_TEXT_MAX);
-        if (!w->scratch || !w->digest_stats)
+        /* Sized on first use from the snapshot (backend.c), so that a
+         * reload of mysql-query_cache_size_MB applies. */
+        w->qcache = qcache_new(0);
+        codec_buf_init(&w->qc_key);
+        if (!w->scratch || !w->digest_stats || !w->qcache)
             goto oom;
         p->digest_stats[i] = w->digest_stats;
     }
@@ -362,6 +366,8 @@ void proxy_free(struct proxy *p)
                 log_warn("worker %d: loop closed with handles open", i);
             router_scratch_free(w->scratch);
             router_digest_stats_free(w->digest_stats);
+            qcache_free(w->qcache);
+            codec_buf_free(&w->qc_key);
             pinstats_free(&w->pins);
             if (w->pending_cfg)
                 admin_config_unref(w->pending_cfg);

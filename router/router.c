@@ -241,3 +241,65 @@ unsigned router_stmt_flags(const char *s, size_t len)
     }
     return flags;
 }
+
+/* ----------------------------------------- START TRANSACTION READ ONLY */
+
+static size_t ro_skip_space(const char *q, size_t len, size_t i)
+{
+    while (i < len && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r'))
+        i++;
+    return i;
+}
+
+static bool ro_word_at(const char *q, size_t len, size_t i, const char *w)
+{
+    size_t n = strlen(w);
+    return i + n <= len && strncasecmp(q + i, w, n) == 0 &&
+           (i + n == len || !((q[i + n] >= 'a' && q[i + n] <= 'z') ||
+                              (q[i + n] >= 'A' && q[i + n] <= 'Z') || q[i + n] == '_'));
+}
+
+bool router_stmt_read_only_txn(const char *q, size_t len)
+{
+    size_t i = ro_skip_space(q, len, 0);
+    if (!ro_word_at(q, len, i, "start"))
+        return false;
+    i = ro_skip_space(q, len, i + 5);
+    if (!ro_word_at(q, len, i, "transaction"))
+        return false;
+    i += 11;
+    /* Characteristics: READ ONLY, READ WRITE, WITH CONSISTENT SNAPSHOT,
+     * comma-separated; the statement must end after them. */
+    bool ro = false;
+    for (;;) {
+        i = ro_skip_space(q, len, i);
+        if (i == len || q[i] == ';')
+            break;
+        if (q[i] == ',') {
+            i++;
+            continue;
+        }
+        if (ro_word_at(q, len, i, "read")) {
+            i = ro_skip_space(q, len, i + 4);
+            if (ro_word_at(q, len, i, "only")) {
+                ro = true;
+                i += 4;
+                continue;
+            }
+            return false; /* READ WRITE */
+        }
+        if (ro_word_at(q, len, i, "with")) {
+            i = ro_skip_space(q, len, i + 4);
+            if (!ro_word_at(q, len, i, "consistent"))
+                return false;
+            i = ro_skip_space(q, len, i + 10);
+            if (!ro_word_at(q, len, i, "snapshot"))
+                return false;
+            i += 8;
+            continue;
+        }
+        return false;
+    }
+    i = ro_skip_space(q, len, i < len ? i + 1 : i);
+    return ro && i >= len;
+}

@@ -41,6 +41,11 @@ unsigned router_stmt_flags(const char *sql, size_t len);
  * Bounded by len. */
 bool router_stmt_is_read(const char *sql, size_t len);
 
+/* True when sql is START TRANSACTION with READ ONLY among its
+ * characteristics (WITH CONSISTENT SNAPSHOT may come too), and nothing
+ * after it but a ';'. Bounded by len. */
+bool router_stmt_read_only_txn(const char *sql, size_t len);
+
 /* -------------------------------------------------------------- digests */
 
 /* Writes the digest text of sql (len bytes, not NUL-terminated) into out
@@ -146,6 +151,8 @@ struct router_decision {
     size_t rewritten_len;
     int cache_ttl;  /* -1: none */
     int timeout_ms; /* -1: none */
+    int retries;    /* -1: none (mysql-query_retries_on_failure applies) */
+    int delay_ms;   /* -1: none; wait this long before running it */
     int multiplex;  /* -1: unchanged, 0 disable, 1 enable */
 };
 

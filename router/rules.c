@@ -111,6 +111,8 @@ struct rule {
     int destination_hostgroup; /* < 0: none, as for the three below */
     int cache_ttl;
     int timeout;
+    int retries;
+    int delay;
     int multiplex;
     char *error_msg;
     char *ok_msg;
@@ -385,6 +387,8 @@ static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err
     r->destination_hostgroup = s->destination_hostgroup;
     r->cache_ttl = s->cache_ttl;
     r->timeout = s->timeout;
+    r->retries = s->retries;
+    r->delay = s->delay;
     r->multiplex = s->multiplex;
     if (copy_string(s->username, true, &r->username) < 0 ||
         copy_string(s->schemaname, true, &r->schemaname) < 0 ||
@@ -638,6 +642,10 @@ static INLINE void take_actions(const struct rule *r, struct router_decision *ou
         out->cache_ttl = r->cache_ttl;
     if (r->timeout >= 0)
         out->timeout_ms = r->timeout;
+    if (r->retries >= 0)
+        out->retries = r->retries;
+    if (r->delay >= 0)
+        out->delay_ms = r->delay;
     if (r->multiplex >= 0)
         out->multiplex = r->multiplex;
     if (r->error_msg)
@@ -804,6 +812,8 @@ static void decision_init(const struct router_facts *facts, struct router_decisi
     out->rewritten_len = 0;
     out->cache_ttl = -1;
     out->timeout_ms = -1;
+    out->retries = -1;
+    out->delay_ms = -1;
     out->multiplex = -1;
 }
 

@@ -113,6 +113,36 @@ static void test_stmt_is_read(void **state)
             fail_msg("%s: want %d", cases[i].sql, cases[i].read);
 }
 
+/* START TRANSACTION READ ONLY goes where reads go. */
+static void test_read_only_start(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        bool ro;
+    } cases[] = {
+        {"START TRANSACTION READ ONLY", true},
+        {"start transaction read only;", true},
+        {"  START\n TRANSACTION   READ\tONLY ; ", true},
+        {"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", true},
+        {"START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT", true},
+        {"START TRANSACTION", false},
+        {"START TRANSACTION READ WRITE", false},
+        {"START TRANSACTION READ ONLY, READ WRITE", false},
+        {"START TRANSACTION READ ONLY; DELETE FROM t", false},
+        {"START TRANSACTION READ ONLYX", false},
+        {"BEGIN", false},
+        {"SET TRANSACTION READ ONLY", false},
+        {"START TRANSACTIONS READ ONLY", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bool got = router_stmt_read_only_txn(cases[i].sql, strlen(cases[i].sql));
+        if (got != cases[i].ro)
+            fail_msg("'%s': expected %d", cases[i].sql, cases[i].ro);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_classify_default_hostgroup),
         cmocka_unit_test(test_unterminated_input_is_bounded),
         cmocka_unit_test(test_stmt_is_read),
+        cmocka_unit_test(test_read_only_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,6 +366,39 @@ static void run(const struct router_rules *rules, struct router_scratch *scratch
     assert_int_equal(router_classify(rules, scratch, &facts, sql, strlen(sql), d), 0);
 }
 
+/* The actions beyond routing reach the decision; a later rule overrides an
+ * earlier one's value and NULL keeps it, as in ProxySQL's chain. */
+static void test_rule_actions(void **state)
+{
+    (void)state;
+    static const struct router_rule_spec specs[] = {
+        RULE(.rule_id = 1, .match_pattern = "^SELECT", .cache_ttl = 5000, .timeout = 100,
+             .retries = 0, .delay = 250, .flag_out = 1),
+        RULE(.rule_id = 2, .flag_in = 1, .match_pattern = "slow", .timeout = 900, .apply = true),
+    };
+    struct router_rules *rules;
+    char err[256];
+    assert_int_equal(router_rules_compile(specs, N(specs), &rules, err, sizeof(err)), 0);
+    struct router_scratch *scratch = router_scratch_new(1024);
+    struct router_decision d;
+    run(rules, scratch, "SELECT 1", &d);
+    assert_int_equal(d.cache_ttl, 5000);
+    assert_int_equal(d.timeout_ms, 100);
+    assert_int_equal(d.retries, 0);
+    assert_int_equal(d.delay_ms, 250);
+    run(rules, scratch, "SELECT slow", &d);
+    assert_int_equal(d.timeout_ms, 900);
+    assert_int_equal(d.retries, 0);
+    assert_int_equal(d.delay_ms, 250);
+    run(rules, scratch, "UPDATE t SET a = 1", &d);
+    assert_int_equal(d.cache_ttl, -1);
+    assert_int_equal(d.timeout_ms, -1);
+    assert_int_equal(d.retries, -1);
+    assert_int_equal(d.delay_ms, -1);
+    router_scratch_free(scratch);
+    router_rules_free(rules);
+}
+
 static void test_hits_and_order(void **state)
 {
     (void)state;
@@ -774,10 +807,15 @@ static void test_bench(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decision_table),      cmocka_unit_test(test_no_rule_set),
-        cmocka_unit_test(test_hits_and_order),      cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_prefix_equals_regex), cmocka_unit_test(test_rewrite_overflow),
-        cmocka_unit_test(test_digest_rules),        cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_decision_table),
+        cmocka_unit_test(test_no_rule_set),
+        cmocka_unit_test(test_hits_and_order),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_prefix_equals_regex),
+        cmocka_unit_test(test_rewrite_overflow),
+        cmocka_unit_test(test_digest_rules),
+        cmocka_unit_test(test_rule_actions),
+        cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
