@@ -103,6 +103,7 @@ static void on_wake(uv_async_t *h)
 {
     struct worker *w = h->data;
     take_pending_config(w);
+    processlist_serve(w); /* stats_mysql_processlist asked for our sessions */
     if (!w->draining)
         return;
     if (w->listening) {
@@ -224,7 +225,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0)
+    if (limits_init(p) != 0 || processlist_init(p) != 0)
         goto oom;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
@@ -369,6 +370,7 @@ void proxy_free(struct proxy *p)
         }
         free(p->workers);
     }
+    processlist_free(p);
     free(p->digest_stats);
     pool_free(p->pool);
     limits_free(p);
