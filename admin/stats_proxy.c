@@ -141,8 +141,7 @@ static void bind_str(sqlite3_stmt *ins, int col, const char *s, bool empty_is_nu
         sqlite3_bind_text(ins, col, s, -1, SQLITE_STATIC);
 }
 
-static int fill_rules(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
-                      size_t errlen)
+static int fill_rules(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf, size_t errlen)
 {
     static const char table[] = "stats_mysql_query_rules";
     sqlite3_stmt *ins = NULL;

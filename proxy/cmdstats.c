@@ -83,19 +83,58 @@ _Static_assert(CT_N == CMD_TYPES, "CMD_TYPES in proxy_int.h counts the types");
 
 /* ProxySQL's types, in the order its table lists them. */
 static const char *const type_names[CMD_TYPES] = {
-    "ALTER_TABLE",     "ALTER_VIEW",     "ANALYZE_TABLE",     "BEGIN",
-    "CALL",            "CHANGE_MASTER",  "COMMIT",            "CREATE_DATABASE",
-    "CREATE_INDEX",    "CREATE_TABLE",   "CREATE_TEMPORARY",  "CREATE_TRIGGER",
-    "CREATE_USER",     "CREATE_VIEW",    "DEALLOCATE",        "DELETE",
-    "DESCRIBE",        "DROP_DATABASE",  "DROP_INDEX",        "DROP_TABLE",
-    "DROP_TRIGGER",    "DROP_USER",      "DROP_VIEW",         "GRANT",
-    "EXECUTE",         "EXPLAIN",        "FLUSH",             "INSERT",
-    "KILL",            "LOAD",           "LOCK_TABLE",        "OPTIMIZE",
-    "PREPARE",         "PURGE",          "RENAME_TABLE",      "RESET_MASTER",
-    "RESET_SLAVE",     "REPLACE",        "REVOKE",            "ROLLBACK",
-    "SAVEPOINT",       "SELECT",         "SELECT_FOR_UPDATE", "SET",
-    "SHOW_TABLE_STATUS", "START_TRANSACTION", "TRUNCATE_TABLE", "UNLOCK_TABLES",
-    "UPDATE",          "USE",            "SHOW",              "UNKNOWN",
+    "ALTER_TABLE",
+    "ALTER_VIEW",
+    "ANALYZE_TABLE",
+    "BEGIN",
+    "CALL",
+    "CHANGE_MASTER",
+    "COMMIT",
+    "CREATE_DATABASE",
+    "CREATE_INDEX",
+    "CREATE_TABLE",
+    "CREATE_TEMPORARY",
+    "CREATE_TRIGGER",
+    "CREATE_USER",
+    "CREATE_VIEW",
+    "DEALLOCATE",
+    "DELETE",
+    "DESCRIBE",
+    "DROP_DATABASE",
+    "DROP_INDEX",
+    "DROP_TABLE",
+    "DROP_TRIGGER",
+    "DROP_USER",
+    "DROP_VIEW",
+    "GRANT",
+    "EXECUTE",
+    "EXPLAIN",
+    "FLUSH",
+    "INSERT",
+    "KILL",
+    "LOAD",
+    "LOCK_TABLE",
+    "OPTIMIZE",
+    "PREPARE",
+    "PURGE",
+    "RENAME_TABLE",
+    "RESET_MASTER",
+    "RESET_SLAVE",
+    "REPLACE",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "SELECT",
+    "SELECT_FOR_UPDATE",
+    "SET",
+    "SHOW_TABLE_STATUS",
+    "START_TRANSACTION",
+    "TRUNCATE_TABLE",
+    "UNLOCK_TABLES",
+    "UPDATE",
+    "USE",
+    "SHOW",
+    "UNKNOWN",
 };
 
 /* Upper bounds of the buckets in microseconds; the last bucket has none. */
@@ -173,8 +212,8 @@ static bool kw(const char *q, size_t len, size_t *i, const char *word)
 static bool ends_for_update(const char *q, size_t len)
 {
     size_t e = len;
-    while (e > 0 && (q[e - 1] == ' ' || q[e - 1] == '\t' || q[e - 1] == '\n' ||
-                     q[e - 1] == '\r' || q[e - 1] == ';'))
+    while (e > 0 && (q[e - 1] == ' ' || q[e - 1] == '\t' || q[e - 1] == '\n' || q[e - 1] == '\r' ||
+                     q[e - 1] == ';'))
         e--;
     if (e < 10 || strncasecmp(q + e - 6, "UPDATE", 6) != 0)
         return false;

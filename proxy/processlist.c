@@ -176,8 +176,7 @@ static void fill_row(const struct worker *w, const struct session *s, uint64_t n
         r->has_backend = true;
         split_host_port(pool_conn_server_name(s->conn), r->srv_host, sizeof(r->srv_host),
                         &r->srv_port);
-        local_address(pool_conn_fd(s->conn), r->l_srv_host, sizeof(r->l_srv_host),
-                      &r->l_srv_port);
+        local_address(pool_conn_fd(s->conn), r->l_srv_host, sizeof(r->l_srv_host), &r->l_srv_port);
     }
     uint64_t since = s->idle_since_ns;
     switch (s->state) {

@@ -350,6 +350,9 @@ void proxy_free(struct proxy *p)
 {
     if (!p)
         return;
+    /* While the workers still exist: it frees rows they left. A wake-up run
+     * below then finds no request to serve. */
+    processlist_free(p);
     if (p->workers) {
         for (int i = 0; i < p->nworkers; i++) {
             struct worker *w = &p->workers[i];
@@ -370,7 +373,6 @@ void proxy_free(struct proxy *p)
         }
         free(p->workers);
     }
-    processlist_free(p);
     free(p->digest_stats);
     pool_free(p->pool);
     limits_free(p);
