@@ -128,6 +128,7 @@ def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
         ]
         loads = 0
         peak_connected = 0
+        plist = []
         deadline = Deadline(DURATION + 60)
         time.sleep(1.0)  # let every sysbench thread connect first
         while any(p.poll() is None for _, p, _ in procs):
@@ -139,6 +140,9 @@ def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
             if loads % 5 == 0:
                 peak_connected = max(peak_connected,
                                      globals_(adm)["Client_Connections_connected"])
+                # The workers list their sessions while busy: every sysbench thread shows.
+                plist.append(int(q1(adm, "SELECT COUNT(*) FROM stats_mysql_processlist "
+                                         "WHERE user = 'app'")))
             time.sleep(0.3)
 
         failed = 0
@@ -167,6 +171,8 @@ def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
         assert g1["Client_Connections_created"] - g0["Client_Connections_created"] <= \
             threads + len(WORKLOADS)
         assert peak_connected in (0, threads)
+        print("processlist rows seen: %s" % plist)
+        assert plist and all(n == threads for n in plist[:-1])
         # The statements went through the stats too.
         counts = {c: int(n) for c, n in q(adm, "SELECT Command, Total_cnt FROM "
                                                "stats_mysql_commands_counters")}
