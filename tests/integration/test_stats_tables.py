@@ -4,6 +4,8 @@ stats_mysql_commands_counters (statements by type with latency buckets) and
 stats_mysql_processlist (one row per client session, the statement running)."""
 
 import re
+import shutil
+import subprocess
 import threading
 import time
 import urllib.request
@@ -320,5 +322,11 @@ def test_latency_histogram_in_the_metrics(sluice):
         assert sample(text, "sluice_commands_latency_seconds_sum", command="SELECT") > 0
         # Types never seen stay out of the exposition.
         assert sample(text, "sluice_commands_latency_seconds_count", command="GRANT") is None
+        # The whole exposition, histograms included, passes promtool (test_metrics.py
+        # requires promtool; here it is a bonus).
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+            assert r.returncode == 0, r.stdout.decode()
     finally:
         conn.close()
