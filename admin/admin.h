@@ -312,6 +312,15 @@ void admin_result_free(struct admin_result *res);
  *                                   backends_in_use, sessions_per_backend):
  *                                   client sessions per backend connection
  *                                   lent now (NULL when none is lent)
+ *   stats_mysql_query_rules         (rule_id, hits) of the live rule set;
+ *                                   hits start at 0 with each LOAD of any
+ *                                   module (each snapshot compiles its rules)
+ *   stats_mysql_global              (Variable_Name, Variable_Value):
+ *                                   ProxySQL's counters and gauges
+ *   stats_mysql_commands_counters   per statement type (first keyword), the
+ *                                   count, total time and ProxySQL's latency
+ *                                   buckets
+ *   stats_mysql_processlist         one row per client session now
  */
 struct pool;
 
@@ -342,6 +351,64 @@ struct admin_session_stats {
     size_t n_hostgroups;
 };
 
+/* The proxy's figures behind stats_mysql_query_rules, stats_mysql_global,
+ * stats_mysql_commands_counters and stats_mysql_processlist, taken by one
+ * call (admin_sources.proxy_stats) for the tables a statement reads. */
+#define ADMIN_PROXY_RULES 0x1u
+#define ADMIN_PROXY_GLOBALS 0x2u
+#define ADMIN_PROXY_COMMANDS 0x4u
+#define ADMIN_PROXY_PROCESSES 0x8u
+
+struct admin_rule_hits {
+    int rule_id;
+    uint64_t hits;
+};
+/* A row of stats_mysql_global: ProxySQL's variable name where it has one. */
+struct admin_global_stat {
+    char name[48];
+    int64_t value;
+};
+/* ProxySQL's latency buckets (cnt_100us ... cnt_10s, cnt_INFs): a statement
+ * of t microseconds counts in the first bucket whose bound is >= t. */
+#define ADMIN_CMD_BUCKETS 12
+struct admin_command_stats {
+    char command[24]; /* ProxySQL's name: SELECT, CREATE_TABLE, UNKNOWN... */
+    uint64_t total_time_us;
+    uint64_t total_cnt;
+    uint64_t cnt[ADMIN_CMD_BUCKETS];
+};
+/* A client session now. Strings are NUL-terminated; empty means NULL for
+ * the columns that can be NULL (db, srv_*, l_srv_*); info is NULL when
+ * has_info is false. */
+struct admin_process {
+    int thread_id; /* worker index */
+    uint32_t session_id;
+    char user[128];
+    char db[193];
+    char cli_host[48];
+    int cli_port;
+    int hostgroup; /* of the backend held, else where the last statement went */
+    bool has_backend;
+    char l_srv_host[48]; /* our end of the backend connection */
+    int l_srv_port;
+    char srv_host[256];
+    int srv_port;
+    char command[24]; /* "Sleep", "Connect", "Query", "Execute"... */
+    int64_t time_ms;  /* in the command, or idle for */
+    bool has_info;
+    char info[257]; /* the statement running, cut at 256 bytes */
+};
+struct admin_proxy_stats {
+    struct admin_rule_hits *rules;
+    size_t n_rules;
+    struct admin_global_stat *globals;
+    size_t n_globals;
+    struct admin_command_stats *commands;
+    size_t n_commands;
+    struct admin_process *processes;
+    size_t n_processes;
+};
+
 struct admin_sources {
     struct pool *pool; /* NULL: stats_mysql_connection_pool is empty */
     /* The effective status of a pool server ("ONLINE", "SHUNNED"...), as the
@@ -359,6 +426,14 @@ struct admin_sources {
     int (*session_stats)(void *arg, struct admin_session_stats *out);
     void (*session_stats_free)(void *arg, struct admin_session_stats *st);
     void *session_arg;
+    /* NULL: the rules, global, commands and processlist tables are empty.
+     * proxy_stats fills the parts of *out named by the ADMIN_PROXY_* bits
+     * of what (0, or -1 on ENOMEM with *out empty); proxy_stats_free
+     * releases them. Called on the admin thread with proxy_stats_arg; may
+     * block for a bounded time (the processlist asks every worker). */
+    int (*proxy_stats)(void *arg, unsigned what, struct admin_proxy_stats *out);
+    void (*proxy_stats_free)(void *arg, struct admin_proxy_stats *st);
+    void *proxy_stats_arg;
 };
 
 /* Sets where the stats tables read from. The store keeps a copy of *src (NULL

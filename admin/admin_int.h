@@ -100,13 +100,19 @@ int admin_layer_to_runtime(struct admin_store *store, unsigned mods, struct admi
                            char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* The stats tables a statement reads, as ADMIN_STATS_* bits (stats_tables.c). */
-#define ADMIN_STATS_DIGEST 0x01u       /* stats_mysql_query_digest */
-#define ADMIN_STATS_DIGEST_RESET 0x02u /* stats_mysql_query_digest_reset */
-#define ADMIN_STATS_POOL 0x04u         /* stats_mysql_connection_pool */
-#define ADMIN_STATS_ADVISOR 0x100u     /* stats_mysql_pool_advisor */
-#define ADMIN_STATS_PIN_REASONS 0x08u  /* stats_mysql_pin_reasons */
-#define ADMIN_STATS_PIN_DIGESTS 0x10u  /* stats_mysql_pin_digests */
-#define ADMIN_STATS_MULTIPLEXING 0x20u /* stats_mysql_multiplexing */
+#define ADMIN_STATS_DIGEST 0x01u        /* stats_mysql_query_digest */
+#define ADMIN_STATS_DIGEST_RESET 0x02u  /* stats_mysql_query_digest_reset */
+#define ADMIN_STATS_POOL 0x04u          /* stats_mysql_connection_pool */
+#define ADMIN_STATS_ADVISOR 0x100u      /* stats_mysql_pool_advisor */
+#define ADMIN_STATS_PIN_REASONS 0x08u   /* stats_mysql_pin_reasons */
+#define ADMIN_STATS_PIN_DIGESTS 0x10u   /* stats_mysql_pin_digests */
+#define ADMIN_STATS_MULTIPLEXING 0x20u  /* stats_mysql_multiplexing */
+#define ADMIN_STATS_QUERY_RULES 0x200u  /* stats_mysql_query_rules */
+#define ADMIN_STATS_GLOBAL 0x400u       /* stats_mysql_global */
+#define ADMIN_STATS_COMMANDS 0x800u     /* stats_mysql_commands_counters */
+#define ADMIN_STATS_PROCESSLIST 0x1000u /* stats_mysql_processlist */
+#define ADMIN_STATS_PROXY                                                                          \
+    (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS | ADMIN_STATS_PROCESSLIST)
 
 /* Creates the stats tables in MEMORY if they do not exist (stats_tables.c). */
 int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
@@ -122,6 +128,15 @@ unsigned admin_stats_table(const char *name);
  * code with a message (stats_tables.c). */
 int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Creates the table definitions and fills the tables fed by
+ * admin_sources.proxy_stats (stats_proxy.c): the ADMIN_STATS_PROXY bits of
+ * mask. Same contract as admin_stats_refresh, inside its savepoint. */
+int admin_stats_proxy_create(sqlite3 *db, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+unsigned admin_stats_proxy_table(const char *name);
+int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigned mask,
+                           char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* The monitor log tables (monitor_log.c): created in MEMORY at open;
  * admin_monitor_table() tells the authorizer which names to protect. */

@@ -13,6 +13,10 @@
  *   stats_mysql_multiplexing        sessions keep a backend, and client
  *                                   sessions per hostgroup, the latter
  *                                   beside pool's connections lent now
+ *   stats_mysql_query_rules,        the proxy's figures
+ *   stats_mysql_global,             (admin_sources.proxy_stats), filled by
+ *   stats_mysql_commands_counters,  stats_proxy.c
+ *   stats_mysql_processlist
  *
  * Flow: exec.c's authorizer sees, while an operator's statement is prepared,
  * which of these tables it reads (SQLITE_READ, so views and subqueries count
@@ -143,7 +147,7 @@ unsigned admin_stats_table(const char *name)
     for (size_t i = 0; i < N_STATS; i++)
         if (strcasecmp(name, stats_tables[i].name) == 0)
             return stats_tables[i].bit;
-    return 0;
+    return admin_stats_proxy_table(name);
 }
 
 /* Runs one internal statement built with sqlite3_mprintf (NULL on OOM). */
@@ -172,6 +176,8 @@ int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
                       sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)",
                                       stats_tables[i].name, stats_tables[i].columns),
                       errbuf, errlen, "cannot create stats tables");
+    if (rc == 0)
+        rc = admin_stats_proxy_create(db, errbuf, errlen);
     return rc;
 }
 
@@ -541,6 +547,8 @@ int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, 
     if (rc == 0 &&
         (mask & (ADMIN_STATS_PIN_REASONS | ADMIN_STATS_PIN_DIGESTS | ADMIN_STATS_MULTIPLEXING)))
         rc = fill_sessions(db, src, mask, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_PROXY))
+        rc = admin_stats_proxy_fill(db, src, mask & ADMIN_STATS_PROXY, errbuf, errlen);
     if (rc == 0)
         rc = exec_sql(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
                       "cannot commit the stats tables");

@@ -167,6 +167,9 @@ int main(int argc, char **argv)
     sources.session_stats = proxy_session_stats;
     sources.session_stats_free = proxy_session_stats_free;
     sources.session_arg = proxy;
+    sources.proxy_stats = proxy_admin_stats;
+    sources.proxy_stats_free = proxy_admin_stats_free;
+    sources.proxy_stats_arg = proxy;
     admin_store_set_sources(store, &sources);
     /* The admin interface runs on this thread: it owns the store. */
     m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));

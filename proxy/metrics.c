@@ -377,6 +377,42 @@ static void render_qcache(struct out *o, struct proxy *p)
     put(o, "sluice_query_cache_bytes %" PRIu64 "\n", st.bytes);
 }
 
+/* A histogram per statement type (stats_mysql_commands_counters' buckets,
+ * made cumulative as Prometheus wants). Types never seen are left out so a
+ * scrape stays short; a series appears with its first statement. */
+static void render_commands(struct out *o, struct proxy *p)
+{
+    struct admin_command_stats c[CMD_TYPES];
+    cmdstats_sum(p, c);
+    put_family(o, "sluice_commands_latency_seconds", "histogram",
+               "Client statements (COM_QUERY, COM_STMT_EXECUTE) by type of their first keyword, "
+               "by time from receipt to the end of the response.");
+    for (int t = 0; t < CMD_TYPES; t++) {
+        if (!c[t].total_cnt)
+            continue;
+        uint64_t cum = 0;
+        for (int b = 0; b < ADMIN_CMD_BUCKETS; b++) {
+            cum += c[t].cnt[b];
+            uint64_t bound = cmdstats_bucket_bound_us(b);
+            if (bound)
+                put(o,
+                    "sluice_commands_latency_seconds_bucket{command=\"%s\",le=\"%g\"} %" PRIu64
+                    "\n",
+                    c[t].command, (double)bound / 1e6, cum);
+            else
+                put(o,
+                    "sluice_commands_latency_seconds_bucket{command=\"%s\",le=\"+Inf\"} %" PRIu64
+                    "\n",
+                    c[t].command, cum);
+        }
+        put(o, "sluice_commands_latency_seconds_sum{command=\"%s\"} %" PRIu64 ".%06" PRIu64 "\n",
+            c[t].command, c[t].total_time_us / 1000000, c[t].total_time_us % 1000000);
+        /* The count is the +Inf bucket, which must agree with it exactly. */
+        put(o, "sluice_commands_latency_seconds_count{command=\"%s\"} %" PRIu64 "\n", c[t].command,
+            cum);
+    }
+}
+
 /* Per reason, summed over workers; each worker's figure is its own. */
 static void render_pins(struct out *o, struct proxy *p)
 {
@@ -440,6 +476,7 @@ static int render(struct proxy_metrics *m, struct codec_buf *b)
     put(&o, "sluice_start_time_seconds %.3f\n", m->start_time);
     render_sessions(&o, m->proxy);
     render_qcache(&o, m->proxy);
+    render_commands(&o, m->proxy);
     render_pins(&o, m->proxy);
     render_pool(&o, proxy_pool(m->proxy));
     render_digests(&o, m->proxy);

@@ -238,6 +238,8 @@ static void set_gauges(struct session *s, unsigned reasons)
 {
     struct pin_stats *ps = &s->worker->pins;
     unsigned old = s->pin_reasons;
+    if ((old == 0) != (reasons == 0))
+        proxy_count(&ps->pinned_sessions, reasons ? 1 : (uint64_t)-1);
     for (int r = 0; r < PR_N; r++) {
         unsigned bit = PIN_REASON_BIT(r);
         if ((old & bit) && !(reasons & bit))
@@ -287,7 +289,10 @@ void pinstats_account(struct session *s)
         s->resp.txn_gap = false;
         had &= ~PIN_REASON_BIT(PR_TRANSACTION);
     }
-    if (now != had) {
+    /* Compared with had for the events, with what the gauges hold for the
+     * gauges: after a plain COMMIT (a result outside a transaction, so
+     * txn_gap) had lost the transaction bit but the gauge still counts it. */
+    if (now != had || now != s->pin_reasons) {
         unsigned up = now & ~had;
         if (up & PIN_REASON_BIT(PR_TRANSACTION))
             s->txn_start_ns = s->started_ns;

@@ -47,6 +47,15 @@ struct router_digest_stats *const *proxy_digest_stats(struct proxy *p, size_t *n
  * instant. */
 int proxy_session_stats(void *proxy, struct admin_session_stats *out);
 void proxy_session_stats_free(void *proxy, struct admin_session_stats *st);
+/* Rule hits, stats_mysql_global's figures, statement counters and the
+ * processlist for the admin tables (admin_sources.proxy_stats; proxy is the
+ * struct proxy): fills the parts of *out that what's ADMIN_PROXY_* bits
+ * name, with malloc'd arrays that proxy_admin_stats_free() releases.
+ * Returns 0, or -1 on ENOMEM with *out empty. Main thread (it reads the
+ * published rule set; the processlist waits up to a second for the
+ * workers). */
+int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out);
+void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st);
 /* Asks the workers to drain and stop; safe from any thread. */
 /* Gives memory back to the system after a crowd of clients left: glibc
  * keeps the freed session buffers of its per-thread arenas, so after

@@ -332,6 +332,7 @@ struct pin_digest {
 };
 struct pin_stats {
     uint64_t pinned_now[PR_N];
+    uint64_t pinned_sessions; /* sessions with any reason now */
     uint64_t events[PR_N];
     pthread_mutex_t lock; /* guards digests and n_digests */
     struct pin_digest *digests;
@@ -344,6 +345,15 @@ struct pin_stats {
         uint64_t sessions;
     } hostgroups[MUX_HOSTGROUPS];
     int n_hostgroups;
+};
+
+/* Statement counters of one type (cmdstats.c), written by the worker only
+ * (proxy_count's rule). */
+#define CMD_TYPES 52 /* ProxySQL's statement types, UNKNOWN last */
+struct cmd_counter {
+    uint64_t cnt;
+    uint64_t time_us;
+    uint64_t buckets[ADMIN_CMD_BUCKETS];
 };
 
 struct worker {
@@ -366,9 +376,16 @@ struct worker {
     char digest_text[1024];
     struct proxy_counters counters; /* written by this worker only */
     struct pin_stats pins;
-    uv_timer_t guard_timer;  /* transaction limits sweep (limits.c) */
-    struct qcache *qcache;   /* this worker's query cache (qcache.h) */
-    struct codec_buf qc_key; /* query cache key being built, reused */
+    uv_timer_t guard_timer;             /* transaction limits sweep (limits.c) */
+    struct qcache *qcache;              /* this worker's query cache (qcache.h) */
+    struct codec_buf qc_key;            /* query cache key being built, reused */
+    struct cmd_counter cmds[CMD_TYPES]; /* stats_mysql_commands_counters */
+    /* processlist.c: the main thread raises plist_asked (atomic) and wakes
+     * the worker; the worker answers with its rows under proxy.plist_lock. */
+    uint64_t plist_asked;
+    uint64_t plist_answered;
+    struct admin_process *plist_rows;
+    size_t plist_n;
 };
 
 struct proxy {
@@ -380,9 +397,13 @@ struct proxy {
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
-    uint32_t clients_now;      /* atomic: admitted client sessions (mysql-max_connections) */
-    struct user_counts *users; /* per-user session counts (limits.c) */
-    struct monitor *monitor;   /* main thread only; NULL: servers go to the pool as configured */
+    uint32_t clients_now;       /* atomic: admitted client sessions (mysql-max_connections) */
+    struct user_counts *users;  /* per-user session counts (limits.c) */
+    struct monitor *monitor;    /* main thread only; NULL: servers go to the pool as configured */
+    uint64_t start_ns;          /* proxy_now_ns() at proxy_new: ProxySQL_Uptime */
+    pthread_mutex_t plist_lock; /* guards the workers' plist_answered/rows/n */
+    pthread_cond_t plist_cond;  /* a worker answered (CLOCK_MONOTONIC) */
+    bool plist_ready;           /* lock and cond initialised */
 };
 
 /* worker.c */
@@ -439,6 +460,35 @@ const char *pinstats_reason_name(int reason);
 /* metrics.c: sums every worker's counters into *out (relaxed loads: each
  * figure is exact, the set is not one instant). Any thread. */
 void proxy_counters_sum(struct proxy *p, struct proxy_counters *out);
+
+/* cmdstats.c. The type (0..CMD_TYPES-1) of a statement by its first
+ * keywords, and its name (ProxySQL's: "SELECT", "CREATE_TABLE"...). */
+int cmdstats_classify(const char *q, size_t len);
+const char *cmdstats_name(int type);
+/* The latency bucket (0..ADMIN_CMD_BUCKETS-1) of us microseconds, and the
+ * upper bound of a bucket in us (0 for the last, unbounded one). */
+int cmdstats_bucket(uint64_t us);
+uint64_t cmdstats_bucket_bound_us(int bucket);
+/* Counts the session's COM_QUERY or COM_STMT_EXECUTE that ends at now_ns;
+ * other commands are ignored. Worker thread, no lock. */
+void cmdstats_record(struct session *s, uint64_t now_ns);
+/* Sums every worker's counters into out[CMD_TYPES]. Any thread. */
+void cmdstats_sum(struct proxy *p, struct admin_command_stats *out);
+
+/* processlist.c */
+int processlist_init(struct proxy *p);
+void processlist_free(struct proxy *p);
+/* Answers the main thread's request, if one is pending. Worker thread
+ * (from its wake-up async). */
+void processlist_serve(struct worker *w);
+/* One row per client session of every worker, into *out (malloc'd, *n
+ * rows; free()). Waits up to one second for the workers: a worker that
+ * does not answer in time is left out. Returns 0 or -1 on ENOMEM. Main
+ * thread. */
+int processlist_collect(struct proxy *p, struct admin_process **out, size_t *n);
+/* Copies at most outlen-1 bytes of the statement q into out, cut back to
+ * a whole UTF-8 character, NUL-terminated. Returns the length. */
+size_t processlist_info(const char *q, size_t len, char *out, size_t outlen);
 
 /* backend.c */
 void backend_begin(struct session *s);

@@ -695,6 +695,7 @@ void session_command_done(struct session *s)
         return;
     pinstats_account(s); /* before the command's bytes go: its text names the pin */
     s->idle_since_ns = proxy_now_ns();
+    cmdstats_record(s, s->idle_since_ns); /* stats_mysql_commands_counters */
     if (s->cmd_len) {
         size_t rest = s->in.len - s->cmd_len;
         if (rest)

@@ -103,6 +103,7 @@ static void on_wake(uv_async_t *h)
 {
     struct worker *w = h->data;
     take_pending_config(w);
+    processlist_serve(w); /* stats_mysql_processlist asked for our sessions */
     if (!w->draining)
         return;
     if (w->listening) {
@@ -225,7 +226,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0)
+    if (limits_init(p) != 0 || processlist_init(p) != 0)
         goto oom;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
@@ -354,6 +355,9 @@ void proxy_free(struct proxy *p)
 {
     if (!p)
         return;
+    /* While the workers still exist: it frees rows they left. A wake-up run
+     * below then finds no request to serve. */
+    processlist_free(p);
     if (p->workers) {
         for (int i = 0; i < p->nworkers; i++) {
             struct worker *w = &p->workers[i];

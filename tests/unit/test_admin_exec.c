@@ -449,13 +449,17 @@ static const char *const memory_tables[] = {
     "runtime_mysql_replication_hostgroups",
     "runtime_mysql_servers",
     "runtime_mysql_users",
+    "stats_mysql_commands_counters",
     "stats_mysql_connection_pool",
+    "stats_mysql_global",
     "stats_mysql_multiplexing",
     "stats_mysql_pin_digests",
     "stats_mysql_pin_reasons",
     "stats_mysql_pool_advisor",
+    "stats_mysql_processlist",
     "stats_mysql_query_digest",
     "stats_mysql_query_digest_reset",
+    "stats_mysql_query_rules",
 };
 
 static void test_show_tables(void **state)

@@ -516,6 +516,146 @@ static void test_session_tables(void **state)
     admin_store_set_sources(fx->store, NULL);
 }
 
+/* A stand-in for the proxy's figures behind the rules, global, commands and
+ * processlist tables; records which parts each call asked for. */
+struct proxy_stub {
+    int fills, frees;
+    unsigned asked;
+};
+
+static int stub_proxy_stats(void *arg, unsigned what, struct admin_proxy_stats *out)
+{
+    struct proxy_stub *stub = arg;
+
+    stub->fills++;
+    stub->asked |= what;
+    memset(out, 0, sizeof(*out));
+    out->rules = calloc(2, sizeof(*out->rules));
+    out->globals = calloc(2, sizeof(*out->globals));
+    out->commands = calloc(2, sizeof(*out->commands));
+    out->processes = calloc(2, sizeof(*out->processes));
+    assert_true(out->rules && out->globals && out->commands && out->processes);
+    out->n_rules = out->n_globals = out->n_commands = out->n_processes = 2;
+    out->rules[0].rule_id = 10;
+    out->rules[0].hits = 7;
+    out->rules[1].rule_id = 20;
+    snprintf(out->globals[0].name, sizeof(out->globals[0].name), "Questions");
+    out->globals[0].value = 42;
+    snprintf(out->globals[1].name, sizeof(out->globals[1].name), "ProxySQL_Uptime");
+    out->globals[1].value = 3;
+    snprintf(out->commands[0].command, sizeof(out->commands[0].command), "SELECT");
+    out->commands[0].total_cnt = 3;
+    out->commands[0].total_time_us = 1200;
+    out->commands[0].cnt[0] = 2;
+    out->commands[0].cnt[ADMIN_CMD_BUCKETS - 1] = 1;
+    snprintf(out->commands[1].command, sizeof(out->commands[1].command), "UNKNOWN");
+    /* A session running a statement on a backend, and an idle one. */
+    struct admin_process *p = &out->processes[0];
+    p->thread_id = 1;
+    p->session_id = 5;
+    snprintf(p->user, sizeof(p->user), "app");
+    snprintf(p->db, sizeof(p->db), "shop");
+    snprintf(p->cli_host, sizeof(p->cli_host), "127.0.0.1");
+    p->cli_port = 40000;
+    p->hostgroup = 1;
+    p->has_backend = true;
+    snprintf(p->l_srv_host, sizeof(p->l_srv_host), "127.0.0.1");
+    p->l_srv_port = 50000;
+    snprintf(p->srv_host, sizeof(p->srv_host), "db1");
+    p->srv_port = 3306;
+    snprintf(p->command, sizeof(p->command), "Query");
+    p->time_ms = 1500;
+    p->has_info = true;
+    snprintf(p->info, sizeof(p->info), "SELECT SLEEP(2)");
+    p = &out->processes[1];
+    p->session_id = 6;
+    snprintf(p->user, sizeof(p->user), "app");
+    snprintf(p->cli_host, sizeof(p->cli_host), "127.0.0.1");
+    snprintf(p->command, sizeof(p->command), "Sleep");
+    return 0;
+}
+
+static void stub_proxy_stats_free(void *arg, struct admin_proxy_stats *st)
+{
+    struct proxy_stub *stub = arg;
+
+    stub->frees++;
+    free(st->rules);
+    free(st->globals);
+    free(st->commands);
+    free(st->processes);
+    memset(st, 0, sizeof(*st));
+}
+
+static void test_proxy_tables(void **state)
+{
+    struct fixture *fx = *state;
+    struct proxy_stub stub = {0};
+    struct admin_sources src = {
+        .proxy_stats = stub_proxy_stats,
+        .proxy_stats_free = stub_proxy_stats_free,
+        .proxy_stats_arg = &stub,
+    };
+
+    /* No source: empty tables with ProxySQL's columns. */
+    run_rows(fx, "SELECT * FROM stats_mysql_commands_counters", 0);
+    assert_int_equal(fx->res.ncols, 15);
+    assert_string_equal(fx->res.col_names[14], "cnt_INFs");
+    run_rows(fx, "SELECT * FROM stats_mysql_processlist", 0);
+    assert_int_equal(fx->res.ncols, 14);
+
+    admin_store_set_sources(fx->store, &src);
+    run_rows(fx, "SELECT * FROM stats_mysql_query_rules ORDER BY rule_id", 2);
+    assert_int_equal(num(fx, 0, "rule_id"), 10);
+    assert_int_equal(num(fx, 0, "hits"), 7);
+    assert_int_equal(num(fx, 1, "hits"), 0);
+    /* Only the rules were asked for: the processlist costs a round of the workers. */
+    assert_int_equal(stub.asked, ADMIN_PROXY_RULES);
+
+    run_rows(fx, "SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'",
+             1);
+    assert_string_equal(fx->res.rows[0][0], "42");
+
+    run_rows(fx, "SELECT * FROM stats_mysql_commands_counters ORDER BY Command", 2);
+    assert_string_equal(field(fx, 0, "Command"), "SELECT");
+    assert_int_equal(num(fx, 0, "Total_cnt"), 3);
+    assert_int_equal(num(fx, 0, "Total_Time_us"), 1200);
+    assert_int_equal(num(fx, 0, "cnt_100us"), 2);
+    assert_int_equal(num(fx, 0, "cnt_INFs"), 1);
+    assert_int_equal(num(fx, 1, "cnt_10s"), 0);
+
+    run_rows(fx, "SELECT * FROM stats_mysql_processlist ORDER BY SessionID", 2);
+    assert_int_equal(num(fx, 0, "ThreadID"), 1);
+    assert_string_equal(field(fx, 0, "db"), "shop");
+    assert_string_equal(field(fx, 0, "srv_host"), "db1");
+    assert_int_equal(num(fx, 0, "srv_port"), 3306);
+    assert_int_equal(num(fx, 0, "l_srv_port"), 50000);
+    assert_string_equal(field(fx, 0, "info"), "SELECT SLEEP(2)");
+    assert_int_equal(num(fx, 0, "time_ms"), 1500);
+    /* Idle, no backend, no schema: NULLs, as ProxySQL shows them. */
+    assert_string_equal(field(fx, 1, "command"), "Sleep");
+    assert_null(fx->res.rows[1][3]);  /* db */
+    assert_null(fx->res.rows[1][7]);  /* l_srv_host */
+    assert_null(fx->res.rows[1][9]);  /* srv_host */
+    assert_null(fx->res.rows[1][13]); /* info */
+
+    /* One statement reading all four asks once, for all four parts. */
+    stub.fills = stub.frees = 0;
+    stub.asked = 0;
+    run_rows(fx,
+             "SELECT (SELECT COUNT(*) FROM stats_mysql_query_rules),"
+             " (SELECT COUNT(*) FROM stats_mysql_global),"
+             " (SELECT COUNT(*) FROM stats_mysql_commands_counters),"
+             " (SELECT COUNT(*) FROM stats_mysql_processlist)",
+             1);
+    assert_int_equal(stub.fills, 1);
+    assert_int_equal(stub.frees, 1);
+    assert_int_equal(stub.asked, ADMIN_PROXY_RULES | ADMIN_PROXY_GLOBALS | ADMIN_PROXY_COMMANDS |
+                                     ADMIN_PROXY_PROCESSES);
+    assert_non_null(strstr(run_err(fx, "DELETE FROM stats_mysql_processlist"), "is read-only"));
+    admin_store_set_sources(fx->store, NULL);
+}
+
 static void test_read_only(void **state)
 {
     static const char *const writes[] = {
@@ -554,7 +694,8 @@ static void test_show_tables(void **state)
     static const char *const stats[] = {
         "stats_mysql_connection_pool",    "stats_mysql_multiplexing", "stats_mysql_pin_digests",
         "stats_mysql_pin_reasons",        "stats_mysql_pool_advisor", "stats_mysql_query_digest",
-        "stats_mysql_query_digest_reset",
+        "stats_mysql_query_digest_reset", "stats_mysql_query_rules",  "stats_mysql_global",
+        "stats_mysql_commands_counters",  "stats_mysql_processlist",
     };
     struct fixture *fx = *state;
 
@@ -583,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_show_tables, setup, teardown),
     };

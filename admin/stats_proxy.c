@@ -1,0 +1,258 @@
+/*
+ * The stats tables fed by the proxy's own figures (admin_sources.proxy_stats),
+ * with ProxySQL's names and columns:
+ *
+ *   stats_mysql_query_rules        (rule_id, hits) of the live rule set
+ *   stats_mysql_global             (Variable_Name, Variable_Value)
+ *   stats_mysql_commands_counters  per statement type: time, count and
+ *                                  ProxySQL's twelve latency buckets
+ *   stats_mysql_processlist        one row per client session now
+ *
+ * admin_stats_refresh() (stats_tables.c) calls admin_stats_proxy_fill()
+ * inside its savepoint with the bits of these tables that the statement
+ * reads; one proxy_stats call takes exactly those figures (the processlist
+ * asks every worker, so it is not gathered for the other tables), then each
+ * table is cleared and refilled row by row with one prepared INSERT.
+ */
+#include "admin/admin_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct proxy_table {
+    const char *name;
+    unsigned bit;    /* ADMIN_STATS_* */
+    unsigned source; /* ADMIN_PROXY_* it is made from */
+    const char *columns;
+};
+
+/* ProxySQL's column lists. The processlist leaves out ProxySQL 2.x's
+ * status_flags and extended_info (JSON of internals Sluice does not have). */
+static const struct proxy_table proxy_tables[] = {
+    {"stats_mysql_query_rules", ADMIN_STATS_QUERY_RULES, ADMIN_PROXY_RULES,
+     "rule_id INTEGER PRIMARY KEY, hits INT NOT NULL"},
+    {"stats_mysql_global", ADMIN_STATS_GLOBAL, ADMIN_PROXY_GLOBALS,
+     "Variable_Name VARCHAR NOT NULL PRIMARY KEY, Variable_Value VARCHAR NOT NULL"},
+    {"stats_mysql_commands_counters", ADMIN_STATS_COMMANDS, ADMIN_PROXY_COMMANDS,
+     "Command VARCHAR NOT NULL PRIMARY KEY, Total_Time_us INT NOT NULL, Total_cnt INT NOT NULL,"
+     " cnt_100us INT NOT NULL, cnt_500us INT NOT NULL, cnt_1ms INT NOT NULL,"
+     " cnt_5ms INT NOT NULL, cnt_10ms INT NOT NULL, cnt_50ms INT NOT NULL,"
+     " cnt_100ms INT NOT NULL, cnt_500ms INT NOT NULL, cnt_1s INT NOT NULL,"
+     " cnt_5s INT NOT NULL, cnt_10s INT NOT NULL, cnt_INFs INT NOT NULL"},
+    {"stats_mysql_processlist", ADMIN_STATS_PROCESSLIST, ADMIN_PROXY_PROCESSES,
+     "ThreadID INT NOT NULL, SessionID INTEGER PRIMARY KEY, user VARCHAR, db VARCHAR,"
+     " cli_host VARCHAR, cli_port INT, hostgroup INT, l_srv_host VARCHAR, l_srv_port INT,"
+     " srv_host VARCHAR, srv_port INT, command VARCHAR, time_ms INT NOT NULL, info VARCHAR"},
+};
+
+#define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))
+
+unsigned admin_stats_proxy_table(const char *name)
+{
+    for (size_t i = 0; i < N_PROXY_TABLES; i++)
+        if (strcasecmp(name, proxy_tables[i].name) == 0)
+            return proxy_tables[i].bit;
+    return 0;
+}
+
+/* Runs sql (from sqlite3_mprintf, NULL on OOM) and frees it. */
+static int run(sqlite3 *db, char *sql, const char *what, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+
+    if (!sql) {
+        admin_set_error(errbuf, errlen, "%s: out of memory", what);
+        return ADMIN_ENOMEM;
+    }
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "%s: %s", what, sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+    sqlite3_free(sql);
+    return rc;
+}
+
+int admin_stats_proxy_create(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < N_PROXY_TABLES && rc == 0; i++)
+        rc = run(db,
+                 sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)", proxy_tables[i].name,
+                                 proxy_tables[i].columns),
+                 "cannot create stats tables", errbuf, errlen);
+    return rc;
+}
+
+static sqlite3_int64 i64(uint64_t v)
+{
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/* Clears table and prepares an INSERT of n values in column order. */
+static int begin_table(sqlite3 *db, const char *table, int n, sqlite3_stmt **ins, char *errbuf,
+                       size_t errlen)
+{
+    char marks[64];
+    size_t len = 0;
+    char *sql;
+
+    int rc = run(db, sqlite3_mprintf("DELETE FROM main.%s", table), "cannot clear a stats table",
+                 errbuf, errlen);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; i < n && len + 3 < sizeof(marks); i++) {
+        if (i)
+            marks[len++] = ',';
+        marks[len++] = '?';
+    }
+    marks[len] = '\0';
+    sql = sqlite3_mprintf("INSERT INTO main.%s VALUES (%s)", table, marks);
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, ins, NULL) != SQLITE_OK) {
+        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table,
+                        sql ? sqlite3_errmsg(db) : "out of memory");
+        rc = sql ? ADMIN_ESQL : ADMIN_ENOMEM;
+    }
+    sqlite3_free(sql);
+    return rc;
+}
+
+static int step(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf, size_t errlen)
+{
+    int rc = 0;
+
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table, sqlite3_errmsg(db));
+        rc = ADMIN_ESQL;
+    }
+    sqlite3_reset(ins);
+    sqlite3_clear_bindings(ins);
+    return rc;
+}
+
+/* Binds text, or NULL for an empty string when the column may be NULL. */
+static void bind_str(sqlite3_stmt *ins, int col, const char *s, bool empty_is_null)
+{
+    if (empty_is_null && !s[0])
+        sqlite3_bind_null(ins, col);
+    else
+        sqlite3_bind_text(ins, col, s, -1, SQLITE_STATIC);
+}
+
+static int fill_rules(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf, size_t errlen)
+{
+    static const char table[] = "stats_mysql_query_rules";
+    sqlite3_stmt *ins = NULL;
+    int rc = begin_table(db, table, 2, &ins, errbuf, errlen);
+
+    for (size_t i = 0; i < ps->n_rules && rc == 0; i++) {
+        sqlite3_bind_int(ins, 1, ps->rules[i].rule_id);
+        sqlite3_bind_int64(ins, 2, i64(ps->rules[i].hits));
+        rc = step(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static int fill_globals(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
+                        size_t errlen)
+{
+    static const char table[] = "stats_mysql_global";
+    sqlite3_stmt *ins = NULL;
+    char value[32];
+    int rc = begin_table(db, table, 2, &ins, errbuf, errlen);
+
+    for (size_t i = 0; i < ps->n_globals && rc == 0; i++) {
+        /* ProxySQL's Variable_Value is text: the client sees the same. */
+        snprintf(value, sizeof(value), "%lld", (long long)ps->globals[i].value);
+        bind_str(ins, 1, ps->globals[i].name, false);
+        sqlite3_bind_text(ins, 2, value, -1, SQLITE_TRANSIENT);
+        rc = step(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static int fill_commands(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
+                         size_t errlen)
+{
+    static const char table[] = "stats_mysql_commands_counters";
+    sqlite3_stmt *ins = NULL;
+    int rc = begin_table(db, table, 3 + ADMIN_CMD_BUCKETS, &ins, errbuf, errlen);
+
+    for (size_t i = 0; i < ps->n_commands && rc == 0; i++) {
+        const struct admin_command_stats *c = &ps->commands[i];
+        bind_str(ins, 1, c->command, false);
+        sqlite3_bind_int64(ins, 2, i64(c->total_time_us));
+        sqlite3_bind_int64(ins, 3, i64(c->total_cnt));
+        for (int b = 0; b < ADMIN_CMD_BUCKETS; b++)
+            sqlite3_bind_int64(ins, 4 + b, i64(c->cnt[b]));
+        rc = step(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+static int fill_processes(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
+                          size_t errlen)
+{
+    static const char table[] = "stats_mysql_processlist";
+    sqlite3_stmt *ins = NULL;
+    int rc = begin_table(db, table, 14, &ins, errbuf, errlen);
+
+    for (size_t i = 0; i < ps->n_processes && rc == 0; i++) {
+        const struct admin_process *p = &ps->processes[i];
+        sqlite3_bind_int(ins, 1, p->thread_id);
+        sqlite3_bind_int64(ins, 2, p->session_id);
+        bind_str(ins, 3, p->user, true);
+        bind_str(ins, 4, p->db, true);
+        bind_str(ins, 5, p->cli_host, false);
+        sqlite3_bind_int(ins, 6, p->cli_port);
+        sqlite3_bind_int(ins, 7, p->hostgroup);
+        if (p->has_backend) {
+            bind_str(ins, 8, p->l_srv_host, true);
+            sqlite3_bind_int(ins, 9, p->l_srv_port);
+            bind_str(ins, 10, p->srv_host, true);
+            sqlite3_bind_int(ins, 11, p->srv_port);
+        }
+        bind_str(ins, 12, p->command, false);
+        sqlite3_bind_int64(ins, 13, p->time_ms);
+        if (p->has_info)
+            bind_str(ins, 14, p->info, false);
+        rc = step(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigned mask,
+                           char *errbuf, size_t errlen)
+{
+    struct admin_proxy_stats ps;
+    unsigned what = 0;
+    int rc = 0;
+
+    memset(&ps, 0, sizeof(ps));
+    for (size_t i = 0; i < N_PROXY_TABLES; i++)
+        if (mask & proxy_tables[i].bit)
+            what |= proxy_tables[i].source;
+    if (what == 0)
+        return 0;
+    if (src->proxy_stats && src->proxy_stats(src->proxy_stats_arg, what, &ps) != 0) {
+        admin_set_error(errbuf, errlen, "cannot fill the proxy stats tables: out of memory");
+        return ADMIN_ENOMEM;
+    }
+    if (mask & ADMIN_STATS_QUERY_RULES)
+        rc = fill_rules(db, &ps, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_GLOBAL))
+        rc = fill_globals(db, &ps, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_COMMANDS))
+        rc = fill_commands(db, &ps, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_PROCESSLIST))
+        rc = fill_processes(db, &ps, errbuf, errlen);
+    if (src->proxy_stats && src->proxy_stats_free)
+        src->proxy_stats_free(src->proxy_stats_arg, &ps);
+    return rc;
+}

@@ -1,0 +1,143 @@
+/*
+ * The proxy's answer to admin_sources.proxy_stats: the figures behind
+ * stats_mysql_query_rules, stats_mysql_global, stats_mysql_commands_counters
+ * and stats_mysql_processlist, each gathered only when its table is read.
+ *
+ * stats_mysql_global uses ProxySQL's variable names for what Sluice has:
+ *   ProxySQL_Uptime                 seconds since start
+ *   Active_Transactions             client sessions inside a transaction now
+ *   Client_Connections_aborted      logins refused (access denied), as
+ *                                   ProxySQL counts them
+ *   Client_Connections_connected    client connections open now
+ *   Client_Connections_created      client connections accepted
+ *   Questions                       statements (COM_QUERY, COM_STMT_EXECUTE)
+ *                                   completed
+ *   Server_Connections_aborted      backend connects that failed
+ *   Server_Connections_connected    backend connections open now
+ *   Server_Connections_created      backend connects that succeeded
+ *   Queries_backends_bytes_sent     bytes sent to backends
+ *   Queries_backends_bytes_recv     bytes received from backends
+ *   MySQL_Thread_Workers            worker threads
+ * and Sluice's own:
+ *   Queue_length                    requests waiting for a backend now
+ *   Pinned_sessions                 client sessions keeping their backend
+ *                                   connection between statements now
+ */
+#include "proxy/proxy.h"
+#include "proxy/proxy_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COM_QUERY 0x03
+#define COM_STMT_EXECUTE 0x17
+#define N_GLOBALS 16
+
+static int rules(struct proxy *p, struct admin_proxy_stats *out)
+{
+    const struct router_rules *r = p->cfg ? p->cfg->rules : NULL;
+    size_t n = r ? router_rules_count(r) : 0;
+    out->rules = calloc(n ? n : 1, sizeof(*out->rules));
+    if (!out->rules)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        out->rules[i].rule_id = router_rules_rule_id(r, i);
+        out->rules[i].hits = router_rules_hits(r, i);
+    }
+    out->n_rules = n;
+    return 0;
+}
+
+static void add(struct admin_proxy_stats *out, const char *name, uint64_t v)
+{
+    struct admin_global_stat *g = &out->globals[out->n_globals++];
+    snprintf(g->name, sizeof(g->name), "%s", name);
+    g->value = v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static int globals(struct proxy *p, struct admin_proxy_stats *out)
+{
+    struct proxy_counters c;
+    struct admin_command_stats cmds[CMD_TYPES];
+    uint64_t in_txn = 0, pinned = 0, questions = 0;
+    uint64_t open = 0, ok = 0, err = 0, waiting = 0, sent = 0, recv = 0;
+
+    out->globals = calloc(N_GLOBALS, sizeof(*out->globals));
+    if (!out->globals)
+        return -1;
+    proxy_counters_sum(p, &c);
+    cmdstats_sum(p, cmds);
+    for (int t = 0; t < CMD_TYPES; t++)
+        questions += cmds[t].total_cnt;
+    for (int i = 0; i < p->nworkers; i++) {
+        const struct pin_stats *ps = &p->workers[i].pins;
+        in_txn += __atomic_load_n(&ps->pinned_now[PR_TRANSACTION], __ATOMIC_RELAXED);
+        pinned += __atomic_load_n(&ps->pinned_sessions, __ATOMIC_RELAXED);
+    }
+    size_t ns = pool_server_count(p->pool);
+    for (size_t i = 0; i < ns; i++) {
+        struct pool_server_stats st;
+        pool_server_stats(p->pool, i, &st);
+        open += st.open > 0 ? (uint64_t)st.open : 0;
+        waiting += st.waiting > 0 ? (uint64_t)st.waiting : 0;
+        ok += st.created_ok;
+        err += st.created_err;
+        sent += st.bytes_sent;
+        recv += st.bytes_recv;
+    }
+    add(out, "ProxySQL_Uptime", (proxy_now_ns() - p->start_ns) / 1000000000u);
+    add(out, "Active_Transactions", in_txn);
+    add(out, "Client_Connections_aborted", c.auth_failures);
+    add(out, "Client_Connections_connected", c.clients_connected);
+    add(out, "Client_Connections_created", c.clients_accepted);
+    add(out, "Questions", questions);
+    add(out, "Server_Connections_aborted", err);
+    add(out, "Server_Connections_connected", open);
+    add(out, "Server_Connections_created", ok);
+    add(out, "Queries_backends_bytes_sent", sent);
+    add(out, "Queries_backends_bytes_recv", recv);
+    add(out, "MySQL_Thread_Workers", (uint64_t)p->nworkers);
+    add(out, "Queue_length", waiting);
+    add(out, "Pinned_sessions", pinned);
+    return 0;
+}
+
+static int commands(struct proxy *p, struct admin_proxy_stats *out)
+{
+    out->commands = calloc(CMD_TYPES, sizeof(*out->commands));
+    if (!out->commands)
+        return -1;
+    cmdstats_sum(p, out->commands);
+    out->n_commands = CMD_TYPES;
+    return 0;
+}
+
+int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
+{
+    struct proxy *p = proxy;
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (what & ADMIN_PROXY_RULES)
+        rc = rules(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_GLOBALS))
+        rc = globals(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_COMMANDS))
+        rc = commands(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_PROCESSES))
+        rc = processlist_collect(p, &out->processes, &out->n_processes);
+    if (rc != 0)
+        proxy_admin_stats_free(p, out);
+    return rc;
+}
+
+void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st)
+{
+    (void)proxy;
+    free(st->rules);
+    free(st->globals);
+    free(st->commands);
+    free(st->processes);
+    memset(st, 0, sizeof(*st));
+}
