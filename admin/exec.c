@@ -47,6 +47,12 @@
  * digest the query's as 0x and 16 hex digits and digest_text its digest
  * text. Hit counters do not move.
  *
+ * SHOW CONFIG VERSIONS, ROLLBACK <module> TO VERSION n and DIFF <module>
+ * are parsed here and run by versions.c (see the top of that file); FORCE
+ * after LOAD ... TO RUNTIME turns failing rule tests (ruletests.c) into
+ * warnings. Warnings of a statement travel in res->warnings; SHOW WARNINGS
+ * is answered by the caller, who keeps them per session.
+ *
  * Error numbers follow MySQL: 1064/42000 for syntax and unknown commands,
  * 1105/HY000 for SQLite and validation errors (the message starts with the
  * statement's first keyword, or names the command). Messages quote user text
@@ -122,12 +128,14 @@ static void clear_rows(struct admin_result *res)
 }
 
 /* Resets res for the next statement; a snapshot loaded by an earlier one is
- * kept, since its runtime_* rows are already written. */
+ * kept, since its runtime_* rows are already written. Warnings are the last
+ * statement's, as in MySQL. */
 static void reset(struct admin_result *res)
 {
     struct admin_config *keep = res->new_runtime;
 
     clear_rows(res);
+    free(res->warnings);
     memset(res, 0, sizeof(*res));
     res->new_runtime = keep;
 }
@@ -137,6 +145,7 @@ void admin_result_free(struct admin_result *res)
     if (!res)
         return;
     clear_rows(res);
+    free(res->warnings);
     admin_config_unref(res->new_runtime);
     memset(res, 0, sizeof(*res));
 }
@@ -233,6 +242,78 @@ static int add_row(struct exec *ex, const char *const *values)
         if (values[c] && !(row[c] = strdup(values[c])))
             return fail_oom(ex);
     return 0;
+}
+
+void admin_result_warn(struct admin_result *res, uint16_t code, const char *fmt, ...)
+{
+    struct admin_warning *w;
+    va_list ap;
+
+    if (!res)
+        return;
+    if (res->n_warnings < ADMIN_MAX_WARNINGS) {
+        /* Allocated whole at the first warning: the bound is small. */
+        if (!res->warnings)
+            res->warnings = calloc(ADMIN_MAX_WARNINGS, sizeof(*res->warnings));
+        if (res->warnings) {
+            w = &res->warnings[res->n_warnings];
+            w->code = code;
+            va_start(ap, fmt);
+            vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+            va_end(ap);
+        }
+    }
+    res->n_warnings++;
+}
+
+bool admin_is_show_warnings(const char *sql, size_t len)
+{
+    static const char *const words[] = {"SHOW", "WARNINGS"};
+    const char *p = sql, *end = sql + len;
+
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(words[i]);
+
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if ((size_t)(end - p) < n || strncasecmp(p, words[i], n) != 0)
+            return false;
+        p += n;
+        if (p < end && !isspace((unsigned char)*p) && *p != ';')
+            return false;
+    }
+    while (p < end && (isspace((unsigned char)*p) || *p == ';'))
+        p++;
+    return p == end;
+}
+
+static int columns(struct exec *ex, size_t n, const char *const *names);
+static int add_row(struct exec *ex, const char *const *values);
+
+static int warning_rows(struct exec *ex, const struct admin_warning *w, size_t n)
+{
+    static const char *const names[] = {"Level", "Code", "Message"};
+    char code[8];
+    int rc;
+
+    rc = columns(ex, 3, names);
+    for (size_t i = 0; rc == 0 && w && i < n && i < ADMIN_MAX_WARNINGS; i++) {
+        const char *row[] = {"Warning", code, w[i].msg};
+
+        snprintf(code, sizeof(code), "%u", (unsigned)w[i].code);
+        rc = add_row(ex, row);
+    }
+    return rc;
+}
+
+int admin_warnings_result(const struct admin_warning *w, size_t n, struct admin_result *res)
+{
+    struct exec ex = {.res = res};
+
+    if (!res)
+        return ADMIN_EINVAL;
+    memset(res, 0, sizeof(*res));
+    return warning_rows(&ex, w, n);
 }
 
 /* Plain SQL. */
@@ -371,6 +452,13 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
                      "%s is read-only: the monitor writes it", table);
             return SQLITE_DENY;
         }
+        if (table && admin_versions_table(table)) {
+            snprintf(store->deny_reason, sizeof(store->deny_reason),
+                     "%s is read-only: LOAD ... TO RUNTIME records versions, ROLLBACK restores "
+                     "them",
+                     table);
+            return SQLITE_DENY;
+        }
         if (!table || !admin_table_known(table, &runtime) || !runtime)
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
@@ -387,7 +475,7 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
     case SQLITE_DROP_TABLE:
     case SQLITE_ALTER_TABLE:
         if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table) &&
-                       !admin_monitor_table(table)))
+                       !admin_monitor_table(table) && !admin_versions_table(table)))
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is an admin table and cannot be dropped or altered", table);
@@ -792,7 +880,9 @@ static const struct {
 
 static bool match(const char *pattern, const struct stmt *st, struct args *a);
 
-static int load_to_runtime(struct exec *ex, unsigned mod)
+/* Loads mod to runtime, or with version > 0 rolls it back to that version
+ * first (ROLLBACK ... TO VERSION). */
+static int load_to_runtime(struct exec *ex, unsigned mod, unsigned flags, int64_t version)
 {
     struct admin_config *cfg = NULL;
     char err[sizeof(ex->res->err_msg)];
@@ -802,9 +892,15 @@ static int load_to_runtime(struct exec *ex, unsigned mod)
      * that restores the runtime_* tables under it. */
     if (!sqlite3_get_autocommit(ex->store->db))
         return fail(ex, ER_CANT_DO_THIS_DURING_AN_TRANSACTION, "25000",
-                    "LOAD ... TO RUNTIME is not allowed inside a transaction: COMMIT or "
-                    "ROLLBACK first");
-    rc = admin_layer_to_runtime(ex->store, mod, &cfg, err, sizeof(err));
+                    "%s is not allowed inside a transaction: COMMIT or ROLLBACK first",
+                    version > 0 ? "ROLLBACK ... TO VERSION" : "LOAD ... TO RUNTIME");
+    if (version > 0)
+        rc = admin_versions_rollback(ex->store, mod, version, flags, ex->res, &cfg, err,
+                                     sizeof(err));
+    else
+        rc = admin_layer_to_runtime(ex->store, mod, flags, ex->res, &cfg, err, sizeof(err));
+    if (rc == ADMIN_ENOMEM)
+        return fail_oom(ex);
     if (rc != 0) {
         fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
         return rc;
@@ -814,7 +910,7 @@ static int load_to_runtime(struct exec *ex, unsigned mod)
     return ok(ex, 0);
 }
 
-static int run_action(struct exec *ex, unsigned mod, enum action action)
+static int run_action(struct exec *ex, unsigned mod, enum action action, bool force)
 {
     static const struct {
         enum admin_layer from, to;
@@ -828,7 +924,10 @@ static int run_action(struct exec *ex, unsigned mod, enum action action)
     int rc;
 
     if (action == MEMORY_TO_RUNTIME)
-        return load_to_runtime(ex, mod);
+        return load_to_runtime(ex, mod, force ? ADMIN_LOAD_FORCE : 0, 0);
+    if (force)
+        return fail(ex, ER_PARSE_ERROR, "42000",
+                    "You have an error in your SQL syntax: FORCE is only for LOAD ... TO RUNTIME");
     rc = admin_layer_copy(ex->store->db, mod, copies[action].from, copies[action].to, &rows, err,
                           sizeof(err));
     if (rc != 0) {
@@ -839,18 +938,31 @@ static int run_action(struct exec *ex, unsigned mod, enum action action)
     return ok(ex, rows);
 }
 
+static bool word_is(const struct word *w, const char *s)
+{
+    return w->len == strlen(s) && strncasecmp(w->p, s, w->len) == 0;
+}
+
 static int cmd_layer(struct exec *ex, const struct args *a)
 {
     char pattern[64], text[ADMIN_EXCERPT_MAX + 8];
+    struct stmt st = *ex->stmt;
     struct args unused;
+    bool force = false;
 
     (void)a;
+    /* LOAD ... TO RUNTIME FORCE: the command without its last word. */
+    if (st.n > 2 && !st.overflow && word_is(&st.w[st.n - 1], "FORCE")) {
+        force = true;
+        st.n--;
+        st.end = st.w[st.n - 1].p + st.w[st.n - 1].len;
+    }
     for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
         for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
             snprintf(pattern, sizeof(pattern), "%s %s %s", directions[d].verb, modules[m].words,
                      directions[d].words);
-            if (match(pattern, ex->stmt, &unused))
-                return run_action(ex, modules[m].mod, directions[d].action);
+            if (match(pattern, &st, &unused))
+                return run_action(ex, modules[m].mod, directions[d].action, force);
         }
     }
     admin_excerpt(ex->stmt->start, text, sizeof(text));
@@ -859,6 +971,169 @@ static int cmd_layer(struct exec *ex, const struct args *a)
                 "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "
                 "TO|FROM RUNTIME|MEMORY|DISK",
                 text);
+}
+
+/* Versions (versions.c): SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK
+ * <module> TO VERSION n [FORCE], DIFF <module> [<side> [<side>]] where a
+ * side is MEMORY, RUNTIME, DISK (or MEM, RUN) or VERSION n. */
+
+/* Matches a module's words at st->w[*i], advancing *i. */
+static bool take_module(const struct stmt *st, size_t *i, unsigned *mod)
+{
+    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
+        const char *p = modules[m].words;
+        size_t k = *i;
+
+        while (*p && k < st->n) {
+            size_t n = strcspn(p, " ");
+
+            if (st->w[k].len != n || strncasecmp(st->w[k].p, p, n) != 0)
+                break;
+            k++;
+            p += n;
+            p += *p == ' ';
+        }
+        if (!*p) {
+            *i = k;
+            *mod = modules[m].mod;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A positive version number in word w. */
+static bool take_version(const struct word *w, int64_t *v)
+{
+    char buf[24];
+    char *end;
+
+    if (w->len == 0 || w->len >= sizeof(buf))
+        return false;
+    memcpy(buf, w->p, w->len);
+    buf[w->len] = '\0';
+    if (!isdigit((unsigned char)buf[0]))
+        return false;
+    *v = strtoll(buf, &end, 10);
+    return *end == '\0' && *v > 0;
+}
+
+static const char versions_usage[] =
+    "You have an error in your SQL syntax: use SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK "
+    "<module> TO VERSION n [FORCE] or DIFF <module> [MEMORY|RUNTIME|DISK|VERSION n "
+    "[MEMORY|RUNTIME|DISK|VERSION n]], <module> one of MYSQL SERVERS, MYSQL USERS, MYSQL "
+    "QUERY RULES, MYSQL VARIABLES, ADMIN VARIABLES";
+
+static int cmd_show_versions(struct exec *ex, const struct args *a)
+{
+    const struct stmt *st = ex->stmt;
+    size_t i = 3;
+    unsigned mod = 0;
+
+    (void)a;
+    if (st->n > 3 && (!word_is(&st->w[3], "FOR") || (i = 4, !take_module(st, &i, &mod)) ||
+                      i != st->n || st->overflow))
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    return run_query(ex,
+                     sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
+                                     " FROM main.mysql_config_versions%s ORDER BY version",
+                                     mod ? " WHERE module = ?1" : ""),
+                     mod ? admin_module_name(mod) : NULL);
+}
+
+static int cmd_rollback(struct exec *ex, const struct args *a)
+{
+    const struct stmt *st = ex->stmt;
+    size_t i = 1;
+    unsigned mod;
+    int64_t v;
+    bool force;
+
+    (void)a;
+    if (st->overflow || !take_module(st, &i, &mod) || i + 3 > st->n || !word_is(&st->w[i], "TO") ||
+        !word_is(&st->w[i + 1], "VERSION") || !take_version(&st->w[i + 2], &v))
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    i += 3;
+    force = i < st->n && word_is(&st->w[i], "FORCE");
+    if (i + force != st->n)
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    return load_to_runtime(ex, mod, force ? ADMIN_LOAD_FORCE : 0, v);
+}
+
+/* One side of a DIFF at st->w[*i]. */
+static bool take_side(const struct stmt *st, size_t *i, struct admin_diff_side *side)
+{
+    static const struct {
+        const char *word;
+        enum admin_layer layer;
+    } layers[] = {
+        {"MEMORY", ADMIN_LAYER_MEMORY},   {"MEM", ADMIN_LAYER_MEMORY},
+        {"RUNTIME", ADMIN_LAYER_RUNTIME}, {"RUN", ADMIN_LAYER_RUNTIME},
+        {"DISK", ADMIN_LAYER_DISK},
+    };
+
+    if (word_is(&st->w[*i], "VERSION")) {
+        if (*i + 1 >= st->n || !take_version(&st->w[*i + 1], &side->version))
+            return false;
+        *i += 2;
+        return true;
+    }
+    for (size_t l = 0; l < sizeof(layers) / sizeof(layers[0]); l++) {
+        if (word_is(&st->w[*i], layers[l].word)) {
+            *side = (struct admin_diff_side){.layer = layers[l].layer};
+            (*i)++;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int cmd_diff(struct exec *ex, const struct args *a)
+{
+    const struct stmt *st = ex->stmt;
+    struct admin_diff_side sides[2] = {{.layer = ADMIN_LAYER_MEMORY},
+                                       {.layer = ADMIN_LAYER_RUNTIME}};
+    size_t i = 1;
+    unsigned mod;
+
+    (void)a;
+    if (st->overflow || !take_module(st, &i, &mod))
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    for (size_t k = 0; k < 2 && i < st->n; k++)
+        if (!take_side(st, &i, &sides[k]))
+            return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    if (i != st->n)
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    for (size_t k = 0; k < 2; k++) {
+        int rc;
+
+        if (sides[k].version <= 0)
+            continue;
+        /* A missing version would compare as empty: say so instead. */
+        rc = run_query(ex,
+                       sqlite3_mprintf("SELECT 1 FROM main.mysql_config_versions"
+                                       " WHERE version = %lld AND module = ?1",
+                                       (long long)sides[k].version),
+                       admin_module_name(mod));
+        if (rc != 0)
+            return rc;
+        if (ex->res->nrows == 0)
+            return fail(ex, ER_UNKNOWN_ERROR, "HY000", "DIFF: there is no version %lld of %s",
+                        (long long)sides[k].version, admin_module_name(mod));
+    }
+    char *sql = admin_diff_sql(ex->store->db, mod, &sides[0], &sides[1]);
+
+    if (!sql)
+        return fail_oom(ex);
+    return run_query(ex, sql, NULL);
+}
+
+static int cmd_show_warnings(struct exec *ex, const struct args *a)
+{
+    (void)a;
+    /* The caller keeps a session's warnings (admin_is_show_warnings); here
+     * there is no earlier statement to report on. */
+    return warning_rows(ex, NULL, 0);
 }
 
 /* EXPLAIN QUERY RULES [FROM MEMORY|RUNTIME] FOR '<query>' [USER '<user>']
@@ -1186,6 +1461,11 @@ static const struct command {
     {"LOAD *", cmd_layer},
     {"SAVE *", cmd_layer},
     {"EXPLAIN QUERY RULES *", cmd_explain},
+    {"SHOW CONFIG VERSIONS *", cmd_show_versions},
+    {"ROLLBACK MYSQL*", cmd_rollback},
+    {"ROLLBACK ADMIN*", cmd_rollback},
+    {"DIFF *", cmd_diff},
+    {"SHOW WARNINGS", cmd_show_warnings},
 };
 
 /* Statement splitting and matching. */
