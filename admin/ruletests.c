@@ -17,7 +17,8 @@
  * The shadowing lint is deliberately conservative: it only reports what is
  * certain under the router's evaluation (ascending rule_id, a rule considered
  * only when the current flag equals its flagIN, apply=1 ending evaluation).
- * Rule A shadows a later rule B when A has apply=1, no negation, the same
+ * Rule A shadows a later rule B when A stops evaluation (apply=1 or an
+ * error_msg), has no negation, the same
  * flagIN, and each of A's filters (username, schemaname, client_addr, digest,
  * match_digest, match_pattern with re_modifiers) is absent or equal to B's;
  * and no rule between them could let a query reach B without meeting A in
@@ -39,6 +40,7 @@ struct lint_rule {
     int rule_id;
     char *username, *schemaname, *client_addr, *digest, *match_digest, *match_pattern;
     char *re_modifiers, *replace_pattern;
+    bool has_error_msg;
     int flag_in, flag_out, destination_hostgroup; /* -1: NULL */
     bool negate, apply;
 };
@@ -86,11 +88,12 @@ static int read_rules(sqlite3 *db, const char *prefix, struct lint_rule **out, s
     char *sql;
     int step = SQLITE_ERROR;
 
-    sql = sqlite3_mprintf("SELECT rule_id, username, schemaname, client_addr, digest,"
-                          " match_digest, match_pattern, re_modifiers, replace_pattern, flagIN,"
-                          " flagOUT, destination_hostgroup, negate_match_pattern, apply"
-                          " FROM %smysql_query_rules WHERE active = 1 ORDER BY rule_id",
-                          prefix);
+    sql = sqlite3_mprintf(
+        "SELECT rule_id, username, schemaname, client_addr, digest,"
+        " match_digest, match_pattern, re_modifiers, replace_pattern, flagIN,"
+        " flagOUT, destination_hostgroup, negate_match_pattern, apply,"
+        " error_msg IS NOT NULL FROM %smysql_query_rules WHERE active = 1 ORDER BY rule_id",
+        prefix);
     if (sql && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
         while (!oom && (step = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == cap) {
@@ -120,6 +123,7 @@ static int read_rules(sqlite3 *db, const char *prefix, struct lint_rule **out, s
                 .destination_hostgroup = col_int(st, 11),
                 .negate = sqlite3_column_int(st, 12) != 0,
                 .apply = sqlite3_column_int(st, 13) != 0,
+                .has_error_msg = sqlite3_column_int(st, 14) != 0,
             };
         }
     }
@@ -152,7 +156,8 @@ static bool shadows(const struct lint_rule *r, size_t a, size_t b)
     const struct lint_rule *A = &r[a], *B = &r[b];
     bool looks_at_text = A->digest || A->match_digest || A->match_pattern;
 
-    if (!A->apply || A->negate || A->flag_in != B->flag_in || B->negate)
+    /* error_msg ends evaluation as apply does (router/rules.c). */
+    if (!(A->apply || A->has_error_msg) || A->negate || A->flag_in != B->flag_in || B->negate)
         return false;
     if (!covers(A->username, B->username) || !covers(A->schemaname, B->schemaname) ||
         !covers(A->client_addr, B->client_addr) || !covers(A->digest, B->digest) ||
@@ -220,9 +225,9 @@ static int lint(sqlite3 *db, unsigned mods, const struct admin_config *cfg,
         for (size_t a = 0; a < i; a++) {
             if (shadows(r, a, i)) {
                 admin_result_warn(res, WARN_CODE,
-                                  "rule %d can never match: rule %d (apply=1) matches every "
+                                  "rule %d can never match: rule %d (%s) matches every "
                                   "query it would",
-                                  r[i].rule_id, r[a].rule_id);
+                                  r[i].rule_id, r[a].rule_id, r[a].apply ? "apply=1" : "error_msg");
                 break;
             }
         }
@@ -267,7 +272,9 @@ static bool run_test(const struct admin_config *cfg, struct router_scratch *scra
     /* What proxy/session.c gives a client of this user at login. */
     struct router_facts facts = {
         .user = user ? user : "",
-        .schema = schema ? schema : u ? u->default_schema : "",
+        .schema = schema ? schema
+                  : u    ? u->default_schema
+                         : "",
         .default_hostgroup = u ? u->default_hostgroup : 0,
     };
     router_classify(cfg->rules, scratch, &facts, query ? query : "", query ? qlen : 0, &d);

@@ -53,8 +53,7 @@ static int exec_sql(sqlite3 *db, char *sql, char *errbuf, size_t errlen, const c
         return ADMIN_ENOMEM;
     }
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "%s: %s", what,
-                        admin_safe_sqlite_msg(sqlite3_errmsg(db)));
+        admin_set_error(errbuf, errlen, "%s: %s", what, admin_safe_sqlite_msg(sqlite3_errmsg(db)));
         rc = ADMIN_ESQL;
     }
     sqlite3_free(sql);
@@ -143,9 +142,10 @@ static char *side_rows_sql(sqlite3 *db, const struct admin_mod_table *t,
     sqlite3_str *s;
 
     if (side->version > 0)
-        return sqlite3_mprintf("SELECT row_key AS k, row_data AS r FROM main.mysql_config_version_rows"
-                               " WHERE version = %lld AND table_name = '%q' ORDER BY rowid",
-                               (long long)side->version, t->name);
+        return sqlite3_mprintf(
+            "SELECT row_key AS k, row_data AS r FROM main.mysql_config_version_rows"
+            " WHERE version = %lld AND table_name = '%q' ORDER BY rowid",
+            (long long)side->version, t->name);
     s = sqlite3_str_new(db);
     sqlite3_str_appendall(s, "SELECT ");
     key_expr(s, t->key);
@@ -441,8 +441,7 @@ int admin_versions_rollback(struct admin_store *store, unsigned mod, int64_t ver
         sqlite3_exec(store->db, "ROLLBACK TO admin_rollback", NULL, NULL, NULL);
     if (sqlite3_exec(store->db, "RELEASE admin_rollback", NULL, NULL, NULL) != SQLITE_OK &&
         rc == 0) {
-        admin_set_error(errbuf, errlen, "ROLLBACK: cannot commit: %s",
-                        sqlite3_errmsg(store->db));
+        admin_set_error(errbuf, errlen, "ROLLBACK: cannot commit: %s", sqlite3_errmsg(store->db));
         admin_config_unref(*out);
         *out = NULL;
         rc = ADMIN_ESQL;

@@ -203,8 +203,8 @@ static int newest(struct fixture *fx, const char *module)
 {
     char sql[160];
 
-    snprintf(sql, sizeof(sql),
-             "SELECT max(version) FROM mysql_config_versions WHERE module = '%s'", module);
+    snprintf(sql, sizeof(sql), "SELECT max(version) FROM mysql_config_versions WHERE module = '%s'",
+             module);
     return atoi(value(fx, sql));
 }
 
@@ -255,9 +255,9 @@ static void test_versions_read_only_and_saved(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_contains(run_err(fx, "INSERT INTO mysql_config_versions VALUES (99, 'x', '', '', 0)",
-                            1105),
-                    "read-only");
+    assert_contains(
+        run_err(fx, "INSERT INTO mysql_config_versions VALUES (99, 'x', '', '', 0)", 1105),
+        "read-only");
     assert_contains(run_err(fx, "DELETE FROM mysql_config_version_rows", 1105), "read-only");
     assert_contains(run_err(fx, "UPDATE disk.mysql_config_versions SET \"rows\" = 0", 1105),
                     "read-only");
@@ -268,8 +268,8 @@ static void test_versions_read_only_and_saved(void **state)
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM disk.mysql_config_versions"), "0");
     run_ok(fx, "SAVE MYSQL QUERY RULES TO DISK");
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM disk.mysql_config_versions"), "2");
-    assert_string_equal(
-        value(fx, "SELECT COUNT(DISTINCT module) FROM disk.mysql_config_versions"), "1");
+    assert_string_equal(value(fx, "SELECT COUNT(DISTINCT module) FROM disk.mysql_config_versions"),
+                        "1");
     /* A restart reads them back and, the rules unchanged, adds no rules
      * version; the versions of the unsaved modules are gone and recorded
      * anew, with numbers after the saved ones. */
@@ -287,8 +287,7 @@ static void test_versions_pruned(void **state)
     for (int i = 0; i < 55; i++)
         assert_true(run(fx, "LOAD MYSQL USERS TO RUNTIME"));
     assert_string_equal(
-        value(fx, "SELECT COUNT(*) FROM mysql_config_versions WHERE module = 'MYSQL USERS'"),
-        "50");
+        value(fx, "SELECT COUNT(*) FROM mysql_config_versions WHERE module = 'MYSQL USERS'"), "50");
     /* The rows of pruned versions go with them. */
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_config_version_rows WHERE version"
                                   " NOT IN (SELECT version FROM mysql_config_versions)"),
@@ -512,8 +511,9 @@ static void test_lint(void **state)
     struct fixture *fx = *state;
 
     /* No server in hostgroup 7; rule 3 is shadowed by rule 1; a rewrite
-     * without a pattern; rule 5 differs from rule 1 by a user filter, so it
-     * is not shadowed, and rule 7 comes after a rule setting its flagIN. */
+     * without a pattern. Not shadowed: rule 6, since rule 5 only takes user
+     * app, and rule 9, since rule 8 sets its flagIN after rule 1 (and rule 4
+     * rewrites the text rule 1 looked at). */
     run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
                " destination_hostgroup, apply) VALUES (2, 1, '^UPDATE', 7, 1)");
     run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
@@ -528,9 +528,15 @@ static void test_lint(void **state)
                " VALUES (8, 1, 0, 0)");
     run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
                " destination_hostgroup, apply) VALUES (9, 1, '^SELECT', 0, 1)");
+    /* A firewall rule stops evaluation too: rule 11 is shadowed by rule 10. */
+    run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_digest, error_msg)"
+               " VALUES (10, 1, '^DROP', 'no')");
+    run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
+               " destination_hostgroup) VALUES (11, 1, '^DROP', 0)");
     assert_true(run(fx, "LOAD MYSQL QUERY RULES TO RUNTIME"));
     assert_int_equal(fx->res.kind, ADMIN_RES_OK);
-    assert_int_equal(fx->res.n_warnings, 3);
+    assert_int_equal(fx->res.n_warnings, 4);
+    assert_true(has_warning(fx, "rule 11 can never match: rule 10 (error_msg)"));
     assert_true(has_warning(fx, "rule 2: destination_hostgroup 7 has no server"));
     assert_true(has_warning(fx, "rule 3 can never match: rule 1 (apply=1)"));
     assert_true(has_warning(fx, "rule 4: replace_pattern without match_pattern"));
@@ -540,7 +546,7 @@ static void test_lint(void **state)
     assert_int_equal(admin_warnings_result(fx->res.warnings, fx->res.n_warnings, &shown), 0);
     assert_int_equal(shown.kind, ADMIN_RES_ROWS);
     assert_int_equal(shown.ncols, 3);
-    assert_int_equal(shown.nrows, 3);
+    assert_int_equal(shown.nrows, 4);
     assert_string_equal(shown.col_names[0], "Level");
     assert_string_equal(shown.rows[0][0], "Warning");
     assert_string_equal(shown.rows[0][1], "1105");
