@@ -467,10 +467,13 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
         return SQLITE_DENY;
     case SQLITE_CREATE_TRIGGER:
     case SQLITE_CREATE_TEMP_TRIGGER:
-        if (!a2 || (!admin_stats_table(a2) && !admin_monitor_table(a2)))
+        if (!a2 ||
+            (!admin_stats_table(a2) && !admin_monitor_table(a2) && !admin_versions_table(a2)))
             return SQLITE_OK;
+        /* A trigger on the versions would let SQL change what is read-only. */
         snprintf(store->deny_reason, sizeof(store->deny_reason),
-                 "%s is computed when queried and cannot have triggers", a2);
+                 "%s is %s and cannot have triggers", a2,
+                 admin_versions_table(a2) ? "written by LOAD only" : "computed when queried");
         return SQLITE_DENY;
     case SQLITE_DROP_TABLE:
     case SQLITE_ALTER_TABLE:
@@ -1031,9 +1034,11 @@ static int cmd_show_versions(struct exec *ex, const struct args *a)
     unsigned mod = 0;
 
     (void)a;
-    if (st->n > 3 && (!word_is(&st->w[3], "FOR") || (i = 4, !take_module(st, &i, &mod)) ||
-                      i != st->n || st->overflow))
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    if (st->n > 3) {
+        i = 4;
+        if (!word_is(&st->w[3], "FOR") || !take_module(st, &i, &mod) || i != st->n || st->overflow)
+            return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    }
     return run_query(ex,
                      sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
                                      " FROM main.mysql_config_versions%s ORDER BY version",

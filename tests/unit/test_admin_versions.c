@@ -262,6 +262,11 @@ static void test_versions_read_only_and_saved(void **state)
     assert_contains(run_err(fx, "UPDATE disk.mysql_config_versions SET \"rows\" = 0", 1105),
                     "read-only");
     assert_contains(run_err(fx, "DROP TABLE mysql_config_versions", 1105), "cannot be dropped");
+    assert_contains(run_err(fx,
+                            "CREATE TRIGGER t AFTER INSERT ON mysql_config_versions"
+                            " BEGIN DELETE FROM mysql_servers; END",
+                            1105),
+                    "cannot have triggers");
 
     /* SAVE <module> TO DISK saves that module's versions too. */
     assert_true(run(fx, "LOAD MYSQL QUERY RULES TO RUNTIME"));
