@@ -174,6 +174,25 @@ struct admin_diff_side {
 char *admin_diff_sql(sqlite3 *db, unsigned mod, const struct admin_diff_side *a,
                      const struct admin_diff_side *b);
 
+/* A versions command, parsed (versions.c). */
+struct admin_version_cmd {
+    enum {
+        ADMIN_VCMD_SHOW,     /* SHOW CONFIG VERSIONS [FOR <mod>]; mod 0: all */
+        ADMIN_VCMD_ROLLBACK, /* ROLLBACK <mod> TO VERSION <version> [FORCE] */
+        ADMIN_VCMD_DIFF,     /* DIFF <mod> [<side> [<side>]] */
+    } kind;
+    unsigned mod;
+    int64_t version;
+    bool force;
+    struct admin_diff_side sides[2]; /* default MEMORY, RUNTIME */
+};
+
+/* Parses one of the statements above (len bytes, no ';'; keywords in any
+ * case, MEM and RUN as aliases). Returns 0, or ADMIN_EINVAL for anything
+ * else. */
+int admin_version_cmd_parse(const char *sql, size_t len, struct admin_version_cmd *cmd)
+    __attribute__((warn_unused_result));
+
 /* Rule tests and lint at LOAD TO RUNTIME (ruletests.c): with MYSQL QUERY
  * RULES in mods, runs the active rows of main.mysql_query_rules_tests
  * through cfg's rules; with it or MYSQL SERVERS in mods, lints the rules

@@ -976,50 +976,9 @@ static int cmd_layer(struct exec *ex, const struct args *a)
                 text);
 }
 
-/* Versions (versions.c): SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK
- * <module> TO VERSION n [FORCE], DIFF <module> [<side> [<side>]] where a
- * side is MEMORY, RUNTIME, DISK (or MEM, RUN) or VERSION n. */
-
-/* Matches a module's words at st->w[*i], advancing *i. */
-static bool take_module(const struct stmt *st, size_t *i, unsigned *mod)
-{
-    for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
-        const char *p = modules[m].words;
-        size_t k = *i;
-
-        while (*p && k < st->n) {
-            size_t n = strcspn(p, " ");
-
-            if (st->w[k].len != n || strncasecmp(st->w[k].p, p, n) != 0)
-                break;
-            k++;
-            p += n;
-            p += *p == ' ';
-        }
-        if (!*p) {
-            *i = k;
-            *mod = modules[m].mod;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* A positive version number in word w. */
-static bool take_version(const struct word *w, int64_t *v)
-{
-    char buf[24];
-    char *end;
-
-    if (w->len == 0 || w->len >= sizeof(buf))
-        return false;
-    memcpy(buf, w->p, w->len);
-    buf[w->len] = '\0';
-    if (!isdigit((unsigned char)buf[0]))
-        return false;
-    *v = strtoll(buf, &end, 10);
-    return *end == '\0' && *v > 0;
-}
+/* SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK <module> TO VERSION n
+ * [FORCE], DIFF <module> [<side> [<side>]]: parsed and run by versions.c,
+ * answered here. */
 
 static const char versions_usage[] =
     "You have an error in your SQL syntax: use SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK "
@@ -1027,110 +986,49 @@ static const char versions_usage[] =
     "[MEMORY|RUNTIME|DISK|VERSION n]], <module> one of MYSQL SERVERS, MYSQL USERS, MYSQL "
     "QUERY RULES, MYSQL VARIABLES, ADMIN VARIABLES";
 
-static int cmd_show_versions(struct exec *ex, const struct args *a)
+/* A missing version would compare as empty: DIFF says so instead. */
+static int diff_version_exists(struct exec *ex, unsigned mod, int64_t version)
 {
-    const struct stmt *st = ex->stmt;
-    size_t i = 3;
-    unsigned mod = 0;
-
-    (void)a;
-    if (st->n > 3) {
-        i = 4;
-        if (!word_is(&st->w[3], "FOR") || !take_module(st, &i, &mod) || i != st->n || st->overflow)
-            return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    }
-    return run_query(ex,
-                     sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
-                                     " FROM main.mysql_config_versions%s ORDER BY version",
-                                     mod ? " WHERE module = ?1" : ""),
-                     mod ? admin_module_name(mod) : NULL);
-}
-
-static int cmd_rollback(struct exec *ex, const struct args *a)
-{
-    const struct stmt *st = ex->stmt;
-    size_t i = 1;
-    unsigned mod;
-    int64_t v;
-    bool force;
-
-    (void)a;
-    if (st->overflow || !take_module(st, &i, &mod) || i + 3 > st->n || !word_is(&st->w[i], "TO") ||
-        !word_is(&st->w[i + 1], "VERSION") || !take_version(&st->w[i + 2], &v))
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    i += 3;
-    force = i < st->n && word_is(&st->w[i], "FORCE");
-    if (i + force != st->n)
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    return load_to_runtime(ex, mod, force ? ADMIN_LOAD_FORCE : 0, v);
-}
-
-/* One side of a DIFF at st->w[*i]. */
-static bool take_side(const struct stmt *st, size_t *i, struct admin_diff_side *side)
-{
-    static const struct {
-        const char *word;
-        enum admin_layer layer;
-    } layers[] = {
-        {"MEMORY", ADMIN_LAYER_MEMORY},   {"MEM", ADMIN_LAYER_MEMORY},
-        {"RUNTIME", ADMIN_LAYER_RUNTIME}, {"RUN", ADMIN_LAYER_RUNTIME},
-        {"DISK", ADMIN_LAYER_DISK},
-    };
-
-    if (word_is(&st->w[*i], "VERSION")) {
-        if (*i + 1 >= st->n || !take_version(&st->w[*i + 1], &side->version))
-            return false;
-        *i += 2;
-        return true;
-    }
-    for (size_t l = 0; l < sizeof(layers) / sizeof(layers[0]); l++) {
-        if (word_is(&st->w[*i], layers[l].word)) {
-            *side = (struct admin_diff_side){.layer = layers[l].layer};
-            (*i)++;
-            return true;
-        }
-    }
-    return false;
-}
-
-static int cmd_diff(struct exec *ex, const struct args *a)
-{
-    const struct stmt *st = ex->stmt;
-    struct admin_diff_side sides[2] = {{.layer = ADMIN_LAYER_MEMORY},
-                                       {.layer = ADMIN_LAYER_RUNTIME}};
-    size_t i = 1;
-    unsigned mod;
-
-    (void)a;
-    if (st->overflow || !take_module(st, &i, &mod))
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    for (size_t k = 0; k < 2 && i < st->n; k++)
-        if (!take_side(st, &i, &sides[k]))
-            return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    if (i != st->n)
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
-    for (size_t k = 0; k < 2; k++) {
-        int rc;
-
-        if (sides[k].version <= 0)
-            continue;
-        /* A missing version would compare as empty: say so instead. */
-        rc = run_query(ex,
+    int rc = run_query(ex,
                        sqlite3_mprintf("SELECT 1 FROM main.mysql_config_versions"
                                        " WHERE version = %lld AND module = ?1",
-                                       (long long)sides[k].version),
+                                       (long long)version),
                        admin_module_name(mod));
-        if (rc != 0)
-            return rc;
-        if (ex->res->nrows == 0)
-            return fail(ex, ER_UNKNOWN_ERROR, "HY000", "DIFF: there is no version %lld of %s",
-                        (long long)sides[k].version, admin_module_name(mod));
-    }
-    char *sql = admin_diff_sql(ex->store->db, mod, &sides[0], &sides[1]);
 
-    if (!sql)
-        return fail_oom(ex);
-    return run_query(ex, sql, NULL);
+    if (rc == 0 && ex->res->nrows == 0)
+        return fail(ex, ER_UNKNOWN_ERROR, "HY000", "DIFF: there is no version %lld of %s",
+                    (long long)version, admin_module_name(mod));
+    return rc;
+}
+
+static int cmd_versions(struct exec *ex, const struct args *a)
+{
+    struct admin_version_cmd cmd;
+    char *sql;
+    int rc;
+
+    (void)a;
+    if (admin_version_cmd_parse(ex->stmt->start, (size_t)(ex->stmt->end - ex->stmt->start), &cmd) !=
+        0)
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    switch (cmd.kind) {
+    case ADMIN_VCMD_SHOW:
+        return run_query(ex,
+                         sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
+                                         " FROM main.mysql_config_versions%s ORDER BY version",
+                                         cmd.mod ? " WHERE module = ?1" : ""),
+                         cmd.mod ? admin_module_name(cmd.mod) : NULL);
+    case ADMIN_VCMD_ROLLBACK:
+        return load_to_runtime(ex, cmd.mod, cmd.force ? ADMIN_LOAD_FORCE : 0, cmd.version);
+    case ADMIN_VCMD_DIFF:
+        for (size_t k = 0; k < 2; k++)
+            if (cmd.sides[k].version > 0 &&
+                (rc = diff_version_exists(ex, cmd.mod, cmd.sides[k].version)) != 0)
+                return rc;
+        sql = admin_diff_sql(ex->store->db, cmd.mod, &cmd.sides[0], &cmd.sides[1]);
+        return sql ? run_query(ex, sql, NULL) : fail_oom(ex);
+    }
+    return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
 }
 
 static int cmd_show_warnings(struct exec *ex, const struct args *a)
@@ -1466,10 +1364,10 @@ static const struct command {
     {"LOAD *", cmd_layer},
     {"SAVE *", cmd_layer},
     {"EXPLAIN QUERY RULES *", cmd_explain},
-    {"SHOW CONFIG VERSIONS *", cmd_show_versions},
-    {"ROLLBACK MYSQL*", cmd_rollback},
-    {"ROLLBACK ADMIN*", cmd_rollback},
-    {"DIFF *", cmd_diff},
+    {"SHOW CONFIG VERSIONS *", cmd_versions},
+    {"ROLLBACK MYSQL*", cmd_versions},
+    {"ROLLBACK ADMIN*", cmd_versions},
+    {"DIFF *", cmd_versions},
     {"SHOW WARNINGS", cmd_show_warnings},
 };
 

@@ -25,9 +25,12 @@
  */
 #include "admin/admin_int.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Enough for the tables of any module (servers: 2, rules: 2). */
 #define MAX_MOD_TABLES 4
@@ -487,4 +490,133 @@ char *admin_diff_sql(sqlite3 *db, unsigned mod, const struct admin_diff_side *a,
         sqlite3_free(rb);
     }
     return sqlite3_str_finish(s);
+}
+
+/* Parsing the commands: the statement cut into at most MAX_CMD_WORDS words,
+ * consumed from the front. */
+
+#define MAX_CMD_WORDS 12
+
+struct words {
+    struct {
+        const char *p;
+        size_t len;
+    } w[MAX_CMD_WORDS];
+    size_t n, at;
+};
+
+static bool split(const char *p, size_t len, struct words *ws)
+{
+    const char *end = p + len;
+
+    ws->n = ws->at = 0;
+    for (;;) {
+        const char *s;
+
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p == end)
+            return true;
+        if (ws->n == MAX_CMD_WORDS)
+            return false;
+        for (s = p; p < end && !isspace((unsigned char)*p); p++)
+            ;
+        ws->w[ws->n].p = s;
+        ws->w[ws->n++].len = (size_t)(p - s);
+    }
+}
+
+/* Consumes the next word if it is kw (any case). */
+static bool take(struct words *ws, const char *kw)
+{
+    size_t n = strlen(kw);
+
+    if (ws->at == ws->n || ws->w[ws->at].len != n || strncasecmp(ws->w[ws->at].p, kw, n) != 0)
+        return false;
+    ws->at++;
+    return true;
+}
+
+/* Consumes the words of a module's name ("MYSQL QUERY RULES"). */
+static bool take_module(struct words *ws, unsigned *mod)
+{
+    for (size_t m = 0; m < N_MODULES; m++) {
+        char name[32];
+        size_t at = ws->at;
+        bool ok = true;
+
+        snprintf(name, sizeof(name), "%s", admin_module_name(module_bits[m]));
+        for (char *save = NULL, *w = strtok_r(name, " ", &save); w && ok;
+             w = strtok_r(NULL, " ", &save))
+            ok = take(ws, w);
+        if (ok) {
+            *mod = module_bits[m];
+            return true;
+        }
+        ws->at = at;
+    }
+    return false;
+}
+
+/* Consumes a positive decimal number. */
+static bool take_number(struct words *ws, int64_t *v)
+{
+    char buf[24], *end;
+
+    if (ws->at == ws->n || ws->w[ws->at].len >= sizeof(buf) ||
+        !isdigit((unsigned char)ws->w[ws->at].p[0]))
+        return false;
+    memcpy(buf, ws->w[ws->at].p, ws->w[ws->at].len);
+    buf[ws->w[ws->at].len] = '\0';
+    *v = strtoll(buf, &end, 10);
+    if (*end || *v <= 0)
+        return false;
+    ws->at++;
+    return true;
+}
+
+static bool take_side(struct words *ws, struct admin_diff_side *side)
+{
+    if (take(ws, "VERSION"))
+        return take_number(ws, &side->version);
+    side->version = 0;
+    if (take(ws, "MEMORY") || take(ws, "MEM"))
+        side->layer = ADMIN_LAYER_MEMORY;
+    else if (take(ws, "RUNTIME") || take(ws, "RUN"))
+        side->layer = ADMIN_LAYER_RUNTIME;
+    else if (take(ws, "DISK"))
+        side->layer = ADMIN_LAYER_DISK;
+    else
+        return false;
+    return true;
+}
+
+int admin_version_cmd_parse(const char *sql, size_t len, struct admin_version_cmd *cmd)
+{
+    struct words ws;
+    bool ok;
+
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->sides[0].layer = ADMIN_LAYER_MEMORY;
+    cmd->sides[1].layer = ADMIN_LAYER_RUNTIME;
+    if (!sql || !split(sql, len, &ws))
+        return ADMIN_EINVAL;
+    if (take(&ws, "SHOW")) {
+        cmd->kind = ADMIN_VCMD_SHOW;
+        ok = take(&ws, "CONFIG") && take(&ws, "VERSIONS") &&
+             (!take(&ws, "FOR") || take_module(&ws, &cmd->mod));
+    } else if (take(&ws, "ROLLBACK")) {
+        cmd->kind = ADMIN_VCMD_ROLLBACK;
+        ok = take_module(&ws, &cmd->mod) && take(&ws, "TO") && take(&ws, "VERSION") &&
+             take_number(&ws, &cmd->version);
+        cmd->force = ok && take(&ws, "FORCE");
+    } else if (take(&ws, "DIFF")) {
+        cmd->kind = ADMIN_VCMD_DIFF;
+        ok = take_module(&ws, &cmd->mod);
+        for (size_t k = 0; ok && k < 2 && ws.at < ws.n; k++)
+            ok = take_side(&ws, &cmd->sides[k]);
+    } else {
+        ok = false;
+    }
+    return ok && ws.at == ws.n ? 0 : ADMIN_EINVAL;
 }

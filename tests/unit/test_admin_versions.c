@@ -249,6 +249,18 @@ static void test_versions_recorded(void **state)
     /* Bad spellings are syntax errors. */
     run_err(fx, "SHOW CONFIG VERSIONS FOR MYSQL RULES", 1064);
     run_err(fx, "SHOW CONFIG VERSIONS MYSQL SERVERS", 1064);
+    run_err(fx, "SHOW CONFIG VERSIONS FOR", 1064);
+    run_err(fx, "SHOW CONFIG VERSIONS FOR ADMIN VARIABLES AND MORE", 1064);
+    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION 0", 1064);
+    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION -5", 1064);
+    run_err(fx, "ROLLBACK MYSQL USERS VERSION 2", 1064);
+    run_err(fx, "DIFF MYSQL USERS VERSION", 1064);
+    run_err(fx, "DIFF MYSQL USERS MEMORY RUNTIME DISK DISK DISK DISK DISK DISK DISK DISK", 1064);
+    /* Aliases and any case work. */
+    run_rows(fx, "diff mysql users run mem", 6, 0);
+    run_rows(fx, "Show Config Versions For Admin Variables;", 5, 1);
+    assert_true(run(fx, "ROLLBACK ADMIN VARIABLES TO VERSION 5"));
+    run_rows(fx, "SHOW CONFIG VERSIONS FOR ADMIN VARIABLES", 5, 2);
 }
 
 static void test_versions_read_only_and_saved(void **state)
