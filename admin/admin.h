@@ -12,6 +12,12 @@
  *            rebuilt from them when only one module is reloaded.
  *   DISK     datadir/sluice.db, ATTACHed as schema `disk` with the same tables.
  *
+ * Beside the layers, every LOAD <module> TO RUNTIME records a version of the
+ * module (mysql_config_versions and mysql_config_version_rows, in MEMORY and
+ * saved to DISK with the module), which ROLLBACK restores and DIFF compares;
+ * LOAD MYSQL QUERY RULES first runs mysql_query_rules_tests and lints the
+ * rules (admin/versions.c, admin/ruletests.c; README "Safer changes").
+ *
  * Start-up precedence: DISK if sluice.db exists (non-empty); else the --config
  * file (an SQL script against the MEMORY tables) on top of the built-in
  * defaults, saved to DISK at once; else the defaults alone, also saved. So a

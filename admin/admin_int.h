@@ -2,9 +2,10 @@
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
  * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables), exec.c (the admin statements) and stats_tables.c (the stats
- * tables computed when queried). Nothing outside admin/ should
- * include this.
+ * tables), exec.c (the admin statements), stats_tables.c (the stats
+ * tables computed when queried), versions.c (configuration versions,
+ * ROLLBACK and DIFF) and ruletests.c (rule tests and lint at LOAD). Nothing
+ * outside admin/ should include this.
  */
 #ifndef SLUICE_ADMIN_ADMIN_INT_H
 #define SLUICE_ADMIN_ADMIN_INT_H

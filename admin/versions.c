@@ -293,6 +293,9 @@ static int record_module(sqlite3 *db, unsigned mod, bool only_if_changed, char *
                    " main.mysql_config_versions UNION ALL SELECT version FROM"
                    " disk.mysql_config_versions)",
                    NULL, &v, NULL, 0);
+    if (rc != 0)
+        admin_set_error(errbuf, errlen, "cannot number a version: %s",
+                        admin_safe_sqlite_msg(sqlite3_errmsg(db)));
     for (size_t i = 0; i < nt && rc == 0; i++)
         rc = record_table(db, &t[i], v, &hash, &rows, errbuf, errlen);
     if (rc != 0)
