@@ -48,10 +48,11 @@
  * text. Hit counters do not move.
  *
  * SHOW CONFIG VERSIONS, ROLLBACK <module> TO VERSION n and DIFF <module>
- * are parsed here and run by versions.c (see the top of that file); FORCE
- * after LOAD ... TO RUNTIME turns failing rule tests (ruletests.c) into
- * warnings. Warnings of a statement travel in res->warnings; SHOW WARNINGS
- * is answered by the caller, who keeps them per session.
+ * are parsed and run by versions.c (see the top of that file) and answered
+ * here; FORCE after LOAD ... TO RUNTIME turns failing rule tests
+ * (ruletests.c) into warnings. Warnings of a statement travel in
+ * res->warnings; SHOW WARNINGS answers those of the previous statement of
+ * the same string, while the caller keeps them across strings per session.
  *
  * Error numbers follow MySQL: 1064/42000 for syntax and unknown commands,
  * 1105/HY000 for SQLite and validation errors (the message starts with the
@@ -107,6 +108,10 @@ struct exec {
     const struct admin_config *runtime;
     struct admin_result *res;
     const struct stmt *stmt;
+    /* The previous statement's warnings in this string, for a SHOW
+     * WARNINGS after it (owned). */
+    struct admin_warning *prev_warnings;
+    size_t n_prev_warnings;
 };
 
 /* Result building. */
@@ -286,9 +291,6 @@ bool admin_is_show_warnings(const char *sql, size_t len)
         p++;
     return p == end;
 }
-
-static int columns(struct exec *ex, size_t n, const char *const *names);
-static int add_row(struct exec *ex, const char *const *values);
 
 static int warning_rows(struct exec *ex, const struct admin_warning *w, size_t n)
 {
@@ -1031,12 +1033,22 @@ static int cmd_versions(struct exec *ex, const struct args *a)
     return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
 }
 
+/* The warnings of the previous statement of the same string; a session's
+ * earlier strings are the caller's (admin_is_show_warnings). As in MySQL,
+ * they stay the current warnings afterwards. */
 static int cmd_show_warnings(struct exec *ex, const struct args *a)
 {
+    int rc;
+
     (void)a;
-    /* The caller keeps a session's warnings (admin_is_show_warnings); here
-     * there is no earlier statement to report on. */
-    return warning_rows(ex, NULL, 0);
+    rc = warning_rows(ex, ex->prev_warnings, ex->n_prev_warnings);
+    if (rc == 0) {
+        ex->res->warnings = ex->prev_warnings;
+        ex->res->n_warnings = ex->n_prev_warnings;
+        ex->prev_warnings = NULL;
+        ex->n_prev_warnings = 0;
+    }
+    return rc;
 }
 
 /* EXPLAIN QUERY RULES [FROM MEMORY|RUNTIME] FOR '<query>' [USER '<user>']
@@ -1526,6 +1538,11 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
             p++; /* an empty statement between two ';' */
             continue;
         }
+        free(ex.prev_warnings);
+        ex.prev_warnings = res->warnings;
+        ex.n_prev_warnings = res->n_warnings;
+        res->warnings = NULL;
+        res->n_warnings = 0;
         reset(res);
         ran = true;
         rc = run_statement(&ex, p, &next);
@@ -1535,6 +1552,7 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
     }
     if (rc == 0 && !ran)
         rc = fail(&ex, ER_EMPTY_QUERY, "42000", "Query was empty");
+    free(ex.prev_warnings);
     free(buf);
     return rc;
 }

@@ -570,6 +570,13 @@ static void test_lint(void **state)
     assert_contains(shown.rows[0][2], "rule 2");
     admin_result_free(&shown);
     run_rows(fx, "SHOW WARNINGS", 3, 0);
+    /* In one string, SHOW WARNINGS sees the statement before it, and keeps
+     * them as the string's warnings. */
+    assert_true(run(fx, "LOAD MYSQL QUERY RULES TO RUNTIME; SHOW WARNINGS"));
+    run_rows(fx, "LOAD MYSQL QUERY RULES TO RUNTIME; SHOW WARNINGS", 3, 4);
+    assert_contains(cell(fx, 3, 2), "rule 11 can never match");
+    assert_int_equal(fx->res.n_warnings, 4);
+    run_rows(fx, "SELECT 1; SHOW WARNINGS", 3, 0);
     assert_true(admin_is_show_warnings("show  warnings ;", 16));
     assert_true(admin_is_show_warnings(" SHOW WARNINGS", 14));
     assert_false(admin_is_show_warnings("SHOW WARNINGS LIMIT 1", 21));
