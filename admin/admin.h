@@ -306,7 +306,8 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
  * admin_is_show_warnings() says the next statement asks for them, answers
  * with admin_warnings_result() instead of admin_execute() (MySQL leaves the
  * warnings in place after SHOW WARNINGS). admin_execute() itself answers
- * SHOW WARNINGS with an empty set, since it sees no session. */
+ * SHOW WARNINGS with the warnings of the statement before it in the same
+ * string (none when it comes first: it sees no session). */
 bool admin_is_show_warnings(const char *sql, size_t len);
 
 /* Fills res (overwritten) with the result set Level, Code, Message of the n
