@@ -12,6 +12,12 @@
  *            rebuilt from them when only one module is reloaded.
  *   DISK     datadir/sluice.db, ATTACHed as schema `disk` with the same tables.
  *
+ * Beside the layers, every LOAD <module> TO RUNTIME records a version of the
+ * module (mysql_config_versions and mysql_config_version_rows, in MEMORY and
+ * saved to DISK with the module), which ROLLBACK restores and DIFF compares;
+ * LOAD MYSQL QUERY RULES first runs mysql_query_rules_tests and lints the
+ * rules (admin/versions.c, admin/ruletests.c; README "Safer changes").
+ *
  * Start-up precedence: DISK if sluice.db exists (non-empty); else the --config
  * file (an SQL script against the MEMORY tables) on top of the built-in
  * defaults, saved to DISK at once; else the defaults alone, also saved. So a
@@ -229,6 +235,18 @@ void admin_config_unref(struct admin_config *cfg);
 const struct admin_user *admin_config_user(const struct admin_config *cfg, const char *name,
                                            size_t name_len);
 
+/* A note attached to a result, as MySQL's warnings: the OK packet carries
+ * their count and SHOW WARNINGS lists them (Level 'Warning'). LOAD ... TO
+ * RUNTIME adds the rule lint and, with FORCE, failing rule tests. */
+struct admin_warning {
+    uint16_t code; /* MySQL error number; Sluice uses 1105 */
+    char msg[384];
+};
+
+/* At most this many warnings are kept per result (MySQL's max_error_count
+ * default); the count in the OK packet stays exact up to 65535. */
+#define ADMIN_MAX_WARNINGS 64
+
 enum admin_result_kind {
     ADMIN_RES_OK,    /* no result set: affected_rows */
     ADMIN_RES_ROWS,  /* a result set: ncols, col_names, nrows, rows (maybe zero rows) */
@@ -253,6 +271,11 @@ struct admin_result {
      * together with kind == ADMIN_RES_ERROR when a LOAD succeeded and a later
      * statement of the same string failed: it must be published anyway. */
     struct admin_config *new_runtime;
+    /* The last statement's warnings (kept also with an ERROR result: a
+     * refused LOAD lists every failing rule test there). n_warnings counts
+     * all, warnings holds the first ADMIN_MAX_WARNINGS. */
+    struct admin_warning *warnings;
+    size_t n_warnings;
     size_t rows_cap; /* private: allocated length of rows */
 };
 
@@ -270,7 +293,13 @@ struct admin_result {
  * client and common tools send (SELECT @@version_comment LIMIT 1 and other
  * @@variables, SELECT DATABASE(), USER(), VERSION(), SHOW DATABASES, SHOW
  * TABLES [FROM main|disk], SHOW CREATE TABLE t, SET ... (accepted and
- * ignored), USE main). Keywords are case-insensitive; a trailing ';' is
+ * ignored), USE main); Sluice's configuration versions and checks
+ * (versions.c, ruletests.c): LOAD <module> TO RUNTIME FORCE (load even if
+ * rule tests in mysql_query_rules_tests fail), SHOW CONFIG VERSIONS [FOR
+ * <module>], ROLLBACK <module> TO VERSION n [FORCE], DIFF <module> [<side>
+ * [<side>]] with a side MEMORY, RUNTIME, DISK or VERSION n (default MEMORY
+ * RUNTIME; rows change, table_name, row_key, column_name, value_a, value_b).
+ * Keywords are case-insensitive; a trailing ';' is
  * optional. Several statements separated by ';' run in order; the result is
  * the last one's, or the first error (later statements do not run).
  *
@@ -280,6 +309,19 @@ struct admin_result {
  * carries the outcome and callers need not look at the code. */
 int admin_execute(struct admin_store *store, const struct admin_config *runtime, const char *sql,
                   size_t len, struct admin_result *res);
+
+/* SHOW WARNINGS belongs to a client session, not to the store: the caller
+ * keeps the warnings of the session's last statement and, when
+ * admin_is_show_warnings() says the next statement asks for them, answers
+ * with admin_warnings_result() instead of admin_execute() (MySQL leaves the
+ * warnings in place after SHOW WARNINGS). admin_execute() itself answers
+ * SHOW WARNINGS with the warnings of the statement before it in the same
+ * string (none when it comes first: it sees no session). */
+bool admin_is_show_warnings(const char *sql, size_t len);
+
+/* Fills res (overwritten) with the result set Level, Code, Message of the n
+ * warnings w (borrowed). Returns 0 or ADMIN_ENOMEM with an ERROR result. */
+int admin_warnings_result(const struct admin_warning *w, size_t n, struct admin_result *res);
 
 /* Frees everything res owns, unrefs new_runtime if still set, and zeroes
  * res (so a second call is harmless). */

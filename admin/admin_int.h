@@ -2,9 +2,10 @@
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
  * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables), exec.c (the admin statements) and stats_tables.c (the stats
- * tables computed when queried). Nothing outside admin/ should
- * include this.
+ * tables), exec.c (the admin statements), stats_tables.c (the stats
+ * tables computed when queried), versions.c (configuration versions,
+ * ROLLBACK and DIFF) and ruletests.c (rule tests and lint at LOAD). Nothing
+ * outside admin/ should include this.
  */
 #ifndef SLUICE_ADMIN_ADMIN_INT_H
 #define SLUICE_ADMIN_ADMIN_INT_H
@@ -92,12 +93,116 @@ int admin_layer_copy(sqlite3 *db, unsigned mods, enum admin_layer from, enum adm
                      uint64_t *rows, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* How admin_layer_to_runtime() treats the checks of the candidate. */
+#define ADMIN_LOAD_FORCE 0x01u   /* failing rule tests become warnings */
+#define ADMIN_LOAD_STARTUP 0x02u /* no tests or lint; a version only if changed */
+
 /* LOAD <mods> TO RUNTIME: builds a snapshot with mods from MEMORY and the
- * rest from runtime_*, and only if it validates copies mods' MEMORY tables to
- * runtime_*; all inside one savepoint. Returns 0 and the snapshot in *out, or
- * a negative code with nothing changed (layers.c). */
-int admin_layer_to_runtime(struct admin_store *store, unsigned mods, struct admin_config **out,
-                           char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+ * rest from runtime_*, runs the rule tests and lint on it
+ * (admin_rule_checks), and only if it validates and the tests pass (or
+ * flags has ADMIN_LOAD_FORCE) copies mods' MEMORY tables to runtime_* and
+ * records a version of each module (admin_versions_record); all inside one
+ * savepoint. Warnings go to res (NULL: dropped). Returns 0 and the snapshot
+ * in *out, or a negative code with nothing changed (layers.c). */
+int admin_layer_to_runtime(struct admin_store *store, unsigned mods, unsigned flags,
+                           struct admin_result *res, struct admin_config **out, char *errbuf,
+                           size_t errlen) __attribute__((warn_unused_result));
+
+/* A table a module owns, for code that walks a module's rows generically
+ * (versions.c): its name, its primary key columns ("a,b") and the SQL
+ * condition selecting the module's rows in it. */
+struct admin_mod_table {
+    const char *name;
+    const char *key;
+    const char *where;
+};
+
+/* Fills out with the tables of module mod (one ADMIN_MOD_* bit), in a fixed
+ * order; returns how many (at most max) (layers.c). */
+size_t admin_module_tables(unsigned mod, struct admin_mod_table *out, size_t max);
+
+/* "MYSQL QUERY RULES" etc., or NULL for anything but one module bit (layers.c). */
+const char *admin_module_name(unsigned mod);
+
+/* Appends a warning to res (NULL: ignored); past ADMIN_MAX_WARNINGS only
+ * the count grows. Quietly counts a warning it has no memory for (exec.c). */
+void admin_result_warn(struct admin_result *res, uint16_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Configuration versions (versions.c): mysql_config_versions and
+ * mysql_config_version_rows, in MEMORY and DISK. Each module keeps its
+ * newest ADMIN_VERSIONS_KEEP versions. */
+#define ADMIN_VERSIONS_KEEP 50
+
+/* Creates the version tables in schema "main" or "disk" if missing. */
+int admin_versions_create(sqlite3 *db, const char *schema, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* True for the version tables' names: read-only for operators. */
+bool admin_versions_table(const char *name);
+
+/* Records a version of each module in mods from its runtime_* rows, and
+ * prunes each module to its newest ADMIN_VERSIONS_KEEP versions. With
+ * only_if_changed, a module whose checksum equals its newest version's is
+ * skipped. Runs in the caller's savepoint. Returns 0 or ADMIN_E*. */
+int admin_versions_record(sqlite3 *db, unsigned mods, bool only_if_changed, char *errbuf,
+                          size_t errlen) __attribute__((warn_unused_result));
+
+/* Merges the versions of mods from one of MEMORY/DISK into the other
+ * (versions never change, so a merge loses nothing), then prunes. Other
+ * layer pairs do nothing. Returns 0 or ADMIN_E*. */
+int admin_versions_copy(sqlite3 *db, unsigned mods, enum admin_layer from, enum admin_layer to,
+                        char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* ROLLBACK <mod> TO VERSION version: restores that version's rows into
+ * MEMORY and loads the module to runtime (recording a new version), all or
+ * nothing. Not inside an operator's transaction (the caller checks).
+ * Returns 0 and *out, or ADMIN_EINVAL (unknown version, another module's),
+ * ADMIN_E* with a message. */
+int admin_versions_rollback(struct admin_store *store, unsigned mod, int64_t version,
+                            unsigned flags, struct admin_result *res, struct admin_config **out,
+                            char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* One side of a DIFF: a layer, or a recorded version (layer ignored). */
+struct admin_diff_side {
+    enum admin_layer layer;
+    int64_t version; /* > 0: that version's rows */
+};
+
+/* The SQL (sqlite3_mprintf'd; caller frees) of DIFF <mod> a b: rows
+ * (change, table_name, row_key, column_name, value_a, value_b). NULL on OOM
+ * or when mod is not one module. */
+char *admin_diff_sql(sqlite3 *db, unsigned mod, const struct admin_diff_side *a,
+                     const struct admin_diff_side *b);
+
+/* A versions command, parsed (versions.c). */
+struct admin_version_cmd {
+    enum {
+        ADMIN_VCMD_SHOW,     /* SHOW CONFIG VERSIONS [FOR <mod>]; mod 0: all */
+        ADMIN_VCMD_ROLLBACK, /* ROLLBACK <mod> TO VERSION <version> [FORCE] */
+        ADMIN_VCMD_DIFF,     /* DIFF <mod> [<side> [<side>]] */
+    } kind;
+    unsigned mod;
+    int64_t version;
+    bool force;
+    struct admin_diff_side sides[2]; /* default MEMORY, RUNTIME */
+};
+
+/* Parses one of the statements above (len bytes, no ';'; keywords in any
+ * case, MEM and RUN as aliases). Returns 0, or ADMIN_EINVAL for anything
+ * else. */
+int admin_version_cmd_parse(const char *sql, size_t len, struct admin_version_cmd *cmd)
+    __attribute__((warn_unused_result));
+
+/* Rule tests and lint at LOAD TO RUNTIME (ruletests.c): with MYSQL QUERY
+ * RULES in mods, runs the active rows of main.mysql_query_rules_tests
+ * through cfg's rules; with it or MYSQL SERVERS in mods, lints the rules
+ * against cfg's servers. Lint and (with ADMIN_LOAD_FORCE) failing tests go
+ * to res as warnings; without FORCE failing tests return ADMIN_EINVAL with
+ * a message listing them. Returns 0 or ADMIN_E*. */
+int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct admin_config *cfg,
+                      struct admin_result *res, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* The stats tables a statement reads, as ADMIN_STATS_* bits (stats_tables.c). */
 #define ADMIN_STATS_DIGEST 0x01u        /* stats_mysql_query_digest */

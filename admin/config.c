@@ -897,7 +897,8 @@ int admin_config_load(struct admin_store *store, struct admin_config **out, char
         admin_set_error(errbuf, errlen, "no admin store");
         return ADMIN_EINVAL;
     }
-    return admin_layer_to_runtime(store, ADMIN_MOD_ALL, out, errbuf, errlen);
+    return admin_layer_to_runtime(store, ADMIN_MOD_ALL, ADMIN_LOAD_STARTUP, NULL, out, errbuf,
+                                  errlen);
 }
 
 struct admin_config *admin_config_ref(struct admin_config *cfg)

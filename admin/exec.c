@@ -47,6 +47,13 @@
  * digest the query's as 0x and 16 hex digits and digest_text its digest
  * text. Hit counters do not move.
  *
+ * SHOW CONFIG VERSIONS, ROLLBACK <module> TO VERSION n and DIFF <module>
+ * are parsed and run by versions.c (see the top of that file) and answered
+ * here; FORCE after LOAD ... TO RUNTIME turns failing rule tests
+ * (ruletests.c) into warnings. Warnings of a statement travel in
+ * res->warnings; SHOW WARNINGS answers those of the previous statement of
+ * the same string, while the caller keeps them across strings per session.
+ *
  * Error numbers follow MySQL: 1064/42000 for syntax and unknown commands,
  * 1105/HY000 for SQLite and validation errors (the message starts with the
  * statement's first keyword, or names the command). Messages quote user text
@@ -101,6 +108,10 @@ struct exec {
     const struct admin_config *runtime;
     struct admin_result *res;
     const struct stmt *stmt;
+    /* The previous statement's warnings in this string, for a SHOW
+     * WARNINGS after it (owned). */
+    struct admin_warning *prev_warnings;
+    size_t n_prev_warnings;
 };
 
 /* Result building. */
@@ -122,12 +133,14 @@ static void clear_rows(struct admin_result *res)
 }
 
 /* Resets res for the next statement; a snapshot loaded by an earlier one is
- * kept, since its runtime_* rows are already written. */
+ * kept, since its runtime_* rows are already written. Warnings are the last
+ * statement's, as in MySQL. */
 static void reset(struct admin_result *res)
 {
     struct admin_config *keep = res->new_runtime;
 
     clear_rows(res);
+    free(res->warnings);
     memset(res, 0, sizeof(*res));
     res->new_runtime = keep;
 }
@@ -137,6 +150,7 @@ void admin_result_free(struct admin_result *res)
     if (!res)
         return;
     clear_rows(res);
+    free(res->warnings);
     admin_config_unref(res->new_runtime);
     memset(res, 0, sizeof(*res));
 }
@@ -233,6 +247,75 @@ static int add_row(struct exec *ex, const char *const *values)
         if (values[c] && !(row[c] = strdup(values[c])))
             return fail_oom(ex);
     return 0;
+}
+
+void admin_result_warn(struct admin_result *res, uint16_t code, const char *fmt, ...)
+{
+    struct admin_warning *w;
+    va_list ap;
+
+    if (!res)
+        return;
+    if (res->n_warnings < ADMIN_MAX_WARNINGS) {
+        /* Allocated whole at the first warning: the bound is small. */
+        if (!res->warnings)
+            res->warnings = calloc(ADMIN_MAX_WARNINGS, sizeof(*res->warnings));
+        if (res->warnings) {
+            w = &res->warnings[res->n_warnings];
+            w->code = code;
+            va_start(ap, fmt);
+            vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+            va_end(ap);
+        }
+    }
+    res->n_warnings++;
+}
+
+bool admin_is_show_warnings(const char *sql, size_t len)
+{
+    static const char *const words[] = {"SHOW", "WARNINGS"};
+    const char *p = sql, *end = sql + len;
+
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(words[i]);
+
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if ((size_t)(end - p) < n || strncasecmp(p, words[i], n) != 0)
+            return false;
+        p += n;
+        if (p < end && !isspace((unsigned char)*p) && *p != ';')
+            return false;
+    }
+    while (p < end && (isspace((unsigned char)*p) || *p == ';'))
+        p++;
+    return p == end;
+}
+
+static int warning_rows(struct exec *ex, const struct admin_warning *w, size_t n)
+{
+    static const char *const names[] = {"Level", "Code", "Message"};
+    char code[8];
+    int rc;
+
+    rc = columns(ex, 3, names);
+    for (size_t i = 0; rc == 0 && w && i < n && i < ADMIN_MAX_WARNINGS; i++) {
+        const char *row[] = {"Warning", code, w[i].msg};
+
+        snprintf(code, sizeof(code), "%u", (unsigned)w[i].code);
+        rc = add_row(ex, row);
+    }
+    return rc;
+}
+
+int admin_warnings_result(const struct admin_warning *w, size_t n, struct admin_result *res)
+{
+    struct exec ex = {.res = res};
+
+    if (!res)
+        return ADMIN_EINVAL;
+    memset(res, 0, sizeof(*res));
+    return warning_rows(&ex, w, n);
 }
 
 /* Plain SQL. */
@@ -371,6 +454,13 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
                      "%s is read-only: the monitor writes it", table);
             return SQLITE_DENY;
         }
+        if (table && admin_versions_table(table)) {
+            snprintf(store->deny_reason, sizeof(store->deny_reason),
+                     "%s is read-only: LOAD ... TO RUNTIME records versions, ROLLBACK restores "
+                     "them",
+                     table);
+            return SQLITE_DENY;
+        }
         if (!table || !admin_table_known(table, &runtime) || !runtime)
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
@@ -379,15 +469,18 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
         return SQLITE_DENY;
     case SQLITE_CREATE_TRIGGER:
     case SQLITE_CREATE_TEMP_TRIGGER:
-        if (!a2 || (!admin_stats_table(a2) && !admin_monitor_table(a2)))
+        if (!a2 ||
+            (!admin_stats_table(a2) && !admin_monitor_table(a2) && !admin_versions_table(a2)))
             return SQLITE_OK;
+        /* A trigger on the versions would let SQL change what is read-only. */
         snprintf(store->deny_reason, sizeof(store->deny_reason),
-                 "%s is computed when queried and cannot have triggers", a2);
+                 "%s is %s and cannot have triggers", a2,
+                 admin_versions_table(a2) ? "written by LOAD only" : "computed when queried");
         return SQLITE_DENY;
     case SQLITE_DROP_TABLE:
     case SQLITE_ALTER_TABLE:
         if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table) &&
-                       !admin_monitor_table(table)))
+                       !admin_monitor_table(table) && !admin_versions_table(table)))
             return SQLITE_OK;
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is an admin table and cannot be dropped or altered", table);
@@ -792,7 +885,9 @@ static const struct {
 
 static bool match(const char *pattern, const struct stmt *st, struct args *a);
 
-static int load_to_runtime(struct exec *ex, unsigned mod)
+/* Loads mod to runtime, or with version > 0 rolls it back to that version
+ * first (ROLLBACK ... TO VERSION). */
+static int load_to_runtime(struct exec *ex, unsigned mod, unsigned flags, int64_t version)
 {
     struct admin_config *cfg = NULL;
     char err[sizeof(ex->res->err_msg)];
@@ -802,9 +897,15 @@ static int load_to_runtime(struct exec *ex, unsigned mod)
      * that restores the runtime_* tables under it. */
     if (!sqlite3_get_autocommit(ex->store->db))
         return fail(ex, ER_CANT_DO_THIS_DURING_AN_TRANSACTION, "25000",
-                    "LOAD ... TO RUNTIME is not allowed inside a transaction: COMMIT or "
-                    "ROLLBACK first");
-    rc = admin_layer_to_runtime(ex->store, mod, &cfg, err, sizeof(err));
+                    "%s is not allowed inside a transaction: COMMIT or ROLLBACK first",
+                    version > 0 ? "ROLLBACK ... TO VERSION" : "LOAD ... TO RUNTIME");
+    if (version > 0)
+        rc = admin_versions_rollback(ex->store, mod, version, flags, ex->res, &cfg, err,
+                                     sizeof(err));
+    else
+        rc = admin_layer_to_runtime(ex->store, mod, flags, ex->res, &cfg, err, sizeof(err));
+    if (rc == ADMIN_ENOMEM)
+        return fail_oom(ex);
     if (rc != 0) {
         fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
         return rc;
@@ -814,7 +915,7 @@ static int load_to_runtime(struct exec *ex, unsigned mod)
     return ok(ex, 0);
 }
 
-static int run_action(struct exec *ex, unsigned mod, enum action action)
+static int run_action(struct exec *ex, unsigned mod, enum action action, bool force)
 {
     static const struct {
         enum admin_layer from, to;
@@ -828,7 +929,10 @@ static int run_action(struct exec *ex, unsigned mod, enum action action)
     int rc;
 
     if (action == MEMORY_TO_RUNTIME)
-        return load_to_runtime(ex, mod);
+        return load_to_runtime(ex, mod, force ? ADMIN_LOAD_FORCE : 0, 0);
+    if (force)
+        return fail(ex, ER_PARSE_ERROR, "42000",
+                    "You have an error in your SQL syntax: FORCE is only for LOAD ... TO RUNTIME");
     rc = admin_layer_copy(ex->store->db, mod, copies[action].from, copies[action].to, &rows, err,
                           sizeof(err));
     if (rc != 0) {
@@ -839,18 +943,31 @@ static int run_action(struct exec *ex, unsigned mod, enum action action)
     return ok(ex, rows);
 }
 
+static bool word_is(const struct word *w, const char *s)
+{
+    return w->len == strlen(s) && strncasecmp(w->p, s, w->len) == 0;
+}
+
 static int cmd_layer(struct exec *ex, const struct args *a)
 {
     char pattern[64], text[ADMIN_EXCERPT_MAX + 8];
+    struct stmt st = *ex->stmt;
     struct args unused;
+    bool force = false;
 
     (void)a;
+    /* LOAD ... TO RUNTIME FORCE: the command without its last word. */
+    if (st.n > 2 && !st.overflow && word_is(&st.w[st.n - 1], "FORCE")) {
+        force = true;
+        st.n--;
+        st.end = st.w[st.n - 1].p + st.w[st.n - 1].len;
+    }
     for (size_t d = 0; d < sizeof(directions) / sizeof(directions[0]); d++) {
         for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
             snprintf(pattern, sizeof(pattern), "%s %s %s", directions[d].verb, modules[m].words,
                      directions[d].words);
-            if (match(pattern, ex->stmt, &unused))
-                return run_action(ex, modules[m].mod, directions[d].action);
+            if (match(pattern, &st, &unused))
+                return run_action(ex, modules[m].mod, directions[d].action, force);
         }
     }
     admin_excerpt(ex->stmt->start, text, sizeof(text));
@@ -859,6 +976,79 @@ static int cmd_layer(struct exec *ex, const struct args *a)
                 "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "
                 "TO|FROM RUNTIME|MEMORY|DISK",
                 text);
+}
+
+/* SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK <module> TO VERSION n
+ * [FORCE], DIFF <module> [<side> [<side>]]: parsed and run by versions.c,
+ * answered here. */
+
+static const char versions_usage[] =
+    "You have an error in your SQL syntax: use SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK "
+    "<module> TO VERSION n [FORCE] or DIFF <module> [MEMORY|RUNTIME|DISK|VERSION n "
+    "[MEMORY|RUNTIME|DISK|VERSION n]], <module> one of MYSQL SERVERS, MYSQL USERS, MYSQL "
+    "QUERY RULES, MYSQL VARIABLES, ADMIN VARIABLES";
+
+/* A missing version would compare as empty: DIFF says so instead. */
+static int diff_version_exists(struct exec *ex, unsigned mod, int64_t version)
+{
+    int rc = run_query(ex,
+                       sqlite3_mprintf("SELECT 1 FROM main.mysql_config_versions"
+                                       " WHERE version = %lld AND module = ?1",
+                                       (long long)version),
+                       admin_module_name(mod));
+
+    if (rc == 0 && ex->res->nrows == 0)
+        return fail(ex, ER_UNKNOWN_ERROR, "HY000", "DIFF: there is no version %lld of %s",
+                    (long long)version, admin_module_name(mod));
+    return rc;
+}
+
+static int cmd_versions(struct exec *ex, const struct args *a)
+{
+    struct admin_version_cmd cmd;
+    char *sql;
+    int rc;
+
+    (void)a;
+    if (admin_version_cmd_parse(ex->stmt->start, (size_t)(ex->stmt->end - ex->stmt->start), &cmd) !=
+        0)
+        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    switch (cmd.kind) {
+    case ADMIN_VCMD_SHOW:
+        return run_query(ex,
+                         sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
+                                         " FROM main.mysql_config_versions%s ORDER BY version",
+                                         cmd.mod ? " WHERE module = ?1" : ""),
+                         cmd.mod ? admin_module_name(cmd.mod) : NULL);
+    case ADMIN_VCMD_ROLLBACK:
+        return load_to_runtime(ex, cmd.mod, cmd.force ? ADMIN_LOAD_FORCE : 0, cmd.version);
+    case ADMIN_VCMD_DIFF:
+        for (size_t k = 0; k < 2; k++)
+            if (cmd.sides[k].version > 0 &&
+                (rc = diff_version_exists(ex, cmd.mod, cmd.sides[k].version)) != 0)
+                return rc;
+        sql = admin_diff_sql(ex->store->db, cmd.mod, &cmd.sides[0], &cmd.sides[1]);
+        return sql ? run_query(ex, sql, NULL) : fail_oom(ex);
+    }
+    return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+}
+
+/* The warnings of the previous statement of the same string; a session's
+ * earlier strings are the caller's (admin_is_show_warnings). As in MySQL,
+ * they stay the current warnings afterwards. */
+static int cmd_show_warnings(struct exec *ex, const struct args *a)
+{
+    int rc;
+
+    (void)a;
+    rc = warning_rows(ex, ex->prev_warnings, ex->n_prev_warnings);
+    if (rc == 0) {
+        ex->res->warnings = ex->prev_warnings;
+        ex->res->n_warnings = ex->n_prev_warnings;
+        ex->prev_warnings = NULL;
+        ex->n_prev_warnings = 0;
+    }
+    return rc;
 }
 
 /* EXPLAIN QUERY RULES [FROM MEMORY|RUNTIME] FOR '<query>' [USER '<user>']
@@ -1186,6 +1376,11 @@ static const struct command {
     {"LOAD *", cmd_layer},
     {"SAVE *", cmd_layer},
     {"EXPLAIN QUERY RULES *", cmd_explain},
+    {"SHOW CONFIG VERSIONS *", cmd_versions},
+    {"ROLLBACK MYSQL*", cmd_versions},
+    {"ROLLBACK ADMIN*", cmd_versions},
+    {"DIFF *", cmd_versions},
+    {"SHOW WARNINGS", cmd_show_warnings},
 };
 
 /* Statement splitting and matching. */
@@ -1343,6 +1538,11 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
             p++; /* an empty statement between two ';' */
             continue;
         }
+        free(ex.prev_warnings);
+        ex.prev_warnings = res->warnings;
+        ex.n_prev_warnings = res->n_warnings;
+        res->warnings = NULL;
+        res->n_warnings = 0;
         reset(res);
         ran = true;
         rc = run_statement(&ex, p, &next);
@@ -1352,6 +1552,7 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
     }
     if (rc == 0 && !ran)
         rc = fail(&ex, ER_EMPTY_QUERY, "42000", "Query was empty");
+    free(ex.prev_warnings);
     free(buf);
     return rc;
 }

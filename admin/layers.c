@@ -22,7 +22,8 @@
 
 struct table {
     const char *name;
-    unsigned mods; /* ADMIN_MOD_* bits of the modules stored in it */
+    unsigned mods;   /* ADMIN_MOD_* bits of the modules stored in it */
+    const char *key; /* primary key columns: the order of rows in versions and diffs */
     const char *columns;
 };
 
@@ -35,7 +36,7 @@ struct table {
  * its main schema, so it opens unchanged as the DISK layer.
  */
 static const struct table tables[] = {
-    {"mysql_servers", ADMIN_MOD_SERVERS,
+    {"mysql_servers", ADMIN_MOD_SERVERS, "hostgroup_id,hostname,port",
      "hostgroup_id INT CHECK (hostgroup_id>=0) NOT NULL DEFAULT 0,"
      " hostname VARCHAR NOT NULL,"
      " port INT CHECK (port >= 0 AND port <= 65535) NOT NULL DEFAULT 3306,"
@@ -52,7 +53,7 @@ static const struct table tables[] = {
      " max_latency_ms INT UNSIGNED CHECK (max_latency_ms >= 0) NOT NULL DEFAULT 0,"
      " comment VARCHAR NOT NULL DEFAULT '',"
      " PRIMARY KEY (hostgroup_id, hostname, port)"},
-    {"mysql_users", ADMIN_MOD_USERS,
+    {"mysql_users", ADMIN_MOD_USERS, "username,backend",
      "username VARCHAR NOT NULL,"
      " password VARCHAR,"
      " active INT CHECK (active IN (0,1)) NOT NULL DEFAULT 1,"
@@ -71,7 +72,7 @@ static const struct table tables[] = {
      " max_backend_connections INT CHECK (max_backend_connections >= 0) NOT NULL DEFAULT 0,"
      " PRIMARY KEY (username, backend),"
      " UNIQUE (username, frontend)"},
-    {"mysql_query_rules", ADMIN_MOD_RULES,
+    {"mysql_query_rules", ADMIN_MOD_RULES, "rule_id",
      "rule_id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,"
      " active INT CHECK (active IN (0,1)) NOT NULL DEFAULT 0,"
      " username VARCHAR,"
@@ -109,7 +110,18 @@ static const struct table tables[] = {
      " attributes VARCHAR CHECK (JSON_VALID(attributes) OR attributes = '')"
      "  NOT NULL DEFAULT '',"
      " comment VARCHAR"},
-    {"mysql_replication_hostgroups", ADMIN_MOD_SERVERS,
+    /* Sluice's: queries with the routing they must get, checked at every
+     * LOAD MYSQL QUERY RULES TO RUNTIME (ruletests.c). */
+    {"mysql_query_rules_tests", ADMIN_MOD_RULES, "test_id",
+     "test_id INTEGER PRIMARY KEY NOT NULL,"
+     " active INT CHECK (active IN (0,1)) NOT NULL DEFAULT 1,"
+     " username VARCHAR,"
+     " schemaname VARCHAR,"
+     " query VARCHAR NOT NULL,"
+     " expected_hostgroup INT,"
+     " expected_error VARCHAR,"
+     " comment VARCHAR"},
+    {"mysql_replication_hostgroups", ADMIN_MOD_SERVERS, "writer_hostgroup",
      "writer_hostgroup INT CHECK (writer_hostgroup >= 0) NOT NULL PRIMARY KEY,"
      " reader_hostgroup INT NOT NULL CHECK (reader_hostgroup <> writer_hostgroup"
      "  AND reader_hostgroup >= 0),"
@@ -118,13 +130,15 @@ static const struct table tables[] = {
      "  NOT NULL DEFAULT 'read_only',"
      " comment VARCHAR NOT NULL DEFAULT '',"
      " UNIQUE (reader_hostgroup)"},
-    {"global_variables", ADMIN_MOD_VARIABLES | ADMIN_MOD_ADMIN_VARIABLES,
+    {"global_variables", ADMIN_MOD_VARIABLES | ADMIN_MOD_ADMIN_VARIABLES, "variable_name",
      "variable_name VARCHAR NOT NULL PRIMARY KEY,"
      " variable_value VARCHAR NOT NULL"},
 };
 
 #define N_TABLES (sizeof(tables) / sizeof(tables[0]))
 #define VAR_MODS (ADMIN_MOD_VARIABLES | ADMIN_MOD_ADMIN_VARIABLES)
+
+static const char *rows_of(const struct table *t, unsigned mods);
 
 static const char *const layer_names[] = {"MEMORY", "RUNTIME", "DISK"};
 
@@ -210,7 +224,39 @@ int admin_layer_create(sqlite3 *db, enum admin_layer layer, char *errbuf, size_t
                  sqlite3_mprintf("CREATE TABLE IF NOT EXISTS %s%s (%s)", admin_layer_prefix(layer),
                                  tables[i].name, tables[i].columns),
                  NULL, errbuf, errlen, "cannot create admin tables");
+    /* Versions describe the runtime but are not part of it: they live next
+     * to the MEMORY and DISK tables only. */
+    if (rc == 0 && layer != ADMIN_LAYER_RUNTIME)
+        rc = admin_versions_create(db, layer == ADMIN_LAYER_DISK ? "disk" : "main", errbuf, errlen);
     return rc;
+}
+
+size_t admin_module_tables(unsigned mod, struct admin_mod_table *out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < N_TABLES && n < max; i++)
+        if (tables[i].mods & mod)
+            out[n++] =
+                (struct admin_mod_table){tables[i].name, tables[i].key, rows_of(&tables[i], mod)};
+    return n;
+}
+
+const char *admin_module_name(unsigned mod)
+{
+    switch (mod) {
+    case ADMIN_MOD_SERVERS:
+        return "MYSQL SERVERS";
+    case ADMIN_MOD_USERS:
+        return "MYSQL USERS";
+    case ADMIN_MOD_RULES:
+        return "MYSQL QUERY RULES";
+    case ADMIN_MOD_VARIABLES:
+        return "MYSQL VARIABLES";
+    case ADMIN_MOD_ADMIN_VARIABLES:
+        return "ADMIN VARIABLES";
+    }
+    return NULL;
 }
 
 /* The rows of global_variables that belong to mods (a SQL condition). */
@@ -245,6 +291,8 @@ static int copy_tables(sqlite3 *db, unsigned mods, enum admin_layer from, enum a
                                      src, t->name, where),
                      rows, errbuf, errlen, what);
     }
+    if (rc == 0)
+        rc = admin_versions_copy(db, mods, from, to, errbuf, errlen);
     /* Keep every known variable visible in MEMORY, as after open. */
     if (rc == 0 && to == ADMIN_LAYER_MEMORY && (mods & VAR_MODS))
         rc = admin_globals_prefill(db, errbuf, errlen);
@@ -268,19 +316,25 @@ int admin_layer_copy(sqlite3 *db, unsigned mods, enum admin_layer from, enum adm
     return rc;
 }
 
-int admin_layer_to_runtime(struct admin_store *store, unsigned mods, struct admin_config **out,
-                           char *errbuf, size_t errlen)
+int admin_layer_to_runtime(struct admin_store *store, unsigned mods, unsigned flags,
+                           struct admin_result *res, struct admin_config **out, char *errbuf,
+                           size_t errlen)
 {
     struct admin_config *cfg = NULL;
+    bool startup = flags & ADMIN_LOAD_STARTUP;
     int rc;
 
     rc = sp_begin(store->db, errbuf, errlen);
     if (rc != 0)
         return rc;
     rc = admin_config_build(store, mods, &cfg, errbuf, errlen);
+    if (rc == 0 && !startup)
+        rc = admin_rule_checks(store->db, mods, flags, cfg, res, errbuf, errlen);
     if (rc == 0)
         rc = copy_tables(store->db, mods, ADMIN_LAYER_MEMORY, ADMIN_LAYER_RUNTIME, NULL, errbuf,
                          errlen);
+    if (rc == 0)
+        rc = admin_versions_record(store->db, mods, startup, errbuf, errlen);
     if (sp_end(store->db, rc == 0, errbuf, errlen) != 0)
         rc = ADMIN_ESQL;
     if (rc != 0) {

@@ -66,6 +66,9 @@ struct admin_sess {
     bool writing;
     bool close_after_write;
     uv_write_t wreq;
+    /* The last statement's warnings, for SHOW WARNINGS (owned). */
+    struct admin_warning *warnings;
+    size_t n_warnings;
     struct admin_sess *prev, *next;
 };
 
@@ -90,6 +93,7 @@ static void sess_closed(uv_handle_t *h)
         a->next->prev = a->prev;
     codec_buf_free(&a->in);
     codec_buf_free(&a->out);
+    free(a->warnings);
     free(a);
     listener_free_if_done(l);
 }
@@ -215,7 +219,9 @@ static void send_result(struct admin_sess *a, const struct admin_result *res)
         rc = codec_write_err(&a->out, 1, res->err_code ? res->err_code : 1105,
                              res->err_sqlstate[0] ? res->err_sqlstate : "HY000", res->err_msg);
     } else if (res->kind == ADMIN_RES_OK) {
-        rc = codec_write_ok(&a->out, 1, res->affected_rows, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
+        rc = codec_write_ok(&a->out, 1, res->affected_rows, 0, SERVER_STATUS_AUTOCOMMIT_F,
+                            res->n_warnings > UINT16_MAX ? UINT16_MAX : (uint16_t)res->n_warnings,
+                            NULL);
     } else {
         struct codec_resultset rs;
         rc = codec_rs_begin(&rs, &a->out, 1, a->caps, SERVER_STATUS_AUTOCOMMIT_F,
@@ -233,7 +239,18 @@ static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
 {
     struct admin_result res;
     memset(&res, 0, sizeof(res));
+    /* Warnings belong to the session; SHOW WARNINGS leaves them in place. */
+    if (admin_is_show_warnings((const char *)sql, len)) {
+        (void)admin_warnings_result(a->warnings, a->n_warnings, &res); /* errors are in res */
+        send_result(a, &res);
+        admin_result_free(&res);
+        return;
+    }
     admin_execute(a->l->store, a->l->cfg, (const char *)sql, len, &res);
+    free(a->warnings);
+    a->warnings = res.warnings;
+    a->n_warnings = res.n_warnings;
+    res.warnings = NULL;
     if (res.new_runtime) {
         if (a->l->proxy && proxy_publish(a->l->proxy, res.new_runtime) != 0)
             log_warn("admin: runtime published with errors (see above)");

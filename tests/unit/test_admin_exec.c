@@ -436,7 +436,10 @@ static void test_multi_statement(void **state)
 
 static const char *const memory_tables[] = {
     "global_variables",
+    "mysql_config_version_rows",
+    "mysql_config_versions",
     "mysql_query_rules",
+    "mysql_query_rules_tests",
     "mysql_replication_hostgroups",
     "mysql_server_connect_log",
     "mysql_server_ping_log",
@@ -446,6 +449,7 @@ static const char *const memory_tables[] = {
     "mysql_users",
     "runtime_global_variables",
     "runtime_mysql_query_rules",
+    "runtime_mysql_query_rules_tests",
     "runtime_mysql_replication_hostgroups",
     "runtime_mysql_servers",
     "runtime_mysql_users",
@@ -473,13 +477,15 @@ static void test_show_tables(void **state)
         assert_string_equal(cell(fx, i, 0), memory_tables[i]);
     run_rows(fx, "show tables from `main`", 1, n);
 
-    static const char *const disk_tables[] = {"global_variables", "mysql_query_rules",
-                                              "mysql_replication_hostgroups", "mysql_servers",
-                                              "mysql_users"};
-    run_rows(fx, "SHOW TABLES FROM disk", 1, 5);
-    for (size_t i = 0; i < 5; i++)
+    static const char *const disk_tables[] = {
+        "global_variables",        "mysql_config_version_rows",
+        "mysql_config_versions",   "mysql_query_rules",
+        "mysql_query_rules_tests", "mysql_replication_hostgroups",
+        "mysql_servers",           "mysql_users"};
+    run_rows(fx, "SHOW TABLES FROM disk", 1, 8);
+    for (size_t i = 0; i < 8; i++)
         assert_string_equal(cell(fx, i, 0), disk_tables[i]);
-    run_rows(fx, "SHOW TABLES IN DISK;", 1, 5);
+    run_rows(fx, "SHOW TABLES IN DISK;", 1, 8);
 
     assert_string_equal(run_err(fx, "SHOW TABLES FROM stats", 1049, "42000"),
                         "Unknown database 'stats' (main or disk)");
