@@ -66,11 +66,11 @@ def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
     rate = 5
     target = sluice(extra_sql=servers + variables(
         min_idle_connections=10, connection_warmup_rate=rate,
-        connection_warmup_jitter_ms=3000))
+        connection_warmup_jitter_ms=5000))
     a = admin(target)
     samples = []  # (t, {port: ConnOK})
     t0 = time.monotonic()
-    deadline = Deadline(15)
+    deadline = Deadline(20)
     while not deadline.expired():
         rows = pool_rows(a)
         samples.append((time.monotonic() - t0,

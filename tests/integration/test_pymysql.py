@@ -328,7 +328,7 @@ def test_20_mib_blob_round_trip_keeps_sha256(target):
         # Exactly 16 MiB - 1 and 16 MiB payloads cross the packet-split boundary.
         for size in (0xFFFFFF - 40, 0xFFFFFF, 0x1000000):
             blob = os.urandom(size)
-            got = q1(conn, "SELECT %s", (blob,))
+            got = q1(conn, "SELECT %s AS v", (blob,))  # named: the default name is the bytes
             assert hashlib.sha256(got).digest() == hashlib.sha256(blob).digest(), size
         q(conn, "DROP TABLE %s" % t)
     finally:
