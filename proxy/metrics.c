@@ -31,6 +31,7 @@
  * statistics merged without reset. None of it blocks a worker for longer than
  * the copy of one worker's digest table.
  */
+#include "monitor/monitor.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
@@ -225,8 +226,41 @@ static uint64_t nonneg(int v)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-static void render_pool(struct out *o, struct pool *pool)
+/* One series per state and server, 1 for the state it is in (a Prometheus
+ * state set): the monitor's verdict when it has one (SHUNNED for ping or
+ * lag), else the pool's (SHUNNED after connect errors, OFFLINE_* as
+ * configured), as stats_mysql_connection_pool shows it. */
+static void render_status(struct out *o, struct proxy *p, const struct pool_server_stats *st,
+                          size_t n)
 {
+    static const char *const names[] = {"ONLINE", "SHUNNED", "OFFLINE_SOFT", "OFFLINE_HARD"};
+    put_family(o, "sluice_pool_server_status", "gauge",
+               "1 for the state the server is in (ONLINE, SHUNNED, OFFLINE_SOFT, OFFLINE_HARD).");
+    for (size_t i = 0; i < n; i++) {
+        const char *now = names[st[i].status <= POOL_SERVER_OFFLINE_HARD ? st[i].status : 0];
+        if (p->monitor) {
+            char host[sizeof(st[i].name)];
+            snprintf(host, sizeof(host), "%s", st[i].name);
+            char *colon = strrchr(host, ':');
+            if (colon) {
+                *colon = '\0';
+                const char *m =
+                    monitor_server_status(p->monitor, st[i].hostgroup, host, atoi(colon + 1));
+                if (m && strcmp(m, "ONLINE") != 0)
+                    now = m;
+            }
+        }
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            put(o, "sluice_pool_server_status{hostgroup=\"%d\",server=\"", st[i].hostgroup);
+            put_label_value(o, st[i].name);
+            put(o, "\",status=\"%s\"} %d\n", names[k], strcmp(names[k], now) == 0);
+        }
+    }
+}
+
+static void render_pool(struct out *o, struct proxy *p)
+{
+    struct pool *pool = proxy_pool(p);
     static const struct {
         const char *name, *type, *help;
     } fams[] = {
@@ -312,6 +346,7 @@ static void render_pool(struct out *o, struct pool *pool)
             put_server_sample(o, fams[f].name, &st[i], v);
         }
     }
+    render_status(o, p, st, n);
     put_family(o, "sluice_pool_queue_wait_seconds", "histogram",
                "Time borrows waited in the queue for a connection, since start.");
     for (size_t i = 0; i < n; i++) {
@@ -478,7 +513,7 @@ static int render(struct proxy_metrics *m, struct codec_buf *b)
     render_qcache(&o, m->proxy);
     render_commands(&o, m->proxy);
     render_pins(&o, m->proxy);
-    render_pool(&o, proxy_pool(m->proxy));
+    render_pool(&o, m->proxy);
     render_digests(&o, m->proxy);
     return o.failed ? -1 : 0;
 }

@@ -128,6 +128,8 @@ def test_metrics_scrape(sluice, fleet):
         assert value(s, "sluice_pool_connections_created_total", **server) >= 1
         assert value(s, "sluice_pool_connection_errors_total", **server) == 0
         assert 1 <= value(s, "sluice_pool_connections_max_used", **server) <= 7
+        assert value(s, "sluice_pool_server_status", status="ONLINE", **server) == 1
+        assert value(s, "sluice_pool_server_status", status="SHUNNED", **server) == 0
         # Nobody queued: the wait histogram is there and empty.
         assert value(s, "sluice_pool_queue_wait_seconds_count", **server) == 0
         assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="+Inf", **server) == 0
