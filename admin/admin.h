@@ -323,6 +323,11 @@ bool admin_is_show_warnings(const char *sql, size_t len);
  * warnings w (borrowed). Returns 0 or ADMIN_ENOMEM with an ERROR result. */
 int admin_warnings_result(const struct admin_warning *w, size_t n, struct admin_result *res);
 
+/* Whether an SQL transaction (BEGIN without COMMIT or ROLLBACK yet) is open
+ * on the store. The store has one SQLite connection, so the admin listener
+ * uses this to give it to one admin session at a time. */
+bool admin_store_in_transaction(const struct admin_store *store);
+
 /* Frees everything res owns, unrefs new_runtime if still set, and zeroes
  * res (so a second call is harmless). */
 void admin_result_free(struct admin_result *res);

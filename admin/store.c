@@ -412,3 +412,8 @@ void admin_store_close(struct admin_store *store)
     free(store->path);
     free(store);
 }
+
+bool admin_store_in_transaction(const struct admin_store *store)
+{
+    return store && store->db && !sqlite3_get_autocommit(store->db);
+}

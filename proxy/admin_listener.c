@@ -46,6 +46,10 @@ struct proxy_admin {
     struct proxy *proxy;
     struct admin_config *cfg; /* credentials and version (ref) */
     struct admin_sess *sessions;
+    /* The session whose BEGIN is open on the store's one SQLite connection:
+     * others wait their turn (error 1205) rather than run inside it, and
+     * its transaction is rolled back if it disconnects. */
+    struct admin_sess *txn_owner;
     uint32_t next_id;
     bool closed;
     bool tcp_closed;
@@ -103,6 +107,14 @@ static void sess_close(struct admin_sess *a)
     if (a->state == AS_CLOSING)
         return;
     a->state = AS_CLOSING;
+    if (a->l->txn_owner == a) {
+        struct admin_result res;
+        memset(&res, 0, sizeof(res));
+        admin_execute(a->l->store, a->l->cfg, "ROLLBACK", 8, &res);
+        admin_result_free(&res);
+        a->l->txn_owner = NULL;
+        log_warn("admin: user '%s' disconnected inside a transaction: rolled back", a->user);
+    }
     uv_close((uv_handle_t *)&a->tcp, sess_closed);
 }
 
@@ -246,7 +258,14 @@ static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
         admin_result_free(&res);
         return;
     }
+    if (a->l->txn_owner && a->l->txn_owner != a) {
+        (void)codec_write_err(&a->out, 1, 1205, "HY000",
+                              "Another admin session has a transaction open (BEGIN without "
+                              "COMMIT or ROLLBACK); try again when it ends");
+        return;
+    }
     admin_execute(a->l->store, a->l->cfg, (const char *)sql, len, &res);
+    a->l->txn_owner = admin_store_in_transaction(a->l->store) ? a : NULL;
     free(a->warnings);
     a->warnings = res.warnings;
     a->n_warnings = res.n_warnings;

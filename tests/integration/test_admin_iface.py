@@ -220,3 +220,32 @@ def test_explain_query_rules_through_the_admin_port(sluice, fleet):
     assert final[3] == "decision" and str(final[4]) == "1"
     assert final[11] == "SELECT c FROM t WHERE id = ?"
     a.close()
+
+
+def test_admin_transaction_is_one_session_at_a_time_and_rolled_back_on_disconnect(sluice):
+    """The store has one SQLite connection: an open BEGIN belongs to its session. Another
+    admin session gets error 1205 instead of running inside it, and a session that
+    disconnects mid-transaction has it rolled back."""
+    target = sluice()
+    a, b = admin(target), admin(target)
+    q(a, "BEGIN")
+    q(a, "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (7, 'tx.example', 1)")
+    with pytest.raises(pymysql.err.MySQLError) as exc:
+        q(b, "SELECT COUNT(*) FROM mysql_servers")
+    assert error_code(exc.value) == 1205
+    a.close()  # gone without COMMIT
+    deadline = harness.Deadline(5)
+    while True:
+        try:
+            n = q1(b, "SELECT COUNT(*) FROM mysql_servers WHERE hostgroup_id = 7")
+            break
+        except pymysql.err.MySQLError as e:  # the close may take a moment to be seen
+            assert error_code(e) == 1205 and not deadline.expired()
+            time.sleep(0.05)
+    assert int(n) == 0  # rolled back
+    # And a transaction of b's own works as before.
+    q(b, "BEGIN")
+    q(b, "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (7, 'tx.example', 1)")
+    q(b, "COMMIT")
+    assert int(q1(b, "SELECT COUNT(*) FROM mysql_servers WHERE hostgroup_id = 7")) == 1
+    b.close()
