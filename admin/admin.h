@@ -360,8 +360,8 @@ void admin_result_free(struct admin_result *res);
  *                                   client sessions per backend connection
  *                                   lent now (NULL when none is lent)
  *   stats_mysql_query_rules         (rule_id, hits) of the live rule set;
- *                                   hits start at 0 with each LOAD of any
- *                                   module (each snapshot compiles its rules)
+ *                                   a reload carries the hits of unchanged
+ *                                   rules (router_rules_carry_hits)
  *   stats_mysql_global              (Variable_Name, Variable_Value):
  *                                   ProxySQL's counters and gauges
  *   stats_mysql_commands_counters   per statement type (first keyword), the

@@ -182,6 +182,8 @@ static void pool_settings_from(const struct admin_config *cfg, struct pool_setti
 
 int proxy_publish(struct proxy *p, struct admin_config *cfg)
 {
+    /* Rules a reload left as they were keep counting where they were. */
+    router_rules_carry_hits(cfg->rules, p->cfg ? p->cfg->rules : NULL);
     struct pool_settings ps;
     pool_settings_from(cfg, &ps);
     pool_configure(p->pool, &ps);

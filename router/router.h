@@ -118,6 +118,13 @@ size_t router_rules_count(const struct router_rules *rules);
 int router_rules_rule_id(const struct router_rules *rules, size_t i);
 uint64_t router_rules_hits(const struct router_rules *rules, size_t i);
 
+/* Adds to each rule of to the hits of the rule of from with the same rule_id
+ * and the same definition (every column but comment), so a reload that
+ * leaves a rule alone keeps its count; a changed or new rule starts at 0.
+ * Hits counted on from while this runs may be lost (a handful, at a reload).
+ * Either may be NULL. */
+void router_rules_carry_hits(struct router_rules *to, const struct router_rules *from);
+
 /* Per-worker scratch space: PCRE2 match data and a rewrite buffer, so
  * evaluation allocates nothing per query. One per thread. */
 struct router_scratch;

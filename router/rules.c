@@ -117,6 +117,7 @@ struct rule {
     char *error_msg;
     char *ok_msg;
     _Atomic uint64_t hits;
+    uint64_t fingerprint; /* of the definition, for router_rules_carry_hits() */
 };
 
 struct router_rules {
@@ -375,10 +376,74 @@ static void rule_close(struct rule *r)
     free(r->ok_msg);
 }
 
+static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t fp_str(uint64_t h, const char *s)
+{
+    /* NULL and "" differ; the separator keeps "ab","c" apart from "a","bc". */
+    unsigned char tag = s ? 1 : 0;
+    h = fp_mix(h, &tag, 1);
+    return s ? fp_mix(h, s, strlen(s) + 1) : h;
+}
+
+/* Every column that changes what the rule matches or does. */
+static uint64_t spec_fingerprint(const struct router_rule_spec *s)
+{
+    int ints[] = {s->rule_id,
+                  s->flag_in,
+                  s->negate_match_pattern,
+                  s->flag_out,
+                  s->destination_hostgroup,
+                  s->cache_ttl,
+                  s->timeout,
+                  s->retries,
+                  s->delay,
+                  s->multiplex,
+                  s->apply,
+                  s->log};
+    uint64_t h = fp_mix(0xcbf29ce484222325ull, ints, sizeof(ints));
+    const char *strs[] = {s->username,     s->schemaname,    s->client_addr,  s->digest,
+                          s->match_digest, s->match_pattern, s->re_modifiers, s->replace_pattern,
+                          s->error_msg,    s->ok_msg};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        h = fp_str(h, strs[i]);
+    return h;
+}
+
+void router_rules_carry_hits(struct router_rules *to, const struct router_rules *from)
+{
+    if (to == NULL || from == NULL)
+        return;
+    /* Both are sorted by rule_id: one merge pass. */
+    for (size_t i = 0, j = 0; i < to->n && j < from->n;) {
+        struct rule *t = &to->rule[i];
+        const struct rule *f = &from->rule[j];
+        if (t->rule_id < f->rule_id) {
+            i++;
+        } else if (t->rule_id > f->rule_id) {
+            j++;
+        } else {
+            if (t->fingerprint == f->fingerprint)
+                atomic_fetch_add_explicit(&t->hits,
+                                          atomic_load_explicit(&f->hits, memory_order_relaxed),
+                                          memory_order_relaxed);
+            i++;
+            j++;
+        }
+    }
+}
+
 static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     atomic_init(&r->hits, 0);
+    r->fingerprint = spec_fingerprint(s);
     r->rule_id = s->rule_id;
     r->flag_in = s->flag_in;
     r->flag_out = s->flag_out;

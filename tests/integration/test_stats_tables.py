@@ -239,7 +239,7 @@ def test_processlist_shows_running_statement_and_idle_sessions(sluice):
         adm.close()
 
 
-def test_rule_hits_count_up_and_restart_with_a_load(sluice, fleet):
+def test_rule_hits_count_up_survive_a_reload_and_restart_when_changed(sluice, fleet):
     if not fleet.replica_ports:
         pytest.skip("the fleet has no replicas")
     servers = "".join(
@@ -267,7 +267,17 @@ def test_rule_hits_count_up_and_restart_with_a_load(sluice, fleet):
         q(adm, "LOAD MYSQL QUERY RULES TO RUNTIME")
         h2 = hits()
         assert set(h2) == {20}
+        assert h2[20] == h1[20]  # rule 20 did not change: its count carries over
         # A session takes the new rule set at its next statement.
+        q(conn, "SELECT 1")
+        assert settle(hits, lambda h: h[20] >= h1[20] + 1)[20] == h1[20] + 1
+        # A comment is not the rule's definition; its pattern is.
+        q(adm, "UPDATE mysql_query_rules SET comment = 'reads' WHERE rule_id = 20")
+        q(adm, "LOAD MYSQL QUERY RULES TO RUNTIME")
+        assert hits()[20] == h1[20] + 1
+        q(adm, "UPDATE mysql_query_rules SET match_pattern = '^SELECT ' WHERE rule_id = 20")
+        q(adm, "LOAD MYSQL QUERY RULES TO RUNTIME")
+        assert hits()[20] == 0
         q(conn, "SELECT 1")
         assert settle(hits, lambda h: h[20] >= 1)[20] == 1
     finally:

@@ -366,6 +366,39 @@ static void run(const struct router_rules *rules, struct router_scratch *scratch
     assert_int_equal(router_classify(rules, scratch, &facts, sql, strlen(sql), d), 0);
 }
 
+/* A reload keeps the hits of the rules it leaves unchanged. */
+static void test_carry_hits(void **state)
+{
+    (void)state;
+    static const struct router_rule_spec before[] = {
+        RULE(.rule_id = 1, .match_pattern = "^SELECT", .destination_hostgroup = 1, .apply = true),
+        RULE(.rule_id = 2, .match_pattern = "^UPDATE", .destination_hostgroup = 0, .apply = true),
+    };
+    static const struct router_rule_spec after[] = {
+        RULE(.rule_id = 1, .match_pattern = "^SELECT", .destination_hostgroup = 1, .apply = true,
+             .comment = "a comment is not the definition"),
+        RULE(.rule_id = 2, .match_pattern = "^UPDATE", .destination_hostgroup = 2, .apply = true),
+        RULE(.rule_id = 3, .match_pattern = "^DELETE", .apply = true),
+    };
+    struct router_rules *old, *new;
+    char err[256];
+    assert_int_equal(router_rules_compile(before, N(before), &old, err, sizeof(err)), 0);
+    assert_int_equal(router_rules_compile(after, N(after), &new, err, sizeof(err)), 0);
+    struct router_scratch *scratch = router_scratch_new(1024);
+    struct router_decision d;
+    for (int i = 0; i < 3; i++)
+        run(old, scratch, "SELECT 1", &d);
+    run(old, scratch, "UPDATE t SET a = 1", &d);
+    router_rules_carry_hits(new, old);
+    assert_int_equal(router_rules_hits(new, 0), 3); /* unchanged: carried */
+    assert_int_equal(router_rules_hits(new, 1), 0); /* destination changed */
+    assert_int_equal(router_rules_hits(new, 2), 0); /* new */
+    router_rules_carry_hits(new, NULL);             /* harmless */
+    router_scratch_free(scratch);
+    router_rules_free(old);
+    router_rules_free(new);
+}
+
 /* The actions beyond routing reach the decision; a later rule overrides an
  * earlier one's value and NULL keeps it, as in ProxySQL's chain. */
 static void test_rule_actions(void **state)
@@ -807,15 +840,11 @@ static void test_bench(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decision_table),
-        cmocka_unit_test(test_no_rule_set),
-        cmocka_unit_test(test_hits_and_order),
-        cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_prefix_equals_regex),
-        cmocka_unit_test(test_rewrite_overflow),
-        cmocka_unit_test(test_digest_rules),
-        cmocka_unit_test(test_rule_actions),
-        cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_decision_table),      cmocka_unit_test(test_no_rule_set),
+        cmocka_unit_test(test_hits_and_order),      cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_prefix_equals_regex), cmocka_unit_test(test_rewrite_overflow),
+        cmocka_unit_test(test_digest_rules),        cmocka_unit_test(test_rule_actions),
+        cmocka_unit_test(test_carry_hits),          cmocka_unit_test(test_bench),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
