@@ -18,6 +18,7 @@
  *   Queries_backends_bytes_sent     bytes sent to backends
  *   Queries_backends_bytes_recv     bytes received from backends
  *   MySQL_Thread_Workers            worker threads
+ *   Query_Processor_time_nsec       time routing statements (rules, digest)
  * and Sluice's own:
  *   Queue_length                    requests waiting for a backend now
  *   Pinned_sessions                 client sessions keeping their backend
@@ -98,6 +99,7 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
     add(out, "Queries_backends_bytes_sent", sent);
     add(out, "Queries_backends_bytes_recv", recv);
     add(out, "MySQL_Thread_Workers", (uint64_t)p->nworkers);
+    add(out, "Query_Processor_time_nsec", c.query_processor_ns);
     add(out, "Queue_length", waiting);
     add(out, "Pinned_sessions", pinned);
     return 0;

@@ -132,6 +132,7 @@ void proxy_counters_sum(struct proxy *p, struct proxy_counters *out)
         out->clients_accepted += __atomic_load_n(&c->clients_accepted, __ATOMIC_RELAXED);
         out->clients_connected += __atomic_load_n(&c->clients_connected, __ATOMIC_RELAXED);
         out->auth_failures += __atomic_load_n(&c->auth_failures, __ATOMIC_RELAXED);
+        out->query_processor_ns += __atomic_load_n(&c->query_processor_ns, __ATOMIC_RELAXED);
         for (int k = 0; k < PROXY_NCOMMANDS; k++)
             out->commands[k] += __atomic_load_n(&c->commands[k], __ATOMIC_RELAXED);
     }

@@ -309,6 +309,7 @@ struct proxy_counters {
     uint64_t clients_accepted;          /* client connections accepted */
     uint64_t clients_connected;         /* gauge: up at accept, down when the session is freed */
     uint64_t auth_failures;             /* access denied at login or COM_CHANGE_USER */
+    uint64_t query_processor_ns;        /* time in the router (rules, digest) */
     uint64_t commands[PROXY_NCOMMANDS]; /* commands received, by command byte */
 };
 /* Adds n (may wrap, to subtract) to a counter of the calling worker's set. */
