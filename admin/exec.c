@@ -1202,6 +1202,11 @@ enum {
     EX_OK_MSG,
     EX_DIGEST,
     EX_DIGEST_TEXT,
+    EX_CACHE_TTL,
+    EX_TIMEOUT,
+    EX_RETRIES,
+    EX_DELAY,
+    EX_MULTIPLEX,
     EX_NCOLS,
 };
 
@@ -1218,6 +1223,11 @@ static const char *const explain_cols[EX_NCOLS] = {
     [EX_OK_MSG] = "OK_msg",
     [EX_DIGEST] = "digest",
     [EX_DIGEST_TEXT] = "digest_text",
+    [EX_CACHE_TTL] = "cache_ttl",
+    [EX_TIMEOUT] = "timeout",
+    [EX_RETRIES] = "retries",
+    [EX_DELAY] = "delay",
+    [EX_MULTIPLEX] = "multiplex",
 };
 
 /* Sets a cell to n bytes of s (NULL: leaves SQL NULL). False on OOM. */
@@ -1271,7 +1281,12 @@ static void explain_step(void *arg, const struct router_explain_step *st)
     if (matched || final)
         ok = ok &&
              put(row, EX_TEXT_AFTER, st->rewritten || final ? st->text : NULL, st->text_len) &&
-             put_str(row, EX_ERROR_MSG, st->error_msg) && put_str(row, EX_OK_MSG, st->ok_msg);
+             put_str(row, EX_ERROR_MSG, st->error_msg) && put_str(row, EX_OK_MSG, st->ok_msg) &&
+             put_int(row, EX_CACHE_TTL, st->cache_ttl, true) &&
+             put_int(row, EX_TIMEOUT, st->timeout_ms, true) &&
+             put_int(row, EX_RETRIES, st->retries, true) &&
+             put_int(row, EX_DELAY, st->delay_ms, true) &&
+             put_int(row, EX_MULTIPLEX, st->multiplex, true);
     if (final) {
         /* ProxySQL's spelling of a digest, as in stats_mysql_query_digest. */
         snprintf(hex, sizeof(hex), "0x%016" PRIX64, st->digest);

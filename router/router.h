@@ -350,6 +350,8 @@ struct router_explain_step {
     const char *ok_msg;
     int cache_ttl;
     int timeout_ms;
+    int retries;
+    int delay_ms;
     int multiplex;
     /* The state after this step: the flag the next rule is compared with
      * and the text match_pattern sees (the query or its latest rewrite; not

@@ -742,6 +742,8 @@ static void step_init(const struct trace *tr, enum router_explain_outcome outcom
         .flag_out = -1,
         .cache_ttl = -1,
         .timeout_ms = -1,
+        .retries = -1,
+        .delay_ms = -1,
         .multiplex = -1,
         .flag = flag,
         .text = ev->text,
@@ -798,6 +800,8 @@ static void report_match(struct trace *tr, const struct rule *r, int flag, const
     st.ok_msg = r->ok_msg;
     st.cache_ttl = r->cache_ttl;
     st.timeout_ms = r->timeout;
+    st.retries = r->retries;
+    st.delay_ms = r->delay;
     st.multiplex = r->multiplex;
     tr->steps++;
     tr->step(tr->arg, &st);
@@ -976,6 +980,8 @@ int router_explain(const struct router_rules *rules, struct router_scratch *scra
     st.ok_msg = out->ok_msg;
     st.cache_ttl = out->cache_ttl;
     st.timeout_ms = out->timeout_ms;
+    st.retries = out->retries;
+    st.delay_ms = out->delay_ms;
     st.multiplex = out->multiplex;
     step(arg, &st);
     return 0;

@@ -444,6 +444,11 @@ enum {
     C_OK_MSG,
     C_DIGEST,
     C_DIGEST_TEXT,
+    C_CACHE_TTL,
+    C_TIMEOUT,
+    C_RETRIES,
+    C_DELAY,
+    C_MULTIPLEX,
     C_NCOLS,
 };
 
@@ -657,10 +662,19 @@ static void test_admin_from_memory(void **state)
     struct fixture *fx = *state;
 
     run_ok(fx, "INSERT INTO mysql_query_rules (rule_id, active, match_pattern,"
-               " destination_hostgroup, apply) VALUES (1, 1, '^SELECT', 2, 1)");
+               " destination_hostgroup, apply, cache_ttl, timeout, retries, delay)"
+               " VALUES (1, 1, '^SELECT', 2, 1, 5000, 100, 0, 250)");
     run_explain(fx, "EXPLAIN QUERY RULES FROM MEMORY FOR 'SELECT 1' USER 'app'", 2);
     assert_row(fx, 0, "1", "matched");
     assert_string_equal(cell(fx, 1, C_HOSTGROUP), "2");
+    /* Every action, on the rule's row and in the decision. */
+    for (size_t r = 0; r < 2; r++) {
+        assert_string_equal(cell(fx, r, C_CACHE_TTL), "5000");
+        assert_string_equal(cell(fx, r, C_TIMEOUT), "100");
+        assert_string_equal(cell(fx, r, C_RETRIES), "0");
+        assert_string_equal(cell(fx, r, C_DELAY), "250");
+        assert_null(cell(fx, r, C_MULTIPLEX));
+    }
     run_explain(fx, "EXPLAIN QUERY RULES FROM RUNTIME FOR 'SELECT 1' USER 'app'", 5);
     assert_row(fx, 0, "5", "skipped: username");
     run_explain(fx, "EXPLAIN QUERY RULES FOR 'SELECT 1' USER 'app'", 5);
