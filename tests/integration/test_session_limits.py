@@ -285,8 +285,13 @@ def test_pin_reasons_name_the_statements_that_pinned(sluice):
         q(txn, "BEGIN")
         q(lock, "SELECT GET_LOCK('sluice_pin_test', 0)")
         q(tmp, "CREATE TEMPORARY TABLE tmp_pin (id INT)")
+        # A worker counts a statement when it has finished with it, which may be a moment
+        # after the client already read the reply.
+        pinned = ("user_variable", "transaction", "named_lock", "temporary_table")
+        wait_until("the four pins to be counted",
+                   lambda: all(pin_reasons(a)[reason] == (1, 1) for reason in pinned), 5)
         r = pin_reasons(a)
-        for reason in ("user_variable", "transaction", "named_lock", "temporary_table"):
+        for reason in pinned:
             assert r[reason] == (1, 1), (reason, r)
         assert r["session_state"] == (0, 0)
         assert any("@x" in d for d in pin_digests(a, "user_variable")), \
