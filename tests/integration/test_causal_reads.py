@@ -65,17 +65,17 @@ def sluice_on(request, lagging_fleet, tmp_path):
         assert not t.problems, "%s\n%s" % (t.problems, t.stderr_tail())
 
 
-def wait_for_table(fleet, table, timeout=20):
+def wait_for_table(fleet, table, timeout=20, rows=0):
     """The replica applies events MASTER_DELAY seconds late: wait until it has the table
-    (and everything written before it)."""
+    (and everything written before it), and at least `rows` rows in it."""
     import pymysql
-    import time
     deadline = time.monotonic() + timeout
     conn = pymysql.connect(host=fleet.host, port=fleet.replica_ports[0], user=fleet.root_user,
                            password=fleet.root_password, database="app", autocommit=True)
     try:
         while time.monotonic() < deadline:
-            if q(conn, "SHOW TABLES LIKE '%s'" % table):
+            if q(conn, "SHOW TABLES LIKE '%s'" % table) and \
+                    q1(conn, "SELECT COUNT(*) FROM %s" % table) >= rows:
                 return
             time.sleep(0.2)
     finally:
@@ -124,7 +124,7 @@ def test_gtid_handed_to_another_connection(sluice_on):
     gtid = q1(writer, "SELECT @@last_gtid")
     assert gtid and gtid.count("-") == 2, gtid
     reader = connect(target)
-    wait_for_table(target.fleet, t)
+    wait_for_table(target.fleet, t, rows=1)  # the replica has the first row, and lags again
     q(writer, "INSERT INTO %s VALUES (2)" % t)
     gtid = q1(writer, "SELECT @@last_gtid")
     # Without the hint the lagging replica answers and misses the new row...
