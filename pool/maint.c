@@ -33,6 +33,10 @@ static struct pool_worker *worker_of(struct pool_conn *c)
 static void ping_end(struct pool_conn *c)
 {
     pool_clist_remove(&worker_of(c)->pinging, c);
+    if (c->keepalive) {
+        c->keepalive = false;
+        __atomic_sub_fetch(&c->server->pinging, 1, __ATOMIC_RELAXED);
+    }
 }
 
 static void ping_failed(struct pool_conn *c)
@@ -58,6 +62,9 @@ void pool_ping_start(struct pool_conn *c, struct pool_waiter *w)
     c->ping_started_us = pool_now_us();
     c->last_ping = c->ping_started_us / 1000u;
     pool_clist_push(&worker_of(c)->pinging, c);
+    c->keepalive = w == NULL;
+    if (c->keepalive)
+        __atomic_add_fetch(&c->server->pinging, 1, __ATOMIC_RELAXED);
     ssize_t n = send(c->fd, com_ping, sizeof(com_ping), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n != (ssize_t)sizeof(com_ping)) {
         ping_failed(c);
@@ -170,8 +177,9 @@ static void warm_up(struct pool *p, struct server *s, int worker, uint64_t now, 
     bool go = false;
     pthread_mutex_lock(&s->lock);
     int cap = __atomic_load_n(&s->max_connections, __ATOMIC_RELAXED);
-    if (total_idle(p, s) + s->warming < min_idle && s->open < cap && s->waiting == 0 &&
-        now >= s->next_warm) {
+    /* A connection out for its keep-alive ping is still an idle one. */
+    int idle = total_idle(p, s) + __atomic_load_n(&s->pinging, __ATOMIC_RELAXED);
+    if (idle + s->warming < min_idle && s->open < cap && s->waiting == 0 && now >= s->next_warm) {
         s->open++;
         s->warming++;
         s->next_warm = now + interval + pool_random(&p->workers[worker], interval / 2 + 1);

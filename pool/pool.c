@@ -427,6 +427,10 @@ static void close_list(struct conn_list *l)
     while (l->head) {
         struct pool_conn *c = l->head;
         pool_clist_remove(l, c);
+        if (c->keepalive) {
+            c->keepalive = false;
+            __atomic_sub_fetch(&c->server->pinging, 1, __ATOMIC_RELAXED);
+        }
         if (c->ping_waiter) {
             pool_waiter_free(c->ping_waiter);
             c->ping_waiter = NULL;
@@ -577,6 +581,8 @@ void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *o
     out->fail_fast = s->fail_fast;
     pool_stats_fill(s, out, now);
     pthread_mutex_unlock(&s->lock);
+    /* A connection out for its keep-alive ping is idle, not in use. */
+    out->idle = __atomic_load_n(&s->pinging, __ATOMIC_RELAXED);
     for (int i = 0; i < p->nworkers; i++) {
         out->idle += __atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED);
         out->queries += __atomic_load_n(&s->io[i].queries, __ATOMIC_RELAXED);

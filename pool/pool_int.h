@@ -58,6 +58,7 @@ struct pool_conn {
     bool lent;           /* on its worker's lent list */
     bool counted;        /* counted against its user's limit on the server */
     bool broken;         /* shut down by OFFLINE_HARD */
+    bool keepalive;      /* out for a keep-alive ping (counted in server.pinging) */
     char password[128];  /* only while connecting */
     uint64_t idle_since; /* ms (pool_now_ms) it went idle */
     uint64_t last_ping;  /* ms of the last keep-alive ping */
@@ -143,6 +144,7 @@ struct server {
     uint64_t latency_us;    /* last ping round trip (keep-alive or monitor) */
     int max_latency_ms;     /* 0: none */
     int lent;               /* connections lent now */
+    int pinging;            /* idle connections out for a keep-alive ping now */
 
     pthread_mutex_t lock; /* guards everything below */
     int open;

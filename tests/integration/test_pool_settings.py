@@ -348,3 +348,20 @@ def test_queue_wait_figures_and_advisor(sluice):
     assert int(adv["peak_in_use"]) == 2
     assert int(adv["suggested_connections"]) >= 1
     assert int(adv["max_connections"]) == 2
+
+
+def test_keepalive_pings_do_not_grow_the_warm_pool(sluice):
+    """A connection out for its keep-alive ping still counts as idle: warm-up does not open
+    another one in its place, so pings every 100 ms leave the pool at its minimum."""
+    target = sluice(extra_sql=variables(min_idle_connections=3, connection_warmup_rate=50,
+                                        connection_warmup_jitter_ms=0,
+                                        ping_interval_server_msec=100))
+    a = admin(target)
+    deadline = Deadline(10)
+    while int(pool_rows(a)[0]["ConnOK"]) < 3 and not deadline.expired():
+        time.sleep(0.05)
+    time.sleep(2.0)  # about 60 pings
+    row = pool_rows(a)[0]
+    assert int(row["ConnOK"]) == 3, row
+    assert int(row["ConnFree"]) + int(row["ConnUsed"]) == 3, row
+    assert int(row["Latency_us"]) > 0
