@@ -258,6 +258,20 @@ void pool_waiter_free(struct pool_waiter *w)
     free(w);
 }
 
+/* w leaves s's queue to get a connection (lock held): its wait is
+ * recorded, and a slow one keeps fail-fast on for a second. */
+static void waiter_taken(struct server *s, struct pool_waiter *w)
+{
+    waiter_unlink(s, w);
+    w->state = WAITER_DELIVERING;
+    uint64_t now = pool_now_us();
+    uint64_t waited = now - w->queued_us;
+    pool_record_wait(s, waited, now / 1000u);
+    int bound = pool_setting(&s->pool->settings.fail_fast_wait_ms);
+    if (bound > 0 && waited > (uint64_t)bound * 1000u)
+        s->breaker_until = now / 1000u + 1000u;
+}
+
 /* Head waiter allowed to take a connection now (lock held): first come,
  * first served, except that a user at its own limit lets others pass. */
 static struct pool_waiter *waiter_pop(struct server *s)
@@ -267,16 +281,51 @@ static struct pool_waiter *waiter_pop(struct server *s)
         w = w->next;
     if (!w)
         return NULL;
-    waiter_unlink(s, w);
-    w->state = WAITER_DELIVERING;
+    waiter_taken(s, w);
     user_take(s, w);
-    uint64_t now = pool_now_us();
-    uint64_t waited = now - w->queued_us;
-    pool_record_wait(s, waited, now / 1000u);
-    int bound = pool_setting(&s->pool->settings.fail_fast_wait_ms);
-    if (bound > 0 && waited > (uint64_t)bound * 1000u)
-        s->breaker_until = now / 1000u + 1000u;
     return w;
+}
+
+/* Whether another server of s's hostgroup has requests waiting. */
+static bool others_wait(struct pool *p, const struct server *s)
+{
+    size_t n = server_count(p);
+    for (size_t k = 0; k < n; k++) {
+        const struct server *o = &p->servers[k];
+        if (o != s && o->hostgroup == s->hostgroup &&
+            __atomic_load_n(&o->waiting, __ATOMIC_RELAXED))
+            return true;
+    }
+    return false;
+}
+
+/* A request queued at another server of s's hostgroup, moved to s: queues
+ * are per server, but a request wants its hostgroup, so a connection that
+ * comes back to s serves it rather than idling. Requests of users with a
+ * per-user limit stay where they are (their slot is counted per server).
+ * Locks one server at a time; call without s's lock. */
+static struct pool_waiter *steal_waiter(struct pool *p, struct server *s)
+{
+    size_t n = server_count(p);
+    for (size_t k = 0; k < n; k++) {
+        struct server *o = &p->servers[k];
+        if (o == s || o->hostgroup != s->hostgroup ||
+            !__atomic_load_n(&o->waiting, __ATOMIC_RELAXED))
+            continue;
+        pthread_mutex_lock(&o->lock);
+        struct pool_waiter *w = o->wait_head;
+        while (w && w->user_limit > 0)
+            w = w->next;
+        if (w) {
+            waiter_taken(o, w);
+            /* Under o's lock, where pool_cancel() looks for it. */
+            __atomic_store_n(&w->server, s, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&o->lock);
+        if (w)
+            return w;
+    }
+    return NULL;
 }
 
 /* ----------------------------------------------------------- lifecycle */
@@ -603,16 +652,33 @@ static void conn_free_now(struct pool_conn *c)
         p->settings.userdata_free(c->userdata);
     free(c);
 
-    /* A slot is free: let the head waiter connect. */
+    /* A slot is free: let the head waiter connect, or a request of the
+     * hostgroup queued at another server (the slot is reserved meanwhile). */
     pthread_mutex_lock(&s->lock);
     s->open--;
     struct pool_waiter *w = NULL;
-    if (s->open < server_cap(s) && !server_offline(s)) {
+    bool room = s->open < server_cap(s) && !server_offline(s);
+    if (room) {
         w = waiter_pop(s);
         if (w)
             s->open++;
     }
+    bool steal = room && !w && others_wait(p, s);
+    if (steal)
+        s->open++;
     pthread_mutex_unlock(&s->lock);
+    if (steal && !(w = steal_waiter(p, s))) {
+        /* Nobody after all: free the slot again, for a request of s that
+         * may have queued in between. */
+        pthread_mutex_lock(&s->lock);
+        s->open--;
+        if (s->open < server_cap(s) && !server_offline(s)) {
+            w = waiter_pop(s);
+            if (w)
+                s->open++;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
     if (w)
         inbox_post(p, w->worker, NULL, w, s);
 }
@@ -914,6 +980,15 @@ static void offer_held(struct pool_conn *c, uint64_t hold_us, bool counted, bool
     pthread_mutex_lock(&s->lock);
     record_return_locked(s, c, hold_us, counted, now);
     struct pool_waiter *w = waiter_pop(s);
+    if (!w && others_wait(c->pool, s)) {
+        /* Nobody waits here but someone of the hostgroup does elsewhere:
+         * take them (one lock at a time), then look here once more. */
+        pthread_mutex_unlock(&s->lock);
+        w = steal_waiter(c->pool, s);
+        pthread_mutex_lock(&s->lock);
+        if (!w)
+            w = waiter_pop(s);
+    }
     if (!w) {
         c->state = CONN_IDLE;
         if (after_ping)
@@ -1214,10 +1289,17 @@ static bool conn_matches(const struct pool_conn *c, const char *user, bool found
     return c->found_rows == found_rows && strcmp(c->user, user) == 0;
 }
 
-static bool has_room(const struct server *s, int worker)
+/* An idle connection (here, or on another worker, which donates it when
+ * asked) or room for a new one. */
+static bool has_room(const struct pool *p, const struct server *s, int worker)
 {
-    return __atomic_load_n(&s->idle_count[worker], __ATOMIC_RELAXED) > 0 ||
-           __atomic_load_n(&s->open, __ATOMIC_RELAXED) < server_cap(s);
+    if (__atomic_load_n(&s->idle_count[worker], __ATOMIC_RELAXED) > 0 ||
+        __atomic_load_n(&s->open, __ATOMIC_RELAXED) < server_cap(s))
+        return true;
+    for (int i = 0; i < p->nworkers; i++)
+        if (__atomic_load_n(&s->idle_count[i], __ATOMIC_RELAXED) > 0)
+            return true;
+    return false;
 }
 
 static bool too_slow(const struct server *s)
@@ -1266,7 +1348,7 @@ static struct server *pick_among(struct pool *p, int worker, int hostgroup,
             continue;
         sum[0] += w;
         count[0]++;
-        if (has_room(s, worker)) {
+        if (has_room(p, s, worker)) {
             sum[1] += w;
             count[1]++;
         }
@@ -1280,7 +1362,7 @@ static struct server *pick_among(struct pool *p, int worker, int hostgroup,
         if (s->hostgroup != hostgroup || s == avoid || !pool_server_usable(s, now) ||
             (fast_only && too_slow(s)))
             continue;
-        if (set == 1 && !has_room(s, worker))
+        if (set == 1 && !has_room(p, s, worker))
             continue;
         int wt = __atomic_load_n(&s->weight, __ATOMIC_RELAXED);
         uint64_t w = weighted ? (uint64_t)(wt > 0 ? wt : 0) : 1;
@@ -1503,7 +1585,9 @@ static bool reroute(struct pool *p, int worker, struct pool_waiter *w, struct se
 void pool_cancel(struct pool *p, struct pool_waiter *w)
 {
     (void)p;
-    struct server *s = w->server;
+    /* A waiter moved to another server changes it under the old one's lock,
+     * in the DELIVERING state this then finds. */
+    struct server *s = __atomic_load_n(&w->server, __ATOMIC_ACQUIRE);
     pthread_mutex_lock(&s->lock);
     if (w->state == WAITER_QUEUED) {
         waiter_unlink(s, w);

@@ -365,3 +365,37 @@ def test_keepalive_pings_do_not_grow_the_warm_pool(sluice):
     assert int(row["ConnOK"]) == 3, row
     assert int(row["ConnFree"]) + int(row["ConnUsed"]) == 3, row
     assert int(row["Latency_us"]) > 0
+
+
+def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, fleet):
+    """Requests queue at one server, but they want their hostgroup: when every server of it
+    is at its cap, a connection coming back to one server serves a request queued at the
+    other instead of idling while it waits for the deadline."""
+    if not fleet.replica_ports:
+        pytest.skip("needs a replica")
+    servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections)"
+               " VALUES (5, '%s', %d, 1), (5, '%s', %d, 1);\n"
+               % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
+    target = sluice(extra_sql=servers + variables(hostgroup_hints="true",
+                                                  connect_timeout_server_max=4000))
+    for _ in range(4):  # the waiter queues at either server at random
+        holders = []
+        for _ in range(2):  # one transaction on each server: both at their cap
+            h = connect(target)
+            q(h, "/* hostgroup=5 */ BEGIN")
+            q(h, "SELECT 1")
+            holders.append(h)
+        ports = {q1(h, "SELECT @@port") for h in holders}
+        assert ports == {fleet.primary_port, fleet.replica_ports[0]}
+        waiter = connect(target)
+        out = []
+        t = threading.Thread(target=lambda: out.append(q1(waiter, "/* hostgroup=5 */ SELECT 7")))
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        q(holders[0], "COMMIT")  # frees one server, whichever the waiter queued at
+        t.join(10)
+        assert out == [7]
+        assert time.monotonic() - t0 < 1.5  # not the 4 s deadline
+        for c in holders + [waiter]:
+            c.close()
