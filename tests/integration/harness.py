@@ -67,20 +67,25 @@ _ports_handed_out = set()
 
 def free_ports(count, port_range, consecutive=False):
     """count free ports from port_range (consecutive ones if asked), not handed out before
-    by this process."""
+    by this process, unless the range ran out: then ports handed out earlier that nothing
+    holds any more (their Sluice or fleet stopped) are used again."""
     lo, hi = port_range
     with _port_lock:
-        for _ in range(500):
-            if consecutive:
-                base = random.randint(lo, hi - count + 1)
-                cand = list(range(base, base + count))
-            else:
-                cand = random.sample(range(lo, hi + 1), count)
-            if any(p in _ports_handed_out for p in cand):
-                continue
-            if all(port_free(p) for p in cand):
-                _ports_handed_out.update(cand)
-                return cand
+        for attempt in range(2):
+            for _ in range(500):
+                if consecutive:
+                    base = random.randint(lo, hi - count + 1)
+                    cand = list(range(base, base + count))
+                else:
+                    cand = random.sample(range(lo, hi + 1), count)
+                if any(p in _ports_handed_out for p in cand):
+                    continue
+                if all(port_free(p) for p in cand):
+                    _ports_handed_out.update(cand)
+                    return cand
+            if attempt == 0:
+                _ports_handed_out.difference_update(
+                    [p for p in range(lo, hi + 1) if p in _ports_handed_out and port_free(p)])
     raise RuntimeError("no free ports in %s" % (port_range,))
 
 

@@ -452,7 +452,9 @@ def test_lag_shuns_reader_and_brings_it_back(setup):
               "%.2f" % back if back is not None else "never", lag_rows, len(errors(rs))))
     assert gone is not None and gone <= LAG_INTERVAL_MS / 1000.0 + MARGIN_S
     assert lagging and all(x[2] == other for x in lagging if x[3] is None)
-    assert online_at is not None and online_at <= 2 * LAG_INTERVAL_MS / 1000.0 + MARGIN_S
+    # Back once a check sees it caught up; the replica's own Seconds_Behind_Master takes a
+    # moment to settle after START SLAVE, so the bound is loose.
+    assert online_at is not None and online_at <= 4 * LAG_INTERVAL_MS / 1000.0 + 2 * MARGIN_S
     assert lag_rows > 0
     assert not errors(rs)
     assert back is not None, "no reads on the replica once back ONLINE"
