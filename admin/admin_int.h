@@ -219,6 +219,20 @@ int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct a
 #define ADMIN_STATS_PROXY                                                                          \
     (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS | ADMIN_STATS_PROCESSLIST)
 
+/* Helpers of the stats tables' refills (stats_tables.c), shared with
+ * stats_proxy.c. exec runs sql from sqlite3_mprintf (NULL: out of memory)
+ * and frees it; prepare_insert prepares an INSERT of n values into cols
+ * (NULL: every column in order); insert_row steps and resets it; clear
+ * empties a table. Each returns 0 or a negative ADMIN_E* with errbuf set. */
+int admin_stats_exec(sqlite3 *db, char *sql, char *errbuf, size_t errlen, const char *what);
+int admin_stats_prepare_insert(sqlite3 *db, const char *table, const char *cols, int n,
+                               sqlite3_stmt **out, char *errbuf, size_t errlen);
+int admin_stats_insert_row(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf,
+                           size_t errlen);
+int admin_stats_clear(sqlite3 *db, const char *table, char *errbuf, size_t errlen);
+/* v clamped to SQLite's signed 64-bit integers. */
+sqlite3_int64 admin_stats_i64(uint64_t v);
+
 /* Creates the stats tables in MEMORY if they do not exist (stats_tables.c). */
 int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));

@@ -57,79 +57,24 @@ unsigned admin_stats_proxy_table(const char *name)
     return 0;
 }
 
-/* Runs sql (from sqlite3_mprintf, NULL on OOM) and frees it. */
-static int run(sqlite3 *db, char *sql, const char *what, char *errbuf, size_t errlen)
-{
-    int rc = 0;
-
-    if (!sql) {
-        admin_set_error(errbuf, errlen, "%s: out of memory", what);
-        return ADMIN_ENOMEM;
-    }
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "%s: %s", what, sqlite3_errmsg(db));
-        rc = ADMIN_ESQL;
-    }
-    sqlite3_free(sql);
-    return rc;
-}
-
 int admin_stats_proxy_create(sqlite3 *db, char *errbuf, size_t errlen)
 {
     int rc = 0;
 
     for (size_t i = 0; i < N_PROXY_TABLES && rc == 0; i++)
-        rc = run(db,
-                 sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)", proxy_tables[i].name,
-                                 proxy_tables[i].columns),
-                 "cannot create stats tables", errbuf, errlen);
+        rc = admin_stats_exec(db,
+                              sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)",
+                                              proxy_tables[i].name, proxy_tables[i].columns),
+                              errbuf, errlen, "cannot create stats tables");
     return rc;
-}
-
-static sqlite3_int64 i64(uint64_t v)
-{
-    return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
 /* Clears table and prepares an INSERT of n values in column order. */
 static int begin_table(sqlite3 *db, const char *table, int n, sqlite3_stmt **ins, char *errbuf,
                        size_t errlen)
 {
-    char marks[64];
-    size_t len = 0;
-    char *sql;
-
-    int rc = run(db, sqlite3_mprintf("DELETE FROM main.%s", table), "cannot clear a stats table",
-                 errbuf, errlen);
-    if (rc != 0)
-        return rc;
-    for (int i = 0; i < n && len + 3 < sizeof(marks); i++) {
-        if (i)
-            marks[len++] = ',';
-        marks[len++] = '?';
-    }
-    marks[len] = '\0';
-    sql = sqlite3_mprintf("INSERT INTO main.%s VALUES (%s)", table, marks);
-    if (!sql || sqlite3_prepare_v2(db, sql, -1, ins, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table,
-                        sql ? sqlite3_errmsg(db) : "out of memory");
-        rc = sql ? ADMIN_ESQL : ADMIN_ENOMEM;
-    }
-    sqlite3_free(sql);
-    return rc;
-}
-
-static int step(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf, size_t errlen)
-{
-    int rc = 0;
-
-    if (sqlite3_step(ins) != SQLITE_DONE) {
-        admin_set_error(errbuf, errlen, "cannot fill %s: %s", table, sqlite3_errmsg(db));
-        rc = ADMIN_ESQL;
-    }
-    sqlite3_reset(ins);
-    sqlite3_clear_bindings(ins);
-    return rc;
+    int rc = admin_stats_clear(db, table, errbuf, errlen);
+    return rc ? rc : admin_stats_prepare_insert(db, table, NULL, n, ins, errbuf, errlen);
 }
 
 /* Binds text, or NULL for an empty string when the column may be NULL. */
@@ -149,8 +94,8 @@ static int fill_rules(sqlite3 *db, const struct admin_proxy_stats *ps, char *err
 
     for (size_t i = 0; i < ps->n_rules && rc == 0; i++) {
         sqlite3_bind_int(ins, 1, ps->rules[i].rule_id);
-        sqlite3_bind_int64(ins, 2, i64(ps->rules[i].hits));
-        rc = step(db, ins, table, errbuf, errlen);
+        sqlite3_bind_int64(ins, 2, admin_stats_i64(ps->rules[i].hits));
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -169,7 +114,7 @@ static int fill_globals(sqlite3 *db, const struct admin_proxy_stats *ps, char *e
         snprintf(value, sizeof(value), "%lld", (long long)ps->globals[i].value);
         bind_str(ins, 1, ps->globals[i].name, false);
         sqlite3_bind_text(ins, 2, value, -1, SQLITE_TRANSIENT);
-        rc = step(db, ins, table, errbuf, errlen);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -185,11 +130,11 @@ static int fill_commands(sqlite3 *db, const struct admin_proxy_stats *ps, char *
     for (size_t i = 0; i < ps->n_commands && rc == 0; i++) {
         const struct admin_command_stats *c = &ps->commands[i];
         bind_str(ins, 1, c->command, false);
-        sqlite3_bind_int64(ins, 2, i64(c->total_time_us));
-        sqlite3_bind_int64(ins, 3, i64(c->total_cnt));
+        sqlite3_bind_int64(ins, 2, admin_stats_i64(c->total_time_us));
+        sqlite3_bind_int64(ins, 3, admin_stats_i64(c->total_cnt));
         for (int b = 0; b < ADMIN_CMD_BUCKETS; b++)
-            sqlite3_bind_int64(ins, 4 + b, i64(c->cnt[b]));
-        rc = step(db, ins, table, errbuf, errlen);
+            sqlite3_bind_int64(ins, 4 + b, admin_stats_i64(c->cnt[b]));
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -221,7 +166,7 @@ static int fill_processes(sqlite3 *db, const struct admin_proxy_stats *ps, char 
         sqlite3_bind_int64(ins, 13, p->time_ms);
         if (p->has_info)
             bind_str(ins, 14, p->info, false);
-        rc = step(db, ins, table, errbuf, errlen);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;

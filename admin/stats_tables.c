@@ -151,7 +151,7 @@ unsigned admin_stats_table(const char *name)
 }
 
 /* Runs one internal statement built with sqlite3_mprintf (NULL on OOM). */
-static int exec_sql(sqlite3 *db, char *sql, char *errbuf, size_t errlen, const char *what)
+int admin_stats_exec(sqlite3 *db, char *sql, char *errbuf, size_t errlen, const char *what)
 {
     int rc = 0;
 
@@ -172,10 +172,10 @@ int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
     int rc = 0;
 
     for (size_t i = 0; i < N_STATS && rc == 0; i++)
-        rc = exec_sql(db,
-                      sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)",
-                                      stats_tables[i].name, stats_tables[i].columns),
-                      errbuf, errlen, "cannot create stats tables");
+        rc = admin_stats_exec(db,
+                              sqlite3_mprintf("CREATE TABLE IF NOT EXISTS main.%s (%s)",
+                                              stats_tables[i].name, stats_tables[i].columns),
+                              errbuf, errlen, "cannot create stats tables");
     if (rc == 0)
         rc = admin_stats_proxy_create(db, errbuf, errlen);
     return rc;
@@ -183,14 +183,15 @@ int admin_stats_create(sqlite3 *db, char *errbuf, size_t errlen)
 
 /* SQLite integers are signed; a counter past INT64_MAX (never in practice)
  * shows as the largest value rather than a negative one. */
-static sqlite3_int64 i64(uint64_t v)
+sqlite3_int64 admin_stats_i64(uint64_t v)
 {
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
-/* Prepares "INSERT INTO main.<table> (<cols>) VALUES (?, ...)" for n values. */
-static int prepare_insert(sqlite3 *db, const char *table, const char *cols, int n,
-                          sqlite3_stmt **out, char *errbuf, size_t errlen)
+/* Prepares "INSERT INTO main.<table> (<cols>) VALUES (?, ...)" for n values
+ * (cols NULL: every column, in table order). */
+int admin_stats_prepare_insert(sqlite3 *db, const char *table, const char *cols, int n,
+                               sqlite3_stmt **out, char *errbuf, size_t errlen)
 {
     char marks[64];
     size_t len = 0;
@@ -203,7 +204,8 @@ static int prepare_insert(sqlite3 *db, const char *table, const char *cols, int 
         marks[len++] = '?';
     }
     marks[len] = '\0';
-    sql = sqlite3_mprintf("INSERT INTO main.%s (%s) VALUES (%s)", table, cols, marks);
+    sql = cols ? sqlite3_mprintf("INSERT INTO main.%s (%s) VALUES (%s)", table, cols, marks)
+               : sqlite3_mprintf("INSERT INTO main.%s VALUES (%s)", table, marks);
     if (!sql || sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot fill %s: %s", table,
                         sql ? sqlite3_errmsg(db) : "out of memory");
@@ -214,8 +216,8 @@ static int prepare_insert(sqlite3 *db, const char *table, const char *cols, int 
 }
 
 /* Steps a bound INSERT and resets it for the next row. */
-static int insert_row(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf,
-                      size_t errlen)
+int admin_stats_insert_row(sqlite3 *db, sqlite3_stmt *ins, const char *table, char *errbuf,
+                           size_t errlen)
 {
     int rc = 0;
 
@@ -245,17 +247,17 @@ static void bind_digest_row(sqlite3_stmt *ins, const struct router_digest_row *r
     bind_text(ins, 4, r->client_address);
     bind_text(ins, 5, hex);
     bind_text(ins, 6, r->digest_text);
-    sqlite3_bind_int64(ins, 7, i64(r->count_star));
+    sqlite3_bind_int64(ins, 7, admin_stats_i64(r->count_star));
     sqlite3_bind_int64(ins, 8, r->first_seen);
     sqlite3_bind_int64(ins, 9, r->last_seen);
-    sqlite3_bind_int64(ins, 10, i64(r->sum_time));
-    sqlite3_bind_int64(ins, 11, i64(r->min_time));
-    sqlite3_bind_int64(ins, 12, i64(r->max_time));
-    sqlite3_bind_int64(ins, 13, i64(r->sum_rows_affected));
-    sqlite3_bind_int64(ins, 14, i64(r->sum_rows_sent));
-    sqlite3_bind_int64(ins, 15, i64(r->p50_time));
-    sqlite3_bind_int64(ins, 16, i64(r->p95_time));
-    sqlite3_bind_int64(ins, 17, i64(r->p99_time));
+    sqlite3_bind_int64(ins, 10, admin_stats_i64(r->sum_time));
+    sqlite3_bind_int64(ins, 11, admin_stats_i64(r->min_time));
+    sqlite3_bind_int64(ins, 12, admin_stats_i64(r->max_time));
+    sqlite3_bind_int64(ins, 13, admin_stats_i64(r->sum_rows_affected));
+    sqlite3_bind_int64(ins, 14, admin_stats_i64(r->sum_rows_sent));
+    sqlite3_bind_int64(ins, 15, admin_stats_i64(r->p50_time));
+    sqlite3_bind_int64(ins, 16, admin_stats_i64(r->p95_time));
+    sqlite3_bind_int64(ins, 17, admin_stats_i64(r->p99_time));
 }
 
 /* Fills a digest table from a merge of every worker's statistics. The merge
@@ -280,14 +282,14 @@ static int fill_digest(sqlite3 *db, const struct admin_sources *src, const char 
         admin_set_error(errbuf, errlen, "cannot fill %s: out of memory", table);
         return ADMIN_ENOMEM;
     }
-    rc = exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
-                  "cannot clear a stats table");
+    rc = admin_stats_exec(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                          "cannot clear a stats table");
     if (rc != 0 || !m)
         goto out;
-    rc = prepare_insert(db, table, cols, 17, &ins, errbuf, errlen);
+    rc = admin_stats_prepare_insert(db, table, cols, 17, &ins, errbuf, errlen);
     while (rc == 0 && router_digest_merge_next(m, &row)) {
         bind_digest_row(ins, &row, hex, sizeof(hex));
-        rc = insert_row(db, ins, table, errbuf, errlen);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
 out:
     sqlite3_finalize(ins);
@@ -327,24 +329,24 @@ static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st,
      * request that started them. */
     sqlite3_bind_int(ins, 5, st->open - st->idle);
     sqlite3_bind_int(ins, 6, st->idle);
-    sqlite3_bind_int64(ins, 7, i64(st->created_ok));
-    sqlite3_bind_int64(ins, 8, i64(st->created_err));
+    sqlite3_bind_int64(ins, 7, admin_stats_i64(st->created_ok));
+    sqlite3_bind_int64(ins, 8, admin_stats_i64(st->created_err));
     sqlite3_bind_int(ins, 9, st->max_used);
     /* Queries_GTID_sync: statements that waited for a GTID (causal reads)
      * are not counted per server yet. Latency_us is the last keep-alive
      * ping's round trip. */
-    sqlite3_bind_int64(ins, 10, i64(st->queries));
+    sqlite3_bind_int64(ins, 10, admin_stats_i64(st->queries));
     sqlite3_bind_int(ins, 11, 0);
-    sqlite3_bind_int64(ins, 12, i64(st->bytes_sent));
-    sqlite3_bind_int64(ins, 13, i64(st->bytes_recv));
-    sqlite3_bind_int64(ins, 14, i64(st->latency_us));
+    sqlite3_bind_int64(ins, 12, admin_stats_i64(st->bytes_sent));
+    sqlite3_bind_int64(ins, 13, admin_stats_i64(st->bytes_recv));
+    sqlite3_bind_int64(ins, 14, admin_stats_i64(st->latency_us));
     sqlite3_bind_int(ins, 15, st->max_connections);
     sqlite3_bind_int(ins, 16, st->waiting);
-    sqlite3_bind_int64(ins, 17, i64(st->wait_p50_us));
-    sqlite3_bind_int64(ins, 18, i64(st->wait_p99_us));
-    sqlite3_bind_int64(ins, 19, i64(st->exhausted));
-    sqlite3_bind_int64(ins, 20, i64(st->fail_fast));
-    sqlite3_bind_int64(ins, 21, i64(st->created_last_min));
+    sqlite3_bind_int64(ins, 17, admin_stats_i64(st->wait_p50_us));
+    sqlite3_bind_int64(ins, 18, admin_stats_i64(st->wait_p99_us));
+    sqlite3_bind_int64(ins, 19, admin_stats_i64(st->exhausted));
+    sqlite3_bind_int64(ins, 20, admin_stats_i64(st->fail_fast));
+    sqlite3_bind_int64(ins, 21, admin_stats_i64(st->created_last_min));
     sqlite3_bind_double(ins, 22, st->open > 0 ? (double)st->idle / st->open : 0.0);
     sqlite3_bind_int(ins, 23, st->weight);
 }
@@ -380,13 +382,13 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor,
     size_t n;
     int port, rc;
 
-    rc = exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
-                  "cannot clear a stats table");
+    rc = admin_stats_exec(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                          "cannot clear a stats table");
     if (rc != 0 || !src->pool)
         return rc;
     n = pool_server_count(src->pool);
     if (n > 0)
-        rc = prepare_insert(db, table, cols, advisor ? 9 : 23, &ins, errbuf, errlen);
+        rc = admin_stats_prepare_insert(db, table, cols, advisor ? 9 : 23, &ins, errbuf, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         pool_server_stats(src->pool, i, &st);
         split_name(st.name, host, sizeof(host), &port);
@@ -399,17 +401,17 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor,
                                                     : NULL;
             bind_pool_row(ins, &st, host, port, status);
         }
-        rc = insert_row(db, ins, table, errbuf, errlen);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
 }
 
 /* Empties a stats table before its refill. */
-static int clear_table(sqlite3 *db, const char *table, char *errbuf, size_t errlen)
+int admin_stats_clear(sqlite3 *db, const char *table, char *errbuf, size_t errlen)
 {
-    return exec_sql(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
-                    "cannot clear a stats table");
+    return admin_stats_exec(db, sqlite3_mprintf("DELETE FROM main.%s", table), errbuf, errlen,
+                            "cannot clear a stats table");
 }
 
 static int fill_pin_reasons(sqlite3 *db, const struct admin_session_stats *ss, char *errbuf,
@@ -417,15 +419,16 @@ static int fill_pin_reasons(sqlite3 *db, const struct admin_session_stats *ss, c
 {
     static const char table[] = "stats_mysql_pin_reasons";
     sqlite3_stmt *ins = NULL;
-    int rc = clear_table(db, table, errbuf, errlen);
+    int rc = admin_stats_clear(db, table, errbuf, errlen);
 
     if (rc == 0 && ss->n_reasons > 0)
-        rc = prepare_insert(db, table, "reason, pinned_now, total", 3, &ins, errbuf, errlen);
+        rc = admin_stats_prepare_insert(db, table, "reason, pinned_now, total", 3, &ins, errbuf,
+                                        errlen);
     for (size_t i = 0; i < ss->n_reasons && rc == 0; i++) {
         bind_text(ins, 1, ss->reasons[i].reason);
-        sqlite3_bind_int64(ins, 2, i64(ss->reasons[i].pinned_now));
-        sqlite3_bind_int64(ins, 3, i64(ss->reasons[i].total));
-        rc = insert_row(db, ins, table, errbuf, errlen);
+        sqlite3_bind_int64(ins, 2, admin_stats_i64(ss->reasons[i].pinned_now));
+        sqlite3_bind_int64(ins, 3, admin_stats_i64(ss->reasons[i].total));
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -437,19 +440,19 @@ static int fill_pin_digests(sqlite3 *db, const struct admin_session_stats *ss, c
     static const char table[] = "stats_mysql_pin_digests";
     sqlite3_stmt *ins = NULL;
     char hex[24];
-    int rc = clear_table(db, table, errbuf, errlen);
+    int rc = admin_stats_clear(db, table, errbuf, errlen);
 
     if (rc == 0 && ss->n_digests > 0)
-        rc = prepare_insert(db, table, "reason, digest, digest_text, count_star", 4, &ins, errbuf,
-                            errlen);
+        rc = admin_stats_prepare_insert(db, table, "reason, digest, digest_text, count_star", 4,
+                                        &ins, errbuf, errlen);
     for (size_t i = 0; i < ss->n_digests && rc == 0; i++) {
         const struct admin_pin_digest *d = &ss->digests[i];
         snprintf(hex, sizeof(hex), "0x%016" PRIX64, d->digest);
         bind_text(ins, 1, d->reason);
         bind_text(ins, 2, hex);
         bind_text(ins, 3, d->digest_text);
-        sqlite3_bind_int64(ins, 4, i64(d->count));
-        rc = insert_row(db, ins, table, errbuf, errlen);
+        sqlite3_bind_int64(ins, 4, admin_stats_i64(d->count));
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -477,21 +480,21 @@ static int fill_multiplexing(sqlite3 *db, const struct admin_sources *src,
 {
     static const char table[] = "stats_mysql_multiplexing";
     sqlite3_stmt *ins = NULL;
-    int rc = clear_table(db, table, errbuf, errlen);
+    int rc = admin_stats_clear(db, table, errbuf, errlen);
 
     if (rc == 0 && ss->n_hostgroups > 0)
-        rc = prepare_insert(db, table,
-                            "hostgroup, client_sessions, backends_in_use, sessions_per_backend", 4,
-                            &ins, errbuf, errlen);
+        rc = admin_stats_prepare_insert(
+            db, table, "hostgroup, client_sessions, backends_in_use, sessions_per_backend", 4, &ins,
+            errbuf, errlen);
     for (size_t i = 0; i < ss->n_hostgroups && rc == 0; i++) {
         const struct admin_hostgroup_sessions *h = &ss->hostgroups[i];
         int64_t lent = lent_in_hostgroup(src->pool, h->hostgroup);
         sqlite3_bind_int(ins, 1, h->hostgroup);
-        sqlite3_bind_int64(ins, 2, i64(h->client_sessions));
+        sqlite3_bind_int64(ins, 2, admin_stats_i64(h->client_sessions));
         sqlite3_bind_int64(ins, 3, lent);
         if (lent > 0)
             sqlite3_bind_double(ins, 4, (double)h->client_sessions / (double)lent);
-        rc = insert_row(db, ins, table, errbuf, errlen);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -530,8 +533,8 @@ int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, 
         return 0;
     /* A savepoint begins a transaction outside one and nests inside an
      * operator's BEGIN, so the refresh is all or nothing either way. */
-    rc = exec_sql(db, sqlite3_mprintf("SAVEPOINT admin_stats"), errbuf, errlen,
-                  "cannot begin a savepoint");
+    rc = admin_stats_exec(db, sqlite3_mprintf("SAVEPOINT admin_stats"), errbuf, errlen,
+                          "cannot begin a savepoint");
     if (rc != 0)
         return rc;
     /* The plain table first: read together with _reset, both then show the
@@ -550,8 +553,8 @@ int admin_stats_refresh(struct admin_store *store, unsigned mask, char *errbuf, 
     if (rc == 0 && (mask & ADMIN_STATS_PROXY))
         rc = admin_stats_proxy_fill(db, src, mask & ADMIN_STATS_PROXY, errbuf, errlen);
     if (rc == 0)
-        rc = exec_sql(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
-                      "cannot commit the stats tables");
+        rc = admin_stats_exec(db, sqlite3_mprintf("RELEASE admin_stats"), errbuf, errlen,
+                              "cannot commit the stats tables");
     if (rc != 0) {
         /* Best effort: the tables keep their previous rows. */
         sqlite3_exec(db, "ROLLBACK TO admin_stats", NULL, NULL, NULL);

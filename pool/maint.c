@@ -65,12 +65,13 @@ void pool_ping_start(struct pool_conn *c, struct pool_waiter *w)
     c->keepalive = w == NULL;
     if (c->keepalive)
         __atomic_add_fetch(&c->server->pinging, 1, __ATOMIC_RELAXED);
-    ssize_t n = send(c->fd, com_ping, sizeof(com_ping), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n != (ssize_t)sizeof(com_ping)) {
-        ping_failed(c);
-        return;
-    }
     pool_conn_watch(c, UV_READABLE, NULL, NULL);
+    ssize_t n = send(c->fd, com_ping, sizeof(com_ping), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n != (ssize_t)sizeof(com_ping))
+        /* Failed from the loop, not here: pool_acquire() calls this for
+         * test-on-borrow, and its callback must not run inside it. The
+         * shut-down socket reads as end of file at once. */
+        shutdown(c->fd, SHUT_RDWR);
 }
 
 void pool_ping_on_io(struct pool_conn *c, int status)
