@@ -10,11 +10,14 @@
  * (connecting or established) under its mutex, and a connection is counted
  * before its connect starts. Idle connections live on the idle list of the
  * worker that last used them (their uv_poll_t stays initialised on that
- * loop). When a server is at its cap, requests wait in one FIFO per server
- * shared by all workers; a release anywhere hands the connection to the
- * head waiter (moving it to the waiter's loop through that worker's inbox)
- * and a worker holding idle connections donates them when another worker
- * queues.
+ * loop). When every server of a hostgroup is full, requests wait in one
+ * FIFO per server shared by all workers; a release anywhere hands the
+ * connection to the head waiter (moving it to the waiter's loop through that
+ * worker's inbox), or, when nobody waits for that server, to a request
+ * queued at another server of its hostgroup; a worker holding idle
+ * connections donates them when another worker queues. A 100 ms tick per
+ * worker does the housekeeping (pool/maint.c: warm-up, idle timeout, age,
+ * keep-alive pings, OFFLINE_HARD).
  *
  * Thread: every function except pool_new/pool_free is called on the thread
  * of the worker it names (or that owns the connection). Callbacks run on the
