@@ -172,6 +172,20 @@ struct admin_config {
     int queue_fail_fast_length;
     int queue_fail_fast_wait_ms;
     int max_client_connections; /* mysql-max_connections: client sessions at once */
+    /* A client must log in within connect_timeout_client ms; at most
+     * max_unauth_connections sessions (never more than
+     * max_client_connections) may be logging in at once. A command message
+     * over max_allowed_packet bytes gets error 1153. A session may hold
+     * max_client_stmts prepared statements (error 1461 beyond). Each failed
+     * login from an address doubles the wait before that address's next
+     * login is answered, from auth_failure_delay_ms up to
+     * auth_failure_delay_max_ms (0: no wait). */
+    int connect_timeout_client_ms;
+    int max_unauth_connections;
+    int max_allowed_packet;
+    int max_client_stmts;
+    int auth_failure_delay_ms;
+    int auth_failure_delay_max_ms;
     /* A session idle inside a transaction longer than this is rolled back
      * and its backend released (0 = off); a transaction older than
      * max_transaction_time is killed (0 = off). */
@@ -405,6 +419,7 @@ struct admin_session_stats {
 #define ADMIN_PROXY_GLOBALS 0x2u
 #define ADMIN_PROXY_COMMANDS 0x4u
 #define ADMIN_PROXY_PROCESSES 0x8u
+#define ADMIN_PROXY_HOSTS 0x10u
 
 struct admin_rule_hits {
     int rule_id;
@@ -445,6 +460,12 @@ struct admin_process {
     bool has_info;
     char info[257]; /* the statement running, cut at 256 bytes */
 };
+/* An address whose logins failed lately (stats_mysql_client_host_cache). */
+struct admin_host_failure {
+    char client_address[48];
+    uint32_t error_count; /* failed logins in a row */
+    int64_t last_updated; /* unix time of the last one */
+};
 struct admin_proxy_stats {
     struct admin_rule_hits *rules;
     size_t n_rules;
@@ -454,6 +475,8 @@ struct admin_proxy_stats {
     size_t n_commands;
     struct admin_process *processes;
     size_t n_processes;
+    struct admin_host_failure *hosts;
+    size_t n_hosts;
 };
 
 struct admin_sources {

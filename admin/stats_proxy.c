@@ -7,6 +7,7 @@
  *   stats_mysql_commands_counters  per statement type: time, count and
  *                                  ProxySQL's twelve latency buckets
  *   stats_mysql_processlist        one row per client session now
+ *   stats_mysql_client_host_cache  addresses whose logins failed lately
  *
  * admin_stats_refresh() (stats_tables.c) calls admin_stats_proxy_fill()
  * inside its savepoint with the bits of these tables that the statement
@@ -45,6 +46,9 @@ static const struct proxy_table proxy_tables[] = {
      "ThreadID INT NOT NULL, SessionID INTEGER PRIMARY KEY, user VARCHAR, db VARCHAR,"
      " cli_host VARCHAR, cli_port INT, hostgroup INT, l_srv_host VARCHAR, l_srv_port INT,"
      " srv_host VARCHAR, srv_port INT, command VARCHAR, time_ms INT NOT NULL, info VARCHAR"},
+    {"stats_mysql_client_host_cache", ADMIN_STATS_HOST_CACHE, ADMIN_PROXY_HOSTS,
+     "client_address VARCHAR NOT NULL PRIMARY KEY, error_count INT NOT NULL,"
+     " last_updated BIGINT NOT NULL"},
 };
 
 #define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))
@@ -172,6 +176,22 @@ static int fill_processes(sqlite3 *db, const struct admin_proxy_stats *ps, char 
     return rc;
 }
 
+static int fill_hosts(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf, size_t errlen)
+{
+    static const char table[] = "stats_mysql_client_host_cache";
+    sqlite3_stmt *ins = NULL;
+    int rc = begin_table(db, table, 3, &ins, errbuf, errlen);
+
+    for (size_t i = 0; i < ps->n_hosts && rc == 0; i++) {
+        bind_str(ins, 1, ps->hosts[i].client_address, false);
+        sqlite3_bind_int64(ins, 2, ps->hosts[i].error_count);
+        sqlite3_bind_int64(ins, 3, ps->hosts[i].last_updated);
+        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
 int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigned mask,
                            char *errbuf, size_t errlen)
 {
@@ -197,6 +217,8 @@ int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigne
         rc = fill_commands(db, &ps, errbuf, errlen);
     if (rc == 0 && (mask & ADMIN_STATS_PROCESSLIST))
         rc = fill_processes(db, &ps, errbuf, errlen);
+    if (rc == 0 && (mask & ADMIN_STATS_HOST_CACHE))
+        rc = fill_hosts(db, &ps, errbuf, errlen);
     if (src->proxy_stats && src->proxy_stats_free)
         src->proxy_stats_free(src->proxy_stats_arg, &ps);
     return rc;

@@ -122,6 +122,7 @@ static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_s
     my_bool no = 0;
     mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &no);
     mysql_options(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &no);
+    pool_refuse_local_infile(my);
     int64_t deadline = mon_now_ms() + timeout_ms;
     MYSQL *ret = NULL;
     int status = mysql_real_connect_start(&ret, my, t->host, st->user, st->password, NULL,

@@ -124,6 +124,43 @@ static size_t server_count(const struct pool *p)
     return __atomic_load_n(&p->n_servers, __ATOMIC_ACQUIRE);
 }
 
+/* A LOCAL INFILE request the library meets on its own (say, a rogue
+ * server's answer to the init command) fails here, before any file is
+ * opened, and the server gets an empty file. */
+static int refuse_infile_init(void **ptr, const char *filename, void *userdata)
+{
+    (void)filename;
+    (void)userdata;
+    *ptr = NULL;
+    return 1;
+}
+
+static int refuse_infile_read(void *ptr, char *buf, unsigned int len)
+{
+    (void)ptr;
+    (void)buf;
+    (void)len;
+    return -1;
+}
+
+static void refuse_infile_end(void *ptr)
+{
+    (void)ptr;
+}
+
+static int refuse_infile_error(void *ptr, char *msg, unsigned int len)
+{
+    (void)ptr;
+    snprintf(msg, len, "Sluice never sends a file to a server");
+    return 2068; /* CR_LOAD_DATA_LOCAL_INFILE_REJECTED */
+}
+
+void pool_refuse_local_infile(MYSQL *m)
+{
+    mysql_set_local_infile_handler(m, refuse_infile_init, refuse_infile_read, refuse_infile_end,
+                                   refuse_infile_error, NULL);
+}
+
 /* ---------------------------------------------------------------- lists */
 
 void pool_clist_push(struct conn_list *l, struct pool_conn *c)
@@ -1233,7 +1270,9 @@ void pool_start_connect(struct pool *p, int worker, struct server *s, struct poo
     mysql_options(c->mysql, MYSQL_INIT_COMMAND, backend_init_sql);
     mysql_options(c->mysql, MYSQL_OPT_SSL_ENFORCE, &no);
     mysql_options(c->mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &no);
-    mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &(unsigned){1});
+    /* CLIENT_LOCAL_FILES (below) lets a client's own LOAD DATA LOCAL pass
+     * through; the library itself never reads a file for the server. */
+    pool_refuse_local_infile(c->mysql);
 
     if (uv_timer_init(pw->loop, &c->timer) == 0) {
         c->timer_inited = true;

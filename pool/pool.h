@@ -117,6 +117,12 @@ int pool_update(struct pool *pool, const struct pool_server_spec *specs, size_t 
 /* Applies new settings (userdata_free is kept). Main thread; workers see
  * each figure on their next use. */
 void pool_configure(struct pool *pool, const struct pool_settings *settings);
+/* Makes the MySQL client handle m (a MYSQL *, from mysql_init) refuse any
+ * LOCAL INFILE request a server sends: no file is ever read for a server.
+ * Call it on every connection Sluice opens (pool, monitor, kills). */
+struct st_mysql;
+void pool_refuse_local_infile(struct st_mysql *m);
+
 /* Frees the pool; every worker must have detached. */
 void pool_free(struct pool *pool);
 

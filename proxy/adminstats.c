@@ -1,7 +1,8 @@
 /*
  * The proxy's answer to admin_sources.proxy_stats: the figures behind
  * stats_mysql_query_rules, stats_mysql_global, stats_mysql_commands_counters
- * and stats_mysql_processlist, each gathered only when its table is read.
+ * stats_mysql_processlist and stats_mysql_client_host_cache, each gathered
+ * only when its table is read.
  *
  * stats_mysql_global uses ProxySQL's variable names for what Sluice has:
  *   ProxySQL_Uptime                 seconds since start
@@ -105,6 +106,18 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
     return 0;
 }
 
+/* As many rows as the failure table can hold (hostcache.c's HOST_SLOTS). */
+#define HOST_ROWS_MAX 4096
+
+static int hosts(struct proxy *p, struct admin_proxy_stats *out)
+{
+    out->hosts = calloc(HOST_ROWS_MAX, sizeof(*out->hosts));
+    if (!out->hosts)
+        return -1;
+    out->n_hosts = limits_host_failures(p, out->hosts, HOST_ROWS_MAX);
+    return 0;
+}
+
 static int commands(struct proxy *p, struct admin_proxy_stats *out)
 {
     out->commands = calloc(CMD_TYPES, sizeof(*out->commands));
@@ -129,6 +142,8 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
         rc = commands(p, out);
     if (rc == 0 && (what & ADMIN_PROXY_PROCESSES))
         rc = processlist_collect(p, &out->processes, &out->n_processes);
+    if (rc == 0 && (what & ADMIN_PROXY_HOSTS))
+        rc = hosts(p, out);
     if (rc != 0)
         proxy_admin_stats_free(p, out);
     return rc;
@@ -141,5 +156,6 @@ void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st)
     free(st->globals);
     free(st->commands);
     free(st->processes);
+    free(st->hosts);
     memset(st, 0, sizeof(*st));
 }

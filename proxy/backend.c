@@ -166,6 +166,11 @@ static void update_poll(struct session *s)
     pool_conn_watch(s->conn, ev, on_backend_io, s);
 }
 
+size_t backend_queued(const struct session *s)
+{
+    return s->be ? s->be->wq.len - s->be->wq_off : 0;
+}
+
 /* Writes to the backend now, queueing what the socket does not take. */
 int backend_send(struct session *s, const uint8_t *data, size_t len)
 {
@@ -581,6 +586,23 @@ static int handle_eof(struct session *s, const uint8_t *pkt, size_t plen)
     return 0;
 }
 
+/* A server may ask for a local file only in answer to the client's own LOAD
+ * DATA LOCAL, from a client that said it can send files. Any other request
+ * is a rogue or hijacked server reaching for the client's files. */
+static bool client_sends_file(const struct session *s)
+{
+    if (!(s->caps & CLIENT_LOCAL_FILES_F) || s->resp.swallow)
+        return false;
+    const uint8_t *q = s->rewritten ? s->rewrite.data : s->in.data;
+    size_t len = s->rewritten ? s->rewrite.len : s->cmd_len;
+    if (len < 5)
+        return false;
+    size_t first = codec_u24(q); /* a statement over 16 MiB: its first packet */
+    if (first > len - 4)
+        first = len - 4;
+    return router_stmt_loads_local_file((const char *)q + 5, first - 1);
+}
+
 /* Handles one whole packet (header included) in the current state. Returns
  * 0, or -1 on a protocol violation. */
 static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
@@ -627,6 +649,12 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
         if (r->kind == RESP_SIMPLE)
             return -1;
         if (first == CODEC_LOCAL_INFILE && r->kind == RESP_QUERY) {
+            if (!client_sends_file(s)) {
+                log_warn("session %u user '%s': backend %s asked for a local file the client "
+                         "never offered; refused",
+                         s->id, s->username, pool_conn_server_name(s->conn));
+                return -1;
+            }
             r->st = RS_INFILE;
             return emit_pkt(s, pkt, plen + 4);
         }
@@ -997,8 +1025,11 @@ static void forward_done(struct session *s)
         } else {
             free(b);
         }
-        st->next = s->stmts;
-        s->stmts = st;
+        if (session_stmt_add(s, st) != 0) {
+            free(st->sql);
+            codec_buf_free(&st->prep_resp);
+            free(st);
+        }
         s->cur_stmt = NULL;
     } else if (s->cmd == COM_STMT_PREPARE && s->cur_stmt) {
         free(s->cur_stmt->sql);
@@ -1116,6 +1147,7 @@ static void on_backend_io(void *arg, int status, int events)
             return;
         }
         update_poll(s);
+        session_update_reading(s); /* LOAD DATA LOCAL's file may flow again */
     }
     if (!(events & UV_READABLE) || s->paused)
         return;

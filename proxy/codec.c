@@ -990,3 +990,20 @@ long codec_message_span(const uint8_t *buf, size_t len, unsigned *npackets)
         *npackets = n;
     return (long)pos;
 }
+
+uint64_t codec_message_announced(const uint8_t *buf, size_t len, uint8_t *last_seq)
+{
+    uint64_t total = 0;
+    size_t pos = 0;
+
+    *last_seq = 0;
+    while (len - pos >= CODEC_HEADER_LEN) {
+        uint32_t plen = codec_u24(buf + pos);
+        *last_seq = buf[pos + 3];
+        total += plen;
+        if (plen < CODEC_MAX_PAYLOAD || len - pos - CODEC_HEADER_LEN < plen)
+            break;
+        pos += CODEC_HEADER_LEN + plen;
+    }
+    return total;
+}

@@ -307,5 +307,11 @@ void codec_native_token(const char *password, size_t len, const uint8_t scramble
  * by 0xffffff payloads) if the whole message is present, else CODEC_EAGAIN.
  * *npackets gets the number of packets. Never reads past len. */
 long codec_message_span(const uint8_t *buf, size_t len, unsigned *npackets);
+/* The payload bytes that the message beginning at buf is known to need so
+ * far: the announced length of every packet whose header has arrived, up to
+ * the message's last packet. A bound can be checked with it while the
+ * message still arrives. *last_seq gets the sequence id of the last header
+ * seen (0 when none). Never reads past len. */
+uint64_t codec_message_announced(const uint8_t *buf, size_t len, uint8_t *last_seq);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "proxy/killq.h"
 
+#include "pool/pool.h"
 #include "proxy/log.h"
 
 #include <mysql.h>
@@ -40,6 +41,7 @@ static void kill_work(uv_work_t *req)
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
+    pool_refuse_local_infile(m);
     if (!mysql_real_connect(m, k->host, k->user, k->password, NULL, k->port, NULL, 0)) {
         snprintf(k->error, sizeof(k->error), "%s", mysql_error(m));
         goto out;

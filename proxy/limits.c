@@ -77,6 +77,20 @@ void limits_client_leave(struct proxy *p)
     __atomic_sub_fetch(&p->clients_now, 1, __ATOMIC_RELAXED);
 }
 
+bool limits_unauth_admit(struct proxy *p, int max)
+{
+    uint32_t n = __atomic_add_fetch(&p->unauth_now, 1, __ATOMIC_RELAXED);
+    if (max > 0 && n <= (uint32_t)max)
+        return true;
+    __atomic_sub_fetch(&p->unauth_now, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+void limits_unauth_leave(struct proxy *p)
+{
+    __atomic_sub_fetch(&p->unauth_now, 1, __ATOMIC_RELAXED);
+}
+
 /* Caller holds the lock. NULL on ENOMEM. */
 static struct user_slot *slot_get(struct user_counts *uc, const char *name)
 {

@@ -10,13 +10,17 @@
 #include "proxy/log.h"
 #include "proxy/proxy.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <mysql.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -44,13 +48,32 @@ static void on_housekeeping(uv_timer_t *t)
     proxy_trim_memory(m->proxy);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Tells systemd (Type=notify) that every port answers. Without
+ * NOTIFY_SOCKET, as outside systemd, it does nothing. An '@' names a socket
+ * in the abstract namespace. */
+static void notify_ready(void)
 {
-    struct main_ctx *m = h->data;
-    if (m->stopping)
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = path ? strlen(path) : 0;
+    if (len == 0 || len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
         return;
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    static const char msg[] = "READY=1";
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    if (sendto(fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&sa, salen) < 0)
+        log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void stop_main(struct main_ctx *m)
+{
     m->stopping = true;
-    log_info("signal %d: draining", signum);
     proxy_stop(m->proxy);
     proxy_admin_close(m->admin);
     m->admin = NULL;
@@ -62,6 +85,15 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->housekeeping, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct main_ctx *m = h->data;
+    if (m->stopping)
+        return;
+    log_info("signal %d: draining", signum);
+    stop_main(m);
 }
 
 static int daemonize(const char *datadir)
@@ -221,13 +253,17 @@ int main(int argc, char **argv)
     m.housekeeping.data = &m;
     uv_timer_start(&m.housekeeping, on_housekeeping, 2000, 2000);
     log_info("sluice started: %zu servers, %zu users", cfg->n_servers, cfg->n_users);
-    proxy_start(proxy);
+    bool started = proxy_start(proxy) == 0;
+    if (started)
+        notify_ready();
+    else
+        stop_main(&m);
     uv_run(&loop, UV_RUN_DEFAULT);
     proxy_wait(proxy);
     if (uv_loop_close(&loop) != 0)
         log_warn("main loop closed with handles open");
     log_info("stopped");
-    rc = 0;
+    rc = started ? 0 : 1;
 out:
     if (store)
         admin_store_set_sources(store, NULL); /* the pool and stats go with the proxy */

@@ -18,10 +18,14 @@
 
 struct proxy;
 
-/* Creates the proxy and binds its listeners (so port errors show at start).
- * cfg is referenced, not copied. Returns NULL with a message in errbuf. */
+/* Creates the proxy and binds its client sockets (so port errors show at
+ * start) without listening yet: connections are refused until
+ * proxy_start(). cfg is referenced, not copied. Returns NULL with a message
+ * in errbuf. */
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen);
-/* Starts the worker threads. Main thread. Returns 0 or -1. */
+/* Starts listening on the client port and starts the worker threads. Call
+ * it once every other listener (admin, metrics) is open. Main thread.
+ * Returns 0 or -1 (the port cannot listen, logged). */
 int proxy_start(struct proxy *p);
 /* Waits until every worker has stopped (after proxy_stop). Main thread. */
 void proxy_wait(struct proxy *p);

@@ -208,6 +208,18 @@ struct cstmt {
     struct cstmt *next;
 };
 
+/* A session's statements by client id (stmtmap.c). The map does not own
+ * them: they stay on the session's `stmts` list. */
+struct stmt_map {
+    struct cstmt **slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+};
+int stmt_map_put(struct stmt_map *m, struct cstmt *st); /* 0, or -1 on ENOMEM */
+struct cstmt *stmt_map_get(const struct stmt_map *m, uint32_t id);
+void stmt_map_del(struct stmt_map *m, uint32_t id);
+void stmt_map_free(struct stmt_map *m);
+
 struct session {
     struct worker *worker;
     uint32_t id;
@@ -283,7 +295,17 @@ struct session {
     struct codec_buf qc_buf;
 
     struct cstmt *stmts;
+    struct stmt_map stmt_ids;
+    size_t n_stmts;
     uint32_t next_stmt_id;
+
+    /* Input control (session.c): whether the client socket is being read,
+     * whether it is counted among the sessions still logging in, and a
+     * login answer held back while the address serves its failure delay. */
+    bool reading;
+    bool unauth_counted;
+    bool auth_held;
+    bool auth_delayed;
 
     /* limits.c */
     bool admitted;           /* counted in proxy.clients_now */
@@ -395,11 +417,14 @@ struct proxy {
     int nworkers;
     struct worker *workers;
     uint32_t next_conn_id; /* atomic */
+    char listen_name[300]; /* host:port of the client listener, for logs */
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
-    uint32_t clients_now;       /* atomic: admitted client sessions (mysql-max_connections) */
-    struct user_counts *users;  /* per-user session counts (limits.c) */
+    uint32_t clients_now; /* atomic: admitted client sessions (mysql-max_connections) */
+    uint32_t unauth_now;  /* atomic: of those, sessions still logging in */
+    struct host_failures *host_failures; /* failed logins per address (limits.c) */
+    struct user_counts *users;           /* per-user session counts (limits.c) */
     struct monitor *monitor;    /* main thread only; NULL: servers go to the pool as configured */
     uint64_t start_ns;          /* proxy_now_ns() at proxy_new: ProxySQL_Uptime */
     pthread_mutex_t plist_lock; /* guards the workers' plist_answered/rows/n */
@@ -419,6 +444,13 @@ void session_send_error(struct session *s, uint8_t seq, uint16_t code, const cha
 void session_flush(struct session *s);
 void session_command_done(struct session *s);
 void session_process_input(struct session *s);
+/* Starts or stops reading the client socket as the session can take input:
+ * a busy session (a command running, a reply being written) buffers at most
+ * a small backlog, and LOAD DATA LOCAL's file stops while the backend's
+ * write queue is full. Call it after anything that changes those. */
+void session_update_reading(struct session *s);
+/* Adds a prepared statement the server accepted to the session's own. */
+int session_stmt_add(struct session *s, struct cstmt *st);
 
 /* Closes the session because a limit killed it: its backend connection is
  * closed, not reused (the server rolls back an open transaction). If a
@@ -436,6 +468,21 @@ void limits_free(struct proxy *p);
  * pass max. Any worker thread. */
 bool limits_client_admit(struct proxy *p, int max);
 void limits_client_leave(struct proxy *p);
+/* The same for sessions still logging in, under max of their own. */
+bool limits_unauth_admit(struct proxy *p, int max);
+void limits_unauth_leave(struct proxy *p);
+/* Failed logins by client address. The wait before answering the next
+ * login from ip: 0 without recent failures, else delay_ms doubled for each
+ * failure after the first, at most max_ms. A success forgets the address.
+ * Any worker thread. */
+int hostcache_init(struct proxy *p);
+void hostcache_free(struct proxy *p);
+uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, int max_ms);
+void limits_login_failed(struct proxy *p, const char *ip);
+void limits_login_succeeded(struct proxy *p, const char *ip);
+/* Copies the addresses with failed logins (at most max rows) for
+ * stats_mysql_client_host_cache. Any thread. Returns the row count. */
+size_t limits_host_failures(struct proxy *p, struct admin_host_failure *rows, size_t max);
 /* Counts a session of user `name` in *out: 0, or 1 when the user already
  * has max sessions (nothing counted), -1 on ENOMEM. Any worker thread. */
 int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out);
@@ -497,6 +544,8 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
 void backend_detach(struct session *s, bool reusable);
 void backend_resume(struct session *s);
 int backend_send(struct session *s, const uint8_t *data, size_t len);
+/* Bytes queued for the backend beyond what its socket took. */
+size_t backend_queued(const struct session *s);
 void backend_forward_infile(struct session *s);
 uint64_t proxy_hash(const void *data, size_t len);
 uint64_t proxy_now_ns(void);

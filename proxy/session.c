@@ -58,8 +58,15 @@
      CLIENT_PLUGIN_AUTH_F | CLIENT_CONNECT_ATTRS_F | CLIENT_PLUGIN_AUTH_LENENC_F |                 \
      CLIENT_CAN_HANDLE_EXPIRED_F | CLIENT_DEPRECATE_EOF_F)
 
-#define MAX_MESSAGE (64u * 1024 * 1024) /* mysql-max_allowed_packet default */
-#define HANDSHAKE_TIMEOUT_MS 10000
+/* Before login a client sends one handshake response (or auth switch
+ * token): a few hundred bytes, a few KiB with connection attributes. */
+#define PREAUTH_MAX_MESSAGE 16384u
+/* What a busy session (a command running, a reply being written) reads
+ * ahead of its next command before it stops reading its client. */
+#define INPUT_BACKLOG_MAX 65536u
+/* LOAD DATA LOCAL: the file's bytes queued for a slow backend before the
+ * client is no longer read. */
+#define INFILE_QUEUE_MAX (1024u * 1024)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
@@ -97,6 +104,8 @@ static void on_handle_closed(uv_handle_t *h)
     w->n_sessions--;
     proxy_count(&w->counters.clients_connected, (uint64_t)-1);
     pinstats_forget(s);
+    if (s->unauth_counted)
+        limits_unauth_leave(w->proxy);
     if (s->admitted)
         limits_client_leave(w->proxy);
     limits_user_leave(w->proxy, s->uslot);
@@ -109,6 +118,7 @@ static void on_handle_closed(uv_handle_t *h)
         free(st);
         st = next;
     }
+    stmt_map_free(&s->stmt_ids);
     codec_buf_free(&s->in);
     codec_buf_free(&s->out);
     codec_buf_free(&s->meta);
@@ -181,6 +191,7 @@ static void on_write_done(uv_write_t *req, int status)
         session_close(s);
         return;
     }
+    session_update_reading(s);
     if (s->state == SS_BACKEND)
         backend_resume(s);
     else
@@ -216,7 +227,9 @@ void session_flush(struct session *s)
     if (uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_write_done) != 0) {
         s->writing = false;
         session_close(s);
+        return;
     }
+    session_update_reading(s);
 }
 
 void session_send_error(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
@@ -263,6 +276,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     if (want > 4u * 1024 * 1024)
         want = 4u * 1024 * 1024;
+    if (s->cmd_len || s->writing || s->auth_held)
+        want = 16384; /* read-ahead of a busy session: INPUT_BACKLOG_MAX */
     if (codec_buf_reserve(&s->in, want) != 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -276,7 +291,8 @@ static void on_handshake_timeout(uv_timer_t *t)
 {
     struct session *s = t->data;
     if (s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH) {
-        log_info("session %u from %s: handshake timeout", s->id, s->peer);
+        log_info("session %u from %s: no login within mysql-connect_timeout_client (%d ms)", s->id,
+                 s->peer, s->cfg->connect_timeout_client_ms);
         session_close(s);
     }
 }
@@ -340,6 +356,19 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         return;
     }
     s->admitted = true;
+    int unauth_max = s->cfg->max_unauth_connections < s->cfg->max_client_connections
+                         ? s->cfg->max_unauth_connections
+                         : s->cfg->max_client_connections;
+    if (!limits_unauth_admit(w->proxy, unauth_max)) {
+        log_info("session %u from %s: too many connections logging in "
+                 "(mysql-max_unauthenticated_connections %d)",
+                 s->id, s->peer, unauth_max);
+        session_send_error(s, 0, 1040, "08004", "Too many connections");
+        s->close_after_write = true;
+        session_flush(s);
+        return;
+    }
+    s->unauth_counted = true;
     fill_scramble(s->scramble);
     s->state = SS_HANDSHAKE;
     uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
@@ -348,8 +377,8 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         session_close(s);
         return;
     }
-    uv_timer_start(&s->timer, on_handshake_timeout, HANDSHAKE_TIMEOUT_MS, 0);
-    uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    uv_timer_start(&s->timer, on_handshake_timeout, (uint64_t)s->cfg->connect_timeout_client_ms, 0);
+    session_update_reading(s);
     session_flush(s);
 }
 
@@ -369,6 +398,7 @@ static void deny(struct session *s, uint8_t seq, const char *user, size_t user_l
     session_send_error(s, seq, 1045, "28000", msg);
     s->close_after_write = true;
     proxy_count(&s->worker->counters.auth_failures, 1);
+    limits_login_failed(s->worker->proxy, s->peer_ip);
 }
 
 /* Resets everything a session carries to what a fresh login has. */
@@ -392,11 +422,18 @@ static void reset_session_state(struct session *s)
         st = next;
     }
     s->stmts = NULL;
+    s->n_stmts = 0;
+    stmt_map_free(&s->stmt_ids);
 }
 
 static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u, const char *db,
                      size_t db_len)
 {
+    if (s->unauth_counted) {
+        limits_unauth_leave(s->worker->proxy);
+        s->unauth_counted = false;
+    }
+    limits_login_succeeded(s->worker->proxy, s->peer_ip);
     s->user = u;
     snprintf(s->username, sizeof(s->username), "%s", u->username);
     if (db && db_len)
@@ -444,9 +481,19 @@ static bool admit_user(struct session *s, const struct admin_user *u, uint8_t se
     return false;
 }
 
+/* The account in the newest runtime snapshot, which the session adopts: a
+ * user deleted or deactivated there cannot log in again on an old
+ * connection (COM_CHANGE_USER) with old credentials. */
 static const struct admin_user *find_user(struct session *s, const uint8_t *name, size_t len)
 {
-    const struct admin_user *u = admin_config_user(s->cfg, (const char *)name, len);
+    struct admin_config *cfg = s->worker->cfg;
+    if (s->cfg != cfg) {
+        admin_config_ref(cfg);
+        admin_config_unref(s->cfg);
+        s->cfg = cfg;
+        s->user = NULL; /* it pointed into the old snapshot */
+    }
+    const struct admin_user *u = admin_config_user(cfg, (const char *)name, len);
     if (!u || !u->active || !u->frontend)
         return NULL;
     return u;
@@ -472,8 +519,10 @@ static void handle_handshake_response(struct session *s, const uint8_t *payload,
     const struct admin_user *u = find_user(s, hr.user, hr.user_len);
     bool native =
         !hr.plugin || (hr.plugin_len == 21 && memcmp(hr.plugin, "mysql_native_password", 21) == 0);
-    if (u && !native && (s->caps & CLIENT_PLUGIN_AUTH_F)) {
-        /* e.g. caching_sha2_password from MySQL 8 clients: ask for native. */
+    if (!native && (s->caps & CLIENT_PLUGIN_AUTH_F)) {
+        /* e.g. caching_sha2_password from MySQL 8 clients: ask for native.
+         * Unknown users get the same switch, so that the answer does not
+         * tell which accounts exist. */
         s->state = SS_AUTH_SWITCH;
         if (codec_write_auth_switch(&s->out, (uint8_t)(seq + 1), "mysql_native_password",
                                     s->scramble) != 0)
@@ -538,27 +587,34 @@ static void reset_connection(struct session *s)
     send_ok(s, 1);
 }
 
-static struct cstmt *find_stmt(struct session *s, uint32_t id, struct cstmt ***link)
+int session_stmt_add(struct session *s, struct cstmt *st)
 {
-    struct cstmt **pp = &s->stmts;
-    for (; *pp; pp = &(*pp)->next)
-        if ((*pp)->id == id) {
-            if (link)
-                *link = pp;
-            return *pp;
-        }
-    return NULL;
+    if (stmt_map_put(&s->stmt_ids, st) != 0)
+        return -1;
+    st->next = s->stmts;
+    s->stmts = st;
+    s->n_stmts++;
+    return 0;
+}
+
+static struct cstmt *find_stmt(struct session *s, uint32_t id)
+{
+    return stmt_map_get(&s->stmt_ids, id);
 }
 
 static void stmt_close(struct session *s, const uint8_t *payload, size_t len)
 {
     if (len < 5)
         return;
-    struct cstmt **link;
-    struct cstmt *st = find_stmt(s, codec_u32(payload + 1), &link);
+    struct cstmt *st = find_stmt(s, codec_u32(payload + 1));
     if (!st)
         return;
+    stmt_map_del(&s->stmt_ids, st->id);
+    struct cstmt **link = &s->stmts;
+    while (*link != st)
+        link = &(*link)->next;
     *link = st->next;
+    s->n_stmts--;
     if (s->cur_stmt == st)
         s->cur_stmt = NULL;
     free(st->sql);
@@ -645,7 +701,7 @@ static void dispatch(struct session *s)
     case COM_STMT_SEND_LONG_DATA:
     case COM_STMT_RESET:
     case COM_STMT_FETCH: {
-        if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1), NULL))) {
+        if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1)))) {
             if (s->cmd == COM_STMT_SEND_LONG_DATA) {
                 session_command_done(s); /* no reply, as the server does */
                 return;
@@ -670,11 +726,24 @@ static void dispatch(struct session *s)
         backend_begin(s);
         return;
     }
+    case COM_STMT_PREPARE:
+        if (s->n_stmts >= (size_t)s->cfg->max_client_stmts) {
+            /* As the server's max_prepared_stmt_count, per session here:
+             * one client cannot fill the proxy with statements. */
+            char m[160];
+            snprintf(m, sizeof(m),
+                     "Can't create more than max_prepared_stmt_count statements "
+                     "(current value: %d)",
+                     s->cfg->max_client_stmts);
+            session_send_error(s, 1, 1461, "42000", m);
+            session_command_done(s);
+            return;
+        }
+        /* fall through */
     case COM_INIT_DB:
     case COM_QUERY:
     case COM_FIELD_LIST:
     case COM_STATISTICS:
-    case COM_STMT_PREPARE:
         s->cur_stmt = NULL;
         backend_begin(s);
         return;
@@ -722,51 +791,127 @@ void session_command_done(struct session *s)
         session_process_input(s);
 }
 
+static bool logging_in(const struct session *s)
+{
+    return s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH;
+}
+
+/* Checks the size the next message announces, as its packets arrive: a
+ * peer cannot make the proxy buffer more than the bound by sending headers
+ * that promise more. Before login the connection just closes after an
+ * error; after it the client gets 1153, as from the server, and the
+ * session ends (the rest of the message is not read). */
+static bool message_within_bound(struct session *s)
+{
+    uint64_t max = logging_in(s) ? PREAUTH_MAX_MESSAGE : (uint64_t)s->cfg->max_allowed_packet;
+    uint8_t seq;
+    if (codec_message_announced(s->in.data, s->in.len, &seq) <= max)
+        return true;
+    if (logging_in(s))
+        log_info("session %u from %s: login message over %u bytes; closing", s->id, s->peer,
+                 PREAUTH_MAX_MESSAGE);
+    session_send_error(s, (uint8_t)(seq + 1), 1153, "08S01",
+                       "Got a packet bigger than 'max_allowed_packet' bytes");
+    s->close_after_write = true;
+    session_update_reading(s);
+    session_flush(s);
+    return false;
+}
+
+static void on_login_delay(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    s->auth_held = false;
+    s->auth_delayed = true;
+    uv_timer_start(&s->timer, on_handshake_timeout, (uint64_t)s->cfg->connect_timeout_client_ms, 0);
+    session_process_input(s);
+}
+
+/* An address whose recent logins failed waits before its next answer, a
+ * wait that doubles with each failure: a password spray slows to a crawl
+ * while one typo costs a fraction of a second. Known and unknown users
+ * wait alike. True when the login message is held back for now. */
+static bool hold_login(struct session *s)
+{
+    if (s->auth_delayed)
+        return false;
+    uint32_t ms = limits_login_delay_ms(s->worker->proxy, s->peer_ip, s->cfg->auth_failure_delay_ms,
+                                        s->cfg->auth_failure_delay_max_ms);
+    s->auth_delayed = true;
+    if (ms == 0)
+        return false;
+    s->auth_held = true;
+    uv_timer_start(&s->timer, on_login_delay, ms, 0);
+    return true;
+}
+
+static void handle_login_message(struct session *s)
+{
+    struct codec_header hdr;
+    (void)codec_header_parse(s->in.data, s->in.len, &hdr);
+    if (s->state == SS_HANDSHAKE)
+        handle_handshake_response(s, s->in.data + 4, hdr.len, hdr.seq);
+    else
+        handle_auth_switch_response(s, s->in.data + 4, hdr.len, hdr.seq);
+    if (s->state == SS_CLOSING)
+        return;
+    size_t rest = s->in.len - s->cmd_len;
+    memmove(s->in.data, s->in.data + s->cmd_len, rest);
+    s->in.len = rest;
+    s->cmd_len = 0;
+    session_flush(s);
+}
+
 void session_process_input(struct session *s)
 {
-    while (s->state == SS_IDLE || s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH) {
-        if (s->writing || s->close_after_write)
+    while (s->state == SS_IDLE || logging_in(s)) {
+        if (s->writing || s->close_after_write || s->auth_held)
+            break;
+        if (!message_within_bound(s))
             return;
-        if (s->in.len >= 4) {
-            struct codec_header hdr;
-            (void)codec_header_parse(s->in.data, s->in.len, &hdr);
-            if (hdr.len > MAX_MESSAGE) {
-                session_send_error(s, (uint8_t)(hdr.seq + 1), 1153, "08S01",
-                                   "Got a packet bigger than 'max_allowed_packet' bytes");
-                s->close_after_write = true;
-                session_flush(s);
-                return;
-            }
-        }
-        unsigned npk = 0;
-        long span = codec_message_span(s->in.data, s->in.len, &npk);
+        long span = codec_message_span(s->in.data, s->in.len, NULL);
         if (span < 0)
-            return;
-        if ((size_t)span > MAX_MESSAGE + 4096u) {
-            session_send_error(s, 1, 1153, "08S01",
-                               "Got a packet bigger than 'max_allowed_packet' bytes");
-            s->close_after_write = true;
-            session_flush(s);
-            return;
-        }
+            break;
         s->cmd_len = (size_t)span;
         if (s->state == SS_IDLE) {
             dispatch(s);
             continue;
         }
-        struct codec_header hdr;
-        (void)codec_header_parse(s->in.data, s->in.len, &hdr);
-        if (s->state == SS_HANDSHAKE)
-            handle_handshake_response(s, s->in.data + 4, hdr.len, hdr.seq);
-        else
-            handle_auth_switch_response(s, s->in.data + 4, hdr.len, hdr.seq);
+        if (hold_login(s))
+            break;
+        handle_login_message(s);
         if (s->state == SS_CLOSING)
             return;
-        size_t rest = s->in.len - s->cmd_len;
-        memmove(s->in.data, s->in.data + s->cmd_len, rest);
-        s->in.len = rest;
-        s->cmd_len = 0;
-        session_flush(s);
+    }
+    session_update_reading(s);
+}
+
+/* Whether the session should take more bytes from its client now. */
+static bool wants_input(const struct session *s)
+{
+    if (s->close_after_write)
+        return false;
+    if (s->state == SS_BACKEND && s->resp.st == RS_INFILE)
+        return backend_queued(s) < INFILE_QUEUE_MAX;
+    bool busy = s->cmd_len > 0 || s->writing || s->auth_held;
+    return !busy || s->in.len - s->cmd_len < INPUT_BACKLOG_MAX;
+}
+
+void session_update_reading(struct session *s)
+{
+    if (s->state == SS_CLOSING)
+        return;
+    bool want = wants_input(s);
+    if (want == s->reading)
+        return;
+    s->reading = want;
+    if (!want) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) != 0) {
+        s->reading = false;
+        session_close(s);
     }
 }
 
@@ -783,6 +928,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     s->in.len += (size_t)nread;
     if (s->state == SS_BACKEND && s->resp.st == RS_INFILE) {
         backend_forward_infile(s);
+        session_update_reading(s);
         return;
     }
     session_process_input(s);

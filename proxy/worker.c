@@ -228,7 +228,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0 || processlist_init(p) != 0)
+    if (limits_init(p) != 0 || hostcache_init(p) != 0 || processlist_init(p) != 0)
         goto oom;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
@@ -269,12 +269,11 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
             goto fail;
         uv_tcp_init(&w->loop, &w->listener);
         w->listener.data = w;
-        if (uv_tcp_open(&w->listener, fd) != 0 ||
-            uv_listen((uv_stream_t *)&w->listener, 1024, on_connection) != 0) {
+        if (uv_tcp_open(&w->listener, fd) != 0) {
+            close(fd);
             snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
             goto fail;
         }
-        w->listening = true;
         uv_async_init(&w->loop, &w->wake, on_wake);
         w->wake.data = w;
         uv_timer_init(&w->loop, &w->drain_timer);
@@ -292,7 +291,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
             goto oom;
         p->digest_stats[i] = w->digest_stats;
     }
-    log_info("listening on %s:%d with %d worker threads", host, port, p->nworkers);
+    snprintf(p->listen_name, sizeof(p->listen_name), "%s:%d", host, port);
     return p;
 oom:
     snprintf(errbuf, errlen, "out of memory");
@@ -304,6 +303,20 @@ fail:
 
 int proxy_start(struct proxy *p)
 {
+    /* Bound in proxy_new, listening only now: the caller opens the admin
+     * and metrics ports first, so "the client port answers" means every
+     * port answers. The loops do not run yet, so this thread may touch
+     * their handles. */
+    for (int i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        int rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
+        if (rc != 0) {
+            log_error("cannot listen on %s: %s", p->listen_name, uv_strerror(rc));
+            return -1;
+        }
+        w->listening = true;
+    }
+    log_info("listening on %s with %d worker threads", p->listen_name, p->nworkers);
     for (int i = 0; i < p->nworkers; i++)
         if (pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]) != 0) {
             log_error("cannot start worker thread %d", i);
@@ -385,6 +398,7 @@ void proxy_free(struct proxy *p)
     free(p->digest_stats);
     pool_free(p->pool);
     limits_free(p);
+    hostcache_free(p);
     if (p->cfg)
         admin_config_unref(p->cfg);
     free(p);

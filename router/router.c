@@ -5,6 +5,7 @@
  */
 #include "router/router.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -167,6 +168,56 @@ bool router_stmt_is_read(const char *s, size_t len)
         i = end;
     }
     return true;
+}
+
+/* Words of "LOAD {DATA|XML} [LOW_PRIORITY|CONCURRENT] LOCAL", in order. */
+enum load_local_step { LL_NONE, LL_LOAD, LL_DATA, LL_PRIORITY };
+
+static enum load_local_step load_local_next(enum load_local_step at, const char *w, size_t n,
+                                            bool *local)
+{
+    bool priority = TOK_IS(w, n, "low_priority") || TOK_IS(w, n, "concurrent");
+    switch (at) {
+    case LL_LOAD:
+        return TOK_IS(w, n, "data") || TOK_IS(w, n, "xml") ? LL_DATA : LL_NONE;
+    case LL_DATA:
+        *local = TOK_IS(w, n, "local");
+        return priority ? LL_PRIORITY : LL_NONE;
+    case LL_PRIORITY:
+        *local = TOK_IS(w, n, "local");
+        return LL_NONE;
+    case LL_NONE:
+        break;
+    }
+    return TOK_IS(w, n, "load") ? LL_LOAD : LL_NONE;
+}
+
+bool router_stmt_loads_local_file(const char *s, size_t len)
+{
+    enum load_local_step at = LL_NONE;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = skip_comment_or_quote(s, len, i);
+        if (j != i) {
+            i = j;
+            continue;
+        }
+        if (!is_word_char((unsigned char)s[i])) {
+            if (!isspace((unsigned char)s[i]))
+                at = LL_NONE; /* "load, data, local" are three columns */
+            i++;
+            continue;
+        }
+        size_t end = i;
+        while (end < len && is_word_char((unsigned char)s[end]))
+            end++;
+        bool local = false;
+        at = load_local_next(at, s + i, end - i, &local);
+        if (local)
+            return true;
+        i = end;
+    }
+    return false;
 }
 
 unsigned router_stmt_flags(const char *s, size_t len)

@@ -41,6 +41,11 @@ unsigned router_stmt_flags(const char *sql, size_t len);
  * Bounded by len. */
 bool router_stmt_is_read(const char *sql, size_t len);
 
+/* True when sql has a LOAD DATA LOCAL or LOAD XML LOCAL statement, the only
+ * statements after which a server may ask the client for a file. Words in
+ * comments and quotes do not count. Bounded by len. */
+bool router_stmt_loads_local_file(const char *sql, size_t len);
+
 /* True when sql is START TRANSACTION with READ ONLY among its
  * characteristics (WITH CONSISTENT SNAPSHOT may come too), and nothing
  * after it but a ';'. Bounded by len. */

@@ -7,6 +7,7 @@ check the tests themselves against a real server). Every wait here is bounded.
 
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -280,6 +281,15 @@ class Target:
                                       "direct" if self.direct else "sluice")
 
 
+def sluice_metrics_ports(extra_sql, metrics_port):
+    """The metrics port a Sluice configured with extra_sql listens on, as a list ([] when
+    extra_sql turns the endpoint off; extra_sql's own port when it sets one)."""
+    if re.search(r"'admin-restapi_enabled',\s*'false'", extra_sql):
+        return []
+    m = re.search(r"'admin-restapi_port',\s*'(\d+)'", extra_sql)
+    return [int(m.group(1))] if m else [metrics_port]
+
+
 def start_sluice(binary, fleet, workdir, cap=10, threads=2, extra_sql="", start_timeout=10):
     port, admin_port, metrics_port = free_ports(3, SLUICE_PORT_RANGE)
     os.makedirs(workdir, exist_ok=True)
@@ -302,14 +312,17 @@ def start_sluice(binary, fleet, workdir, cap=10, threads=2, extra_sql="", start_
                                    "--foreground"],
                                   stdin=subprocess.DEVNULL, stdout=outf, stderr=errf,
                                   env=env)
-    if not wait_port(HOST, port, start_timeout, t.proc):
+    # Sluice opens its client port last, so the first wait covers the others; waiting for
+    # each port the tests use keeps a test from racing a listener all the same.
+    ports = [port, admin_port] + sluice_metrics_ports(extra_sql, metrics_port)
+    if not all(wait_port(HOST, p, start_timeout, t.proc) for p in ports):
         rc = t.proc.poll()
         if rc is None:
             t.proc.kill()
             t.proc.wait(timeout=10)
         raise RuntimeError(
-            "sluice did not accept connections on %s:%d within %ds (exit code %s); "
-            "stderr tail:\n%s" % (HOST, port, start_timeout, rc, t.stderr_tail()))
+            "sluice did not accept connections on %s ports %s within %ds (exit code %s); "
+            "stderr tail:\n%s" % (HOST, ports, start_timeout, rc, t.stderr_tail()))
     return t
 
 

@@ -453,6 +453,7 @@ static const char *const memory_tables[] = {
     "runtime_mysql_replication_hostgroups",
     "runtime_mysql_servers",
     "runtime_mysql_users",
+    "stats_mysql_client_host_cache",
     "stats_mysql_commands_counters",
     "stats_mysql_connection_pool",
     "stats_mysql_global",
@@ -714,7 +715,7 @@ static void test_variables_modules(void **state)
     int n_mysql = atoi(value(fx, "SELECT COUNT(*) FROM global_variables"
                                  " WHERE variable_name LIKE 'mysql-%'"));
 
-    assert_int_equal(n_mysql, 43); /* every mysql- default of config.c */
+    assert_int_equal(n_mysql, 49); /* every mysql- default of config.c */
     assert_int_equal(run_ok(fx, "SAVE MYSQL VARIABLES TO DISK"), n_mysql);
     assert_string_equal(value(fx, "SELECT variable_value FROM disk.global_variables"
                                   " WHERE variable_name = 'mysql-threads'"),

@@ -364,6 +364,43 @@ static void check_split(size_t payload_len, unsigned want_packets)
     free(payload);
 }
 
+/* The bound on a message is checked from its headers as they arrive. */
+static void test_message_announced(void **state)
+{
+    (void)state;
+    uint8_t buf[3 * (4 + 8)] = {0};
+    uint8_t seq = 9;
+
+    assert_int_equal(codec_message_announced(buf, 3, &seq), 0);
+    assert_int_equal(seq, 0);
+    /* A header promising 16 MiB - 1 counts in full before its payload. */
+    codec_header_write(buf, CODEC_MAX_PAYLOAD, 0);
+    assert_int_equal(codec_message_announced(buf, 4, &seq), CODEC_MAX_PAYLOAD);
+    /* A short packet ends the message; what follows is another message. */
+    codec_header_write(buf, 5, 2);
+    codec_header_write(buf + 9, 100, 0);
+    assert_int_equal(codec_message_announced(buf, sizeof(buf), &seq), 5);
+    assert_int_equal(seq, 2);
+}
+
+/* A chain of full packets adds up as each header arrives. */
+static void test_message_announced_chain(void **state)
+{
+    (void)state;
+    size_t len = 2 * (4 + CODEC_MAX_PAYLOAD) + 4;
+    uint8_t *buf = calloc(1, len);
+    uint8_t seq;
+
+    assert_non_null(buf);
+    codec_header_write(buf, CODEC_MAX_PAYLOAD, 0);
+    codec_header_write(buf + 4 + CODEC_MAX_PAYLOAD, CODEC_MAX_PAYLOAD, 1);
+    codec_header_write(buf + 2 * (4 + CODEC_MAX_PAYLOAD), CODEC_MAX_PAYLOAD, 2);
+    assert_int_equal(codec_message_announced(buf, 4 + CODEC_MAX_PAYLOAD, &seq), CODEC_MAX_PAYLOAD);
+    assert_int_equal(codec_message_announced(buf, len, &seq), 3ull * CODEC_MAX_PAYLOAD);
+    assert_int_equal(seq, 2);
+    free(buf);
+}
+
 static void test_split_packets(void **state)
 {
     (void)state;
@@ -1269,6 +1306,8 @@ int main(void)
         cmocka_unit_test(test_resultset),
         cmocka_unit_test(test_resultset_errors_and_big_row),
         cmocka_unit_test(test_sha1),
+        cmocka_unit_test(test_message_announced),
+        cmocka_unit_test(test_message_announced_chain),
         cmocka_unit_test(test_native_hash),
         cmocka_unit_test(test_native_verify),
         cmocka_unit_test(test_native_token_vector),

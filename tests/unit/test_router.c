@@ -113,6 +113,31 @@ static void test_stmt_is_read(void **state)
             fail_msg("%s: want %d", cases[i].sql, cases[i].read);
 }
 
+/* Only the client's own LOAD DATA/XML LOCAL may be answered with a file. */
+static void test_stmt_loads_local_file(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *sql;
+        bool local;
+    } cases[] = {
+        {"LOAD DATA LOCAL INFILE '/tmp/x' INTO TABLE t", true},
+        {"load data low_priority local infile 'x' into table t", true},
+        {"/* bulk */ LOAD XML CONCURRENT LOCAL INFILE 'x' INTO TABLE t", true},
+        {"SELECT 1; LOAD DATA LOCAL INFILE 'x' INTO TABLE t", true},
+        {"LOAD DATA INFILE '/tmp/x' INTO TABLE t", false},
+        {"SELECT 'LOAD DATA LOCAL INFILE'", false},
+        {"SELECT 1 /* LOAD DATA LOCAL */", false},
+        {"SELECT load, data, local FROM t", false},
+        {"INSERT INTO t VALUES ('local')", false},
+        {"", false},
+        {"LOAD DATA", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (router_stmt_loads_local_file(cases[i].sql, strlen(cases[i].sql)) != cases[i].local)
+            fail_msg("%s: want %d", cases[i].sql, cases[i].local);
+}
+
 /* START TRANSACTION READ ONLY goes where reads go. */
 static void test_read_only_start(void **state)
 {
@@ -150,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_classify_default_hostgroup),
         cmocka_unit_test(test_unterminated_input_is_bounded),
         cmocka_unit_test(test_stmt_is_read),
+        cmocka_unit_test(test_stmt_loads_local_file),
         cmocka_unit_test(test_read_only_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
