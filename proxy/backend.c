@@ -172,10 +172,27 @@ size_t backend_queued(const struct session *s)
 }
 
 /* Writes to the backend now, queueing what the socket does not take. */
+/* The server answers a message with the sequence id after the message's
+ * last packet: note it when data holds whole packets. */
+static void expect_reply_to(struct resp *r, const uint8_t *data, size_t len)
+{
+    size_t pos = 0;
+    uint8_t seq = 0;
+    while (len - pos >= 4) {
+        seq = data[pos + 3];
+        pos += 4u + codec_u24(data + pos);
+    }
+    if (pos == len && len > 0) {
+        r->seq_known = true;
+        r->last_seq = seq;
+    }
+}
+
 int backend_send(struct session *s, const uint8_t *data, size_t len)
 {
     struct backend *be = s->be;
     size_t off = 0;
+    expect_reply_to(&s->resp, data, len);
     pool_conn_count(s->conn, 0, len, 0);
     if (be->wq.len == be->wq_off) {
         be->wq.len = be->wq_off = 0;
@@ -257,6 +274,10 @@ static void fail_command(struct session *s, uint16_t code, const char *sqlstate,
 {
     if (!s->resp.sent_any || s->resp.swallow || s->step != BS_FORWARD) {
         session_send_error(s, 1, code, sqlstate, msg);
+    } else if (s->resp.pkt_left) {
+        /* Cut inside a packet: an error packet would read as the rest of
+         * it. Only the closed connection can tell the client. */
+        s->close_after_write = true;
     } else {
         /* Mid-response: the client has part of a result; end it with an
          * error packet and close, as a server that died would. */
@@ -661,7 +682,8 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
         {
             struct codec_reader rd;
             codec_reader_init(&rd, pkt + 4, plen);
-            if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0)
+            if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0 ||
+                codec_reader_left(&rd) > (r->cache_meta ? 1u : 0u))
                 return -1;
             r->st = RS_COLS;
             if (!r->cache_meta || codec_reader_left(&rd) != 1)
@@ -809,6 +831,17 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
 
 /* Walks the packets in rbuf from rpos. Returns 1 when the response is
  * complete, 0 when more bytes are needed, -1 on a protocol error. */
+/* Packets of one response are numbered one after the other: a server that
+ * skips or repeats one is broken or is not the server it was. */
+static int check_seq(struct resp *r, uint8_t seq)
+{
+    if (r->seq_known && seq != (uint8_t)(r->last_seq + 1))
+        return -1;
+    r->seq_known = true;
+    r->last_seq = seq;
+    return 0;
+}
+
 static int parse_response(struct session *s)
 {
     struct backend *be = s->be;
@@ -860,7 +893,7 @@ static int parse_response(struct session *s)
             }
             if (!cont && r->st == RS_ROWS)
                 r->rows_sent++;
-            if (emit_pkt(s, p, 4) != 0)
+            if (check_seq(r, p[3]) != 0 || emit_pkt(s, p, 4) != 0)
                 return -1;
             be->rpos += 4;
             r->pkt_left = plen;
@@ -877,7 +910,7 @@ static int parse_response(struct session *s)
             }
             return 0;
         }
-        if (handle_packet(s, p, plen) != 0)
+        if (check_seq(r, p[3]) != 0 || handle_packet(s, p, plen) != 0)
             return -1;
         be->rpos += plen + 4u;
     }

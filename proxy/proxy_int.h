@@ -166,6 +166,8 @@ struct resp {
     bool strip_meta;   /* backend sends MariaDB extended column metadata */
     bool cache_meta;   /* backend may omit execute metadata (MariaDB) */
     uint8_t seq_shift; /* added to sequence ids of relayed packets */
+    bool seq_known;    /* last_seq holds the previous packet's sequence id */
+    uint8_t last_seq;
     uint32_t pkt_left; /* payload bytes of a streamed packet still to pass */
     uint64_t ncols_left;
     uint16_t pparams, pcols;

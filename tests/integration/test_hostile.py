@@ -1,0 +1,432 @@
+"""Hostile and careless peers: clients that flood, stall, spray passwords or send oversized
+messages, and backends that misbehave. Each test checks what an operator would: Sluice stays
+up, its memory stays bounded, ordinary clients keep being served, and the peer gets a clear
+error. Raw-protocol peers come from mysqlwire.py; a fake server plays the broken backend."""
+
+import os
+import resource
+import socket
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+import harness
+import mysqlwire
+from harness import Deadline, connect, error_code, q, q1
+
+pytestmark = pytest.mark.proxy_only
+
+
+def admin(target):
+    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
+                           password="admin", autocommit=True, connect_timeout=10)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def raise_fd_limit(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def ordinary_client_works(target):
+    conn = connect(target, connect_timeout=5)
+    try:
+        return q1(conn, "SELECT 1") == 1
+    finally:
+        conn.close()
+
+
+# --- pre-auth memory ----------------------------------------------------------------------
+
+def flood(target, stop, sent):
+    """Log in never; send chains of 16 MiB packets (header ff ff ff, then the bytes), again
+    and again, reconnecting whenever Sluice closes the connection."""
+    chunk = b"\0" * 65536
+    while not stop.is_set():
+        try:
+            s = socket.create_connection((target.host, target.port), timeout=2)
+            s.recv(4096)  # the greeting
+            seq = 1
+            while not stop.is_set():
+                s.sendall(mysqlwire.header(0xffffff, seq))
+                for _ in range(256):
+                    s.sendall(chunk)
+                    sent[0] += len(chunk)
+                seq += 1
+        except OSError:
+            pass
+
+
+def test_pre_auth_flood_keeps_memory_bounded_and_serves_others(sluice):
+    target = sluice()
+    assert ordinary_client_works(target)
+    before = rss_kib(target.proc.pid)
+    stop = threading.Event()
+    sent = [0]
+    threads = [threading.Thread(target=flood, args=(target, stop, sent), daemon=True)
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    peak = before
+    served = 0
+    deadline = Deadline(6)
+    try:
+        while not deadline.expired():
+            peak = max(peak, rss_kib(target.proc.pid))
+            assert ordinary_client_works(target)
+            served += 1
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+    print("\nflood: %.0f MiB offered; RSS %d KiB before, peak %d KiB; %d ordinary clients served"
+          % (sent[0] / 1048576.0, before, peak, served))
+    assert served >= 10
+    # Before the bound, four such clients took RSS from 9 MiB to 2 GiB in 8 s.
+    assert peak - before < 32 * 1024, "RSS grew by %d KiB under the flood" % (peak - before)
+
+
+def test_login_message_over_the_bound_is_refused(sluice):
+    target = sluice()
+    c = mysqlwire.Client(target.host, target.port)
+    try:
+        c.sock.sendall(mysqlwire.header(1 << 20, 1))
+        _, payload = mysqlwire.read_packet(c.sock)
+        assert mysqlwire.error_of(payload)[0] == 1153
+        assert c.sock.recv(1) == b""  # and closed
+    finally:
+        c.close()
+
+
+def logged_in(target, **kw):
+    c = mysqlwire.Client(target.host, target.port, **kw)
+    _, ok = c.login(target.fleet.app_user, target.fleet.app_password)
+    assert ok[:1] == b"\x00", "login failed: %r" % (ok,)
+    return c
+
+
+def test_statement_over_max_allowed_packet_gets_1153_before_it_is_read(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-max_allowed_packet', '1048576');\n")
+    c = logged_in(target)
+    try:
+        # Only the header of a 2 MiB COM_QUERY: the bound is checked on what it announces.
+        c.sock.sendall(mysqlwire.header(2 << 20, 0) + b"\x03SELECT ")
+        _, payload = mysqlwire.read_packet(c.sock)
+        code, state, msg = mysqlwire.error_of(payload)
+        assert (code, state) == (1153, "08S01"), msg
+    finally:
+        c.close()
+    assert ordinary_client_works(target)
+
+
+def test_default_max_allowed_packet_refuses_a_chain_past_64_mib(sluice):
+    target = sluice()
+    c = logged_in(target)
+    try:
+        chunk = b"\x03" + b" " * (0xffffff - 1)
+        for seq in range(4):  # 4 full packets: 64 MiB - 4 bytes, within the default
+            c.sock.sendall(mysqlwire.header(0xffffff, seq) + (chunk if seq == 0 else
+                                                              b" " * 0xffffff))
+        c.sock.sendall(mysqlwire.header(10, 4))  # the fifth would pass 64 MiB
+        _, payload = mysqlwire.read_packet(c.sock)
+        assert mysqlwire.error_of(payload)[0] == 1153
+    finally:
+        c.close()
+    assert ordinary_client_works(target)
+
+
+# --- slow and failed logins ---------------------------------------------------------------
+
+def open_silent(target, n):
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection((target.host, target.port), timeout=5)
+        socks.append(s)
+    for s in socks:
+        mysqlwire.read_packet(s)  # each got its greeting
+    return socks
+
+
+def test_slowloris_of_1000_handshakes_with_defaults(sluice):
+    raise_fd_limit(8192)
+    target = sluice()
+    socks = open_silent(target, 1000)
+    try:
+        for _ in range(5):
+            assert ordinary_client_works(target)
+        with admin(target) as a:
+            rows = q(a, "SELECT COUNT(*) FROM stats_mysql_processlist")
+        assert int(rows[0][0]) >= 1
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_silent_logins_are_closed_at_connect_timeout_client(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-connect_timeout_client', '1500');\n")
+    socks = open_silent(target, 50)
+    start = time.monotonic()
+    try:
+        for s in socks:
+            s.settimeout(10)
+            assert s.recv(1) == b""  # closed by Sluice
+        took = time.monotonic() - start
+        assert 1.0 < took < 5.0, took
+    finally:
+        for s in socks:
+            s.close()
+    assert ordinary_client_works(target)
+
+
+def test_logins_in_progress_have_their_own_cap(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-max_unauthenticated_connections', '20');\n")
+    socks = open_silent(target, 20)
+    try:
+        with pytest.raises(ConnectionRefusedError) as e:
+            mysqlwire.Client(target.host, target.port)
+        assert e.value.args[0][0] == 1040
+    finally:
+        for s in socks:
+            s.close()
+    # The slots come back as the silent clients leave.
+    deadline = Deadline(5)
+    while True:
+        try:
+            assert ordinary_client_works(target)
+            break
+        except pymysql.err.OperationalError:
+            assert not deadline.expired()
+            time.sleep(0.05)
+
+
+def timed_wrong_login(target, source):
+    c = mysqlwire.Client(target.host, target.port, source=source)
+    start = time.monotonic()
+    try:
+        _, payload = c.login(target.fleet.app_user, "wrong-password")
+        took = time.monotonic() - start
+        assert mysqlwire.error_of(payload)[0] == 1045
+        return took
+    finally:
+        c.close()
+
+
+def test_password_spray_backs_off_per_address(sluice):
+    """Defaults: each failure doubles the next answer's wait from 100 ms up to 5 s."""
+    target = sluice()
+    waits = [timed_wrong_login(target, "127.0.0.2") for _ in range(6)]
+    print("\nspray waits (s): %s" % ", ".join("%.3f" % w for w in waits))
+    assert waits[0] < 0.09
+    for k in range(1, 6):
+        want = 0.1 * 2 ** (k - 1)
+        assert want * 0.9 <= waits[k] < want + 1.0, (k, waits)
+    # Another address is answered at once meanwhile.
+    start = time.monotonic()
+    assert ordinary_client_works(target)
+    assert time.monotonic() - start < 0.5
+    with admin(target) as a:
+        rows = q(a, "SELECT client_address, error_count FROM stats_mysql_client_host_cache")
+    assert ("127.0.0.2", "6") in [tuple(r) for r in rows], rows
+    # A success from that address waits its turn once, then forgets the failures.
+    c = mysqlwire.Client(target.host, target.port, source="127.0.0.2")
+    _, ok = c.login(target.fleet.app_user, target.fleet.app_password)
+    c.close()
+    assert ok[:1] == b"\x00"
+    with admin(target) as a:
+        rows = q(a, "SELECT client_address FROM stats_mysql_client_host_cache")
+    assert ("127.0.0.2",) not in [tuple(r) for r in rows]
+
+
+def test_unknown_and_known_users_look_the_same_on_the_wire(sluice):
+    """A client that starts with another plugin gets an auth switch whoever it names."""
+    target = sluice()
+    answers = []
+    for user in (target.fleet.app_user, "no_such_user_x"):
+        c = mysqlwire.Client(target.host, target.port, source="127.0.0.3")
+        try:
+            _, first = c.login(user, None, plugin=b"caching_sha2_password")
+            answers.append(first[:1] + first[1:first.index(b"\0", 1)])
+        finally:
+            c.close()
+    assert answers[0] == answers[1] == b"\xfemysql_native_password", answers
+
+
+# --- per-session resources ----------------------------------------------------------------
+
+def test_prepared_statement_cap_per_session(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-max_prepared_stmts_per_client', '5');\n")
+    c = logged_in(target)
+    try:
+        ids = [c.prepare("SELECT %d" % i) for i in range(5)]
+        assert all(isinstance(i, int) for i in ids), ids
+        assert c.prepare("SELECT 99")[:2] == (1461, "42000")
+        # Closing one makes room again (COM_STMT_CLOSE has no reply).
+        c.sock.sendall(mysqlwire.packet(b"\x19" + ids[0].to_bytes(4, "little"), 0))
+        assert isinstance(c.prepare("SELECT 100"), int)
+    finally:
+        c.close()
+
+
+# --- hostile backends ---------------------------------------------------------------------
+
+def fake_backend_sql(port, monitor=False):
+    return ("DELETE FROM mysql_servers;\n"
+            "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+            "VALUES (0, '127.0.0.1', %d, 5);\n"
+            "INSERT OR REPLACE INTO global_variables VALUES ('mysql-monitor_enabled', '%s');\n"
+            % (port, "true" if monitor else "false"))
+
+
+def test_rogue_server_cannot_read_a_file_of_the_proxy_host(sluice, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-%d\n" % os.getpid())
+
+    def answer(conn, sql):
+        if sql == "":
+            return [mysqlwire.ok_packet()]  # whatever came instead of a file
+        return [b"\xfb" + str(secret).encode()]  # every statement: "send me this file"
+
+    fake = mysqlwire.FakeServer(answer)
+    try:
+        target = sluice(extra_sql=fake_backend_sql(fake.port, monitor=True))
+        # A client that would send files if asked: it never is.
+        for _ in range(3):
+            conn = None
+            try:
+                conn = connect(target, local_infile=True, db=None)
+                q(conn, "SELECT 1")
+            except pymysql.err.MySQLError:
+                pass
+            finally:
+                if conn:
+                    conn.close()
+        deadline = Deadline(2)
+        while not deadline.expired() and not fake.queries:
+            time.sleep(0.05)
+        assert fake.queries, "the fake server was never asked anything"
+        got = fake.received_bytes()
+        assert b"TOP-SECRET" not in got
+        assert target.proc.poll() is None
+    finally:
+        fake.stop()
+
+
+def test_load_data_local_from_the_client_still_reaches_the_server(sluice, tmp_path):
+    """The one legitimate LOCAL INFILE: the client's own LOAD DATA LOCAL, against MariaDB."""
+    target = sluice()
+    data = tmp_path / "rows.csv"
+    data.write_text("1\n2\n3\n")
+    conn = connect(target, local_infile=True)
+    try:
+        table = harness.unique("infile")
+        q(conn, "CREATE TABLE %s (a INT)" % table)
+        q(conn, "LOAD DATA LOCAL INFILE '%s' INTO TABLE %s" % (data, table))
+        assert q1(conn, "SELECT SUM(a) FROM %s" % table) == 6
+        q(conn, "DROP TABLE %s" % table)
+    finally:
+        conn.close()
+
+
+def broken_backend(behaviour):
+    """A fake server whose answer to the first user statement misbehaves."""
+    def answer(conn, sql):
+        if not sql.upper().startswith("SELECT"):
+            return [mysqlwire.ok_packet()]
+        return behaviour(conn)
+    return mysqlwire.FakeServer(answer)
+
+
+def close_mid_row(conn):
+    rows = mysqlwire.result_one(b"hello")
+    data = b"".join(mysqlwire.packet(p, i + 1) for i, p in enumerate(rows[:3]))
+    conn.sendall(data + mysqlwire.header(100, 4) + b"partial")
+    return None
+
+
+def bad_sequence(conn):
+    return [lambda c: c.sendall(mysqlwire.packet(b"\x01", 7))]
+
+
+def garbage(conn):
+    return [b"\x07\x07\x07"]
+
+
+@pytest.mark.parametrize("behaviour", [close_mid_row, bad_sequence, garbage],
+                         ids=["close-mid-row", "bad-sequence", "garbage"])
+def test_misbehaving_server_ends_only_its_own_session(sluice, behaviour):
+    fake = broken_backend(behaviour)
+    try:
+        target = sluice(extra_sql=fake_backend_sql(fake.port))
+        conn = connect(target, db=None, read_timeout=20)
+        start = time.monotonic()
+        try:
+            with pytest.raises(pymysql.err.MySQLError) as e:
+                q(conn, "SELECT 1")
+            assert error_code(e.value) == 2013, e.value
+        finally:
+            conn.close()
+        assert time.monotonic() - start < 3, "the error took %.1f s" % (time.monotonic() - start)
+        assert target.proc.poll() is None
+        with admin(target) as a:
+            assert q1(a, "SELECT COUNT(*) FROM mysql_servers") == "1"
+    finally:
+        fake.stop()
+
+
+# --- the admin interface ------------------------------------------------------------------
+
+@pytest.mark.parametrize("statement", [
+    "SELECT fts3_tokenizer('simple')",
+    "ATTACH DATABASE '/tmp/sluice-hostile-attach.db' AS x",
+    "VACUUM INTO '/tmp/sluice-hostile-vacuum.db'",
+    "SELECT load_extension('/tmp/sluice-hostile-ext')",
+])
+def test_admin_sql_cannot_escape_sqlite(sluice, statement):
+    target = sluice()
+    with admin(target) as a:
+        before = q(a, "SELECT COUNT(*), GROUP_CONCAT(hostname) FROM mysql_servers")
+        with pytest.raises(pymysql.err.MySQLError):
+            q(a, statement)
+        assert q(a, "SELECT COUNT(*), GROUP_CONCAT(hostname) FROM mysql_servers") == before
+    for path in ("/tmp/sluice-hostile-attach.db", "/tmp/sluice-hostile-vacuum.db"):
+        assert not os.path.exists(path)
+
+
+def test_files_are_private_under_umask_000(fleet, tmp_path):
+    binary = os.environ.get("SLUICE_BIN") or os.path.join(harness.SOURCE_ROOT, "build",
+                                                           "sluice")
+    port, aport = harness.free_ports(2, harness.SLUICE_PORT_RANGE)
+    cfg = tmp_path / "config.sql"
+    cfg.write_text(harness.sluice_config(fleet, port, aport, 5, 1))
+    datadir = tmp_path / "data"  # Sluice creates it
+    proc = subprocess.Popen([binary, "--datadir", str(datadir), "--config", str(cfg),
+                             "--foreground"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: os.umask(0))
+    try:
+        assert harness.wait_port(harness.HOST, port, 10, proc)
+        assert (os.stat(datadir).st_mode & 0o777) == 0o700
+        names = os.listdir(datadir)
+        assert "sluice.db" in names
+        for name in names:
+            mode = os.stat(datadir / name).st_mode & 0o777
+            assert mode & 0o077 == 0, "%s is mode %o" % (name, mode)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
