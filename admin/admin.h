@@ -283,10 +283,13 @@ struct admin_result {
  * and fills res, which is overwritten (free an earlier result first).
  *
  * Accepted: SQL on the MEMORY tables (SELECT/INSERT/UPDATE/DELETE/REPLACE,
- * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, PRAGMA, CREATE...; runtime_*
- * and stats_* tables are read-only, the stats tables a statement reads are
- * refilled first (see admin_store_set_sources), and admin tables cannot be
- * dropped or altered);
+ * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, schema PRAGMAs such as
+ * table_info, CREATE...; runtime_* and stats_* tables are read-only, the
+ * stats tables a statement reads are refilled first (see
+ * admin_store_set_sources), and admin tables cannot be dropped or altered;
+ * what would leave SQLite is refused with error 1227 "Access denied; ...":
+ * ATTACH, DETACH, VACUUM, virtual tables, other pragmas, and SQL functions
+ * outside an allow-list such as load_extension(), see admin/sandbox.c);
  * ProxySQL's layer commands (LOAD|SAVE <module> TO|FROM RUNTIME|MEMORY|DISK,
  * with the aliases RUN and MEM) for the modules MYSQL SERVERS, MYSQL USERS,
  * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb

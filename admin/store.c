@@ -374,7 +374,9 @@ int admin_store_open(const char *datadir, const char *config_path, struct admin_
         rc = ADMIN_EIO;
         goto out;
     }
-    rc = create_memory(store->db, errbuf, errlen);
+    rc = admin_sandbox_db(store->db, errbuf, errlen);
+    if (rc == 0)
+        rc = create_memory(store->db, errbuf, errlen);
     /* The config script runs before DISK is attached, so it can only touch
      * MEMORY and a failing script never creates the file. */
     if (rc == 0 && is_new && config_path)
