@@ -60,7 +60,9 @@ const char *admin_strerror(int err);
 struct admin_store;
 
 /* Opens the store: MEMORY in memory and DISK as datadir/sluice.db (datadir
- * is created 0700 if missing). If sluice.db exists and is not empty, its
+ * is created 0700 if missing, a new sluice.db 0600, whatever the umask; an
+ * existing datadir or sluice.db open to group or others is used, with a
+ * log_warn naming it and its mode). If sluice.db exists and is not empty, its
  * tables are copied into MEMORY and config_path is ignored. Otherwise the
  * defaults are filled in, config_path (if not NULL) is applied to MEMORY in
  * one transaction, and MEMORY is saved to a new sluice.db; on failure that

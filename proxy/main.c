@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -121,6 +122,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Everything Sluice creates (the datadir, sluice.db and its journal,
+     * sluice.log) is for its own user only, whatever umask it inherits;
+     * admin/store.c also sets the modes itself. */
+    umask(077);
     const char *lvl = getenv("SLUICE_LOG_LEVEL");
     if (lvl) {
         if (!strcmp(lvl, "debug"))

@@ -1,6 +1,8 @@
 /*
  * Unit tests for the admin module's hardening: admin SQL cannot leave SQLite
- * (admin/sandbox.c through exec.c's authorizer).
+ * (admin/sandbox.c through exec.c's authorizer); the datadir and the files
+ * in it are private whatever the umask, and a datadir open to others gets a
+ * warning (admin/store.c).
  *
  * Each test gets a fresh directory from mkdtemp under /tmp (removed in
  * teardown) holding the datadir, so files an escape would create land there
@@ -8,6 +10,7 @@
  */
 #include "admin/admin.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,12 +263,101 @@ static void test_ordinary_sql_allowed(void **state)
     assert_string_equal(value(fx, "PRAGMA disk.quick_check"), "ok");
 }
 
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        fail_msg("stat %s failed", path);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* Under umask 000 SQLite alone would create sluice.db and its journal 0644. */
+static void test_private_files_under_umask_000(void **state)
+{
+    struct fixture *fx = *state;
+    mode_t old = umask(0);
+    char db[160], journal[176];
+
+    open_store(fx);
+    snprintf(db, sizeof(db), "%s/sluice.db", fx->datadir);
+    snprintf(journal, sizeof(journal), "%s-journal", db);
+    assert_int_equal(mode_of(fx->datadir), 0700);
+    assert_int_equal(mode_of(db), 0600);
+    /* A write transaction on DISK keeps its rollback journal until it ends. */
+    run_ok(fx, "BEGIN");
+    run_ok(fx, "INSERT INTO disk.mysql_users (username, password) VALUES ('j', 'k')");
+    assert_int_equal(mode_of(journal), 0600);
+    run_ok(fx, "ROLLBACK");
+    assert_false(exists(journal));
+    umask(old);
+}
+
+/* Runs admin_store_open with stderr going to a file; returns what was
+ * logged (static buffer). */
+static const char *open_store_logged(struct fixture *fx)
+{
+    static char logged[2048];
+    char path[160];
+    int saved = dup(STDERR_FILENO), fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/stderr.txt", fx->root);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    open_store(fx);
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    n = pread(fd, logged, sizeof(logged) - 1, 0);
+    close(fd);
+    logged[n > 0 ? n : 0] = '\0';
+    return logged;
+}
+
+/* An existing datadir or sluice.db open to others is the operator's to fix:
+ * the store opens, with a warning naming the path and its mode. */
+static void test_open_modes_warned(void **state)
+{
+    struct fixture *fx = *state;
+    char db[160];
+    const char *logged;
+
+    assert_int_equal(mkdir(fx->datadir, 0700), 0);
+    assert_int_equal(chmod(fx->datadir, 0755), 0);
+    logged = open_store_logged(fx);
+    assert_contains(logged, "WARN datadir ");
+    assert_contains(logged, fx->datadir);
+    assert_contains(logged, "has mode 0755");
+    assert_int_equal(mode_of(fx->datadir), 0755);
+    snprintf(db, sizeof(db), "%s/sluice.db", fx->datadir);
+    assert_int_equal(mode_of(db), 0600);
+    assert_string_equal(value(fx, "SELECT count(*) FROM disk.mysql_servers"), "2");
+
+    admin_store_close(fx->store);
+    fx->store = NULL;
+    assert_int_equal(chmod(fx->datadir, 0700), 0);
+    assert_int_equal(chmod(db, 0644), 0);
+    logged = open_store_logged(fx);
+    assert_null(strstr(logged, "datadir"));
+    assert_contains(logged, "sluice.db has mode 0644");
+    assert_int_equal(mode_of(db), 0644);
+
+    /* A private datadir and file: nothing to say. */
+    admin_store_close(fx->store);
+    fx->store = NULL;
+    assert_int_equal(chmod(db, 0600), 0);
+    assert_string_equal(open_store_logged(fx), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_escapes_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_cannot_smuggle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ordinary_sql_allowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_private_files_under_umask_000, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_modes_warned, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
