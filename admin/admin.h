@@ -536,4 +536,25 @@ int admin_runtime_servers_show(struct admin_store *store, const struct admin_ser
  * Returns 0 or ADMIN_EINVAL. */
 int admin_parse_hostport(const char *text, char *host, size_t hostlen, int *port);
 
+/* Admin access (admin/access.c). The default credentials admin:admin, and
+ * any with an empty password, are weak: accepted only from a loopback
+ * client, and not configured at all when the admin interface listens
+ * elsewhere. Pure functions, any thread. */
+
+/* Is host a numeric loopback address: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z?
+ * Names ("localhost") and anything else are not. */
+bool admin_addr_is_loopback(const char *host);
+
+/* Is the credential user:password weak (admin:admin, or password empty or
+ * NULL)? */
+bool admin_credential_weak(const char *user, const char *password);
+
+/* Checks admin-mysql_ifaces (ifaces) against admin-admin_credentials
+ * (creds): ADMIN_EINVAL, with a message in errbuf naming the address, the
+ * user (never a password) and what to set, when an entry of ifaces is a
+ * numeric address other than loopback (0.0.0.0, a LAN address) and a pair
+ * of creds is weak. Else 0. */
+int admin_check_exposure(const char *ifaces, const char *creds, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
 #endif

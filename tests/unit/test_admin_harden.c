@@ -2,7 +2,8 @@
  * Unit tests for the admin module's hardening: admin SQL cannot leave SQLite
  * (admin/sandbox.c through exec.c's authorizer); the datadir and the files
  * in it are private whatever the umask, and a datadir open to others gets a
- * warning (admin/store.c).
+ * warning (admin/store.c); weak admin credentials only from loopback, and
+ * not at all with the admin interface on another address (admin/access.c).
  *
  * Each test gets a fresh directory from mkdtemp under /tmp (removed in
  * teardown) holding the datadir, so files an escape would create land there
@@ -350,6 +351,87 @@ static void test_open_modes_warned(void **state)
     assert_string_equal(open_store_logged(fx), "");
 }
 
+static void test_loopback_addresses(void **state)
+{
+    static const struct {
+        const char *host;
+        bool loopback;
+    } cases[] = {
+        {"127.0.0.1", true},    {"127.1.2.3", true},
+        {"::1", true},          {"::ffff:127.0.0.1", true},
+        {"0.0.0.0", false},     {"::", false},
+        {"10.0.0.5", false},    {"192.168.1.1", false},
+        {"128.0.0.1", false},   {"::ffff:10.0.0.1", false},
+        {"fe80::1", false},     {"::2", false},
+        {"localhost", false},   {"", false},
+        {"127.0.0.1.5", false},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (admin_addr_is_loopback(cases[i].host) != cases[i].loopback)
+            fail_msg("%s: want loopback %d", cases[i].host, cases[i].loopback);
+    assert_false(admin_addr_is_loopback(NULL));
+}
+
+static void test_weak_credentials(void **state)
+{
+    (void)state;
+    assert_true(admin_credential_weak("admin", "admin"));
+    assert_true(admin_credential_weak("admin", ""));
+    assert_true(admin_credential_weak("ops", ""));
+    assert_true(admin_credential_weak("ops", NULL));
+    assert_false(admin_credential_weak("admin", "s3cret"));
+    assert_false(admin_credential_weak("Admin", "admin"));
+    assert_false(admin_credential_weak("radmin", "admin"));
+    assert_false(admin_credential_weak("ops", "admin"));
+}
+
+static void test_exposure(void **state)
+{
+    static const struct {
+        const char *ifaces, *creds;
+        const char *want; /* NULL: allowed; else in the message */
+    } cases[] = {
+        /* The defaults: loopback only. */
+        {"127.0.0.1:6032", "admin:admin", NULL},
+        {"[::1]:6032", "admin:admin", NULL},
+        {"127.0.0.2:6032;[::1]:6032", "ops:", NULL},
+        /* Any other address with strong credentials only. */
+        {"0.0.0.0:6032", "admin:s3cret", NULL},
+        {"10.0.0.5:6032", "ops:x;admin:y", NULL},
+        /* Any other address with a weak pair anywhere in the list. */
+        {"0.0.0.0:6032", "admin:admin", "'0.0.0.0:6032' is not a loopback address"},
+        {"[::]:6032", "admin:admin", "user 'admin' the default password"},
+        {"192.168.1.10:6032", "ops:s3cret;admin:admin", "user 'admin' the default password"},
+        {"127.0.0.1:6032;10.0.0.5:6032", "ops:", "user 'ops' an empty password"},
+    };
+    char err[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc;
+
+        err[0] = '\0';
+        rc = admin_check_exposure(cases[i].ifaces, cases[i].creds, err, sizeof(err));
+        if (!cases[i].want) {
+            if (rc != 0)
+                fail_msg("%s with %s refused: %s", cases[i].ifaces, cases[i].creds, err);
+            continue;
+        }
+        assert_int_equal(rc, ADMIN_EINVAL);
+        assert_contains(err, cases[i].want);
+        assert_contains(err, "set admin-admin_credentials");
+        assert_contains(err, "admin-mysql_ifaces to 127.0.0.1");
+    }
+    /* The message never quotes a password. */
+    assert_int_equal(
+        admin_check_exposure("0.0.0.0:6032", "admin:admin;ops:hunter2", err, sizeof(err)),
+        ADMIN_EINVAL);
+    assert_null(strstr(err, "hunter2"));
+    assert_null(strstr(err, "admin:admin"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +440,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ordinary_sql_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_private_files_under_umask_000, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_modes_warned, setup, teardown),
+        cmocka_unit_test(test_loopback_addresses),
+        cmocka_unit_test(test_weak_credentials),
+        cmocka_unit_test(test_exposure),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
