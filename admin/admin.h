@@ -60,7 +60,9 @@ const char *admin_strerror(int err);
 struct admin_store;
 
 /* Opens the store: MEMORY in memory and DISK as datadir/sluice.db (datadir
- * is created 0700 if missing). If sluice.db exists and is not empty, its
+ * is created 0700 if missing, a new sluice.db 0600, whatever the umask; an
+ * existing datadir or sluice.db open to group or others is used, with a
+ * log_warn naming it and its mode). If sluice.db exists and is not empty, its
  * tables are copied into MEMORY and config_path is ignored. Otherwise the
  * defaults are filled in, config_path (if not NULL) is applied to MEMORY in
  * one transaction, and MEMORY is saved to a new sluice.db; on failure that
@@ -297,10 +299,13 @@ struct admin_result {
  * and fills res, which is overwritten (free an earlier result first).
  *
  * Accepted: SQL on the MEMORY tables (SELECT/INSERT/UPDATE/DELETE/REPLACE,
- * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, PRAGMA, CREATE...; runtime_*
- * and stats_* tables are read-only, the stats tables a statement reads are
- * refilled first (see admin_store_set_sources), and admin tables cannot be
- * dropped or altered);
+ * BEGIN/COMMIT/ROLLBACK, START TRANSACTION, schema PRAGMAs such as
+ * table_info, CREATE...; runtime_* and stats_* tables are read-only, the
+ * stats tables a statement reads are refilled first (see
+ * admin_store_set_sources), and admin tables cannot be dropped or altered;
+ * what would leave SQLite is refused with error 1227 "Access denied; ...":
+ * ATTACH, DETACH, VACUUM, virtual tables, other pragmas, and SQL functions
+ * outside an allow-list such as load_extension(), see admin/sandbox.c);
  * ProxySQL's layer commands (LOAD|SAVE <module> TO|FROM RUNTIME|MEMORY|DISK,
  * with the aliases RUN and MEM) for the modules MYSQL SERVERS, MYSQL USERS,
  * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb
@@ -553,5 +558,26 @@ int admin_runtime_servers_show(struct admin_store *store, const struct admin_ser
 /* Splits "host:port" into host (NUL-terminated, at most hostlen-1) and port.
  * Returns 0 or ADMIN_EINVAL. */
 int admin_parse_hostport(const char *text, char *host, size_t hostlen, int *port);
+
+/* Admin access (admin/access.c). The default credentials admin:admin, and
+ * any with an empty password, are weak: accepted only from a loopback
+ * client, and not configured at all when the admin interface listens
+ * elsewhere. Pure functions, any thread. */
+
+/* Is host a numeric loopback address: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z?
+ * Names ("localhost") and anything else are not. */
+bool admin_addr_is_loopback(const char *host);
+
+/* Is the credential user:password weak (admin:admin, or password empty or
+ * NULL)? */
+bool admin_credential_weak(const char *user, const char *password);
+
+/* Checks admin-mysql_ifaces (ifaces) against admin-admin_credentials
+ * (creds): ADMIN_EINVAL, with a message in errbuf naming the address, the
+ * user (never a password) and what to set, when an entry of ifaces is a
+ * numeric address other than loopback (0.0.0.0, a LAN address) and a pair
+ * of creds is weak. Else 0. */
+int admin_check_exposure(const char *ifaces, const char *creds, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -24,6 +24,9 @@ struct admin_store {
     /* Set by the authorizer when it refuses a statement, so the error can say
      * why instead of SQLite's bare "not authorized". */
     char deny_reason[160];
+    /* The refusal keeps SQL inside SQLite (sandbox.c): answered as MySQL's
+     * 1227 "Access denied; ..." rather than 1105. */
+    bool deny_access;
     /* What SQL's VERSION() answers: a copy, since the snapshot it comes
      * from may be freed while the function stays registered. */
     char version[64];
@@ -264,6 +267,27 @@ int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigne
 int admin_monitor_create(sqlite3 *db, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 bool admin_monitor_table(const char *name);
+
+/* Keeping admin SQL inside SQLite (sandbox.c; see the top of that file). */
+
+/* Sets up a connection of the store: defensive mode, no fts3_tokenizer()
+ * pointers, no extension loading, one attached database at most. Returns 0 or ADMIN_EIO with a
+ * message if SQLite refuses one. */
+int admin_sandbox_db(sqlite3 *db, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* The authorizer's part for SQL functions, pragmas, ATTACH, DETACH and
+ * virtual tables (other actions: SQLITE_OK). Returns SQLITE_OK or
+ * SQLITE_DENY with store->deny_reason and store->deny_access set. */
+int admin_sandbox_authorize(struct admin_store *store, int action, const char *a1, const char *a2);
+
+/* Refuses, before SQLite prepares it, an operator statement SQLite does not
+ * authorize (VACUUM): true with the deny fields set. */
+bool admin_sandbox_statement(struct admin_store *store, const char *sql);
+
+/* Given SQLite's message for a failed prepare, true (with the deny fields
+ * set) when it is "no such function" for a function that would escape
+ * SQLite where it exists (writefile() of the sqlite3 shell...). */
+bool admin_sandbox_unknown_function(struct admin_store *store, const char *msg);
 
 /* True if name (in any schema) is one of the admin tables or their runtime_
  * mirrors; *runtime tells which (layers.c). */

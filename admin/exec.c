@@ -56,7 +56,9 @@
  *
  * Error numbers follow MySQL: 1064/42000 for syntax and unknown commands,
  * 1105/HY000 for SQLite and validation errors (the message starts with the
- * statement's first keyword, or names the command). Messages quote user text
+ * statement's first keyword, or names the command), 1227/42000 "Access
+ * denied; ..." for what would leave SQLite (ATTACH, VACUUM, load_extension()
+ * and the other refusals of sandbox.c). Messages quote user text
  * only through admin_excerpt(), which stops at the first quote, and SQLite's
  * own messages through admin_safe_sqlite_msg(): a literal may be a password.
  */
@@ -82,6 +84,7 @@
 #define ER_NO_SUCH_TABLE 1146
 #define ER_CANT_DO_THIS_DURING_AN_TRANSACTION 1179
 #define ER_UNKNOWN_SYSTEM_VARIABLE 1193
+#define ER_SPECIFIC_ACCESS_DENIED_ERROR 1227
 
 struct word {
     const char *p;
@@ -345,6 +348,11 @@ static int sql_error(struct exec *ex, const char *sql)
     const char *msg = admin_safe_sqlite_msg(sqlite3_errmsg(ex->store->db));
     char kind[20], ex_text[ADMIN_EXCERPT_MAX + 8];
 
+    if (!ex->store->deny_reason[0])
+        (void)admin_sandbox_unknown_function(ex->store, msg);
+    if (ex->store->deny_access)
+        return fail(ex, ER_SPECIFIC_ACCESS_DENIED_ERROR, "42000", "Access denied; %s",
+                    ex->store->deny_reason);
     if (ex->store->deny_reason[0])
         msg = ex->store->deny_reason;
     if (is_syntax_error(msg)) {
@@ -425,7 +433,9 @@ static int deny_stats_write(struct admin_store *store, const char *table)
  * layers: writing runtime_* (they must show what is live, and LOAD of another
  * module rebuilds the snapshot from them) or the stats tables, triggers on
  * the stats tables (they would fire on every refresh), dropping or altering
- * the admin tables, and attaching other files. Also notes the stats tables of
+ * the admin tables; and, through sandbox.c, what would leave SQLite (SQL
+ * functions and pragmas outside its allow-lists, attaching other files,
+ * virtual tables). Also notes the stats tables of
  * main the statement reads (SQLITE_READ comes for every column read, and once
  * with an empty column for count(*)), so run_sql() refreshes exactly those. */
 static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db,
@@ -485,11 +495,13 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
         snprintf(store->deny_reason, sizeof(store->deny_reason),
                  "%s is an admin table and cannot be dropped or altered", table);
         return SQLITE_DENY;
+    case SQLITE_FUNCTION:
+    case SQLITE_PRAGMA:
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
-        snprintf(store->deny_reason, sizeof(store->deny_reason),
-                 "ATTACH and DETACH are not allowed: schema disk is the store file");
-        return SQLITE_DENY;
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_VTABLE:
+        return admin_sandbox_authorize(store, action, a1, a2);
     default:
         return SQLITE_OK;
     }
@@ -530,9 +542,16 @@ static int run_sql(struct exec *ex, const char *sql, const char **tail)
     int rc;
 
     ex->store->deny_reason[0] = '\0';
+    ex->store->deny_access = false;
     ex->store->stats_read = 0;
+    if (admin_sandbox_statement(ex->store, sql)) {
+        /* Not prepared, so no tail: the refusal ends the string anyway. */
+        rc = sql_error(ex, sql);
+        goto out;
+    }
     /* Kept for the steps too: SQLite re-prepares, and re-authorizes, after a
-     * schema change. */
+     * schema change; SQL that SQLite runs inside a step (a pragma's table
+     * function) is authorized as well. */
     sqlite3_set_authorizer(db, authorize, ex->store);
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, tail) != SQLITE_OK)
         rc = sql_error(ex, sql);
@@ -542,7 +561,9 @@ static int run_sql(struct exec *ex, const char *sql, const char **tail)
         rc = step_all(ex, stmt, sql);
     sqlite3_finalize(stmt);
     sqlite3_set_authorizer(db, NULL, NULL);
+out:
     ex->store->deny_reason[0] = '\0';
+    ex->store->deny_access = false;
     ex->store->stats_read = 0;
     return rc;
 }

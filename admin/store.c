@@ -4,13 +4,16 @@
  * tables and admin.h for the layers.
  *
  * admin_store_open() proceeds in order:
- *   1. create the datadir (0700: the file holds passwords) if missing;
+ *   1. create the datadir (0700: the file holds passwords) if missing, or
+ *      warn when an existing one is open to group or others;
  *   2. note whether sluice.db is new (absent or empty) before SQLite creates it;
  *   3. open MEMORY, create its tables, their runtime_ mirrors and the stats
  *      tables, and pre-fill global_variables with the defaults;
  *   4. only for a new file, run the config script on MEMORY in one
  *      transaction;
- *   5. attach sluice.db as disk (creating missing tables), then copy DISK to
+ *   5. create a new sluice.db 0600 ourselves (SQLite would use 0644 minus the
+ *      umask, and gives its journal and WAL files the database's mode), and
+ *      attach it as disk (creating missing tables), then copy DISK to
  *      MEMORY for an existing file, or MEMORY to DISK for a new one. Any
  *      failure after the file was created deletes it again, so the next start
  *      retries the config script on a clean store instead of silently running
@@ -26,8 +29,10 @@
  * exec.c uses the same helpers for the admin interface.
  */
 #include "admin/admin_int.h"
+#include "proxy/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,17 +298,43 @@ out:
     return rc;
 }
 
+/* Creates the datadir 0700 whatever the umask. An existing one keeps its
+ * mode, which may be the operator's choice (a backup group), but a mode that
+ * lets group or others in is worth a warning: the store holds passwords. */
 static int ensure_dir(const char *dir, char *errbuf, size_t errlen)
 {
     struct stat st;
 
-    if (mkdir(dir, 0700) == 0)
+    if (mkdir(dir, 0700) == 0) {
+        if (chmod(dir, 0700) == 0)
+            return 0;
+    } else if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (st.st_mode & 077)
+            log_warn("datadir %s has mode %04o: group or others can read or enter it, and "
+                     "sluice.db holds passwords (chmod 700 it)",
+                     dir, (unsigned)(st.st_mode & 07777));
         return 0;
-    if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
+    }
     admin_set_error(errbuf, errlen, "cannot create datadir %s: %s", dir,
                     errno == EEXIST ? "not a directory" : strerror(errno));
     return ADMIN_EIO;
+}
+
+/* Creates sluice.db for the owner only (0600 whatever the umask) before
+ * SQLite opens it; an empty file left by a crashed first start is reused and
+ * gets the same mode. O_NOFOLLOW: never chmod what a planted link points to. */
+static int create_private(const char *path, char *errbuf, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        admin_set_error(errbuf, errlen, "cannot create %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return ADMIN_EIO;
+    }
+    close(fd);
+    return 0;
 }
 
 /* Deletes a store file this call created, with the side files SQLite may have
@@ -364,6 +395,10 @@ int admin_store_open(const char *datadir, const char *config_path, struct admin_
         is_new = true;
     } else {
         is_new = st.st_size == 0;
+        if (!is_new && (st.st_mode & 077))
+            log_warn("%s has mode %04o: group or others can read it, and it holds passwords "
+                     "(chmod 600 it)",
+                     store->path, (unsigned)(st.st_mode & 07777));
     }
 
     /* A private in-memory database: MEMORY is per process, as in ProxySQL. */
@@ -374,11 +409,15 @@ int admin_store_open(const char *datadir, const char *config_path, struct admin_
         rc = ADMIN_EIO;
         goto out;
     }
-    rc = create_memory(store->db, errbuf, errlen);
+    rc = admin_sandbox_db(store->db, errbuf, errlen);
+    if (rc == 0)
+        rc = create_memory(store->db, errbuf, errlen);
     /* The config script runs before DISK is attached, so it can only touch
      * MEMORY and a failing script never creates the file. */
     if (rc == 0 && is_new && config_path)
         rc = apply_config(store->db, config_path, errbuf, errlen);
+    if (rc == 0 && is_new)
+        rc = create_private(store->path, errbuf, errlen);
     if (rc == 0)
         rc = attach_disk(store->db, store->path, errbuf, errlen);
     if (rc == 0)

@@ -12,8 +12,11 @@
  * -> CLOSING. Statements run synchronously: admin traffic is rare and the
  * store is local, so there is nothing to overlap.
  *
- * Application users cannot log in here, and the default credentials
- * (admin:admin) are accepted only from the loopback interface.
+ * Application users cannot log in here, and weak credentials (admin:admin or
+ * an empty password, see admin_credential_weak) are accepted only from a
+ * loopback client; others get the usual 1045. Sluice does not start with
+ * weak credentials configured and the interface on another address
+ * (admin_check_exposure).
  */
 #include "proxy/log.h"
 #include "proxy/proxy.h"
@@ -149,9 +152,10 @@ static void flush(struct admin_sess *a)
     }
 }
 
-/* Is user:password one of the configured admin credentials? */
+/* Is user:password one of the configured admin credentials? *weak tells
+ * whether it is admin:admin or has an empty password. */
 static bool credentials_match(const struct admin_sess *a, const uint8_t *token, size_t token_len,
-                              bool *is_default)
+                              bool *weak)
 {
     char creds[sizeof(a->l->cfg->admin_credentials)];
     snprintf(creds, sizeof(creds), "%s", a->l->cfg->admin_credentials);
@@ -169,7 +173,7 @@ static bool credentials_match(const struct admin_sess *a, const uint8_t *token, 
         codec_native_hash(password, strlen(password), hash);
         if (codec_native_verify(hash, password[0] != '\0', a->scramble, token, token_len)) {
             ok = true;
-            *is_default = strcmp(pair, "admin") == 0 && strcmp(password, "admin") == 0;
+            *weak = admin_credential_weak(pair, password);
         }
         break;
     }
@@ -188,13 +192,18 @@ static void deny(struct admin_sess *a, uint8_t seq, const char *why)
 
 static void finish_login(struct admin_sess *a, uint8_t seq, const uint8_t *token, size_t len)
 {
-    bool is_default = false;
-    if (!credentials_match(a, token, len, &is_default)) {
+    bool weak = false;
+    if (!credentials_match(a, token, len, &weak)) {
         deny(a, seq, " (using password: YES)");
         return;
     }
-    if (is_default && !a->loopback) {
-        deny(a, seq, ": the default admin credentials work only from localhost");
+    if (weak && !a->loopback) {
+        /* The client hears what a wrong password gets: nothing confirms to
+         * a remote guesser that admin:admin is right. */
+        log_warn("admin: user '%.100s' from %s has the default or an empty password, which "
+                 "work only from localhost",
+                 a->user, a->peer_ip);
+        deny(a, seq, " (using password: YES)");
         return;
     }
     a->state = AS_READY;
@@ -400,11 +409,10 @@ static void on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&a->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
         if (ss.ss_family == AF_INET) {
             uv_ip4_name((struct sockaddr_in *)&ss, a->peer_ip, sizeof(a->peer_ip));
-            a->loopback = strncmp(a->peer_ip, "127.", 4) == 0;
         } else if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, a->peer_ip, sizeof(a->peer_ip));
-            a->loopback = strcmp(a->peer_ip, "::1") == 0;
         }
+        a->loopback = admin_addr_is_loopback(a->peer_ip);
     }
     if (getrandom(a->scramble, sizeof(a->scramble), 0) != (ssize_t)sizeof(a->scramble))
         for (size_t i = 0; i < sizeof(a->scramble); i++)
@@ -427,6 +435,8 @@ struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *stor
 {
     char first[256], host[256];
     int port;
+    if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0)
+        return NULL;
     snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
     char *semi = strchr(first, ';');
     if (semi)

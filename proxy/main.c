@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -153,6 +154,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Everything Sluice creates (the datadir, sluice.db and its journal,
+     * sluice.log) is for its own user only, whatever umask it inherits;
+     * admin/store.c also sets the modes itself. */
+    umask(077);
     const char *lvl = getenv("SLUICE_LOG_LEVEL");
     if (lvl) {
         if (!strcmp(lvl, "debug"))
