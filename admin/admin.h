@@ -186,6 +186,10 @@ struct admin_config {
     int max_unauth_connections;
     int max_allowed_packet;
     int max_client_stmts;
+    /* New sessions are refused (1040) while the buffers of all client
+     * sessions hold more than this many MiB (0: a quarter of the machine's
+     * memory). */
+    int session_buffers_mb;
     int auth_failure_delay_ms;
     int auth_failure_delay_max_ms;
     /* A session idle inside a transaction longer than this is rolled back
@@ -193,6 +197,10 @@ struct admin_config {
      * max_transaction_time is killed (0 = off). */
     int idle_transaction_timeout_ms;
     int max_transaction_time_ms;
+    /* A session idle outside a transaction that keeps its backend for
+     * session state (user variables, temporary tables, locks) is closed after
+     * this long (0 = never, the default). */
+    int pinned_idle_timeout_ms;
     /* Monitor (ProxySQL's mysql-monitor_* variables) and failover. */
     int monitor_connect_interval_ms;
     int monitor_connect_timeout_ms;

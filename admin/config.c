@@ -186,6 +186,7 @@ static const struct var vars[] = {
      10000000},
     {"mysql-max_allowed_packet", "67108864", VAR_INT, FIELD(max_allowed_packet), 1024, 1073741824},
     {"mysql-max_prepared_stmts_per_client", "1024", VAR_INT, FIELD(max_client_stmts), 1, 1048576},
+    {"mysql-session_buffers_MB", "0", VAR_INT, FIELD(session_buffers_mb), 0, 1048576},
     {"mysql-auth_failure_delay_ms", "100", VAR_INT, FIELD(auth_failure_delay_ms), 0, 60000},
     {"mysql-auth_failure_delay_max_ms", "5000", VAR_INT, FIELD(auth_failure_delay_max_ms), 0,
      600000},
@@ -193,6 +194,7 @@ static const struct var vars[] = {
      TIMEOUT_MAX_MS},
     {"mysql-max_transaction_time", "14400000", VAR_INT, FIELD(max_transaction_time_ms), 0,
      TIMEOUT_MAX_MS},
+    {"mysql-pinned_idle_timeout", "0", VAR_INT, FIELD(pinned_idle_timeout_ms), 0, TIMEOUT_MAX_MS},
     /* Monitor and failover. */
     {"mysql-monitor_connect_interval", "60000", VAR_INT, FIELD(monitor_connect_interval_ms), 100,
      TIMEOUT_MAX_MS},

@@ -34,6 +34,11 @@
      CLIENT_PLUGIN_AUTH_F | CLIENT_PLUGIN_AUTH_LENENC_F | CLIENT_CONNECT_ATTRS_F)
 
 #define ADMIN_MAX_MESSAGE (16u * 1024 * 1024)
+/* Before login, as on the client port: a handshake response is small. */
+#define ADMIN_PREAUTH_MAX_MESSAGE 16384u
+/* Admin sessions open at once: operators and their tools need a handful;
+ * more is someone knocking on the port. */
+#define ADMIN_MAX_SESSIONS 64
 
 enum admin_sess_state {
     AS_HANDSHAKE, /* greeting sent, waiting for the handshake response */
@@ -54,6 +59,7 @@ struct proxy_admin {
      * its transaction is rolled back if it disconnects. */
     struct admin_sess *txn_owner;
     uint32_t next_id;
+    int n_sessions;
     bool closed;
     bool tcp_closed;
 };
@@ -61,6 +67,8 @@ struct proxy_admin {
 struct admin_sess {
     struct proxy_admin *l;
     uv_tcp_t tcp;
+    uv_timer_t login_timer; /* mysql-connect_timeout_client */
+    int pending_closes;
     enum admin_sess_state state;
     uint32_t id;
     uint32_t caps;
@@ -92,6 +100,9 @@ static void sess_closed(uv_handle_t *h)
 {
     struct admin_sess *a = h->data;
     struct proxy_admin *l = a->l;
+    if (--a->pending_closes > 0)
+        return;
+    l->n_sessions--;
     if (a->prev)
         a->prev->next = a->next;
     else
@@ -118,20 +129,31 @@ static void sess_close(struct admin_sess *a)
         a->l->txn_owner = NULL;
         log_warn("admin: user '%s' disconnected inside a transaction: rolled back", a->user);
     }
+    a->pending_closes = 2;
     uv_close((uv_handle_t *)&a->tcp, sess_closed);
+    uv_close((uv_handle_t *)&a->login_timer, sess_closed);
 }
 
 static void flush(struct admin_sess *a);
+static void process(struct admin_sess *a);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
+/* While a reply is written nothing is read: what the client sends meanwhile
+ * waits in the socket, not in memory. */
 static void write_done(uv_write_t *req, int status)
 {
     struct admin_sess *a = req->data;
     a->writing = false;
     codec_buf_reset(&a->out);
-    if (status < 0 || a->close_after_write) {
+    if (a->state == AS_CLOSING)
+        return;
+    if (status < 0 || a->close_after_write ||
+        uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) != 0) {
         sess_close(a);
         return;
     }
+    process(a);
 }
 
 static void flush(struct admin_sess *a)
@@ -146,6 +168,7 @@ static void flush(struct admin_sess *a)
     uv_buf_t buf = uv_buf_init((char *)a->out.data, (unsigned)a->out.len);
     a->wreq.data = a;
     a->writing = true;
+    uv_read_stop((uv_stream_t *)&a->tcp);
     if (uv_write(&a->wreq, (uv_stream_t *)&a->tcp, &buf, 1, write_done) != 0) {
         a->writing = false;
         sess_close(a);
@@ -207,6 +230,7 @@ static void finish_login(struct admin_sess *a, uint8_t seq, const uint8_t *token
         return;
     }
     a->state = AS_READY;
+    uv_timer_stop(&a->login_timer);
     (void)codec_write_ok(&a->out, seq, 0, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
 }
 
@@ -320,11 +344,13 @@ static void command(struct admin_sess *a, const uint8_t *p, size_t len)
 
 static void process(struct admin_sess *a)
 {
-    while (a->state != AS_CLOSING && !a->close_after_write) {
+    while (a->state != AS_CLOSING && !a->close_after_write && !a->writing) {
         unsigned npk;
-        if (a->in.len >= 4 && codec_u24(a->in.data) == CODEC_MAX_PAYLOAD &&
-            a->in.len > ADMIN_MAX_MESSAGE) {
-            (void)codec_write_err(&a->out, 1, 1153, "08S01", "Admin statement too large");
+        uint8_t last_seq;
+        uint64_t max = a->state == AS_READY ? ADMIN_MAX_MESSAGE : ADMIN_PREAUTH_MAX_MESSAGE;
+        if (codec_message_announced(a->in.data, a->in.len, &last_seq) > max) {
+            (void)codec_write_err(&a->out, (uint8_t)(last_seq + 1), 1153, "08S01",
+                                  "Admin statement too large");
             a->close_after_write = true;
             break;
         }
@@ -375,11 +401,17 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     a->in.len += (size_t)nread;
-    if (a->in.len > ADMIN_MAX_MESSAGE + 8) {
-        sess_close(a);
-        return;
-    }
     process(a);
+}
+
+static void on_login_timeout(uv_timer_t *t)
+{
+    struct admin_sess *a = t->data;
+    if (a->state == AS_HANDSHAKE || a->state == AS_SWITCH) {
+        log_info("admin: no login from %s within mysql-connect_timeout_client (%d ms)", a->peer_ip,
+                 a->l->cfg->connect_timeout_client_ms);
+        sess_close(a);
+    }
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -395,7 +427,10 @@ static void on_connection(uv_stream_t *server, int status)
     codec_buf_init(&a->in);
     codec_buf_init(&a->out);
     uv_tcp_init(l->loop, &a->tcp);
+    uv_timer_init(l->loop, &a->login_timer);
     a->tcp.data = a;
+    a->login_timer.data = a;
+    l->n_sessions++;
     a->next = l->sessions;
     if (l->sessions)
         l->sessions->prev = a;
@@ -420,6 +455,16 @@ static void on_connection(uv_stream_t *server, int status)
     for (size_t i = 0; i < sizeof(a->scramble); i++)
         a->scramble[i] = (uint8_t)(33 + a->scramble[i] % 94);
     a->state = AS_HANDSHAKE;
+    if (l->n_sessions > ADMIN_MAX_SESSIONS) {
+        log_warn("admin: refused a connection from %s: %d admin sessions already open", a->peer_ip,
+                 ADMIN_MAX_SESSIONS);
+        (void)codec_write_err(&a->out, 0, 1040, "08004", "Too many connections");
+        a->close_after_write = true;
+        flush(a);
+        return;
+    }
+    uv_timer_start(&a->login_timer, on_login_timeout, (uint64_t)l->cfg->connect_timeout_client_ms,
+                   0);
     if (codec_write_handshake(&a->out, a->id, "10.11.6-Sluice-admin", a->scramble, ADMIN_CAPS, 45,
                               SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0) {
         sess_close(a);

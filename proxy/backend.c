@@ -1180,7 +1180,13 @@ static void on_backend_io(void *arg, int status, int events)
             return;
         }
         update_poll(s);
-        session_update_reading(s); /* LOAD DATA LOCAL's file may flow again */
+        /* LOAD DATA LOCAL's file or pipelined long data may flow again. */
+        if (s->state == SS_IDLE)
+            session_process_input(s);
+        else
+            session_update_reading(s);
+        if (s->state == SS_CLOSING || !s->conn)
+            return;
     }
     if (!(events & UV_READABLE) || s->paused)
         return;

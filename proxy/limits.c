@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define USER_BUCKETS 64
 #define GUARD_PERIOD_MS 100
@@ -91,6 +92,20 @@ void limits_unauth_leave(struct proxy *p)
     __atomic_sub_fetch(&p->unauth_now, 1, __ATOMIC_RELAXED);
 }
 
+uint64_t limits_buffer_budget(const struct admin_config *cfg)
+{
+    if (cfg->session_buffers_mb > 0)
+        return (uint64_t)cfg->session_buffers_mb << 20;
+    static uint64_t quarter; /* of physical memory, read once */
+    uint64_t q = __atomic_load_n(&quarter, __ATOMIC_RELAXED);
+    if (q == 0) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        q = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 4 : (uint64_t)1 << 30;
+        __atomic_store_n(&quarter, q, __ATOMIC_RELAXED);
+    }
+    return q;
+}
+
 /* Caller holds the lock. NULL on ENOMEM. */
 static struct user_slot *slot_get(struct user_counts *uc, const char *name)
 {
@@ -153,6 +168,22 @@ static void kill_transaction(struct session *s, uint64_t now, const char *settin
 /* A transaction whose session is gone would hold its row locks and its
  * backend until the server's wait_timeout; closing the backend connection
  * makes the server roll it back at once. */
+/* A session that keeps its backend for session state (user variables,
+ * temporary tables, locks) while it sits idle outside a transaction holds a
+ * connection nobody else can use; past mysql-pinned_idle_timeout it goes,
+ * and its server-side state with it. */
+static void check_pinned(struct session *s, uint64_t now, int pinned_ms)
+{
+    if (pinned_ms <= 0 || s->state != SS_IDLE || s->writing || !s->conn || s->in_txn || !s->pin ||
+        now - s->idle_since_ns <= (uint64_t)pinned_ms * 1000000u)
+        return;
+    log_warn("session %u user '%s' from %s: idle for %llu ms holding a backend for its session "
+             "state, over mysql-pinned_idle_timeout (%d ms): closing",
+             s->id, s->username, s->peer, (unsigned long long)((now - s->idle_since_ns) / 1000000u),
+             pinned_ms);
+    session_kill(s, 1969, "70100", "Session closed by Sluice: idle while holding a backend");
+}
+
 static void check_session(struct session *s, uint64_t now, int idle_ms, int max_ms)
 {
     if (s->state == SS_CLOSING || !s->in_txn || !(s->pin_reasons & PIN_REASON_BIT(PR_TRANSACTION)))
@@ -171,12 +202,16 @@ static void on_guard(uv_timer_t *t)
     struct worker *w = t->data;
     int idle_ms = w->cfg->idle_transaction_timeout_ms;
     int max_ms = w->cfg->max_transaction_time_ms;
-    if (idle_ms <= 0 && max_ms <= 0)
+    int pinned_ms = w->cfg->pinned_idle_timeout_ms;
+    if (idle_ms <= 0 && max_ms <= 0 && pinned_ms <= 0)
         return;
     uint64_t now = proxy_now_ns();
     /* session_kill() only starts closing: s->next stays valid. */
-    for (struct session *s = w->sessions; s; s = s->next)
+    for (struct session *s = w->sessions; s; s = s->next) {
         check_session(s, now, idle_ms, max_ms);
+        if (s->state != SS_CLOSING)
+            check_pinned(s, now, pinned_ms);
+    }
 }
 
 void limits_guard_start(struct worker *w)

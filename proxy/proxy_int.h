@@ -305,6 +305,7 @@ struct session {
      * whether it is counted among the sessions still logging in, and a
      * login answer held back while the address serves its failure delay. */
     bool reading;
+    uint64_t buffer_bytes; /* counted in proxy.buffer_bytes */
     bool unauth_counted;
     bool auth_held;
     bool auth_delayed;
@@ -423,8 +424,9 @@ struct proxy {
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */
     int listen_fds_ready;
-    uint32_t clients_now; /* atomic: admitted client sessions (mysql-max_connections) */
-    uint32_t unauth_now;  /* atomic: of those, sessions still logging in */
+    uint32_t clients_now;  /* atomic: admitted client sessions (mysql-max_connections) */
+    uint32_t unauth_now;   /* atomic: of those, sessions still logging in */
+    uint64_t buffer_bytes; /* atomic: capacity of every session's in and out buffers */
     struct host_failures *host_failures; /* failed logins per address (limits.c) */
     struct user_counts *users;           /* per-user session counts (limits.c) */
     struct monitor *monitor;    /* main thread only; NULL: servers go to the pool as configured */
@@ -472,6 +474,9 @@ bool limits_client_admit(struct proxy *p, int max);
 void limits_client_leave(struct proxy *p);
 /* The same for sessions still logging in, under max of their own. */
 bool limits_unauth_admit(struct proxy *p, int max);
+/* The bytes session buffers may hold before new sessions are refused:
+ * mysql-session_buffers_MB, or a quarter of physical memory when it is 0. */
+uint64_t limits_buffer_budget(const struct admin_config *cfg);
 void limits_unauth_leave(struct proxy *p);
 /* Failed logins by client address. The wait before answering the next
  * login from ip: 0 without recent failures, else delay_ms doubled for each

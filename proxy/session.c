@@ -64,11 +64,23 @@
 /* What a busy session (a command running, a reply being written) reads
  * ahead of its next command before it stops reading its client. */
 #define INPUT_BACKLOG_MAX 65536u
-/* LOAD DATA LOCAL: the file's bytes queued for a slow backend before the
- * client is no longer read. */
-#define INFILE_QUEUE_MAX (1024u * 1024)
+/* Bytes queued for a slow backend (LOAD DATA LOCAL's file, pipelined
+ * COM_STMT_SEND_LONG_DATA, which has no reply to wait for) before the
+ * session stops taking more from its client. */
+#define BACKEND_QUEUE_MAX (1024u * 1024)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* Keeps proxy.buffer_bytes up to date with what the session's buffers hold
+ * (their capacity: what malloc gave them). */
+static void account_buffers(struct session *s)
+{
+    uint64_t now = s->state == SS_CLOSING ? 0 : (uint64_t)s->in.cap + s->out.cap;
+    if (now == s->buffer_bytes)
+        return;
+    __atomic_add_fetch(&s->worker->proxy->buffer_bytes, now - s->buffer_bytes, __ATOMIC_RELAXED);
+    s->buffer_bytes = now;
+}
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -103,6 +115,7 @@ static void on_handle_closed(uv_handle_t *h)
         s->next->prev = s->prev;
     w->n_sessions--;
     proxy_count(&w->counters.clients_connected, (uint64_t)-1);
+    account_buffers(s); /* SS_CLOSING: back to 0 */
     pinstats_forget(s);
     if (s->unauth_counted)
         limits_unauth_leave(w->proxy);
@@ -202,6 +215,7 @@ void session_flush(struct session *s)
 {
     if (s->writing || s->state == SS_CLOSING)
         return;
+    account_buffers(s);
     if (s->out.len == 0) {
         if (s->close_after_write)
             session_close(s);
@@ -297,6 +311,39 @@ static void on_handshake_timeout(uv_timer_t *t)
     }
 }
 
+/* Refuses the new session with 1040 (as MariaDB: the error replaces the
+ * greeting), saying why in the log. */
+static bool refuse(struct session *s, const char *why, long limit)
+{
+    log_info("session %u from %s: too many connections (%s %ld)", s->id, s->peer, why, limit);
+    session_send_error(s, 0, 1040, "08004", "Too many connections");
+    s->close_after_write = true;
+    session_flush(s);
+    return false;
+}
+
+/* Counts the session against mysql-max_connections, the sessions still
+ * logging in and the memory budget of session buffers, or refuses it. */
+static bool admit(struct session *s)
+{
+    struct proxy *p = s->worker->proxy;
+    const struct admin_config *cfg = s->cfg;
+    if (!limits_client_admit(p, cfg->max_client_connections))
+        return refuse(s, "mysql-max_connections", cfg->max_client_connections);
+    s->admitted = true;
+    int unauth_max = cfg->max_unauth_connections < cfg->max_client_connections
+                         ? cfg->max_unauth_connections
+                         : cfg->max_client_connections;
+    if (!limits_unauth_admit(p, unauth_max))
+        return refuse(s, "mysql-max_unauthenticated_connections", unauth_max);
+    s->unauth_counted = true;
+    uint64_t budget = limits_buffer_budget(cfg);
+    uint64_t used = __atomic_load_n(&p->buffer_bytes, __ATOMIC_RELAXED);
+    if (used >= budget)
+        return refuse(s, "mysql-session_buffers_MB, bytes", (long)(budget));
+    return true;
+}
+
 void session_accept(struct worker *w, uv_stream_t *listener)
 {
     struct session *s = calloc(1, sizeof(*s));
@@ -346,29 +393,8 @@ void session_accept(struct worker *w, uv_stream_t *listener)
         }
     }
     s->cfg = admin_config_ref(w->cfg);
-    if (!limits_client_admit(w->proxy, s->cfg->max_client_connections)) {
-        /* As MariaDB: the error replaces the greeting. */
-        log_info("session %u from %s: too many connections (mysql-max_connections %d)", s->id,
-                 s->peer, s->cfg->max_client_connections);
-        session_send_error(s, 0, 1040, "08004", "Too many connections");
-        s->close_after_write = true;
-        session_flush(s);
+    if (!admit(s))
         return;
-    }
-    s->admitted = true;
-    int unauth_max = s->cfg->max_unauth_connections < s->cfg->max_client_connections
-                         ? s->cfg->max_unauth_connections
-                         : s->cfg->max_client_connections;
-    if (!limits_unauth_admit(w->proxy, unauth_max)) {
-        log_info("session %u from %s: too many connections logging in "
-                 "(mysql-max_unauthenticated_connections %d)",
-                 s->id, s->peer, unauth_max);
-        session_send_error(s, 0, 1040, "08004", "Too many connections");
-        s->close_after_write = true;
-        session_flush(s);
-        return;
-    }
-    s->unauth_counted = true;
     fill_scramble(s->scramble);
     s->state = SS_HANDSHAKE;
     uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
@@ -780,6 +806,7 @@ void session_command_done(struct session *s)
             s->in.cap = 16384;
         }
     }
+    account_buffers(s);
     s->state = SS_IDLE;
     session_flush(s);
     if (s->worker->draining && !s->conn) {
@@ -865,7 +892,8 @@ static void handle_login_message(struct session *s)
 void session_process_input(struct session *s)
 {
     while (s->state == SS_IDLE || logging_in(s)) {
-        if (s->writing || s->close_after_write || s->auth_held)
+        if (s->writing || s->close_after_write || s->auth_held ||
+            backend_queued(s) >= BACKEND_QUEUE_MAX)
             break;
         if (!message_within_bound(s))
             return;
@@ -892,8 +920,9 @@ static bool wants_input(const struct session *s)
     if (s->close_after_write)
         return false;
     if (s->state == SS_BACKEND && s->resp.st == RS_INFILE)
-        return backend_queued(s) < INFILE_QUEUE_MAX;
-    bool busy = s->cmd_len > 0 || s->writing || s->auth_held;
+        return backend_queued(s) < BACKEND_QUEUE_MAX;
+    bool busy =
+        s->cmd_len > 0 || s->writing || s->auth_held || backend_queued(s) >= BACKEND_QUEUE_MAX;
     return !busy || s->in.len - s->cmd_len < INPUT_BACKLOG_MAX;
 }
 
@@ -926,6 +955,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     s->in.len += (size_t)nread;
+    account_buffers(s);
     if (s->state == SS_BACKEND && s->resp.st == RS_INFILE) {
         backend_forward_infile(s);
         session_update_reading(s);

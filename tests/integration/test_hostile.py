@@ -430,3 +430,84 @@ def test_files_are_private_under_umask_000(fleet, tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_admin_port_has_the_login_bounds_of_the_client_port(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-connect_timeout_client', '1500');\n")
+    # An oversized login message is refused before it is read.
+    c = mysqlwire.Client(target.host, target.admin_port)
+    try:
+        c.sock.sendall(mysqlwire.header(1 << 20, 1))
+        _, payload = mysqlwire.read_packet(c.sock)
+        assert mysqlwire.error_of(payload)[0] == 1153
+    finally:
+        c.close()
+    # At most 64 admin sessions; the next is told 1040.
+    socks = [mysqlwire.Client(target.host, target.admin_port) for _ in range(64)]
+    try:
+        with pytest.raises(ConnectionRefusedError) as e:
+            mysqlwire.Client(target.host, target.admin_port)
+        assert e.value.args[0][0] == 1040
+        # Silent ones are closed at mysql-connect_timeout_client.
+        start = time.monotonic()
+        for c in socks:
+            c.sock.settimeout(10)
+            assert c.sock.recv(1) == b""
+        assert time.monotonic() - start < 5
+    finally:
+        for c in socks:
+            c.close()
+    with admin(target) as a:
+        assert q1(a, "SELECT 1") == "1"
+
+
+def test_idle_pinned_sessions_cannot_hold_every_backend(sluice):
+    """Two sessions pin both connections of the server with SET @x and sit idle; with
+    mysql-pinned_idle_timeout a third session gets served once they pass it."""
+    target = sluice(cap=2, extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                                     "('mysql-pinned_idle_timeout', '1000');\n")
+    holders = [connect(target) for _ in range(2)]
+    for h in holders:
+        q(h, "SET @x = 1")
+    start = time.monotonic()
+    third = connect(target)
+    try:
+        assert q1(third, "SELECT 1") == 1
+        waited = time.monotonic() - start
+        assert 0.9 < waited < 5, waited
+        for h in holders:
+            with pytest.raises(pymysql.err.MySQLError):
+                q(h, "SELECT @x")
+    finally:
+        third.close()
+        for h in holders:
+            h.close()
+
+
+def test_session_buffer_budget_sheds_new_connections(sluice):
+    target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
+                              "('mysql-session_buffers_MB', '2');\n")
+    holder = logged_in(target)
+    try:
+        # Half of a 6 MiB statement: its buffer holds megabytes until the rest comes.
+        holder.sock.sendall(mysqlwire.header(6 << 20, 0) + b"\x03SELECT '" + b"x" * (3 << 20))
+        deadline = Deadline(5)
+        while True:
+            try:
+                mysqlwire.Client(target.host, target.port).close()
+            except ConnectionRefusedError as e:
+                assert e.args[0][0] == 1040
+                break
+            assert not deadline.expired(), "new sessions still admitted over the budget"
+            time.sleep(0.05)
+    finally:
+        holder.close()
+    deadline = Deadline(5)
+    while True:
+        try:
+            assert ordinary_client_works(target)
+            break
+        except pymysql.err.OperationalError:
+            assert not deadline.expired()
+            time.sleep(0.05)
