@@ -1719,7 +1719,8 @@ static bool route_query(struct session *s)
                                  .client_addr = s->peer_ip,
                                  .default_hostgroup = s->user->default_hostgroup,
                                  .in_transaction = s->in_txn,
-                                 .digest_max_len = (size_t)s->cfg->digest_max_len};
+                                 .digest_max_len = (size_t)s->cfg->digest_max_len,
+                                 .text_cut = s->cmd_len > len + 5};
     struct router_decision d;
     uint64_t t0 = proxy_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,

@@ -143,7 +143,14 @@ struct router_facts {
      * mysql-query_digests_max_query_length); 0 or more than the router's
      * own bound (64 KiB) means that bound. */
     size_t digest_max_len;
+    /* sql is only the beginning of the statement (it spans several
+     * packets): error_msg rules then fail closed where the rest decides. */
+    bool text_cut;
 };
+
+/* The error of a statement that an error_msg rule might stop but that could
+ * not be checked (decision.unchecked). */
+#define ROUTER_UNCHECKED_MSG "Sluice: the statement could not be checked against the query rules"
 
 struct router_decision {
     int hostgroup;       /* where to run it */
@@ -161,6 +168,11 @@ struct router_decision {
     int retries;    /* -1: none (mysql-query_retries_on_failure applies) */
     int delay_ms;   /* -1: none; wait this long before running it */
     int multiplex;  /* -1: unchanged, 0 disable, 1 enable */
+    /* A rule that an error_msg depends on could not be checked (PCRE2
+     * failed at match time, or the cut-off rest of a long statement
+     * decides): error_msg is set, the rule's or ROUTER_UNCHECKED_MSG, and
+     * rule_id names that rule. rules.c's header has the details. */
+    bool unchecked;
 };
 
 /* Decides where (facts, sql) goes under rules (NULL: no rules, the default
@@ -322,6 +334,7 @@ enum router_explain_outcome {
     ROUTER_EXPLAIN_SKIP_MATCH_PATTERN,     /* match_pattern did not match the text */
     ROUTER_EXPLAIN_SKIP_MATCH_PATTERN_NEG, /* match_pattern matched, negate_match_pattern */
     ROUTER_EXPLAIN_MATCHED,                /* the rule's actions were taken */
+    ROUTER_EXPLAIN_FAIL_CLOSED,            /* could not be checked: the statement is refused */
     ROUTER_EXPLAIN_DECISION,               /* the final step: the decision, no rule */
 };
 
