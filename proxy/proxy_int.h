@@ -488,8 +488,9 @@ void processlist_serve(struct worker *w);
  * does not answer in time is left out. Returns 0 or -1 on ENOMEM. Main
  * thread. */
 int processlist_collect(struct proxy *p, struct admin_process **out, size_t *n);
-/* Copies at most outlen-1 bytes of the statement q into out, cut back to
- * a whole UTF-8 character, NUL-terminated. Returns the length. */
+/* Copies at most outlen-1 bytes of the statement q into out with its
+ * secrets masked (router_mask_secrets()), cut back to a whole UTF-8
+ * character, NUL-terminated. Returns the length. */
 size_t processlist_info(const char *q, size_t len, char *out, size_t outlen);
 
 /* backend.c */

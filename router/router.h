@@ -9,6 +9,7 @@
  *     LAST_INSERT_ID(), statements that ask about the previous one);
  *   - query digests (digest.c): literals to '?', lists collapsed, comments
  *     and case folded, and a 64-bit hash of that text;
+ *   - secrets (secrets.c): statement text with password literals masked;
  *   - rule sets (rules.c): ProxySQL's mysql_query_rules compiled once with
  *     PCRE2 JIT into an immutable set that workers share; evaluation
  *     allocates nothing (each worker owns a struct router_scratch).
@@ -68,6 +69,18 @@ bool router_stmt_read_only_txn(const char *sql, size_t len);
  * exact rules, and tests/unit/test_digest.c pins them down. */
 size_t router_digest(const char *sql, size_t len, char *out, size_t outcap, size_t max_len,
                      uint64_t *hash);
+
+/* -------------------------------------------------------------- secrets */
+
+/* Writes sql (len bytes, not NUL-terminated) into out with the literals of
+ * passwords and keys replaced by '***' (IDENTIFIED BY/VIA/WITH ..., PASSWORD
+ * 'x', PASSWORD('x'), MASTER_PASSWORD = 'x', SET PASSWORD ... = 'x',
+ * AES_ENCRYPT(...) and the like; secrets.c's header has the list). At most
+ * outcap - 1 bytes, cut back to a whole UTF-8 character, then a NUL (nothing
+ * when outcap is 0). Returns the bytes written, NUL excluded. Stops reading
+ * once out is full; allocates nothing; thread-safe. For every text shown to
+ * an operator (processlist, logs); digests hide all literals already. */
+size_t router_mask_secrets(const char *sql, size_t len, char *out, size_t outcap);
 
 /* ---------------------------------------------------------------- rules */
 
