@@ -1277,7 +1277,8 @@ static void explain_step(void *arg, const struct router_explain_step *st)
 {
     struct explain_out *o = arg;
     bool final = st->outcome == ROUTER_EXPLAIN_DECISION;
-    bool matched = st->outcome == ROUTER_EXPLAIN_MATCHED;
+    bool matched =
+        st->outcome == ROUTER_EXPLAIN_MATCHED || st->outcome == ROUTER_EXPLAIN_FAIL_CLOSED;
     char **row, hex[24];
     bool ok;
 

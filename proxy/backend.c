@@ -938,7 +938,11 @@ static void update_pins(struct session *s)
         s->in_txn = s->in_txn || (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
         return;
     }
-    s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
+    /* A prepare reply carries no status flags (a PREPARE changes no
+     * transaction state): reading them would end the session's
+     * transaction and hand its backend to the pool. */
+    if (s->cmd != COM_STMT_PREPARE)
+        s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
     if (r->state_changed) {
         /* User variables, temporary tables and SQL PREPARE cannot be
          * replayed, and the server flags them without naming a variable.
@@ -1372,6 +1376,8 @@ static void forward(struct session *s)
         lru_push_front(s->be, b);
         if (s->cmd == COM_STMT_EXECUTE) {
             start_resp(s, RESP_EXECUTE, false);
+            if (s->timeout_ms > 0)
+                uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
             rc = send_execute(s, b->backend_id);
         } else if (s->cmd == COM_STMT_FETCH) {
             start_resp(s, RESP_FETCH, false);
@@ -1775,6 +1781,14 @@ static bool answer_last_gtid(struct session *s, const char *q, size_t len)
     return true;
 }
 
+void backend_route_hints(struct session *s, const char *q, size_t len, bool causal)
+{
+    if (s->cfg->hostgroup_hints)
+        hostgroup_hint(s, q, len);
+    if (causal)
+        causal_read(s, q, len);
+}
+
 /* Routes a COM_QUERY through the rules. Returns false when the statement
  * was answered here (rule error or OK message). */
 static bool route_query(struct session *s)
@@ -1790,7 +1804,8 @@ static bool route_query(struct session *s)
                                  .client_addr = s->peer_ip,
                                  .default_hostgroup = s->user->default_hostgroup,
                                  .in_transaction = s->in_txn,
-                                 .digest_max_len = (size_t)s->cfg->digest_max_len};
+                                 .digest_max_len = (size_t)s->cfg->digest_max_len,
+                                 .text_cut = s->cmd_len > len + 5};
     struct router_decision d;
     uint64_t t0 = proxy_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,
@@ -1839,9 +1854,7 @@ static bool route_query(struct session *s)
     }
     if (d.multiplex == 0)
         s->pin |= PIN_RULE;
-    if (s->cfg->hostgroup_hints)
-        hostgroup_hint(s, (const char *)s->in.data + 5, len);
-    causal_read(s, (const char *)s->in.data + 5, len);
+    backend_route_hints(s, (const char *)s->in.data + 5, len, true);
     if (d.rewritten && s->cmd_len == len + 5) {
         /* The scratch text is the worker's: keep a copy, the backend may
          * only be ready after other sessions have been routed. */
@@ -1879,40 +1892,26 @@ void backend_begin(struct session *s)
     if (s->cmd == COM_QUERY) {
         if (!route_query(s))
             return;
-        if (s->delay_ms > 0) {
-            /* Throttling, as ProxySQL's delay: the session waits on its
-             * timer (SS_WAIT_BACKEND without a pool waiter); the loop and
-             * the other sessions do not. */
-            s->state = SS_WAIT_BACKEND;
-            uv_timer_start(&s->timer, on_delay_done, (uint64_t)s->delay_ms, 0);
+    } else if (s->cmd == COM_STMT_PREPARE || s->cur_stmt) {
+        if (!stmt_route(s))
             return;
-        }
     } else {
         s->hostgroup = s->user->default_hostgroup;
         s->stmt_flags = 0;
+    }
+    if (s->delay_ms > 0) {
+        /* Throttling, as ProxySQL's delay: the session waits on its
+         * timer (SS_WAIT_BACKEND without a pool waiter); the loop and
+         * the other sessions do not. */
+        s->state = SS_WAIT_BACKEND;
+        uv_timer_start(&s->timer, on_delay_done, (uint64_t)s->delay_ms, 0);
+        return;
     }
     begin_routed(s);
 }
 
 static void begin_routed(struct session *s)
 {
-    if (s->cmd == COM_STMT_PREPARE) {
-        /* The client sees its own ids; the text is the key on backends. */
-        struct cstmt *st = calloc(1, sizeof(*st));
-        size_t n = s->cmd_len - 5;
-        if (!st || !(st->sql = malloc(n ? n : 1))) {
-            free(st);
-            session_send_error(s, 1, 1105, "HY000", "Out of memory");
-            session_command_done(s);
-            return;
-        }
-        memcpy(st->sql, s->in.data + 5, n);
-        st->sql_len = n;
-        st->hash = proxy_hash(st->sql, n);
-        st->id = s->next_stmt_id++;
-        codec_buf_init(&st->prep_resp);
-        s->cur_stmt = st;
-    }
     if (s->conn && pool_conn_hostgroup(s->conn) != s->hostgroup) {
         if (s->pin || s->in_txn)
             s->hostgroup = pool_conn_hostgroup(s->conn); /* never leave a transaction */

@@ -70,18 +70,8 @@ void processlist_free(struct proxy *p)
 
 size_t processlist_info(const char *q, size_t len, char *out, size_t outlen)
 {
-    size_t n = len < outlen - 1 ? len : outlen - 1;
-    /* Do not end inside a multi-byte character: back off continuation
-     * bytes, then the lead byte they belong to. */
-    if (n < len) {
-        size_t k = n;
-        while (k > 0 && ((unsigned char)q[k] & 0xC0) == 0x80)
-            k--;
-        n = k;
-    }
-    memcpy(out, q, n);
-    out[n] = '\0';
-    return n;
+    /* Operators read this table: passwords in the text never reach it. */
+    return router_mask_secrets(q, len, out, outlen);
 }
 
 /* ------------------------------------------------------- worker side */

@@ -202,6 +202,7 @@ struct cstmt {
     size_t sql_len;
     uint64_t hash;
     uint64_t digest; /* router_digest() hash of sql, 0 until first computed */
+    int hostgroup;   /* where the rules sent the PREPARE (stmt_route.c) */
     uint16_t nparams;
     uint16_t ncols;
     uint8_t *param_types; /* 2 * nparams bytes from the last execute that bound them */
@@ -541,8 +542,9 @@ void processlist_serve(struct worker *w);
  * does not answer in time is left out. Returns 0 or -1 on ENOMEM. Main
  * thread. */
 int processlist_collect(struct proxy *p, struct admin_process **out, size_t *n);
-/* Copies at most outlen-1 bytes of the statement q into out, cut back to
- * a whole UTF-8 character, NUL-terminated. Returns the length. */
+/* Copies at most outlen-1 bytes of the statement q into out with its
+ * secrets masked (router_mask_secrets()), cut back to a whole UTF-8
+ * character, NUL-terminated. Returns the length. */
 size_t processlist_info(const char *q, size_t len, char *out, size_t outlen);
 
 /* backend.c */
@@ -556,6 +558,17 @@ size_t backend_queued(const struct session *s);
 void backend_forward_infile(struct session *s);
 uint64_t proxy_hash(const void *data, size_t len);
 uint64_t proxy_now_ns(void);
+/* Applies to s->hostgroup what the statement q (len bytes) asks for beyond
+ * the rules: a leading hostgroup=N hint (mysql-hostgroup_hints) and, with
+ * causal, a causal read's GTID wait. Outside transactions and pins only. */
+void backend_route_hints(struct session *s, const char *q, size_t len, bool causal);
+
+/* stmt_route.c: routes a COM_STMT_PREPARE (creating s->cur_stmt) or a
+ * command on the client statement s->cur_stmt by the query rules, setting
+ * s->hostgroup and the rule actions. Returns false when the command was
+ * answered here (an error_msg or OK_msg rule, or out of memory). Worker
+ * thread. */
+bool stmt_route(struct session *s);
 
 /* rule_actions.c: the query cache hooks (their order is in the file's
  * header) and the kill of a statement past its rule timeout. Worker

@@ -3,6 +3,10 @@
  * kept sorted by name so two sets diff in one pass. Replaying a set on
  * another backend is one SET statement with every assignment that differs;
  * variables the target has but the session does not go back to DEFAULT.
+ * Values are written so that the backend reads back exactly the bytes the
+ * server reported: numbers bare, plain strings in quotes, anything with a
+ * quote, backslash or control byte as _utf8mb4 X'..' (append_hex_string()
+ * says why).
  */
 #include "proxy/proxy_int.h"
 
@@ -137,6 +141,39 @@ static bool looks_numeric(const char *v)
     return true;
 }
 
+/* True when v can go between single quotes as it is: no quote, no
+ * backslash, no control byte. Such a literal means the same bytes under any
+ * sql_mode and character set. */
+static bool quotes_plainly(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '\\')
+            return false;
+    return true;
+}
+
+/* Any other string goes as a hex literal with a character set introducer.
+ * Why not escape it: a backslash must be doubled unless the sql_mode has
+ * NO_BACKSLASH_ESCAPES, and the mode that counts is the one the backend has
+ * while it parses this SET (the previous session's, maybe unknown here, and
+ * this SET may itself change sql_mode), not the session's. A hex literal has
+ * no escapes at all. The introducer makes it a utf8mb4 string, the bytes
+ * session tracking reported (system variables are kept in UTF-8), whatever
+ * character_set_client the backend has before this SET, and keeps it a
+ * string where a bare X'..' would be a number. */
+static int append_hex_string(struct codec_buf *sql, const char *v)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    if (codec_buf_append(sql, "_utf8mb4 X'", 11) != 0)
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        uint8_t two[2] = {(uint8_t)digits[*p >> 4], (uint8_t)digits[*p & 15]};
+        if (codec_buf_append(sql, two, 2) != 0)
+            return -1;
+    }
+    return codec_buf_u8(sql, '\'');
+}
+
 static int append_assignment(struct codec_buf *sql, int count, const char *name, const char *value)
 {
     if (codec_buf_append(sql, count ? ", " : "SET ", count ? 2 : 4) != 0 ||
@@ -147,12 +184,10 @@ static int append_assignment(struct codec_buf *sql, int count, const char *name,
         return codec_buf_append(sql, "DEFAULT", 7);
     if (looks_numeric(value) || strcmp(value, "NULL") == 0)
         return codec_buf_append(sql, value, strlen(value));
-    /* Doubled quotes work whatever NO_BACKSLASH_ESCAPES says. */
-    if (codec_buf_u8(sql, '\'') != 0)
+    if (!quotes_plainly(value))
+        return append_hex_string(sql, value);
+    if (codec_buf_u8(sql, '\'') != 0 || codec_buf_append(sql, value, strlen(value)) != 0)
         return -1;
-    for (const char *p = value; *p; p++)
-        if ((*p == '\'' && codec_buf_u8(sql, '\'') != 0) || codec_buf_u8(sql, (uint8_t)*p) != 0)
-            return -1;
     return codec_buf_u8(sql, '\'');
 }
 

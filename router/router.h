@@ -9,6 +9,7 @@
  *     LAST_INSERT_ID(), statements that ask about the previous one);
  *   - query digests (digest.c): literals to '?', lists collapsed, comments
  *     and case folded, and a 64-bit hash of that text;
+ *   - secrets (secrets.c): statement text with password literals masked;
  *   - rule sets (rules.c): ProxySQL's mysql_query_rules compiled once with
  *     PCRE2 JIT into an immutable set that workers share; evaluation
  *     allocates nothing (each worker owns a struct router_scratch).
@@ -73,6 +74,18 @@ bool router_stmt_read_only_txn(const char *sql, size_t len);
  * exact rules, and tests/unit/test_digest.c pins them down. */
 size_t router_digest(const char *sql, size_t len, char *out, size_t outcap, size_t max_len,
                      uint64_t *hash);
+
+/* -------------------------------------------------------------- secrets */
+
+/* Writes sql (len bytes, not NUL-terminated) into out with the literals of
+ * passwords and keys replaced by '***' (IDENTIFIED BY/VIA/WITH ..., PASSWORD
+ * 'x', PASSWORD('x'), MASTER_PASSWORD = 'x', SET PASSWORD ... = 'x',
+ * AES_ENCRYPT(...) and the like; secrets.c's header has the list). At most
+ * outcap - 1 bytes, cut back to a whole UTF-8 character, then a NUL (nothing
+ * when outcap is 0). Returns the bytes written, NUL excluded. Stops reading
+ * once out is full; allocates nothing; thread-safe. For every text shown to
+ * an operator (processlist, logs); digests hide all literals already. */
+size_t router_mask_secrets(const char *sql, size_t len, char *out, size_t outcap);
 
 /* ---------------------------------------------------------------- rules */
 
@@ -148,7 +161,14 @@ struct router_facts {
      * mysql-query_digests_max_query_length); 0 or more than the router's
      * own bound (64 KiB) means that bound. */
     size_t digest_max_len;
+    /* sql is only the beginning of the statement (it spans several
+     * packets): error_msg rules then fail closed where the rest decides. */
+    bool text_cut;
 };
+
+/* The error of a statement that an error_msg rule might stop but that could
+ * not be checked (decision.unchecked). */
+#define ROUTER_UNCHECKED_MSG "Sluice: the statement could not be checked against the query rules"
 
 struct router_decision {
     int hostgroup;       /* where to run it */
@@ -166,6 +186,11 @@ struct router_decision {
     int retries;    /* -1: none (mysql-query_retries_on_failure applies) */
     int delay_ms;   /* -1: none; wait this long before running it */
     int multiplex;  /* -1: unchanged, 0 disable, 1 enable */
+    /* A rule that an error_msg depends on could not be checked (PCRE2
+     * failed at match time, or the cut-off rest of a long statement
+     * decides): error_msg is set, the rule's or ROUTER_UNCHECKED_MSG, and
+     * rule_id names that rule. rules.c's header has the details. */
+    bool unchecked;
 };
 
 /* Decides where (facts, sql) goes under rules (NULL: no rules, the default
@@ -327,6 +352,7 @@ enum router_explain_outcome {
     ROUTER_EXPLAIN_SKIP_MATCH_PATTERN,     /* match_pattern did not match the text */
     ROUTER_EXPLAIN_SKIP_MATCH_PATTERN_NEG, /* match_pattern matched, negate_match_pattern */
     ROUTER_EXPLAIN_MATCHED,                /* the rule's actions were taken */
+    ROUTER_EXPLAIN_FAIL_CLOSED,            /* could not be checked: the statement is refused */
     ROUTER_EXPLAIN_DECISION,               /* the final step: the decision, no rule */
 };
 

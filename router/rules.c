@@ -1,18 +1,7 @@
 /*
  * Rule sets: ProxySQL's mysql_query_rules compiled once into an immutable
  * array that any number of workers evaluate at the same time, each with its
- * own struct router_scratch.
- *
- * Compile (router_rules_compile): active specs are copied and sorted by
- * rule_id; every regex column is compiled with PCRE2 and then JIT-compiled
- * (a JIT failure leaves the interpreter, which gives the same answers more
- * slowly). All or nothing: the first bad column frees what was built and the
- * error names the rule_id, the column, PCRE2's message and the offset. Some
- * rows ProxySQL accepts and then silently ignores are rejected here instead,
- * because a rule that can never act is a configuration mistake:
- * replace_pattern without match_pattern, unknown re_modifiers, a digest that
- * is not 0x + 1..16 hex digits, a rewrite escape other than \0..\9 and \\,
- * a reference to a group the pattern does not have, duplicate rule_ids.
+ * own struct router_scratch. rules_compile.c builds the array.
  *
  * Evaluate (router_classify), ProxySQL's Query_Processor loop:
  *
@@ -42,6 +31,28 @@
  * router_classify()'s copy the callback is a constant NULL, so the hot path
  * carries no trace of it.
  *
+ * Failing closed: a rule whose outcome cannot be established must never let
+ * through a statement that an error_msg rule would stop. Outcomes are unsure
+ * when PCRE2 fails at match time (match, depth or heap limit, JIT stack), or
+ * when the subject is only a prefix of the statement: the digest text of a
+ * statement longer than the digest bound, or the text when the caller says
+ * it passed only a prefix (facts->text_cut). On a prefix a guarded rule is
+ * matched with PCRE2_PARTIAL_HARD: a complete match holds for any
+ * continuation, and so does NOMATCH of a pattern anchored at the start (one
+ * that is not may match in the cut-off rest); PARTIAL means the rest
+ * decides. So "^DROP" still lets a long INSERT through, while an unanchored
+ * "secret_table" cannot clear a statement it has not seen whole. A cut
+ * digest is first trimmed back to a token boundary, since its last token may
+ * be normalized differently in the whole text. Guarded rules are those with an error_msg
+ * and those whose match can lead to one (a flag_out chain, or a rewrite that
+ * later error_msg rules see); compile marks them. An unsure outcome on a
+ * guarded rule ends evaluation with an error: the rule's error_msg, or
+ * ROUTER_UNCHECKED_MSG for a chain or rewrite rule. Elsewhere an unsure
+ * outcome counts as no match, as before: the statement goes where the other
+ * rules say, and no error_msg rule is skipped because of it. A rewrite that
+ * fails (PCRE2 error, or the result does not fit the scratch) with an
+ * error_msg rule after it fails closed too.
+ *
  * Nothing is allocated per query: the match data, JIT stack, digest buffer
  * and two rewrite buffers (a rewrite reads one and writes the other) live in
  * the scratch. The digest is computed lazily, the first time a rule that got
@@ -56,83 +67,12 @@
  * other bytes compare as themselves. Rules with a replace_pattern keep PCRE2
  * because the substitution reuses its match data.
  */
-#include "router/router_int.h"
+#include "router/rules_int.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
-/* JIT stack per scratch: PCRE2's default (32 KiB on the machine stack) fails
- * deeply backtracking patterns on long queries; 1 MiB is allocated at most
- * once per worker. */
-#define JIT_STACK_START (32u * 1024u)
-#define JIT_STACK_MAX (1024u * 1024u)
-
-enum match_kind {
-    MATCH_ANY,    /* no match_pattern: every text matches */
-    MATCH_PREFIX, /* '^literal': byte compare, see the fast path above */
-    MATCH_REGEX,  /* PCRE2 */
-};
-
-struct rule {
-    int rule_id;
-    int flag_in;
-    int flag_out; /* < 0: leave the flag alone */
-    enum match_kind kind;
-    bool negate;
-    bool caseless;
-    bool global;
-    bool apply;
-    bool has_digest;
-    bool digest_jit; /* match_digest / match_pattern JIT-compiled */
-    bool pattern_jit;
-    uint64_t digest;
-    /* NULL: any. Empty strings are stored as NULL, as ProxySQL tests
-     * strlen() before comparing. */
-    char *username;
-    char *schemaname;
-    char *client_addr;
-    size_t client_addr_len;
-    bool client_addr_prefix; /* trailing '%': compare client_addr_len bytes */
-    pcre2_code *match_digest;
-    pcre2_code *match_pattern;
-    char *prefix; /* MATCH_PREFIX: the literal, lower-cased under CASELESS */
-    size_t prefix_len;
-    char *replacement; /* replace_pattern in pcre2_substitute() syntax */
-    size_t replacement_len;
-    int destination_hostgroup; /* < 0: none, as for the three below */
-    int cache_ttl;
-    int timeout;
-    int retries;
-    int delay;
-    int multiplex;
-    char *error_msg;
-    char *ok_msg;
-    _Atomic uint64_t hits;
-    uint64_t fingerprint; /* of the definition, for router_rules_carry_hits() */
-};
-
-struct router_rules {
-    size_t n;
-    struct rule rule[];
-};
-
-struct router_scratch {
-    pcre2_match_data *md;
-    pcre2_match_context *mctx;
-    pcre2_jit_stack *jit_stack;
-    size_t rewrite_cap;
-    char *rewrite[2];
-    char digest[ROUTER_RULES_DIGEST_MAX + 1];
-};
 
 /* State of one evaluation. */
 struct eval {
@@ -144,457 +84,10 @@ struct eval {
     uint64_t digest;
     size_t digest_len;
     size_t digest_max; /* input bytes the digest looks at */
+    bool digest_cut;   /* the digest text covers only a prefix of the statement */
+    bool text_cut;     /* the text is only a prefix of the statement (facts) */
+    bool unsure;       /* a guarded rule could not be checked: the decision fails closed */
 };
-
-__attribute__((format(printf, 3, 4))) static void set_error(char *err, size_t errlen,
-                                                            const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* -------------------------------------------------------------- compile */
-
-/* Copies s; NULL stays NULL, and so does "" when empty_is_null. Returns -1 on
- * allocation failure. */
-static int copy_string(const char *s, bool empty_is_null, char **out)
-{
-    *out = NULL;
-    if (s == NULL || (empty_is_null && s[0] == '\0'))
-        return 0;
-    *out = strdup(s);
-    return *out ? 0 : -1;
-}
-
-static int parse_modifiers(const struct router_rule_spec *s, struct rule *r, char *err,
-                           size_t errlen)
-{
-    /* ProxySQL's default for the column is CASELESS. */
-    r->caseless = s->re_modifiers == NULL;
-    r->global = false;
-    if (s->re_modifiers == NULL)
-        return 0;
-    const char *p = s->re_modifiers;
-    while (*p) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        size_t n = strcspn(p, ", \t");
-        if (n == 0)
-            break;
-        if (n == 8 && strncasecmp(p, "CASELESS", 8) == 0) {
-            r->caseless = true;
-        } else if (n == 6 && strncasecmp(p, "GLOBAL", 6) == 0) {
-            r->global = true;
-        } else {
-            set_error(err, errlen,
-                      "rule_id %d: re_modifiers: unknown modifier '%.*s' (CASELESS, GLOBAL)",
-                      r->rule_id, (int)n, p);
-            return -1;
-        }
-        p += n;
-    }
-    return 0;
-}
-
-static int parse_digest(const struct router_rule_spec *s, struct rule *r, char *err, size_t errlen)
-{
-    const char *d = s->digest;
-    if (d == NULL || d[0] == '\0')
-        return 0;
-    size_t n = strlen(d);
-    bool ok = n > 2 && n <= 18 && d[0] == '0' && (d[1] == 'x' || d[1] == 'X');
-    uint64_t v = 0;
-    for (size_t i = 2; ok && i < n; i++) {
-        char c = d[i];
-        unsigned nib = 0;
-        if (c >= '0' && c <= '9')
-            nib = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            nib = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            nib = (unsigned)(c - 'A' + 10);
-        else
-            ok = false;
-        v = v << 4 | nib;
-    }
-    if (!ok) {
-        set_error(err, errlen, "rule_id %d: digest: '%s' is not 0x followed by 1-16 hex digits",
-                  r->rule_id, d);
-        return -1;
-    }
-    r->has_digest = true;
-    r->digest = v;
-    return 0;
-}
-
-static int compile_regex(const char *pattern, const char *column, struct rule *r, pcre2_code **out,
-                         bool *jit, char *err, size_t errlen)
-{
-    int code;
-    PCRE2_SIZE offset;
-    *out = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                         r->caseless ? PCRE2_CASELESS : 0, &code, &offset, NULL);
-    if (*out == NULL) {
-        PCRE2_UCHAR msg[256];
-        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-            snprintf((char *)msg, sizeof(msg), "PCRE2 error %d", code);
-        set_error(err, errlen, "rule_id %d: %s: %s at offset %zu", r->rule_id, column,
-                  (const char *)msg, (size_t)offset);
-        return -1;
-    }
-    /* JIT may be unavailable (CPU, SELinux, pattern size): the interpreter
-     * gives the same results, so a failure is not an error. */
-    *jit = pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE) == 0;
-    return 0;
-}
-
-static bool is_plain_prefix(const char *p)
-{
-    if (p[0] != '^')
-        return false;
-    for (p++; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        /* Printable ASCII only: outside it PCRE2's case folding and escapes
-         * are not worth reproducing. */
-        if (c < 0x20 || c > 0x7e || strchr("\\^$.|?*+()[]{}", c))
-            return false;
-    }
-    return true;
-}
-
-static char fold(char c)
-{
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static int compile_match_pattern(const struct router_rule_spec *s, struct rule *r, char *err,
-                                 size_t errlen)
-{
-    if (s->match_pattern == NULL) {
-        r->kind = MATCH_ANY;
-        return 0;
-    }
-    if (s->replace_pattern == NULL && is_plain_prefix(s->match_pattern)) {
-        if (copy_string(s->match_pattern + 1, false, &r->prefix) < 0)
-            goto nomem;
-        r->prefix_len = strlen(r->prefix);
-        if (r->caseless)
-            for (size_t i = 0; i < r->prefix_len; i++)
-                r->prefix[i] = fold(r->prefix[i]);
-        r->kind = MATCH_PREFIX;
-        return 0;
-    }
-    r->kind = MATCH_REGEX;
-    return compile_regex(s->match_pattern, "match_pattern", r, &r->match_pattern, &r->pattern_jit,
-                         err, errlen);
-nomem:
-    set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-    return -1;
-}
-
-/* ProxySQL (RE2 and pcrecpp alike) writes group references in replace_pattern
- * as \0..\9 and a backslash as \\; pcre2_substitute() wants ${n} and $$ for
- * a dollar. Translated once here so evaluation parses nothing. */
-static int compile_replacement(const struct router_rule_spec *s, struct rule *r, char *err,
-                               size_t errlen)
-{
-    const char *in = s->replace_pattern;
-    if (in == NULL)
-        return 0;
-    if (r->kind != MATCH_REGEX) {
-        set_error(err, errlen, "rule_id %d: replace_pattern needs a match_pattern to replace",
-                  r->rule_id);
-        return -1;
-    }
-    uint32_t groups;
-    if (pcre2_pattern_info(r->match_pattern, PCRE2_INFO_CAPTURECOUNT, &groups) != 0)
-        groups = 0;
-    if (groups >= ROUTER_RULES_OVEC_PAIRS) {
-        set_error(err, errlen,
-                  "rule_id %d: match_pattern has %u capture groups; replace_pattern allows %u",
-                  r->rule_id, groups, ROUTER_RULES_OVEC_PAIRS - 1);
-        return -1;
-    }
-    size_t n = strlen(in);
-    /* Each input byte becomes at most two output bytes ("\1" -> "${1}"). */
-    char *out = malloc(2 * n + 1);
-    if (out == NULL) {
-        set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-        return -1;
-    }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if (c == '$') {
-            out[o++] = '$';
-            out[o++] = '$';
-        } else if (c != '\\') {
-            out[o++] = c;
-        } else if (i + 1 < n && in[i + 1] == '\\') {
-            out[o++] = '\\';
-            i++;
-        } else if (i + 1 < n && in[i + 1] >= '0' && in[i + 1] <= '9') {
-            unsigned g = (unsigned)(in[i + 1] - '0');
-            if (g > groups) {
-                set_error(err, errlen,
-                          "rule_id %d: replace_pattern: \\%u but match_pattern has %u groups",
-                          r->rule_id, g, groups);
-                free(out);
-                return -1;
-            }
-            o += (size_t)sprintf(out + o, "${%u}", g);
-            i++;
-        } else {
-            set_error(err, errlen,
-                      "rule_id %d: replace_pattern: bad escape at offset %zu "
-                      "(use \\0..\\9 or \\\\)",
-                      r->rule_id, i);
-            free(out);
-            return -1;
-        }
-    }
-    out[o] = '\0';
-    r->replacement = out;
-    r->replacement_len = o;
-    return 0;
-}
-
-static void rule_close(struct rule *r)
-{
-    free(r->username);
-    free(r->schemaname);
-    free(r->client_addr);
-    pcre2_code_free(r->match_digest);
-    pcre2_code_free(r->match_pattern);
-    free(r->prefix);
-    free(r->replacement);
-    free(r->error_msg);
-    free(r->ok_msg);
-}
-
-static uint64_t fp_mix(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-static uint64_t fp_str(uint64_t h, const char *s)
-{
-    /* NULL and "" differ; the separator keeps "ab","c" apart from "a","bc". */
-    unsigned char tag = s ? 1 : 0;
-    h = fp_mix(h, &tag, 1);
-    return s ? fp_mix(h, s, strlen(s) + 1) : h;
-}
-
-/* Every column that changes what the rule matches or does. */
-static uint64_t spec_fingerprint(const struct router_rule_spec *s)
-{
-    int ints[] = {s->rule_id,
-                  s->flag_in,
-                  s->negate_match_pattern,
-                  s->flag_out,
-                  s->destination_hostgroup,
-                  s->cache_ttl,
-                  s->timeout,
-                  s->retries,
-                  s->delay,
-                  s->multiplex,
-                  s->apply,
-                  s->log};
-    uint64_t h = fp_mix(0xcbf29ce484222325ull, ints, sizeof(ints));
-    const char *strs[] = {s->username,     s->schemaname,    s->client_addr,  s->digest,
-                          s->match_digest, s->match_pattern, s->re_modifiers, s->replace_pattern,
-                          s->error_msg,    s->ok_msg};
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        h = fp_str(h, strs[i]);
-    return h;
-}
-
-void router_rules_carry_hits(struct router_rules *to, const struct router_rules *from)
-{
-    if (to == NULL || from == NULL)
-        return;
-    /* Both are sorted by rule_id: one merge pass. */
-    for (size_t i = 0, j = 0; i < to->n && j < from->n;) {
-        struct rule *t = &to->rule[i];
-        const struct rule *f = &from->rule[j];
-        if (t->rule_id < f->rule_id) {
-            i++;
-        } else if (t->rule_id > f->rule_id) {
-            j++;
-        } else {
-            if (t->fingerprint == f->fingerprint)
-                atomic_fetch_add_explicit(&t->hits,
-                                          atomic_load_explicit(&f->hits, memory_order_relaxed),
-                                          memory_order_relaxed);
-            i++;
-            j++;
-        }
-    }
-}
-
-static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err, size_t errlen)
-{
-    memset(r, 0, sizeof(*r));
-    atomic_init(&r->hits, 0);
-    r->fingerprint = spec_fingerprint(s);
-    r->rule_id = s->rule_id;
-    r->flag_in = s->flag_in;
-    r->flag_out = s->flag_out;
-    r->negate = s->negate_match_pattern;
-    r->apply = s->apply;
-    r->destination_hostgroup = s->destination_hostgroup;
-    r->cache_ttl = s->cache_ttl;
-    r->timeout = s->timeout;
-    r->retries = s->retries;
-    r->delay = s->delay;
-    r->multiplex = s->multiplex;
-    if (copy_string(s->username, true, &r->username) < 0 ||
-        copy_string(s->schemaname, true, &r->schemaname) < 0 ||
-        copy_string(s->client_addr, true, &r->client_addr) < 0 ||
-        copy_string(s->error_msg, false, &r->error_msg) < 0 ||
-        copy_string(s->ok_msg, false, &r->ok_msg) < 0) {
-        set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-        return -1;
-    }
-    if (r->client_addr) {
-        r->client_addr_len = strlen(r->client_addr);
-        /* ProxySQL's wildcard: a trailing '%' matches any rest; '%' alone
-         * matches every client. */
-        if (r->client_addr[r->client_addr_len - 1] == '%') {
-            r->client_addr_prefix = true;
-            r->client_addr_len--;
-        }
-    }
-    if (parse_modifiers(s, r, err, errlen) < 0 || parse_digest(s, r, err, errlen) < 0)
-        return -1;
-    if (s->match_digest && compile_regex(s->match_digest, "match_digest", r, &r->match_digest,
-                                         &r->digest_jit, err, errlen) < 0)
-        return -1;
-    if (compile_match_pattern(s, r, err, errlen) < 0 || compile_replacement(s, r, err, errlen) < 0)
-        return -1;
-    return 0;
-}
-
-static int by_rule_id(const void *a, const void *b)
-{
-    const struct router_rule_spec *x = *(const struct router_rule_spec *const *)a;
-    const struct router_rule_spec *y = *(const struct router_rule_spec *const *)b;
-    return (x->rule_id > y->rule_id) - (x->rule_id < y->rule_id);
-}
-
-int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct router_rules **out,
-                         char *errbuf, size_t errlen)
-{
-    struct router_rules *rules = NULL;
-    const struct router_rule_spec **order = NULL;
-    size_t active = 0;
-    int rc = -1;
-
-    *out = NULL;
-    for (size_t i = 0; i < n; i++)
-        active += specs[i].active;
-    order = malloc((active ? active : 1) * sizeof(*order));
-    rules = malloc(sizeof(*rules) + active * sizeof(rules->rule[0]));
-    if (order == NULL || rules == NULL) {
-        free(rules);
-        rules = NULL;
-        set_error(errbuf, errlen, "out of memory");
-        goto out;
-    }
-    rules->n = 0;
-    for (size_t i = 0, k = 0; i < n; i++)
-        if (specs[i].active)
-            order[k++] = &specs[i];
-    qsort(order, active, sizeof(*order), by_rule_id);
-    for (size_t i = 0; i < active; i++) {
-        if (i > 0 && order[i]->rule_id == order[i - 1]->rule_id) {
-            set_error(errbuf, errlen, "rule_id %d: duplicate rule_id", order[i]->rule_id);
-            goto out;
-        }
-        /* Counted before init so that a half-built rule is closed too. */
-        rules->n++;
-        if (rule_init(&rules->rule[i], order[i], errbuf, errlen) < 0)
-            goto out;
-    }
-    *out = rules;
-    rules = NULL;
-    rc = 0;
-out:
-    router_rules_free(rules);
-    free(order);
-    return rc;
-}
-
-void router_rules_free(struct router_rules *rules)
-{
-    if (rules == NULL)
-        return;
-    for (size_t i = 0; i < rules->n; i++)
-        rule_close(&rules->rule[i]);
-    free(rules);
-}
-
-size_t router_rules_count(const struct router_rules *rules)
-{
-    return rules ? rules->n : 0;
-}
-
-int router_rules_rule_id(const struct router_rules *rules, size_t i)
-{
-    return rules && i < rules->n ? rules->rule[i].rule_id : -1;
-}
-
-uint64_t router_rules_hits(const struct router_rules *rules, size_t i)
-{
-    if (rules == NULL || i >= rules->n)
-        return 0;
-    return atomic_load_explicit(&rules->rule[i].hits, memory_order_relaxed);
-}
-
-bool router_rules_is_prefix(const struct router_rules *rules, size_t i)
-{
-    return rules && i < rules->n && rules->rule[i].kind == MATCH_PREFIX;
-}
-
-/* -------------------------------------------------------------- scratch */
-
-struct router_scratch *router_scratch_new(size_t rewrite_cap)
-{
-    struct router_scratch *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return NULL;
-    s->rewrite_cap = rewrite_cap;
-    /* +1 each: pcre2_substitute() NUL-terminates, and the cap is for text. */
-    s->rewrite[0] = malloc(2 * (rewrite_cap + 1));
-    s->md = pcre2_match_data_create(ROUTER_RULES_OVEC_PAIRS, NULL);
-    s->mctx = pcre2_match_context_create(NULL);
-    s->jit_stack = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
-    if (s->rewrite[0] == NULL || s->md == NULL || s->mctx == NULL || s->jit_stack == NULL) {
-        router_scratch_free(s);
-        return NULL;
-    }
-    s->rewrite[1] = s->rewrite[0] + rewrite_cap + 1;
-    pcre2_jit_stack_assign(s->mctx, NULL, s->jit_stack);
-    return s;
-}
-
-void router_scratch_free(struct router_scratch *scratch)
-{
-    if (scratch == NULL)
-        return;
-    pcre2_match_data_free(scratch->md);
-    pcre2_match_context_free(scratch->mctx);
-    pcre2_jit_stack_free(scratch->jit_stack);
-    free(scratch->rewrite[0]);
-    free(scratch);
-}
 
 /* ------------------------------------------------------------- evaluate */
 
@@ -623,17 +116,44 @@ static INLINE bool addr_matches(const struct rule *r, const char *addr)
     return strcmp(r->client_addr, addr) == 0;
 }
 
-/* PCRE2 errors (match or depth limits on a pathological pattern and query)
- * count as no match: the statement then goes where the other rules say. */
-static INLINE bool regex_matches(const pcre2_code *re, bool jit, const char *s, size_t len,
-                                 struct router_scratch *scratch)
+/* Outcomes of a pattern test. */
+enum match_result {
+    M_NO,     /* does not match */
+    M_YES,    /* matches */
+    M_UNSURE, /* PCRE2 failed, or the cut-off rest of the subject decides */
+};
+
+/* Tests a pattern on a prefix s of the real subject (the file's header).
+ * pcre2_match() runs the interpreter for PCRE2_PARTIAL_HARD when the JIT
+ * code was compiled for complete matches only. */
+static enum match_result cut_match(const pcre2_code *re, bool anchored, const char *s, size_t len,
+                                   struct router_scratch *scratch)
 {
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_PARTIAL_HARD, scratch->md, scratch->mctx);
+    if (rc >= 0)
+        return M_YES;
+    /* Anchored and at least one byte looked at: no path reached the end. */
+    return rc == PCRE2_ERROR_NOMATCH && anchored && len > 0 ? M_NO : M_UNSURE;
+}
+
+/* Tests re on s; with cut, s is only a prefix of the subject. */
+static INLINE enum match_result regex_match(const pcre2_code *re, bool jit, bool anchored,
+                                            const char *s, size_t len, bool cut,
+                                            struct router_scratch *scratch)
+{
+    int rc;
     /* pcre2_jit_match() skips pcre2_match()'s option checks and dispatch
      * (about 10 ns a call, times tens of rules). rc 0 means the ovector was
      * too small for all groups: still a match. */
+    if (cut)
+        return cut_match(re, anchored, s, len, scratch);
     if (jit)
-        return pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx) >= 0;
-    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx) >= 0;
+        rc = pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx);
+    else
+        rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx);
+    if (rc >= 0)
+        return M_YES;
+    return rc == PCRE2_ERROR_NOMATCH ? M_NO : M_UNSURE;
 }
 
 static INLINE bool prefix_matches(const struct rule *r, const char *s, size_t len)
@@ -643,20 +163,49 @@ static INLINE bool prefix_matches(const struct rule *r, const char *s, size_t le
     if (!r->caseless)
         return memcmp(s, r->prefix, r->prefix_len) == 0;
     for (size_t i = 0; i < r->prefix_len; i++)
-        if (fold(s[i]) != r->prefix[i])
+        if (rules_fold(s[i]) != r->prefix[i])
             return false;
     return true;
 }
 
-static INLINE bool pattern_matches(const struct rule *r, const struct eval *ev,
-                                   struct router_scratch *scratch)
+/* A cut text shorter than the literal: unsure unless the bytes it has
+ * already differ. */
+static enum match_result cut_prefix_match(const struct rule *r, const char *s, size_t len)
 {
-    if (r->kind == MATCH_PREFIX)
-        return prefix_matches(r, ev->text, ev->len);
-    return regex_matches(r->match_pattern, r->pattern_jit, ev->text, ev->len, scratch);
+    for (size_t i = 0; i < len; i++)
+        if ((r->caseless ? rules_fold(s[i]) : s[i]) != r->prefix[i])
+            return M_NO;
+    return M_UNSURE;
+}
+
+static INLINE enum match_result pattern_match(const struct rule *r, const struct eval *ev,
+                                              struct router_scratch *scratch)
+{
+    bool cut = ev->text_cut && r->guard;
+    if (r->kind == MATCH_PREFIX) {
+        if (cut && ev->len < r->prefix_len)
+            return cut_prefix_match(r, ev->text, ev->len);
+        return prefix_matches(r, ev->text, ev->len) ? M_YES : M_NO;
+    }
+    return regex_match(r->match_pattern, r->pattern_jit, r->pattern_anchored, ev->text, ev->len,
+                       cut, scratch);
+}
+
+/* The part of a cut digest text that the whole statement's digest surely
+ * starts with: up to the separator before its last token, which the cut may
+ * have shortened or normalized differently ("SEL" for "SELECT", a sign that
+ * a number would have absorbed). */
+static size_t whole_tokens(const char *d, size_t n)
+{
+    if (n > 0)
+        n--;
+    while (n > 0 && d[n - 1] != ' ' && d[n - 1] != ',' && d[n - 1] != '(')
+        n--;
+    return n;
 }
 
 /* ROUTER_EXPLAIN_MATCHED when r's digest and match_digest conditions hold,
+ * ROUTER_EXPLAIN_FAIL_CLOSED when a guarded rule's match_digest cannot tell,
  * else the reason r is skipped. */
 static INLINE enum router_explain_outcome digest_check(const struct rule *r, struct eval *ev,
                                                        const char *sql, size_t len,
@@ -668,21 +217,33 @@ static INLINE enum router_explain_outcome digest_check(const struct rule *r, str
         size_t n = router_digest(sql, len, scratch->digest, sizeof(scratch->digest), ev->digest_max,
                                  &ev->digest);
         ev->digest_len = n < sizeof(scratch->digest) ? n : sizeof(scratch->digest) - 1;
+        ev->digest_cut = ev->text_cut || len > ev->digest_max || n >= sizeof(scratch->digest);
         ev->digest_done = true;
     }
+    /* The hash is not unsure on a cut statement: it is the one
+     * stats_mysql_query_digest shows for it, which is what such a rule
+     * names. */
     if (r->has_digest && r->digest != ev->digest)
         return ROUTER_EXPLAIN_SKIP_DIGEST;
-    if (r->match_digest && regex_matches(r->match_digest, r->digest_jit, scratch->digest,
-                                         ev->digest_len, scratch) == r->negate)
-        return r->negate ? ROUTER_EXPLAIN_SKIP_MATCH_DIGEST_NEG : ROUTER_EXPLAIN_SKIP_MATCH_DIGEST;
+    if (r->match_digest) {
+        bool cut = ev->digest_cut && r->guard;
+        size_t n = cut ? whole_tokens(scratch->digest, ev->digest_len) : ev->digest_len;
+        enum match_result m = regex_match(r->match_digest, r->digest_jit, r->digest_anchored,
+                                          scratch->digest, n, cut, scratch);
+        if (m == M_UNSURE && r->guard)
+            return ROUTER_EXPLAIN_FAIL_CLOSED;
+        if ((m == M_YES) == r->negate)
+            return r->negate ? ROUTER_EXPLAIN_SKIP_MATCH_DIGEST_NEG
+                             : ROUTER_EXPLAIN_SKIP_MATCH_DIGEST;
+    }
     return ROUTER_EXPLAIN_MATCHED;
 }
 
 /* Applies r's replace_pattern to the current text. pattern_matches() just
  * matched r on this text with scratch->md, so PCRE2_SUBSTITUTE_MATCHED
- * spares a second match. On overflow of the rewrite buffer the current text
- * stays (the other buffer holds it). */
-static INLINE void rewrite(const struct rule *r, struct eval *ev, struct router_scratch *scratch)
+ * spares a second match. On failure (overflow of the rewrite buffer) the
+ * current text stays (the other buffer holds it) and false is returned. */
+static INLINE bool rewrite(const struct rule *r, struct eval *ev, struct router_scratch *scratch)
 {
     char *dst = scratch->rewrite[ev->next_buf];
     PCRE2_SIZE outlen = scratch->rewrite_cap + 1;
@@ -690,12 +251,15 @@ static INLINE void rewrite(const struct rule *r, struct eval *ev, struct router_
     int rc = pcre2_substitute(r->match_pattern, (PCRE2_SPTR)ev->text, ev->len, 0, opts, scratch->md,
                               scratch->mctx, (PCRE2_SPTR)r->replacement, r->replacement_len,
                               (PCRE2_UCHAR *)dst, &outlen);
-    if (rc <= 0)
-        return;
+    if (rc < 0)
+        return false;
+    if (rc == 0)
+        return true;
     ev->text = dst;
     ev->len = outlen;
     ev->next_buf ^= 1;
     ev->rewritten = true;
+    return true;
 }
 
 static INLINE void take_actions(const struct rule *r, struct router_decision *out)
@@ -807,6 +371,28 @@ static void report_match(struct trace *tr, const struct rule *r, int flag, const
     tr->step(tr->arg, &st);
 }
 
+/* Ends evaluation on r with an error because its outcome is unsure (the
+ * file's header). count: r's hit is not counted yet. */
+static void fail_closed(const struct rule *r, int flag, struct eval *ev,
+                        struct router_decision *out, struct trace *tr, bool count)
+{
+    if (tr == NULL && count)
+        atomic_fetch_add_explicit(&((struct rule *)r)->hits, 1, memory_order_relaxed);
+    out->rule_id = r->rule_id;
+    out->error_msg = r->error_msg ? r->error_msg : ROUTER_UNCHECKED_MSG;
+    ev->unsure = true;
+    if (tr) {
+        struct router_explain_step st;
+        step_init(tr, ROUTER_EXPLAIN_FAIL_CLOSED, flag, ev, &st);
+        st.rule_id = r->rule_id;
+        st.flag_in = r->flag_in;
+        st.stops = true;
+        st.error_msg = out->error_msg;
+        tr->steps++;
+        tr->step(tr->arg, &st);
+    }
+}
+
 /* The one evaluation loop of router_classify() (tr NULL) and
  * router_explain(). Forced inline so that each caller gets its own copy:
  * in router_classify()'s, tr is a constant NULL and every reporting branch
@@ -829,12 +415,21 @@ static INLINE int evaluate(const struct router_rules *rules, struct router_scrat
         }
         if (r->has_digest || r->match_digest) {
             enum router_explain_outcome why = digest_check(r, ev, sql, len, scratch);
+            if (why == ROUTER_EXPLAIN_FAIL_CLOSED) {
+                fail_closed(r, flag, ev, out, tr, true);
+                break;
+            }
             if (why != ROUTER_EXPLAIN_MATCHED) {
                 skipped(tr, r, why, flag, ev);
                 continue;
             }
         }
-        bool matched = r->kind != MATCH_ANY && pattern_matches(r, ev, scratch);
+        enum match_result m = r->kind == MATCH_ANY ? M_NO : pattern_match(r, ev, scratch);
+        if (m == M_UNSURE && r->guard) {
+            fail_closed(r, flag, ev, out, tr, true);
+            break;
+        }
+        bool matched = m == M_YES;
         if (r->kind != MATCH_ANY && matched == r->negate) {
             skipped(tr, r,
                     r->negate ? ROUTER_EXPLAIN_SKIP_MATCH_PATTERN_NEG
@@ -851,8 +446,12 @@ static INLINE int evaluate(const struct router_rules *rules, struct router_scrat
         const char *before = ev->text;
         /* A negated rule matched because its pattern did not: nothing to
          * replace, as in ProxySQL where Replace() then finds nothing. */
-        if (r->replacement && matched)
-            rewrite(r, ev, scratch);
+        if (r->replacement && matched && !rewrite(r, ev, scratch) && r->block_after) {
+            /* The error_msg rules after it would judge a text the rule
+             * meant to change. */
+            fail_closed(r, flag, ev, out, tr, false);
+            break;
+        }
         if (r->flag_out >= 0)
             flag = r->flag_out;
         bool stops = r->apply || r->error_msg;
@@ -894,6 +493,7 @@ static void decision_finish(const struct eval *ev, struct router_decision *out)
     }
     if (ev->digest_done)
         out->digest = ev->digest;
+    out->unchecked = ev->unsure;
     out->stmt_flags = router_stmt_flags(ev->text, ev->len);
 }
 
@@ -903,8 +503,10 @@ int router_classify(const struct router_rules *rules, struct router_scratch *scr
                     const struct router_facts *facts, const char *sql, size_t len,
                     struct router_decision *out)
 {
-    struct eval ev = {
-        .text = sql ? sql : "", .len = sql ? len : 0, .digest_max = digest_bound(facts)};
+    struct eval ev = {.text = sql ? sql : "",
+                      .len = sql ? len : 0,
+                      .digest_max = digest_bound(facts),
+                      .text_cut = facts->text_cut};
 
     decision_init(facts, out);
     if (rules && rules->n > 0) {
@@ -940,6 +542,8 @@ const char *router_explain_outcome_str(enum router_explain_outcome outcome)
         return "skipped: match_pattern (negated)";
     case ROUTER_EXPLAIN_MATCHED:
         return "matched";
+    case ROUTER_EXPLAIN_FAIL_CLOSED:
+        return "failed closed: could not be checked";
     case ROUTER_EXPLAIN_DECISION:
         return "decision";
     }
@@ -951,8 +555,10 @@ int router_explain(const struct router_rules *rules, struct router_scratch *scra
                    void (*step)(void *arg, const struct router_explain_step *st), void *arg,
                    struct router_decision *out)
 {
-    struct eval ev = {
-        .text = sql ? sql : "", .len = sql ? len : 0, .digest_max = digest_bound(facts)};
+    struct eval ev = {.text = sql ? sql : "",
+                      .len = sql ? len : 0,
+                      .digest_max = digest_bound(facts),
+                      .text_cut = facts->text_cut};
     struct trace tr = {.step = step, .arg = arg};
     struct router_explain_step st;
 

@@ -4,11 +4,14 @@
  *
  *   capi_client HOST PORT USER PASSWORD DB USER2 PASSWORD2 [CHECK...]
  *
- * Runs the named checks (all when none are named), each on a fresh connection. Prints
+ * Runs the named checks (all when none are named), each on a fresh connection; "session"
+ * takes the arguments after it as steps of its own (capi_session.c). Prints
  * "ok CHECK" after each check that passed, and on the first failure prints
  * "FAIL CHECK: what went wrong" and exits 1. Exit 2 is a usage error. Every network call has
  * a read/write timeout, so the program cannot hang forever.
  */
+#include "capi_client.h"
+
 #include <errmsg.h>
 #include <mysql.h>
 #include <stdarg.h>
@@ -23,8 +26,7 @@ static unsigned int g_port;
 static const char *g_check = "?";
 static char g_sfx[32];
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
     va_list ap;
     printf("FAIL %s: ", g_check);
@@ -35,12 +37,6 @@ static void fail(const char *fmt, ...)
     fflush(stdout);
     exit(1);
 }
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(__VA_ARGS__);                                                                     \
-    } while (0)
 
 static const char *fetch_rc_name(int rc)
 {
@@ -71,7 +67,7 @@ static MYSQL *open_conn_as(const char *user, const char *pass, int expect_ok)
     return m;
 }
 
-static MYSQL *open_conn(void)
+MYSQL *open_conn(void)
 {
     return open_conn_as(g_user, g_pass, 1);
 }
@@ -898,6 +894,7 @@ static void check_local_infile(void)
 }
 
 /* ------------------------------------------------------------------------------------- */
+/* ------------------------------------------------------------------------------------- */
 
 static const struct {
     const char *name;
@@ -917,6 +914,7 @@ static const struct {
     {"ping", check_ping},
     {"multi_statement", check_multi_statement},
     {"local_infile", check_local_infile},
+    {"session", check_session}, /* takes the remaining arguments as its steps */
 };
 
 int main(int argc, char **argv)
@@ -949,6 +947,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 8) {
         for (i = 0; i < n; i++) {
+            if (checks[i].fn == check_session)
+                continue;
             g_check = checks[i].name;
             checks[i].fn();
             printf("ok %s\n", g_check);
@@ -961,6 +961,10 @@ int main(int argc, char **argv)
         if (i == n) {
             fprintf(stderr, "unknown check '%s'\n", argv[a]);
             return 2;
+        }
+        if (checks[i].fn == check_session) {
+            capi_session_steps(argv + a + 1, argc - a - 1);
+            a = argc;
         }
         g_check = checks[i].name;
         checks[i].fn();

@@ -439,11 +439,12 @@ def capi_client_path(workdir):
     p = os.environ.get("SLUICE_CAPI_CLIENT")
     if p:
         return p
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capi_client.c")
+    here = os.path.dirname(os.path.abspath(__file__))
+    srcs = [os.path.join(here, f) for f in ("capi_client.c", "capi_session.c")]
     out = os.path.join(workdir, "capi_client")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmariadb"],
                            stdout=subprocess.PIPE, universal_newlines=True, check=True)
-    subprocess.run(["cc", "-O1", "-g", "-Wall", "-Wextra", "-o", out, src]
+    subprocess.run(["cc", "-O1", "-g", "-Wall", "-Wextra", "-o", out] + srcs
                    + flags.stdout.split(), check=True, timeout=120)
     return out
 

@@ -1,0 +1,93 @@
+"""Secrets never show: a statement carrying a password literal is masked in
+stats_mysql_processlist while it runs (as text and as a prepared statement), and its
+digest in stats_mysql_query_digest holds no literal either."""
+
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+import harness
+from harness import Deadline, connect, q
+
+pytestmark = pytest.mark.proxy_only
+
+
+def admin(target):
+    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
+                           password="admin", autocommit=True, connect_timeout=10,
+                           read_timeout=30)
+
+
+def admin_rows(adm, sql):
+    with adm.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def running_info(adm, marker, seconds=5):
+    """The info column of the session whose statement contains marker, once it shows."""
+    deadline = Deadline(seconds)
+    while not deadline.expired():
+        found = admin_rows(adm, "SELECT info FROM stats_mysql_processlist "
+                                "WHERE info LIKE '%%%s%%'" % marker)
+        if found:
+            return found[0][0]
+        time.sleep(0.05)
+    return None
+
+
+@pytest.fixture(scope="module")
+def capi_client(tmp_path_factory):
+    return harness.capi_client_path(str(tmp_path_factory.mktemp("capi")))
+
+
+def test_processlist_and_digest_mask_password_literals(sluice):
+    target = sluice()
+    adm = admin(target)
+    conn = connect(target)
+    done = threading.Event()
+
+    def run():
+        try:
+            q(conn, "SELECT SLEEP(2) AS zzz_text, PASSWORD('topsecret')")
+        finally:
+            done.set()
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        info = running_info(adm, "zzz_text")
+        assert info == "SELECT SLEEP(2) AS zzz_text, PASSWORD('***')", info
+        assert done.wait(10)
+        digests = [r[0] for r in admin_rows(adm, "SELECT digest_text FROM "
+                                                 "stats_mysql_query_digest")]
+        assert any("zzz_text" in d for d in digests), digests
+        assert not any("topsecret" in d for d in digests), digests
+    finally:
+        t.join(10)
+        conn.close()
+        adm.close()
+
+
+def test_processlist_masks_a_running_prepared_statement(sluice, capi_client):
+    target = sluice()
+    adm = admin(target)
+    f = target.fleet
+    cmd = [capi_client, target.host, str(target.port), f.app_user, f.app_password, "app",
+           f.app2_user, f.app2_password, "session",
+           "prep:s=SELECT SLEEP(2) AS zzz_prep, AES_ENCRYPT('data', 'topsecret')", "exec:s"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    try:
+        info = running_info(adm, "zzz_prep")
+        assert info == "SELECT SLEEP(2) AS zzz_prep, AES_ENCRYPT('***', '***')", info
+        out, _ = proc.communicate(timeout=60)
+        assert "ok session" in out, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        adm.close()

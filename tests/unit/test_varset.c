@@ -1,0 +1,117 @@
+/* Session variable sets (proxy/varset.c): the SET statement that replays a
+ * session's tracked variables on another backend, value by value: numbers
+ * bare, plain strings quoted, strings with a quote, backslash or control
+ * byte as _utf8mb4 X'..' (valid under any sql_mode), removed variables back
+ * to DEFAULT. No sockets. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+/* clang-format on */
+
+#include "proxy/proxy_int.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static void set(struct varset *vs, const char *name, const char *value)
+{
+    assert_int_equal(varset_set(vs, name, strlen(name), value, strlen(value)), 0);
+}
+
+/* The SET that turns have into want, NUL-terminated in out. */
+static int diff(const struct varset *want, const struct varset *have, char *out, size_t cap)
+{
+    struct codec_buf sql;
+    codec_buf_init(&sql);
+    int n = varset_diff_sql(want, have, &sql);
+    assert_true(n >= 0);
+    assert_true(sql.len < cap);
+    memcpy(out, sql.data ? (const char *)sql.data : "", sql.len);
+    out[sql.len] = '\0';
+    codec_buf_free(&sql);
+    return n;
+}
+
+struct value_case {
+    const char *value;
+    const char *literal; /* how the SET writes it */
+};
+
+static const struct value_case values[] = {
+    {"42", "42"},
+    {"-1", "-1"},
+    {"77.000000", "77.000000"},
+    {"NULL", "NULL"},
+    {"STRICT_TRANS_TABLES,NO_ZERO_DATE", "'STRICT_TRANS_TABLES,NO_ZERO_DATE'"},
+    {"+03:00", "'+03:00'"},
+    {"", "''"},
+    {"caf\xc3\xa9", "'caf\xc3\xa9'"},
+    /* A backslash would be an escape unless NO_BACKSLASH_ESCAPES, a quote
+     * ends the literal: both go in hex, which no sql_mode reads otherwise. */
+    {"a\\b", "_utf8mb4 X'615C62'"},
+    {"it's", "_utf8mb4 X'69742773'"},
+    {"a\\'b", "_utf8mb4 X'615C2762'"},
+    {"\\", "_utf8mb4 X'5C'"},
+    {"line\nbreak", "_utf8mb4 X'6C696E650A627265616B'"},
+    {"\\N", "_utf8mb4 X'5C4E'"},
+};
+
+static void test_value_literals(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(values); i++) {
+        struct varset want, have;
+        char sql[256], expect[256];
+        varset_init(&want);
+        varset_init(&have);
+        set(&want, "v", values[i].value);
+        assert_int_equal(diff(&want, &have, sql, sizeof(sql)), 1);
+        snprintf(expect, sizeof(expect), "SET @@session.v=%s", values[i].literal);
+        if (strcmp(sql, expect) != 0)
+            fail_msg("value '%s': got %s, expected %s", values[i].value, sql, expect);
+        varset_free(&want);
+        varset_free(&have);
+    }
+}
+
+/* Only what differs is sent; a variable the backend has and the session
+ * does not goes back to DEFAULT. */
+static void test_diff(void **state)
+{
+    (void)state;
+    struct varset want, have;
+    char sql[512];
+    varset_init(&want);
+    varset_init(&have);
+    set(&want, "time_zone", "+03:00");
+    set(&want, "sql_mode", "NO_BACKSLASH_ESCAPES");
+    set(&want, "default_master_connection", "x\\y'z");
+    set(&have, "time_zone", "+03:00");
+    set(&have, "sql_mode", "TRADITIONAL");
+    set(&have, "max_statement_time", "77.000000");
+    assert_int_equal(diff(&want, &have, sql, sizeof(sql)), 3);
+    assert_string_equal(sql, "SET @@session.default_master_connection=_utf8mb4 X'785C79277A', "
+                             "@@session.max_statement_time=DEFAULT, "
+                             "@@session.sql_mode='NO_BACKSLASH_ESCAPES'");
+    assert_int_equal(varset_copy(&have, &want), 0);
+    assert_true(varset_equal(&have, &want));
+    assert_int_equal(diff(&want, &have, sql, sizeof(sql)), 0);
+    assert_string_equal(sql, "");
+    assert_string_equal(varset_get(&have, "default_master_connection"), "x\\y'z");
+    varset_free(&want);
+    varset_free(&have);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_value_literals),
+        cmocka_unit_test(test_diff),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
