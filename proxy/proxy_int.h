@@ -158,8 +158,16 @@ enum bstep {
     BS_FORWARD,    /* client's command sent, relaying the response */
 };
 
+/* What the response parser needs to know of the backend connection. */
+struct resp_peer {
+    uint32_t caps;     /* negotiated capability flags (pool_conn_caps) */
+    uint32_t ext_caps; /* MariaDB extended capabilities (pool_conn_ext_caps) */
+    int hostgroup;     /* where a reported last_gtid was written */
+};
+
 struct resp {
     enum resp_kind kind;
+    struct resp_peer peer;
     enum resp_state st;
     bool swallow;      /* internal command: nothing reaches the client */
     bool continuation; /* previous packet had a 0xffffff payload */

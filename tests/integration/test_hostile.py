@@ -195,7 +195,16 @@ def test_silent_logins_are_closed_at_connect_timeout_client(sluice):
 def test_logins_in_progress_have_their_own_cap(sluice):
     target = sluice(extra_sql="INSERT OR REPLACE INTO global_variables VALUES "
                               "('mysql-max_unauthenticated_connections', '20');\n")
-    socks = open_silent(target, 20)
+    # Hold 20 logins open. The harness's own probe of the port may hold a slot for a
+    # moment, so a refused one is tried again until 20 greetings are held.
+    socks = []
+    deadline = Deadline(5)
+    while len(socks) < 20:
+        assert not deadline.expired(), "could not hold 20 logins open"
+        try:
+            socks.append(mysqlwire.Client(target.host, target.port).sock)
+        except ConnectionRefusedError:
+            time.sleep(0.05)
     try:
         with pytest.raises(ConnectionRefusedError) as e:
             mysqlwire.Client(target.host, target.port)
