@@ -231,8 +231,26 @@ struct cstmt *stmt_map_get(const struct stmt_map *m, uint32_t id);
 void stmt_map_del(struct stmt_map *m, uint32_t id);
 void stmt_map_free(struct stmt_map *m);
 
+/* How a session's bytes reach its client (session_tcp.c for TCP; the fuzz
+ * target has a memory one). The transport fills the session's input
+ * through session_input_space()/session_input() and reports back through
+ * session_write_done() and session_io_closed(). */
+struct session_io {
+    /* Writes what the peer takes now: bytes written, UV_EAGAIN for none, or
+     * another negative error. */
+    int (*try_write)(struct session *s, const uint8_t *data, size_t len);
+    /* Writes all len bytes in the background (data stays valid until then);
+     * calls session_write_done() once. 0, or a negative error. */
+    int (*write)(struct session *s, const uint8_t *data, size_t len);
+    /* Starts or stops delivering input. 0, or a negative error. */
+    int (*read)(struct session *s, bool on);
+    /* Closes the transport; calls session_io_closed() once, later. */
+    void (*close)(struct session *s);
+};
+
 struct session {
     struct worker *worker;
+    const struct session_io *io;
     uint32_t id;
     enum sess_state state;
     uv_tcp_t tcp;
@@ -448,7 +466,19 @@ struct proxy {
 /* worker.c */
 int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec **out);
 
-/* session.c */
+/* session.c. A transport makes a session with session_new() (it joins the
+ * worker's list, nothing is sent yet), sets peer and peer_ip, then calls
+ * session_start() (admission, greeting). */
+struct session *session_new(struct worker *w, const struct session_io *io);
+void session_start(struct session *s);
+/* For transports: room for input at the end of s->in (*base, *len; -1 on
+ * ENOMEM), nread bytes put there (negative: the peer is gone), a background
+ * write finished, the transport closed. */
+int session_input_space(struct session *s, uint8_t **base, size_t *len);
+void session_input(struct session *s, ssize_t nread);
+void session_write_done(struct session *s, int status);
+void session_io_closed(struct session *s);
+/* session_tcp.c */
 void session_accept(struct worker *w, uv_stream_t *listener);
 void session_close(struct session *s);
 void session_drain(struct session *s);
@@ -564,8 +594,13 @@ int backend_send(struct session *s, const uint8_t *data, size_t len);
 /* Bytes queued for the backend beyond what its socket took. */
 size_t backend_queued(const struct session *s);
 void backend_forward_infile(struct session *s);
+
+/* util.c: CLOCK_MONOTONIC in nanoseconds, and FNV-1a of statement texts
+ * (cache keys). */
 uint64_t proxy_hash(const void *data, size_t len);
 uint64_t proxy_now_ns(void);
+
+/* backend.c */
 /* Applies to s->hostgroup what the statement q (len bytes) asks for beyond
  * the rules: a leading hostgroup=N hint (mysql-hostgroup_hints) and, with
  * causal, a causal read's GTID wait. Outside transactions and pins only. */

@@ -12,9 +12,14 @@
  *
  * The client's bytes accumulate in `in`; a command is handled once its whole
  * message (all packets of a 16 MiB+ message) is there. Replies are built in
- * `out` and written with uv_try_write, falling back to uv_write; while a
- * write is in flight nothing else is appended, so a slow client slows its
- * own backend reads (back-pressure) and nothing else.
+ * `out` and written through the session's transport (struct session_io:
+ * TCP in session_tcp.c), at once where the peer takes them, else in the
+ * background; while a write is in flight nothing else is appended, so a
+ * slow client slows its own backend reads (back-pressure) and nothing else.
+ * Input is bounded as it arrives: a message's announced size is checked
+ * against the bound of the state (16 KiB before login,
+ * mysql-max_allowed_packet after), and a busy session reads at most
+ * INPUT_BACKLOG_MAX ahead before it stops reading its client.
  *
  * Commands that need no server (PING, QUIT, SET_OPTION, STMT_CLOSE,
  * RESET_CONNECTION, CHANGE_USER) are answered here; the rest go through
@@ -68,8 +73,6 @@
  * COM_STMT_SEND_LONG_DATA, which has no reply to wait for) before the
  * session stops taking more from its client. */
 #define BACKEND_QUEUE_MAX (1024u * 1024)
-
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 /* Keeps proxy.buffer_bytes up to date with what the session's buffers hold
  * (their capacity: what malloc gave them). */
@@ -157,8 +160,13 @@ void session_close(struct session *s)
         backend_detach(s, s->state != SS_BACKEND && s->pin == 0);
     s->state = SS_CLOSING;
     s->pending_closes = 2;
-    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    s->io->close(s); /* session_io_closed() when done */
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+}
+
+void session_io_closed(struct session *s)
+{
+    on_handle_closed((uv_handle_t *)&s->timer);
 }
 
 void session_kill(struct session *s, uint16_t code, const char *sqlstate, const char *msg)
@@ -189,9 +197,8 @@ void session_drain(struct session *s)
 
 /* -------------------------------------------------------------- writing */
 
-static void on_write_done(uv_write_t *req, int status)
+void session_write_done(struct session *s, int status)
 {
-    struct session *s = req->data;
     s->writing = false;
     codec_buf_reset(&s->out);
     if (s->state == SS_CLOSING)
@@ -221,8 +228,7 @@ void session_flush(struct session *s)
             session_close(s);
         return;
     }
-    uv_buf_t buf = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
-    int n = uv_try_write((uv_stream_t *)&s->tcp, &buf, 1);
+    int n = s->io->try_write(s, s->out.data, s->out.len);
     if (n == (int)s->out.len) {
         codec_buf_reset(&s->out);
         if (s->close_after_write)
@@ -235,10 +241,8 @@ void session_flush(struct session *s)
     }
     if (n < 0)
         n = 0;
-    buf = uv_buf_init((char *)s->out.data + n, (unsigned)(s->out.len - (size_t)n));
-    s->wreq.data = s;
     s->writing = true;
-    if (uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_write_done) != 0) {
+    if (s->io->write(s, s->out.data + n, s->out.len - (size_t)n) != 0) {
         s->writing = false;
         session_close(s);
         return;
@@ -276,10 +280,8 @@ static void fill_scramble(uint8_t scramble[20])
         scramble[i] = (uint8_t)(33 + scramble[i] % 94);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+int session_input_space(struct session *s, uint8_t **base, size_t *len)
 {
-    struct session *s = h->data;
-    (void)suggested;
     size_t want = 16384;
     if (s->in.len >= 4) {
         /* A large packet is on its way: make room for all of it at once. */
@@ -292,13 +294,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         want = 4u * 1024 * 1024;
     if (s->cmd_len || s->writing || s->auth_held)
         want = 16384; /* read-ahead of a busy session: INPUT_BACKLOG_MAX */
-    if (codec_buf_reserve(&s->in, want) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    buf->base = (char *)s->in.data + s->in.len;
-    buf->len = s->in.cap - s->in.len;
+    if (codec_buf_reserve(&s->in, want) != 0)
+        return -1;
+    *base = s->in.data + s->in.len;
+    *len = s->in.cap - s->in.len;
+    return 0;
 }
 
 static void on_handshake_timeout(uv_timer_t *t)
@@ -344,12 +344,13 @@ static bool admit(struct session *s)
     return true;
 }
 
-void session_accept(struct worker *w, uv_stream_t *listener)
+struct session *session_new(struct worker *w, const struct session_io *io)
 {
     struct session *s = calloc(1, sizeof(*s));
     if (!s)
-        return;
+        return NULL;
     s->worker = w;
+    s->io = io;
     s->id = __atomic_add_fetch(&w->proxy->next_conn_id, 1, __ATOMIC_RELAXED);
     codec_buf_init(&s->in);
     codec_buf_init(&s->out);
@@ -359,9 +360,8 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     varset_init(&s->vars);
     s->next_stmt_id = 1;
     s->mux_slot = -1;
-    uv_tcp_init(&w->loop, &s->tcp);
+    snprintf(s->peer, sizeof(s->peer), "?");
     uv_timer_init(&w->loop, &s->timer);
-    s->tcp.data = s;
     s->timer.data = s;
     s->next = w->sessions;
     if (w->sessions)
@@ -369,29 +369,13 @@ void session_accept(struct worker *w, uv_stream_t *listener)
     w->sessions = s;
     w->n_sessions++;
     proxy_count(&w->counters.clients_connected, 1);
-    if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
-        session_close(s);
-        return;
-    }
-    uv_tcp_nodelay(&s->tcp, 1);
+    return s;
+}
+
+void session_start(struct session *s)
+{
+    struct worker *w = s->worker;
     proxy_count(&w->counters.clients_accepted, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    snprintf(s->peer, sizeof(s->peer), "?");
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        char ip[48] = "";
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-            snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", ip);
-            snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
-                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-            snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", ip);
-            snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
-                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-        }
-    }
     s->cfg = admin_config_ref(w->cfg);
     if (!admit(s))
         return;
@@ -934,20 +918,14 @@ void session_update_reading(struct session *s)
     if (want == s->reading)
         return;
     s->reading = want;
-    if (!want) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
-        return;
-    }
-    if (uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) != 0) {
+    if (s->io->read(s, want) != 0) {
         s->reading = false;
         session_close(s);
     }
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+void session_input(struct session *s, ssize_t nread)
 {
-    struct session *s = stream->data;
-    (void)buf;
     if (nread < 0) {
         session_close(s);
         return;
