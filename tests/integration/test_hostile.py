@@ -471,6 +471,15 @@ def test_admin_port_has_the_login_bounds_of_the_client_port(sluice):
         assert q1(a, "SELECT 1") == "1"
 
 
+def closed_by_peer(sock, seconds):
+    """True once the peer closed sock (EOF readable), within seconds."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except socket.timeout:
+        return False
+
+
 def test_idle_pinned_sessions_cannot_hold_every_backend(sluice):
     """Two sessions pin both connections of the server with SET @x and sit idle; with
     mysql-pinned_idle_timeout a third session gets served once they pass it."""
@@ -485,9 +494,12 @@ def test_idle_pinned_sessions_cannot_hold_every_backend(sluice):
         assert q1(third, "SELECT 1") == 1
         waited = time.monotonic() - start
         assert 0.9 < waited < 5, waited
+        # Both holders were closed by Sluice (asking them a question would reset their
+        # idle time, so watch their sockets instead).
         for h in holders:
-            with pytest.raises(pymysql.err.MySQLError):
-                q(h, "SELECT @x")
+            assert closed_by_peer(h._sock, 3), "a pinned idle session is still open"
+        with pytest.raises(pymysql.err.MySQLError):
+            q(holders[0], "SELECT @x")
     finally:
         third.close()
         for h in holders:
