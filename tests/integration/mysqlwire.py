@@ -229,3 +229,9 @@ def result_one(value):
                                                                             0xfd, 0, 0)
               + b"\0\0")
     return [b"\x01", coldef, eof_packet(), lenenc_str(value), eof_packet()]
+
+
+def change_user_payload(user, token, db=None, plugin=b"mysql_native_password"):
+    """COM_CHANGE_USER with a native token computed by the caller."""
+    return (b"\x11" + user.encode() + b"\0" + bytes([len(token)]) + token
+            + (db.encode() if db else b"") + b"\0" + struct.pack("<H", 45) + plugin + b"\0")

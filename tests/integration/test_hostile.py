@@ -532,3 +532,151 @@ def test_session_buffer_budget_sheds_new_connections(sluice):
         except pymysql.err.OperationalError:
             assert not deadline.expired()
             time.sleep(0.05)
+
+
+# --- account changes, readiness, exposure -------------------------------------------------
+
+def change_user(c, user, password):
+    c.sock.sendall(mysqlwire.packet(mysqlwire.change_user_payload(
+        user, mysqlwire.native_token(password, c.scramble)), 0))
+    return mysqlwire.read_packet(c.sock)[1]
+
+
+def test_deleted_user_cannot_change_user_on_an_old_connection(sluice):
+    target = sluice()
+    f = target.fleet
+    c = logged_in(target)
+    try:
+        # While the account exists, COM_CHANGE_USER works with its password.
+        assert change_user(c, f.app2_user, f.app2_password)[:1] == b"\x00"
+        with admin(target) as a:
+            q(a, "DELETE FROM mysql_users WHERE username = %s", (f.app2_user,))
+            q(a, "LOAD MYSQL USERS TO RUNTIME")
+        answer = change_user(c, f.app2_user, f.app2_password)
+        assert mysqlwire.error_of(answer)[0] == 1045, answer
+    finally:
+        c.close()
+
+
+def test_ready_is_sent_to_systemd_once_every_port_answers(fleet, tmp_path):
+    binary = os.environ.get("SLUICE_BIN") or os.path.join(harness.SOURCE_ROOT, "build",
+                                                           "sluice")
+    port, aport, mport = harness.free_ports(3, harness.SLUICE_PORT_RANGE)
+    cfg = tmp_path / "config.sql"
+    cfg.write_text(harness.sluice_config(fleet, port, aport, 5, 1, metrics_port=mport))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = str(tmp_path / "notify.sock")
+    notify.bind(path)
+    notify.settimeout(15)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    proc = subprocess.Popen([binary, "--datadir", str(tmp_path / "data"), "--config", str(cfg),
+                             "--foreground"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert notify.recv(64) == b"READY=1"
+        for p in (port, aport, mport):  # each answers at once, no retry
+            socket.create_connection((harness.HOST, p), timeout=1).close()
+    finally:
+        notify.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def test_exposed_admin_port_with_default_credentials_refuses_to_start(fleet, tmp_path):
+    binary = os.environ.get("SLUICE_BIN") or os.path.join(harness.SOURCE_ROOT, "build",
+                                                           "sluice")
+    port, aport = harness.free_ports(2, harness.SLUICE_PORT_RANGE)
+    cfg = tmp_path / "config.sql"
+    cfg.write_text(harness.sluice_config(fleet, port, aport, 5, 1).replace(
+        "('admin-mysql_ifaces', '%s:%d')" % (harness.HOST, aport),
+        "('admin-mysql_ifaces', '0.0.0.0:%d')" % aport))
+    r = subprocess.run([binary, "--datadir", str(tmp_path / "data"), "--config", str(cfg),
+                        "--foreground"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30, universal_newlines=True)
+    assert r.returncode != 0
+    assert "admin" in r.stdout and "0.0.0.0" in r.stdout, r.stdout
+
+
+# --- slow backends ------------------------------------------------------------------------
+
+def test_dripping_server_holds_only_its_own_sessions(sluice, fleet):
+    """A server that answers one byte a second stalls the sessions it serves; sessions of
+    another hostgroup, on a real server, go on."""
+    stop = threading.Event()
+
+    def drip(conn):
+        for b in mysqlwire.packet(mysqlwire.ok_packet(), 1):
+            if stop.wait(1.0):
+                return None
+            conn.sendall(bytes([b]))
+        return []
+
+    fake = broken_backend(drip)
+    try:
+        extra = fake_backend_sql(fake.port) + (
+            "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+            "VALUES (1, '%s', %d, 5);\n"
+            "UPDATE mysql_users SET default_hostgroup = 1 WHERE username = '%s';\n"
+            % (fleet.host, fleet.primary_port, fleet.app2_user))
+        target = sluice(extra_sql=extra)
+        slow = connect(target, db=None, read_timeout=30)
+        done = threading.Event()
+        threading.Thread(target=lambda: (q(slow, "SELECT 1"), done.set()),
+                         daemon=True).start()
+        deadline = Deadline(5)
+        while "SELECT 1" not in fake.queries:  # the slow statement reached the server
+            assert not deadline.expired()
+            time.sleep(0.02)
+        other = connect(target, user=fleet.app2_user, password=fleet.app2_password)
+        try:
+            start = time.monotonic()
+            for _ in range(20):
+                assert q1(other, "SELECT 1") == 1
+            assert time.monotonic() - start < 2
+            assert not done.is_set()
+        finally:
+            other.close()
+    finally:
+        stop.set()
+        fake.stop()
+
+
+def test_backend_write_queue_is_bounded_when_the_server_stops_reading(sluice, tmp_path):
+    """LOAD DATA LOCAL into a server that asks for the file and then reads nothing: Sluice
+    queues at most about a megabyte and stops reading the client, so its memory stays flat
+    while the client is blocked sending."""
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as f:
+        f.write(b"1234567890\n" * (6 << 20))  # 66 MiB
+    stalled = threading.Event()
+
+    def answer(conn, sql):
+        if "LOAD DATA" in sql.upper():
+            conn.sendall(mysqlwire.packet(b"\xfb" + str(big).encode(), 1))
+            stalled.wait(30)  # and read nothing more
+            return None
+        return [mysqlwire.ok_packet()]
+
+    fake = mysqlwire.FakeServer(answer)
+    try:
+        target = sluice(extra_sql=fake_backend_sql(fake.port))
+        conn = connect(target, db=None, local_infile=True, write_timeout=30)
+        before = rss_kib(target.proc.pid)
+        threading.Thread(target=lambda: q(conn, "LOAD DATA LOCAL INFILE '%s' INTO TABLE t"
+                                          % big), daemon=True).start()
+        peak = before
+        deadline = Deadline(3)
+        while not deadline.expired():
+            peak = max(peak, rss_kib(target.proc.pid))
+            time.sleep(0.1)
+        print("\nstalled LOAD DATA: RSS %d KiB before, peak %d KiB" % (before, peak))
+        assert peak - before < 16 * 1024
+        assert ordinary_admin_answers(target)
+    finally:
+        stalled.set()
+        fake.stop()
+
+
+def ordinary_admin_answers(target):
+    with admin(target) as a:
+        return q1(a, "SELECT 1") == "1"
