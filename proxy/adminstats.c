@@ -32,8 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COM_QUERY 0x03
-#define COM_STMT_EXECUTE 0x17
 #define N_GLOBALS 16
 
 static int rules(struct proxy *p, struct admin_proxy_stats *out)

@@ -33,18 +33,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define COM_INIT_DB 0x02
-#define COM_QUERY 0x03
-#define COM_FIELD_LIST 0x04
-#define COM_STATISTICS 0x09
-#define COM_STMT_PREPARE 0x16
-#define COM_STMT_EXECUTE 0x17
-#define COM_STMT_SEND_LONG_DATA 0x18
-#define COM_STMT_CLOSE 0x19
-#define COM_STMT_RESET 0x1a
-#define COM_SET_OPTION 0x1b
-#define COM_STMT_FETCH 0x1c
-
 #define RBUF_SIZE 65536
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
 #define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
@@ -255,7 +243,7 @@ static void fail_command(struct session *s, uint16_t code, const char *sqlstate,
  * them before dying), nor anything tied to that connection. */
 static bool may_retry(const struct session *s)
 {
-    if (s->cmd != COM_QUERY || s->in_txn || s->pin || s->resp.sent_any ||
+    if (s->cmd != CODEC_COM_QUERY || s->in_txn || s->pin || s->resp.sent_any ||
         s->retries >= s->max_retries)
         return false;
     const uint8_t *q = s->rewritten ? s->rewrite.data : s->in.data;
@@ -275,7 +263,7 @@ static void backend_broken(struct session *s, const char *why)
                  s->hostgroup, s->retries, s->max_retries);
         backend_detach(s, false);
         s->keep_next = 0; /* the connection kept for SHOW WARNINGS is gone */
-        s->state = SS_BACKEND;
+        session_set_state(s, SS_BACKEND);
         acquire(s);
         return;
     }
@@ -348,7 +336,7 @@ static void update_pins(struct session *s)
     /* A prepare reply carries no status flags (a PREPARE changes no
      * transaction state): reading them would end the session's
      * transaction and hand its backend to the pool. */
-    if (s->cmd != COM_STMT_PREPARE)
+    if (s->cmd != CODEC_COM_STMT_PREPARE)
         s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
     if (r->state_changed) {
         /* User variables, temporary tables and SQL PREPARE cannot be
@@ -358,7 +346,7 @@ static void update_pins(struct session *s)
         if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
             s->pin |= PIN_SESSION_STATE;
             s->state_reasons |= PIN_REASON_BIT(
-                s->cmd == COM_QUERY
+                s->cmd == CODEC_COM_QUERY
                     ? pinstats_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
                     : PR_SESSION_STATE);
         }
@@ -369,14 +357,14 @@ static void update_pins(struct session *s)
         s->pin |= PIN_LOCK_TABLES;
     if (s->stmt_flags & ROUTER_STMT_UNLOCK_TABLES)
         s->pin &= ~PIN_LOCK_TABLES;
-    if (s->cmd == COM_STMT_EXECUTE) {
+    if (s->cmd == CODEC_COM_STMT_EXECUTE) {
         s->pin &= ~PIN_LONG_DATA;
         if (r->status & SERVER_STATUS_CURSOR_EXISTS_F)
             s->pin |= PIN_CURSOR;
     }
-    if (s->cmd == COM_STMT_FETCH && (r->status & SERVER_STATUS_LAST_ROW_SENT_F))
+    if (s->cmd == CODEC_COM_STMT_FETCH && (r->status & SERVER_STATUS_LAST_ROW_SENT_F))
         s->pin &= ~PIN_CURSOR;
-    if (s->cmd == COM_STMT_RESET)
+    if (s->cmd == CODEC_COM_STMT_RESET)
         s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
     if (r->warnings && s->keep_next < 1)
         s->keep_next = 1; /* SHOW WARNINGS must see this statement's */
@@ -408,12 +396,12 @@ static void record_digest(struct session *s, int hg)
     const char *text;
     size_t len;
     uint64_t known = 0; /* the hash, when routing or an earlier execute computed it */
-    if (s->cmd == COM_QUERY) {
+    if (s->cmd == CODEC_COM_QUERY) {
         text = (const char *)s->in.data + 5;
         len = codec_u24(s->in.data);
         len = len ? len - 1 : 0;
         known = s->digest_hash;
-    } else if (s->cmd == COM_STMT_EXECUTE && s->cur_stmt) {
+    } else if (s->cmd == CODEC_COM_STMT_EXECUTE && s->cur_stmt) {
         text = s->cur_stmt->sql;
         len = s->cur_stmt->sql_len;
         known = s->cur_stmt->digest;
@@ -440,7 +428,7 @@ static void record_digest(struct session *s, int hg)
     sample.text_len = router_digest(text, len, w->digest_text, sizeof(w->digest_text),
                                     (size_t)s->cfg->digest_max_len, &sample.digest);
     sample.digest_text = w->digest_text;
-    if (s->cmd == COM_STMT_EXECUTE)
+    if (s->cmd == CODEC_COM_STMT_EXECUTE)
         s->cur_stmt->digest = sample.digest;
     router_digest_stats_record(w->digest_stats, &sample);
 }
@@ -449,7 +437,7 @@ static void forward_done(struct session *s)
 {
     record_digest(s, s->conn ? pool_conn_hostgroup(s->conn) : s->hostgroup);
     qc_finish(s);
-    if (s->cmd == COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
+    if (s->cmd == CODEC_COM_STMT_PREPARE && !s->resp.error && s->cur_stmt) {
         /* Remember the backend's statement for reuse. */
         struct cstmt *st = s->cur_stmt;
         st->nparams = s->resp.prep_params;
@@ -475,19 +463,19 @@ static void forward_done(struct session *s)
             free(st);
         }
         s->cur_stmt = NULL;
-    } else if (s->cmd == COM_STMT_PREPARE && s->cur_stmt) {
+    } else if (s->cmd == CODEC_COM_STMT_PREPARE && s->cur_stmt) {
         free(s->cur_stmt->sql);
         codec_buf_free(&s->cur_stmt->prep_resp);
         free(s->cur_stmt);
         s->cur_stmt = NULL;
     }
-    if (s->cmd == COM_INIT_DB && !s->resp.error) {
+    if (s->cmd == CODEC_COM_INIT_DB && !s->resp.error) {
         /* Schema tracking reports it too; the command text is the fallback. */
         size_t n = s->cmd_len - 5 > 192 ? 192 : s->cmd_len - 5;
         snprintf(s->schema, sizeof(s->schema), "%.*s", (int)n, (const char *)s->in.data + 5);
         snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
     }
-    if (s->keep_next > 0 && s->cmd != COM_STMT_PREPARE)
+    if (s->keep_next > 0 && s->cmd != CODEC_COM_STMT_PREPARE)
         s->keep_next--;
     update_pins(s);
     finish_command(s);
@@ -634,8 +622,7 @@ void backend_forward_infile(struct session *s)
         memmove(p, p + plen + 4, rest);
         s->in.len -= plen + 4u;
         if (plen == 0) {
-            s->resp.st = RS_FIRST;
-            s->resp.continuation = false;
+            response_file_sent(&s->resp);
             update_poll(s);
             if (s->be->rpos < s->be->rbuf.len)
                 process_rbuf(s);
@@ -719,7 +706,7 @@ static void evict_lru(struct session *s)
         be->n_stmts--;
         uint8_t idb[4];
         codec_put_u32(idb, b->backend_id);
-        (void)send_command(s, COM_STMT_CLOSE, idb, 4); /* no reply to wait for */
+        (void)send_command(s, CODEC_COM_STMT_CLOSE, idb, 4); /* no reply to wait for */
         if (s->cur_bstmt == b)
             s->cur_bstmt = NULL;
         bstmt_free(b);
@@ -733,7 +720,7 @@ static void forward(struct session *s)
     pool_conn_count(s->conn, 1, 0, 0);
     s->qc_capture = false;
     switch (s->cmd) {
-    case COM_QUERY:
+    case CODEC_COM_QUERY:
         start_resp(s, RESP_QUERY, false);
         qc_begin(s);
         if (s->timeout_ms > 0)
@@ -743,19 +730,19 @@ static void forward(struct session *s)
         else
             rc = backend_send(s, s->in.data, s->cmd_len);
         break;
-    case COM_INIT_DB:
+    case CODEC_COM_INIT_DB:
         start_resp(s, RESP_SIMPLE, false);
         rc = backend_send(s, s->in.data, s->cmd_len);
         break;
-    case COM_FIELD_LIST:
+    case CODEC_COM_FIELD_LIST:
         start_resp(s, RESP_FIELD_LIST, false);
         rc = backend_send(s, s->in.data, s->cmd_len);
         break;
-    case COM_STATISTICS:
+    case CODEC_COM_STATISTICS:
         start_resp(s, RESP_ANY_ONE, false);
         rc = backend_send(s, s->in.data, s->cmd_len);
         break;
-    case COM_STMT_PREPARE:
+    case CODEC_COM_STMT_PREPARE:
         evict_lru(s);
         start_resp(s, RESP_PREPARE, false);
         rc = backend_send(s, s->in.data, s->cmd_len);
@@ -770,16 +757,16 @@ static void forward(struct session *s)
         s->cur_bstmt = b;
         lru_unlink(s->be, b);
         lru_push_front(s->be, b);
-        if (s->cmd == COM_STMT_EXECUTE) {
+        if (s->cmd == CODEC_COM_STMT_EXECUTE) {
             start_resp(s, RESP_EXECUTE, false);
             if (s->timeout_ms > 0)
                 uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
             rc = send_execute(s, b->backend_id);
-        } else if (s->cmd == COM_STMT_FETCH) {
+        } else if (s->cmd == CODEC_COM_STMT_FETCH) {
             start_resp(s, RESP_FETCH, false);
             codec_put_u32(s->in.data + 5, b->backend_id);
             rc = backend_send(s, s->in.data, s->cmd_len);
-        } else if (s->cmd == COM_STMT_RESET) {
+        } else if (s->cmd == CODEC_COM_STMT_RESET) {
             start_resp(s, RESP_SIMPLE, false);
             codec_put_u32(s->in.data + 5, b->backend_id);
             rc = backend_send(s, s->in.data, s->cmd_len);
@@ -819,7 +806,7 @@ static void run_step(struct session *s)
                              s->want_gtid, timeout / 1000, timeout % 1000);
             start_resp(s, RESP_QUERY, true);
             s->resp.capture_row = true;
-            if (send_command(s, COM_QUERY, sql, (size_t)n) != 0)
+            if (send_command(s, CODEC_COM_QUERY, sql, (size_t)n) != 0)
                 goto broken;
             update_poll(s);
             return;
@@ -832,7 +819,7 @@ static void run_step(struct session *s)
             uint8_t opt[2];
             codec_put_u16(opt, s->multi_statements ? 0 : 1);
             start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, COM_SET_OPTION, opt, 2) != 0)
+            if (send_command(s, CODEC_COM_SET_OPTION, opt, 2) != 0)
                 goto broken;
             update_poll(s);
             return;
@@ -842,7 +829,7 @@ static void run_step(struct session *s)
     case BS_INIT_DB:
         if (s->schema[0] && strcmp(be->schema, s->schema) != 0) {
             start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, COM_INIT_DB, s->schema, strlen(s->schema)) != 0)
+            if (send_command(s, CODEC_COM_INIT_DB, s->schema, strlen(s->schema)) != 0)
                 goto broken;
             update_poll(s);
             return;
@@ -860,7 +847,7 @@ static void run_step(struct session *s)
             }
             if (n > 0) {
                 start_resp(s, RESP_SIMPLE, true);
-                int rc = send_command(s, COM_QUERY, sql.data, sql.len);
+                int rc = send_command(s, CODEC_COM_QUERY, sql.data, sql.len);
                 codec_buf_free(&sql);
                 if (rc != 0)
                     goto broken;
@@ -882,7 +869,7 @@ static void run_step(struct session *s)
             int n = snprintf(sql, sizeof(sql), "DO LAST_INSERT_ID(%llu)",
                              (unsigned long long)s->last_insert_id);
             start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, COM_QUERY, sql, (size_t)n) != 0)
+            if (send_command(s, CODEC_COM_QUERY, sql, (size_t)n) != 0)
                 goto broken;
             update_poll(s);
             return;
@@ -890,11 +877,12 @@ static void run_step(struct session *s)
         s->step = BS_REPREPARE;
         /* fall through */
     case BS_REPREPARE:
-        if (s->cur_stmt && s->cmd != COM_STMT_PREPARE &&
+        if (s->cur_stmt && s->cmd != CODEC_COM_STMT_PREPARE &&
             !bstmt_find(be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len)) {
             evict_lru(s);
             start_resp(s, RESP_PREPARE, true);
-            if (send_command(s, COM_STMT_PREPARE, s->cur_stmt->sql, s->cur_stmt->sql_len) != 0)
+            if (send_command(s, CODEC_COM_STMT_PREPARE, s->cur_stmt->sql, s->cur_stmt->sql_len) !=
+                0)
                 goto broken;
             update_poll(s);
             return;
@@ -1014,7 +1002,7 @@ static void attach(struct session *s, struct pool_conn *conn)
         return;
     }
     pool_conn_watch(conn, UV_READABLE, on_backend_io, s);
-    s->state = SS_BACKEND;
+    session_set_state(s, SS_BACKEND);
     s->step = BS_GTID_WAIT;
     run_step(s);
 }
@@ -1040,7 +1028,7 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
         snprintf(m, sizeof(m), "Sluice: cannot reach hostgroup %d: %s", s->hostgroup,
                  errmsg ? errmsg : pool_strerror(err));
         log_warn("session %u user '%s': %s", s->id, s->username, m);
-        s->state = SS_BACKEND;
+        session_set_state(s, SS_BACKEND);
         session_send_error(s, 1, 9001, "HY000", m);
         session_command_done(s);
         return;
@@ -1257,7 +1245,7 @@ static bool route_query(struct session *s)
         codec_buf_reset(&s->rewrite);
         uint8_t hdr[5];
         codec_header_write(hdr, (uint32_t)(d.rewritten_len + 1), s->in.data[3]);
-        hdr[4] = COM_QUERY;
+        hdr[4] = CODEC_COM_QUERY;
         if (d.rewritten_len + 1 < CODEC_MAX_PAYLOAD && codec_buf_append(&s->rewrite, hdr, 5) == 0 &&
             codec_buf_append(&s->rewrite, d.rewritten, d.rewritten_len) == 0)
             s->rewritten = true;
@@ -1285,10 +1273,10 @@ void backend_begin(struct session *s)
     s->resp.sent_any = false;
     s->max_retries = s->cfg->query_retries_on_failure;
     s->timeout_ms = s->delay_ms = s->cache_ttl = 0;
-    if (s->cmd == COM_QUERY) {
+    if (s->cmd == CODEC_COM_QUERY) {
         if (!route_query(s))
             return;
-    } else if (s->cmd == COM_STMT_PREPARE || s->cur_stmt) {
+    } else if (s->cmd == CODEC_COM_STMT_PREPARE || s->cur_stmt) {
         if (!stmt_route(s))
             return;
     } else {
@@ -1299,7 +1287,7 @@ void backend_begin(struct session *s)
         /* Throttling, as ProxySQL's delay: the session waits on its
          * timer (SS_WAIT_BACKEND without a pool waiter); the loop and
          * the other sessions do not. */
-        s->state = SS_WAIT_BACKEND;
+        session_set_state(s, SS_WAIT_BACKEND);
         uv_timer_start(&s->timer, on_delay_done, (uint64_t)s->delay_ms, 0);
         return;
     }
@@ -1315,7 +1303,7 @@ static void begin_routed(struct session *s)
             backend_detach(s, true); /* only kept for SHOW WARNINGS and such */
     }
     if (s->conn) {
-        s->state = SS_BACKEND;
+        session_set_state(s, SS_BACKEND);
         s->step = BS_GTID_WAIT;
         run_step(s);
         return;
@@ -1335,7 +1323,7 @@ static void acquire(struct session *s)
         return;
     }
     if (rc == POOL_PENDING) {
-        s->state = SS_WAIT_BACKEND;
+        session_set_state(s, SS_WAIT_BACKEND);
         s->waiter = waiter;
         int timeout = s->cfg->connect_timeout_server_max_ms > 0
                           ? s->cfg->connect_timeout_server_max_ms

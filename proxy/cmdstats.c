@@ -20,9 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define COM_QUERY 0x03
-#define COM_STMT_EXECUTE 0x17
-
 /* Indexes of type_names. */
 enum cmd_type {
     CT_ALTER_TABLE,
@@ -362,13 +359,13 @@ void cmdstats_record(struct session *s, uint64_t now_ns)
      * cmd. */
     if (s->cmd_len < 5 || s->in.data[4] != s->cmd)
         return;
-    if (s->cmd == COM_QUERY) {
+    if (s->cmd == CODEC_COM_QUERY) {
         size_t n = codec_u24(s->in.data);
         text = (const char *)s->in.data + 5;
         len = n ? n - 1 : 0;
         if (len > s->cmd_len - 5)
             len = s->cmd_len - 5;
-    } else if (s->cmd == COM_STMT_EXECUTE && s->cur_stmt) {
+    } else if (s->cmd == CODEC_COM_STMT_EXECUTE && s->cur_stmt) {
         text = s->cur_stmt->sql;
         len = s->cur_stmt->sql_len;
     } else {

@@ -157,6 +157,26 @@ int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t
 #define CODEC_ERR 0xff
 #define CODEC_LOCAL_INFILE 0xfb
 
+/* Command bytes (the first byte of a client's command message). Prefixed:
+ * mysql.h has an enum with the plain names. */
+enum codec_command {
+    CODEC_COM_QUIT = 0x01,
+    CODEC_COM_INIT_DB = 0x02,
+    CODEC_COM_QUERY = 0x03,
+    CODEC_COM_FIELD_LIST = 0x04,
+    CODEC_COM_STATISTICS = 0x09,
+    CODEC_COM_PING = 0x0e,
+    CODEC_COM_CHANGE_USER = 0x11,
+    CODEC_COM_STMT_PREPARE = 0x16,
+    CODEC_COM_STMT_EXECUTE = 0x17,
+    CODEC_COM_STMT_SEND_LONG_DATA = 0x18,
+    CODEC_COM_STMT_CLOSE = 0x19,
+    CODEC_COM_STMT_RESET = 0x1a,
+    CODEC_COM_SET_OPTION = 0x1b,
+    CODEC_COM_STMT_FETCH = 0x1c,
+    CODEC_COM_RESET_CONNECTION = 0x1f,
+};
+
 /* An EOF packet is 0xfe with payload length < 9; an OK packet sent in place of
  * EOF (CLIENT_DEPRECATE_EOF) is 0xfe with payload length >= 7 too, so callers
  * pass the context. */

@@ -29,9 +29,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define COM_QUERY 0x03
-#define COM_STMT_PREPARE 0x16
-
 _Static_assert(sizeof(((struct admin_pin_digest *)0)->digest_text) == PIN_DIGEST_TEXT,
                "merge_digests copies whole digest texts");
 
@@ -170,12 +167,12 @@ static unsigned current_reasons(const struct session *s)
 /* The text of the command in flight, or NULL when it has none. */
 static const char *command_text(const struct session *s, size_t *len)
 {
-    if (s->cmd == COM_QUERY && s->cmd_len > 5) {
+    if (s->cmd == CODEC_COM_QUERY && s->cmd_len > 5) {
         size_t n = codec_u24(s->in.data);
         *len = n ? n - 1 : 0;
         return (const char *)s->in.data + 5;
     }
-    if (s->cur_stmt && s->cmd != COM_STMT_PREPARE) {
+    if (s->cur_stmt && s->cmd != CODEC_COM_STMT_PREPARE) {
         *len = s->cur_stmt->sql_len;
         return s->cur_stmt->sql;
     }

@@ -471,6 +471,8 @@ int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec *
  * session_start() (admission, greeting). */
 struct session *session_new(struct worker *w, const struct session_io *io);
 void session_start(struct session *s);
+/* Every change of s->state goes through here. */
+void session_set_state(struct session *s, enum sess_state st);
 /* For transports: room for input at the end of s->in (*base, *len; -1 on
  * ENOMEM), nread bytes put there (negative: the peer is gone), a background
  * write finished, the transport closed. */

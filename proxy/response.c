@@ -14,8 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define COM_QUERY 0x03
-
 static void to(struct resp *r, enum resp_state st)
 {
     r->st = st;
@@ -106,7 +104,7 @@ static int handle_coldef(struct session *s, uint8_t *pkt, size_t plen)
 /* The collation named by a COLLATE clause in the current statement. */
 static int collate_clause(const struct session *s, char *out, size_t outlen)
 {
-    if (s->cmd != COM_QUERY || s->cmd_len <= 5)
+    if (s->cmd != CODEC_COM_QUERY || s->cmd_len <= 5)
         return -1;
     const char *q = (const char *)s->in.data + 5;
     size_t n = s->cmd_len - 5;
@@ -697,6 +695,12 @@ int response_parse(struct session *s)
         be->rpos += plen + 4u;
     }
     return r->st == RS_DONE ? 1 : 0;
+}
+
+void response_file_sent(struct resp *r)
+{
+    r->continuation = false;
+    to(r, RS_FIRST);
 }
 
 void response_start(struct session *s, enum resp_kind kind, bool swallow,

@@ -50,4 +50,8 @@ void response_expect_reply(struct resp *r, const uint8_t *data, size_t len);
  * client), -1 on a protocol error (the connection is unusable). */
 int response_parse(struct session *s);
 
+/* The client's LOAD DATA LOCAL file went to the backend, empty packet and
+ * all: the server's answer to the statement comes next (RS_INFILE ends). */
+void response_file_sent(struct resp *r);
+
 #endif

@@ -33,22 +33,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define COM_QUIT 0x01
-#define COM_INIT_DB 0x02
-#define COM_QUERY 0x03
-#define COM_FIELD_LIST 0x04
-#define COM_STATISTICS 0x09
-#define COM_PING 0x0e
-#define COM_CHANGE_USER 0x11
-#define COM_STMT_PREPARE 0x16
-#define COM_STMT_EXECUTE 0x17
-#define COM_STMT_SEND_LONG_DATA 0x18
-#define COM_STMT_CLOSE 0x19
-#define COM_STMT_RESET 0x1a
-#define COM_SET_OPTION 0x1b
-#define COM_STMT_FETCH 0x1c
-#define COM_RESET_CONNECTION 0x1f
-
 /* What we offer clients. No SSL and no compression: the relay is plain.
  * CLIENT_LONG_PASSWORD (bit 0) set tells MariaDB clients we are not a
  * MariaDB server with extended capabilities. Backends always use classic
@@ -86,6 +70,12 @@ static void account_buffers(struct session *s)
 }
 
 /* ------------------------------------------------------------ lifecycle */
+
+/* The one place a session changes state. */
+void session_set_state(struct session *s, enum sess_state st)
+{
+    s->state = st;
+}
 
 /* A statement being prepared when the session closed is not in the
  * session's list yet (backend.c adds it when the server answers). */
@@ -158,7 +148,7 @@ void session_close(struct session *s)
     }
     if (s->conn)
         backend_detach(s, s->state != SS_BACKEND && s->pin == 0);
-    s->state = SS_CLOSING;
+    session_set_state(s, SS_CLOSING);
     s->pending_closes = 2;
     s->io->close(s); /* session_io_closed() when done */
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
@@ -183,7 +173,7 @@ void session_kill(struct session *s, uint16_t code, const char *sqlstate, const 
     /* Mid-result the client has part of a response; the error ends it. */
     session_send_error(s, s->resp.sent_any ? 0 : 1, code, sqlstate, msg);
     s->close_after_write = true;
-    s->state = SS_IDLE; /* nothing of the command is left to run */
+    session_set_state(s, SS_IDLE); /* nothing of the command is left to run */
     session_flush(s);
 }
 
@@ -380,7 +370,7 @@ void session_start(struct session *s)
     if (!admit(s))
         return;
     fill_scramble(s->scramble);
-    s->state = SS_HANDSHAKE;
+    session_set_state(s, SS_HANDSHAKE);
     uint8_t charset = (uint8_t)(s->cfg->default_charset ? s->cfg->default_charset : 45);
     if (codec_write_handshake(&s->out, s->id, s->cfg->server_version, s->scramble, SERVER_CAPS,
                               charset, SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0) {
@@ -453,7 +443,7 @@ static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u,
     snprintf(s->schema, sizeof(s->schema), "%s", s->handshake_db);
     reset_session_state(s);
     s->hostgroup = u->default_hostgroup;
-    s->state = SS_IDLE;
+    session_set_state(s, SS_IDLE);
     s->idle_since_ns = proxy_now_ns();
     pinstats_account(s);
     uv_timer_stop(&s->timer);
@@ -533,7 +523,7 @@ static void handle_handshake_response(struct session *s, const uint8_t *payload,
         /* e.g. caching_sha2_password from MySQL 8 clients: ask for native.
          * Unknown users get the same switch, so that the answer does not
          * tell which accounts exist. */
-        s->state = SS_AUTH_SWITCH;
+        session_set_state(s, SS_AUTH_SWITCH);
         if (codec_write_auth_switch(&s->out, (uint8_t)(seq + 1), "mysql_native_password",
                                     s->scramble) != 0)
             s->close_after_write = true;
@@ -675,14 +665,14 @@ static void dispatch(struct session *s)
     if (s->cfg != s->worker->cfg)
         switch_config(s);
     switch (s->cmd) {
-    case COM_QUIT:
+    case CODEC_COM_QUIT:
         session_close(s);
         return;
-    case COM_PING:
+    case CODEC_COM_PING:
         send_ok(s, 1);
         session_command_done(s);
         return;
-    case COM_SET_OPTION:
+    case CODEC_COM_SET_OPTION:
         if (plen < 3 || codec_u16(payload + 1) > 1) {
             session_send_error(s, 1, 1047, "08S01", "Unknown COM_SET_OPTION value");
         } else {
@@ -695,24 +685,24 @@ static void dispatch(struct session *s)
         }
         session_command_done(s);
         return;
-    case COM_RESET_CONNECTION:
+    case CODEC_COM_RESET_CONNECTION:
         reset_connection(s);
         session_command_done(s);
         return;
-    case COM_CHANGE_USER:
+    case CODEC_COM_CHANGE_USER:
         change_user(s, payload, plen);
         session_command_done(s);
         return;
-    case COM_STMT_CLOSE:
+    case CODEC_COM_STMT_CLOSE:
         stmt_close(s, payload, plen);
         session_command_done(s);
         return;
-    case COM_STMT_EXECUTE:
-    case COM_STMT_SEND_LONG_DATA:
-    case COM_STMT_RESET:
-    case COM_STMT_FETCH: {
+    case CODEC_COM_STMT_EXECUTE:
+    case CODEC_COM_STMT_SEND_LONG_DATA:
+    case CODEC_COM_STMT_RESET:
+    case CODEC_COM_STMT_FETCH: {
         if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1)))) {
-            if (s->cmd == COM_STMT_SEND_LONG_DATA) {
+            if (s->cmd == CODEC_COM_STMT_SEND_LONG_DATA) {
                 session_command_done(s); /* no reply, as the server does */
                 return;
             }
@@ -723,12 +713,12 @@ static void dispatch(struct session *s)
             session_command_done(s);
             return;
         }
-        if (s->cmd == COM_STMT_RESET && !s->conn) {
+        if (s->cmd == CODEC_COM_STMT_RESET && !s->conn) {
             send_ok(s, 1); /* nothing on any server to reset */
             session_command_done(s);
             return;
         }
-        if (s->cmd == COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
+        if (s->cmd == CODEC_COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
             session_send_error(s, 1, 1421, "HY000", "The statement has no open cursor");
             session_command_done(s);
             return;
@@ -736,7 +726,7 @@ static void dispatch(struct session *s)
         backend_begin(s);
         return;
     }
-    case COM_STMT_PREPARE:
+    case CODEC_COM_STMT_PREPARE:
         if (s->n_stmts >= (size_t)s->cfg->max_client_stmts) {
             /* As the server's max_prepared_stmt_count, per session here:
              * one client cannot fill the proxy with statements. */
@@ -750,10 +740,10 @@ static void dispatch(struct session *s)
             return;
         }
         /* fall through */
-    case COM_INIT_DB:
-    case COM_QUERY:
-    case COM_FIELD_LIST:
-    case COM_STATISTICS:
+    case CODEC_COM_INIT_DB:
+    case CODEC_COM_QUERY:
+    case CODEC_COM_FIELD_LIST:
+    case CODEC_COM_STATISTICS:
         s->cur_stmt = NULL;
         backend_begin(s);
         return;
@@ -791,7 +781,7 @@ void session_command_done(struct session *s)
         }
     }
     account_buffers(s);
-    s->state = SS_IDLE;
+    session_set_state(s, SS_IDLE);
     session_flush(s);
     if (s->worker->draining && !s->conn) {
         s->close_after_write = true;

@@ -30,9 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COM_STMT_PREPARE 0x16
-#define COM_STMT_EXECUTE 0x17
-
 /* Runs the rules on a prepared statement's text for s. */
 static void classify(struct session *s, const char *sql, size_t len, struct router_decision *d)
 {
@@ -134,9 +131,9 @@ static bool route_execute(struct session *s)
 
 bool stmt_route(struct session *s)
 {
-    if (s->cmd == COM_STMT_PREPARE)
+    if (s->cmd == CODEC_COM_STMT_PREPARE)
         return route_prepare(s);
-    if (s->cmd == COM_STMT_EXECUTE)
+    if (s->cmd == CODEC_COM_STMT_EXECUTE)
         return route_execute(s);
     s->hostgroup = s->cur_stmt->hostgroup;
     s->stmt_flags = 0;

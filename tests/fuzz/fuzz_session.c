@@ -161,7 +161,7 @@ void backend_begin(struct session *s)
     struct backend *be = backend_new();
     CHECK(be);
     s->be = be;
-    s->state = SS_BACKEND;
+    session_set_state(s, SS_BACKEND);
     s->step = BS_FORWARD;
     const struct resp_peer peer = {.caps = 0x00800200u, .ext_caps = 0, .hostgroup = 0};
     response_start(s, kind_of(s->cmd), false, &peer);
