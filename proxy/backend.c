@@ -257,18 +257,18 @@ static void backend_broken(struct session *s, const char *why)
 {
     if (may_retry(s)) {
         s->retries++;
-        log_warn("session %u user '%s': backend %s %s; running the read again in hostgroup %d "
-                 "(retry %d of %d)",
-                 s->id, s->username, s->conn ? pool_conn_server_name(s->conn) : "?", why,
-                 s->hostgroup, s->retries, s->max_retries);
+        slog_warn(s,
+                  "backend %s %s; running the read again in hostgroup %d "
+                  "(retry %d of %d)",
+                  s->conn ? pool_conn_server_name(s->conn) : "?", why, s->hostgroup, s->retries,
+                  s->max_retries);
         backend_detach(s, false);
         s->keep_next = 0; /* the connection kept for SHOW WARNINGS is gone */
         session_set_state(s, SS_BACKEND);
         acquire(s);
         return;
     }
-    log_warn("session %u user '%s': backend %s %s", s->id, s->username,
-             s->conn ? pool_conn_server_name(s->conn) : "?", why);
+    slog_warn(s, "backend %s %s", s->conn ? pool_conn_server_name(s->conn) : "?", why);
     bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
     backend_detach(s, false);
     s->pin = 0;
@@ -291,9 +291,10 @@ static void on_query_timeout(uv_timer_t *t)
     struct session *s = t->data;
     if (s->state != SS_BACKEND || !s->conn || s->step != BS_FORWARD || s->timeout_ms <= 0)
         return;
-    log_warn("session %u user '%s': statement on %s ran past the rule's timeout of %d ms; "
-             "killing it",
-             s->id, s->username, pool_conn_server_name(s->conn), s->timeout_ms);
+    slog_warn(s,
+              "statement on %s ran past the rule's timeout of %d ms; "
+              "killing it",
+              pool_conn_server_name(s->conn), s->timeout_ms);
     backend_kill_query(s);
     if (s->writing) {
         /* Part of the result is being written and nothing may be appended
@@ -592,8 +593,7 @@ static void on_backend_io(void *arg, int status, int events)
     if (s->state != SS_BACKEND) {
         /* Nothing asked: the server closed a connection this session kept
          * (KILL, wait_timeout, restart). Its state is gone with it. */
-        log_warn("session %u user '%s': kept backend %s went away", s->id, s->username,
-                 pool_conn_server_name(s->conn));
+        slog_warn(s, "kept backend %s went away", pool_conn_server_name(s->conn));
         bool lost_state = s->in_txn || s->pin;
         backend_detach(s, false);
         s->pin = 0;
@@ -1017,9 +1017,8 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
          * hostgroup's next server, so a dead one costs no client error
          * while the monitor has not shunned it yet. */
         s->retries++;
-        log_warn("session %u user '%s': %s; trying hostgroup %d again (retry %d of %d)", s->id,
-                 s->username, errmsg ? errmsg : pool_strerror(err), s->hostgroup, s->retries,
-                 s->max_retries);
+        slog_warn(s, "%s; trying hostgroup %d again (retry %d of %d)",
+                  errmsg ? errmsg : pool_strerror(err), s->hostgroup, s->retries, s->max_retries);
         acquire(s);
         return;
     }
@@ -1027,7 +1026,7 @@ void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *er
         char m[512];
         snprintf(m, sizeof(m), "Sluice: cannot reach hostgroup %d: %s", s->hostgroup,
                  errmsg ? errmsg : pool_strerror(err));
-        log_warn("session %u user '%s': %s", s->id, s->username, m);
+        slog_warn(s, "%s", m);
         session_set_state(s, SS_BACKEND);
         session_send_error(s, 1, 9001, "HY000", m);
         session_command_done(s);
@@ -1046,7 +1045,7 @@ static void on_queue_timeout(uv_timer_t *t)
     char m[256];
     snprintf(m, sizeof(m), "Max connect timeout reached while reaching hostgroup %d after %llums",
              s->hostgroup, (unsigned long long)((proxy_now_ns() - s->started_ns) / 1000000u));
-    log_warn("session %u user '%s': %s", s->id, s->username, m);
+    slog_warn(s, "%s", m);
     session_send_error(s, 1, 9001, "HY000", m);
     session_command_done(s);
 }

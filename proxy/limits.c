@@ -155,10 +155,10 @@ static void kill_transaction(struct session *s, uint64_t now, const char *settin
     bool idle = s->state == SS_IDLE;
     uint64_t open_ms = (now - s->txn_start_ns) / 1000000u;
     uint64_t idle_ms = idle ? (now - s->idle_since_ns) / 1000000u : 0;
-    log_warn("session %u user '%s' from %s: transaction open for %llu ms (idle for %llu ms), "
-             "over %s (%d ms): rolling back and closing",
-             s->id, s->username, s->peer, (unsigned long long)open_ms, (unsigned long long)idle_ms,
-             setting, limit_ms);
+    slog_warn(s,
+              "transaction open for %llu ms (idle for %llu ms), "
+              "over %s (%d ms): rolling back and closing",
+              (unsigned long long)open_ms, (unsigned long long)idle_ms, setting, limit_ms);
     char msg[160];
     snprintf(msg, sizeof(msg), "Transaction killed by Sluice: open for %llu ms, over %s",
              (unsigned long long)open_ms, setting);
@@ -177,10 +177,10 @@ static void check_pinned(struct session *s, uint64_t now, int pinned_ms)
     if (pinned_ms <= 0 || s->state != SS_IDLE || s->writing || !s->conn || s->in_txn || !s->pin ||
         now - s->idle_since_ns <= (uint64_t)pinned_ms * 1000000u)
         return;
-    log_warn("session %u user '%s' from %s: idle for %llu ms holding a backend for its session "
-             "state, over mysql-pinned_idle_timeout (%d ms): closing",
-             s->id, s->username, s->peer, (unsigned long long)((now - s->idle_since_ns) / 1000000u),
-             pinned_ms);
+    slog_warn(s,
+              "idle for %llu ms holding a backend for its session "
+              "state, over mysql-pinned_idle_timeout (%d ms): closing",
+              (unsigned long long)((now - s->idle_since_ns) / 1000000u), pinned_ms);
     session_kill(s, 1969, "70100", "Session closed by Sluice: idle while holding a backend");
 }
 

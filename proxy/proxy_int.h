@@ -8,6 +8,7 @@
 #include "admin/admin.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
+#include "proxy/log.h"
 #include "proxy/qcache.h"
 #include "router/router.h"
 
@@ -596,6 +597,21 @@ int backend_send(struct session *s, const uint8_t *data, size_t len);
 /* Bytes queued for the backend beyond what its socket took. */
 size_t backend_queued(const struct session *s);
 void backend_forward_infile(struct session *s);
+
+/* Session-prefixed logging (slog.c): "worker W session ID user 'U' from
+ * PEER: message", the user once logged in. The level is checked before
+ * anything is formatted. */
+void slog_write(enum log_level level, const struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define SLOG_AT(lvl, s, ...)                                                                       \
+    do {                                                                                           \
+        if ((int)(lvl) <= log_current_level)                                                       \
+            slog_write((lvl), (s), __VA_ARGS__);                                                   \
+    } while (0)
+#define slog_error(s, ...) SLOG_AT(LOG_LEVEL_ERROR, s, __VA_ARGS__)
+#define slog_warn(s, ...) SLOG_AT(LOG_LEVEL_WARN, s, __VA_ARGS__)
+#define slog_info(s, ...) SLOG_AT(LOG_LEVEL_INFO, s, __VA_ARGS__)
+#define slog_debug(s, ...) SLOG_AT(LOG_LEVEL_DEBUG, s, __VA_ARGS__)
 
 /* util.c: CLOCK_MONOTONIC in nanoseconds, and FNV-1a of statement texts
  * (cache keys). */

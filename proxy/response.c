@@ -323,9 +323,10 @@ static int first_ok(struct session *s, uint8_t *pkt, size_t plen)
 static int first_infile(struct session *s, uint8_t *pkt, size_t plen)
 {
     if (!client_sends_file(s)) {
-        log_warn("session %u user '%s': a backend of hostgroup %d asked for a local file the "
-                 "client never offered; refused",
-                 s->id, s->username, s->resp.peer.hostgroup);
+        slog_warn(s,
+                  "a backend of hostgroup %d asked for a local file the "
+                  "client never offered; refused",
+                  s->resp.peer.hostgroup);
         return -1;
     }
     to(&s->resp, RS_INFILE);

@@ -169,7 +169,7 @@ void qc_finish(struct session *s)
         if (build_key(s, (const char *)s->in.data + 5, len) != 0 ||
             qcache_put(s->worker->qcache, s->worker->qc_key.data, s->worker->qc_key.len,
                        s->qc_buf.data, s->qc_buf.len, now_ms(), (uint64_t)s->cache_ttl) != 0)
-            log_debug("session %u: response of %zu bytes not cached", s->id, s->qc_buf.len);
+            slog_debug(s, "response of %zu bytes not cached", s->qc_buf.len);
     }
     qc_abandon(s);
 }
@@ -181,6 +181,6 @@ void backend_kill_query(struct session *s)
     if (s->conn &&
         proxy_kill_thread(&s->worker->loop, pool_conn_server_name(s->conn), pool_conn_user(s->conn),
                           s->user->password, pool_conn_thread_id(s->conn)) != 0)
-        log_warn("session %u: cannot start the kill of thread %lu on %s", s->id,
-                 pool_conn_thread_id(s->conn), pool_conn_server_name(s->conn));
+        slog_warn(s, "cannot start the kill of thread %lu on %s", pool_conn_thread_id(s->conn),
+                  pool_conn_server_name(s->conn));
 }

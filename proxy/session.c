@@ -295,8 +295,8 @@ static void on_handshake_timeout(uv_timer_t *t)
 {
     struct session *s = t->data;
     if (s->state == SS_HANDSHAKE || s->state == SS_AUTH_SWITCH) {
-        log_info("session %u from %s: no login within mysql-connect_timeout_client (%d ms)", s->id,
-                 s->peer, s->cfg->connect_timeout_client_ms);
+        slog_info(s, "no login within mysql-connect_timeout_client (%d ms)",
+                  s->cfg->connect_timeout_client_ms);
         session_close(s);
     }
 }
@@ -305,7 +305,7 @@ static void on_handshake_timeout(uv_timer_t *t)
  * greeting), saying why in the log. */
 static bool refuse(struct session *s, const char *why, long limit)
 {
-    log_info("session %u from %s: too many connections (%s %ld)", s->id, s->peer, why, limit);
+    slog_info(s, "too many connections (%s %ld)", why, limit);
     session_send_error(s, 0, 1040, "08004", "Too many connections");
     s->close_after_write = true;
     session_flush(s);
@@ -393,8 +393,7 @@ static void deny(struct session *s, uint8_t seq, const char *user, size_t user_l
         *colon = '\0';
     snprintf(msg, sizeof(msg), "Access denied for user '%.*s'@'%s' (using password: %s)",
              (int)(user_len > 100 ? 100 : user_len), user, host, used_password ? "YES" : "NO");
-    log_info("session %u from %s: access denied for user '%.*s'", s->id, s->peer,
-             (int)(user_len > 100 ? 100 : user_len), user);
+    slog_info(s, "access denied for user '%.*s'", (int)(user_len > 100 ? 100 : user_len), user);
     session_send_error(s, seq, 1045, "28000", msg);
     s->close_after_write = true;
     proxy_count(&s->worker->counters.auth_failures, 1);
@@ -448,7 +447,7 @@ static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u,
     pinstats_account(s);
     uv_timer_stop(&s->timer);
     send_ok(s, seq);
-    log_debug("session %u from %s: user '%s' logged in", s->id, s->peer, s->username);
+    slog_debug(s, "user '%s' logged in", s->username);
 }
 
 /* Counts the session against u's max_connections (moving it from the user
@@ -471,8 +470,7 @@ static bool admit_user(struct session *s, const struct admin_user *u, uint8_t se
         snprintf(msg, sizeof(msg),
                  "User '%s' has exceeded the 'max_user_connections' resource (current value: %d)",
                  u->username, u->max_connections);
-        log_info("session %u from %s: user '%s' at max_connections %d", s->id, s->peer, u->username,
-                 u->max_connections);
+        slog_info(s, "user '%s' at max_connections %d", u->username, u->max_connections);
         session_send_error(s, seq, 1226, "42000", msg);
     } else {
         session_send_error(s, seq, 1041, "HY000", "Out of memory");
@@ -809,8 +807,7 @@ static bool message_within_bound(struct session *s)
     if (codec_message_announced(s->in.data, s->in.len, &seq) <= max)
         return true;
     if (logging_in(s))
-        log_info("session %u from %s: login message over %u bytes; closing", s->id, s->peer,
-                 PREAUTH_MAX_MESSAGE);
+        slog_info(s, "login message over %u bytes; closing", PREAUTH_MAX_MESSAGE);
     session_send_error(s, (uint8_t)(seq + 1), 1153, "08S01",
                        "Got a packet bigger than 'max_allowed_packet' bytes");
     s->close_after_write = true;
