@@ -66,8 +66,7 @@ def test_mariadb_cli_works_against_admin(sluice):
 
 
 def test_rule_loaded_to_runtime_moves_traffic_and_bad_regex_changes_nothing(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     target = sluice(extra_sql=replicas_sql(fleet))
     app = connect(target)
     assert q1(app, "SELECT @@port") == fleet.primary_port

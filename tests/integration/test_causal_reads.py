@@ -24,8 +24,7 @@ INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgr
 
 @pytest.fixture(scope="module")
 def lagging_fleet():
-    if harness.mariadbd_path() is None:
-        pytest.skip("mariadbd is not installed")
+    harness.require(harness.mariadbd_path() is not None, "mariadbd is not installed")
     d = tempfile.mkdtemp(prefix="sluice-lag-")
     port = harness.free_ports(2, (24500, 24999), consecutive=True)[0]
     fleet_sh = os.path.join(harness.SOURCE_ROOT, "tests", "fleet.sh")
@@ -139,8 +138,7 @@ def test_known_replica_position_skips_the_wait(sluice, fleet):
     """With the monitor reading the replica's GTID position, a causal read on a replica that
     already applied the session's write runs without MASTER_GTID_WAIT: each read is one
     SELECT on the replica, not two."""
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     replica = fleet.replica_ports[0]
     extra = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
              "VALUES (1, '%s', %d, 10);\n" % (fleet.host, replica))

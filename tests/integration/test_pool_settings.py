@@ -9,6 +9,7 @@ import time
 import pymysql
 import pytest
 
+import harness
 from harness import Deadline, connect, error_code, q, q1
 
 pytestmark = pytest.mark.proxy_only
@@ -58,8 +59,7 @@ def run_concurrently(target, sql, n, user=None, password=None):
 
 
 def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
-    if len(fleet.replica_ports) < 2:
-        pytest.skip("needs two replicas")
+    harness.require(len(fleet.replica_ports) >= 2, "needs two replicas")
     servers = "".join(
         "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
         "VALUES (1, '%s', %d, 20);\n" % (fleet.host, p) for p in fleet.replica_ports)
@@ -257,8 +257,7 @@ def test_connect_errors_go_to_another_server_and_shun(sluice, fleet):
 
 
 def test_weights_split_reads(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections,"
                " weight) VALUES (5, '%s', %d, 10, 1), (5, '%s', %d, 10, 9);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
@@ -371,8 +370,7 @@ def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, 
     """Requests queue at one server, but they want their hostgroup: when every server of it
     is at its cap, a connection coming back to one server serves a request queued at the
     other instead of idling while it waits for the deadline."""
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections)"
                " VALUES (5, '%s', %d, 1), (5, '%s', %d, 1);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))

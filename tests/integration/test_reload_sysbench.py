@@ -17,7 +17,7 @@ runs prepared statements on the user's default hostgroup and only COM_QUERY text
 by the rules.
 --mysql-ignore-errors=all makes sysbench count every failed statement instead of stopping at
 the first; the count is printed and must be 0. Skipped when sysbench is not installed
-(tests/lib-install.sh installs it)."""
+(tests/lib-install.sh installs it), failed instead under CI=true."""
 
 import re
 import shutil
@@ -86,10 +86,9 @@ def globals_(adm):
 
 
 def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
-    if shutil.which("sysbench") is None:
-        pytest.skip("sysbench is not installed (Debian package sysbench)")
-    if len(fleet.replica_ports) < 2:
-        pytest.skip("needs a fleet with two replicas")
+    harness.require(shutil.which("sysbench") is not None,
+                    "sysbench is not installed (Debian package sysbench)")
+    harness.require(len(fleet.replica_ports) >= 2, "needs a fleet with two replicas")
     prepare_table(fleet)
     r1, r2 = fleet.replica_ports[:2]
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "

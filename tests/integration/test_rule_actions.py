@@ -108,8 +108,7 @@ def test_cache_serves_clients_with_and_without_deprecate_eof(sluice, cached_tabl
     # The mariadb command-line client (Connector/C) and PyMySQL frame result sets
     # differently: each gets what was stored for its own kind of client.
     cli = shutil.which("mariadb") or shutil.which("mysql")
-    if cli is None:
-        pytest.skip("no mariadb command-line client")
+    harness.require(cli is not None, "no mariadb command-line client")
     t, root = cached_table
     target = with_metrics(sluice, CACHE_RULE % ("^SELECT v, id FROM qc_", 30000))
     sql = "SELECT v, id FROM %s" % t
@@ -326,8 +325,7 @@ def test_retries_zero_on_a_rule_disables_the_retry(sluice, fleet):
 
 
 def test_read_only_transaction_runs_on_a_replica_and_stays(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     rules = ("INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
              "destination_hostgroup, apply) VALUES (20, 1, '^SELECT', 1, 1);\n")
     target = sluice(extra_sql=replica_servers(fleet) + rules)
@@ -357,8 +355,7 @@ def test_read_only_transaction_runs_on_a_replica_and_stays(sluice, fleet):
 
 
 def test_causal_reads_per_user(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     replica = fleet.replica_ports[0]
     t = unique("cru")
     root = fleet.root(db="app")
