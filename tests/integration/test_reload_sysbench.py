@@ -129,7 +129,11 @@ def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
         peak_connected = 0
         plist = []
         deadline = Deadline(DURATION + 60)
-        time.sleep(1.0)  # let every sysbench thread connect first
+        # Every sysbench thread connects first (or a sysbench ends early: reported below).
+        threads = sum(w[1] for w in WORKLOADS)
+        harness.wait_until(lambda: globals_(adm)["Client_Connections_connected"] >= threads
+                           or any(p.poll() is not None for _, p, _ in procs),
+                           30, "every sysbench thread to connect")
         while any(p.poll() is None for _, p, _ in procs):
             assert not deadline.expired(), "sysbench did not finish"
             change, load = steps[loads % len(steps)]
@@ -142,7 +146,7 @@ def test_reloads_under_sysbench_drop_nothing(sluice, fleet, tmp_path):
                 # The workers list their sessions while busy: every sysbench thread shows.
                 plist.append(int(q1(adm, "SELECT COUNT(*) FROM stats_mysql_processlist "
                                          "WHERE user = 'app'")))
-            time.sleep(0.3)
+            time.sleep(0.3)  # paces the reloads: about 50 in the run, statements between
 
         failed = 0
         for test, p, log in procs:
