@@ -19,7 +19,9 @@
  * seed so that runs compare.
  *
  * Measured (each a median of 5 runs of about 130 ms, so about 2 s in all):
- *   digest    router_digest() alone;
+ *   digest    router_digest() alone, per statement and per byte (this
+ *             replaces the throughput figure tests/unit/test_digest.c used
+ *             to print);
  *   classify  router_classify() alone, which digests lazily itself when a
  *             rule needs it (the rw-split rules do);
  *   routed    what a session that also records digest statistics does per
@@ -390,7 +392,8 @@ int main(int argc, char **argv)
            router_rules_count(rules), rs.n, path, npad, NQUERIES,
            sizeof(templates) / sizeof(templates[0]), total_len / NQUERIES);
     printf("  decisions: writer %u, reader %u, other %u\n", w.hg[0], w.hg[1], w.hg[2] + w.hg[3]);
-    printf("  digest    %8.0f ns/statement\n", digest);
+    printf("  digest    %8.0f ns/statement, %.2f ns/byte\n", digest,
+           digest * NQUERIES / (double)total_len);
     printf("  classify  %8.0f ns/statement (digests lazily inside)\n", classify);
     printf("  routed    %8.0f ns/statement (classify, digest only if no rule made it; "
            "target < 2000)\n",

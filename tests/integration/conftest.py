@@ -9,8 +9,12 @@ Environment:
                       the tests themselves against a real server; proxy-only tests skip)
   SLUICE_KEEP_LOGS    1: keep each Sluice's work directory (config, stderr) after the test
 
+  CI                  true: a missing part (MariaDB, a replica, sysbench, promtool, the
+                      mariadb client, the sluice binary) fails the tests that need it
+                      instead of skipping them (harness.require)
+
 Without MariaDB installed (and no SLUICE_FLEET_ENV) every test is skipped and pytest exits
-77, which meson reports as a skipped test.
+77, which meson reports as a skipped test; with CI=true every test fails instead.
 """
 
 import os
@@ -36,14 +40,19 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if _no_mariadb:
-            item.add_marker(pytest.mark.skip(reason=NO_MARIADB_REASON))
-        elif harness.DIRECT and item.get_closest_marker("proxy_only"):
+        # Direct mode is a choice, not a missing part: proxy-only tests skip even under CI.
+        if not _no_mariadb and harness.DIRECT and item.get_closest_marker("proxy_only"):
             item.add_marker(pytest.mark.skip(reason="only meaningful through Sluice"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture: skip (or, under CI, fail) every test when MariaDB is missing.
+    harness.require(not _no_mariadb, NO_MARIADB_REASON)
+
+
 def pytest_sessionfinish(session, exitstatus):
-    if _no_mariadb and session.testsfailed == 0:
+    if _no_mariadb and not harness.CI and session.testsfailed == 0:
         session.exitstatus = 77
 
 
@@ -88,8 +97,8 @@ def _sluice_binary():
             pytest.fail("SLUICE_BIN=%s is not an executable" % b)
         return b
     b = os.path.join(harness.SOURCE_ROOT, "build", "sluice")
-    if not os.access(b, os.X_OK):
-        pytest.skip("no sluice binary: set SLUICE_BIN or build into %s "
+    harness.require(os.access(b, os.X_OK),
+                    "no sluice binary: set SLUICE_BIN or build into %s "
                     "(or run with SLUICE_TEST_DIRECT=1)" % b)
     return b
 

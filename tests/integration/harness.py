@@ -18,6 +18,7 @@ import threading
 import time
 
 import pymysql
+import pytest
 
 HOST = "127.0.0.1"
 SOURCE_ROOT = os.environ.get(
@@ -25,6 +26,9 @@ SOURCE_ROOT = os.environ.get(
     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 FLEET_SCRIPT = os.path.join(SOURCE_ROOT, "tests", "fleet.sh")
 DIRECT = os.environ.get("SLUICE_TEST_DIRECT", "") not in ("", "0")
+# Under CI (.ci/run runs tests/run.sh with CI=true) every part the tests need must be there:
+# a missing one fails the test instead of skipping it (see require()).
+CI = os.environ.get("CI") == "true"
 
 # Ports this suite may use (the fleet takes a few consecutive ports of the lower half,
 # Sluice instances take two ports of the upper half).
@@ -41,6 +45,17 @@ def mariadbd_path():
         return p if os.access(p, os.X_OK) else None
     return shutil.which("mariadbd") or (
         "/usr/sbin/mariadbd" if os.access("/usr/sbin/mariadbd", os.X_OK) else None)
+
+
+def require(cond, reason):
+    """Skips the running test (or fixture) with reason unless cond holds. With CI=true a
+    missing part (a replica, sysbench, promtool, the mariadb client, MariaDB itself) fails
+    the test with the same reason instead: a CI run must not pass by skipping."""
+    if cond:
+        return
+    if CI:
+        pytest.fail("%s (CI=true: a missing part fails)" % reason, pytrace=False)
+    pytest.skip(reason)
 
 
 def unique(prefix):
@@ -93,16 +108,15 @@ def free_ports(count, port_range, consecutive=False):
 def wait_port(host, port, timeout, proc=None):
     """True once host:port accepts a TCP connection; False at the deadline or when proc
     exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def up():
         if proc is not None and proc.poll() is not None:
-            return False
+            return "exited"
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return True
+                return "up"
         except OSError:
-            time.sleep(0.05)
-    return False
+            return None
+    return poll(up, bool, timeout, interval=0.05) == "up"
 
 
 # --- the fleet ---------------------------------------------------------------------------
@@ -432,6 +446,38 @@ class Deadline:
 
     def expired(self):
         return self.left() <= 0
+
+
+# --- waiting -----------------------------------------------------------------------------
+# A test waits on what it then asserts, never for a fixed time: poll() and wait_until() are
+# the bounded waits. A fixed time.sleep() elsewhere is the thing under test (a session kept
+# idle past a timeout, a load paced), and says so in a comment.
+
+def poll(read, ok, timeout, interval=0.02):
+    """Calls read() until ok(value) holds or timeout seconds have passed; returns the last
+    value read either way, so that the caller's own assertions report the actual figures."""
+    deadline = Deadline(timeout)
+    while True:
+        v = read()
+        if ok(v) or deadline.expired():
+            return v
+        time.sleep(min(interval, max(0.0, deadline.left())))
+
+
+def wait_until(fn, timeout, what, interval=0.02):
+    """Calls fn() until it returns a true value, and returns that value; fails the test
+    ("timed out after N s waiting for WHAT") if that takes longer than timeout seconds."""
+    v = poll(fn, bool, timeout, interval)
+    if not v:
+        raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
+    return v
+
+
+def admin(target, user="admin", password="admin"):
+    """A connection to target's admin port."""
+    return pymysql.connect(host=target.host, port=target.admin_port, user=user,
+                           password=password, autocommit=True, connect_timeout=10,
+                           read_timeout=30)
 
 
 def capi_client_path(workdir):

@@ -7,6 +7,7 @@ import subprocess
 import pymysql
 import pytest
 
+import harness
 from harness import connect, error_code, q, q1
 
 pytestmark = pytest.mark.proxy_only
@@ -37,8 +38,7 @@ def versions(a):
 
 
 def test_versions_diff_rollback_rule_tests_and_lint(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     target = sluice(extra_sql=replicas_sql(fleet))
     app = connect(target)
     a = admin(target)

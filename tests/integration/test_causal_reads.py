@@ -24,8 +24,7 @@ INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgr
 
 @pytest.fixture(scope="module")
 def lagging_fleet():
-    if harness.mariadbd_path() is None:
-        pytest.skip("mariadbd is not installed")
+    harness.require(harness.mariadbd_path() is not None, "mariadbd is not installed")
     d = tempfile.mkdtemp(prefix="sluice-lag-")
     port = harness.free_ports(2, (24500, 24999), consecutive=True)[0]
     fleet_sh = os.path.join(harness.SOURCE_ROOT, "tests", "fleet.sh")
@@ -69,18 +68,14 @@ def wait_for_table(fleet, table, timeout=20, rows=0):
     """The replica applies events MASTER_DELAY seconds late: wait until it has the table
     (and everything written before it), and at least `rows` rows in it."""
     import pymysql
-    deadline = time.monotonic() + timeout
     conn = pymysql.connect(host=fleet.host, port=fleet.replica_ports[0], user=fleet.root_user,
                            password=fleet.root_password, database="app", autocommit=True)
     try:
-        while time.monotonic() < deadline:
-            if q(conn, "SHOW TABLES LIKE '%s'" % table) and \
-                    q1(conn, "SELECT COUNT(*) FROM %s" % table) >= rows:
-                return
-            time.sleep(0.2)
+        harness.wait_until(lambda: q(conn, "SHOW TABLES LIKE '%s'" % table) and
+                           q1(conn, "SELECT COUNT(*) FROM %s" % table) >= rows,
+                           timeout, "the replica to get table %s" % table, interval=0.2)
     finally:
         conn.close()
-    raise AssertionError("replica never got table %s" % table)
 
 
 def write_then_read(target, n):
@@ -139,8 +134,7 @@ def test_known_replica_position_skips_the_wait(sluice, fleet):
     """With the monitor reading the replica's GTID position, a causal read on a replica that
     already applied the session's write runs without MASTER_GTID_WAIT: each read is one
     SELECT on the replica, not two."""
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     replica = fleet.replica_ports[0]
     extra = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
              "VALUES (1, '%s', %d, 10);\n" % (fleet.host, replica))
@@ -156,10 +150,21 @@ def test_known_replica_position_skips_the_wait(sluice, fleet):
     t = unique("pos")
     q(c, "CREATE TABLE %s (id INT PRIMARY KEY)" % t)
     q(c, "INSERT INTO %s VALUES (1)" % t)
-    time.sleep(1.0)  # replication applies it; the monitor reads the position
     root = fleet.root()
     rconn = harness.pymysql.connect(host=fleet.host, port=replica, user=fleet.root_user,
                                     password=fleet.root_password, autocommit=True)
+    # Replication applies the row; then a lag check that started after that (it reads the
+    # GTID position too) tells Sluice the replica has it.
+    pos = q1(root, "SELECT @@gtid_binlog_pos")
+    assert q1(rconn, "SELECT MASTER_GTID_WAIT(%s, 20)", (pos,)) == 0, \
+        "the replica did not apply the insert within 20 s"
+    applied_us = int(time.time() * 1e6)
+    adm = harness.admin(target)
+    checked = ("SELECT COUNT(*) FROM mysql_server_replication_lag_log WHERE port = %d "
+               "AND error IS NULL AND time_start_us > %d" % (replica, applied_us))
+    harness.wait_until(lambda: int(q1(adm, checked)) > 0, 10,
+                       "a lag check of the replica after the insert")
+    adm.close()
 
     def com_select():
         return int(q(rconn, "SHOW GLOBAL STATUS LIKE 'Com_select'")[0][1])

@@ -5,11 +5,15 @@ import subprocess
 
 import pytest
 
+import harness
 from harness import unique
 
 MARIADB = shutil.which("mariadb") or shutil.which("mysql")
 
-pytestmark = pytest.mark.skipif(MARIADB is None, reason="mariadb client not installed")
+
+@pytest.fixture(autouse=True)
+def mariadb_client():
+    harness.require(MARIADB is not None, "mariadb client not installed")
 
 
 def cli(target, *args, password=None, stdin=None, timeout=60):

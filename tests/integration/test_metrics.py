@@ -145,6 +145,11 @@ def test_queue_wait_histogram_counts_waits(sluice, fleet):
     waiter = harness.connect(target)
     t = threading.Thread(target=lambda: harness.q(waiter, "SELECT 2"))
     t.start()
+    server = dict(hostgroup="0", server="%s:%d" % (fleet.host, fleet.primary_port))
+    harness.wait_until(lambda: value(parse(get(base + "/metrics")[2]),
+                                     "sluice_pool_queue_length", **server) == 1,
+                       10, "the second statement to queue")
+    # The thing under test: the queued statement waits 0.3 s more for the holder's connection.
     time.sleep(0.3)
     holder.commit()
     t.join(10)
@@ -152,7 +157,6 @@ def test_queue_wait_histogram_counts_waits(sluice, fleet):
     assert status == 200
     promtool_check(body)
     s = parse(body)
-    server = dict(hostgroup="0", server="%s:%d" % (fleet.host, fleet.primary_port))
     assert value(s, "sluice_pool_queue_wait_seconds_count", **server) == 1
     assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="0.1", **server) == 0
     assert value(s, "sluice_pool_queue_wait_seconds_bucket", le="0.5", **server) == 1

@@ -83,7 +83,7 @@ def test_200_sessions_run_on_at_most_10_backend_connections(sluice, fleet):
         try:
             while not stop_sampling.is_set():
                 samples.append(fleet.count_connections("app", conn=root))
-                time.sleep(0.05)
+                time.sleep(0.05)  # the sampling interval
         except Exception as e:
             errors.append("sampler: %r" % (e,))
         finally:

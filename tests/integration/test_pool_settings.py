@@ -9,7 +9,8 @@ import time
 import pymysql
 import pytest
 
-from harness import Deadline, connect, error_code, q, q1
+import harness
+from harness import Deadline, connect, error_code, poll, q, q1, wait_until
 
 pytestmark = pytest.mark.proxy_only
 
@@ -58,8 +59,7 @@ def run_concurrently(target, sql, n, user=None, password=None):
 
 
 def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
-    if len(fleet.replica_ports) < 2:
-        pytest.skip("needs two replicas")
+    harness.require(len(fleet.replica_ports) >= 2, "needs two replicas")
     servers = "".join(
         "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
         "VALUES (1, '%s', %d, 20);\n" % (fleet.host, p) for p in fleet.replica_ports)
@@ -77,7 +77,7 @@ def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
                         {int(r["srv_port"]): int(r["ConnOK"]) for r in rows}))
         if all(int(r["ConnFree"]) >= 10 for r in rows) and len(rows) == 3:
             break
-        time.sleep(0.05)
+        time.sleep(0.05)  # the sampling interval of the warm-up curve checked below
     rows = pool_rows(a)
     assert len(rows) == 3
     for r in rows:
@@ -109,11 +109,9 @@ def test_idle_timeout_closes_idle_connections_above_min_idle(sluice, fleet):
     assert not errors
     a = admin(target)
     assert int(pool_rows(a)[0]["ConnFree"]) >= 5
-    deadline = Deadline(6)
-    while int(pool_rows(a)[0]["ConnFree"]) > 2 and not deadline.expired():
-        time.sleep(0.1)
+    poll(lambda: int(pool_rows(a)[0]["ConnFree"]), lambda n: n <= 2, 6)
     assert int(pool_rows(a)[0]["ConnFree"]) == 2  # down to the minimum, kept there
-    time.sleep(1.5)
+    time.sleep(1.5)  # the thing under test: nearly two idle timeouts pass, nothing closes
     assert int(pool_rows(a)[0]["ConnFree"]) == 2
     assert fleet.count_connections() == 2
 
@@ -125,7 +123,7 @@ def test_max_age_recycles_connections(sluice):
     deadline = Deadline(3)
     while not deadline.expired():
         ids.append(q1(c, "SELECT CONNECTION_ID()"))
-        time.sleep(0.1)
+        time.sleep(0.1)  # paces the statements: 0.1 s apart, about 7 per connection age
     # One connection served everything for ~0.7 s, then the next one: several in 3 s,
     # each used for a run of consecutive statements, none ever again after replaced.
     distinct = list(dict.fromkeys(ids))
@@ -145,7 +143,10 @@ def test_keepalive_ping_keeps_idle_connections_past_wait_timeout(sluice, fleet):
         ck, cu = connect(kept), connect(unpinged)
         first_kept = q1(ck, "SELECT CONNECTION_ID()")
         first_unpinged = q1(cu, "SELECT CONNECTION_ID()")
-        time.sleep(3.5)
+        # Both stay idle until the server has closed the unpinged one (wait_timeout 2 s);
+        # the pinged one was idle at least as long.
+        wait_until(lambda: first_unpinged not in fleet.connection_ids(), 10,
+                   "the server to close the unpinged idle connection")
         # Without pings the server closed its idle connection (wait_timeout); Sluice
         # noticed and the next statement ran on a new one, without an error.
         assert q1(cu, "SELECT CONNECTION_ID()") != first_unpinged
@@ -198,9 +199,7 @@ def test_fail_fast_on_queue_length(sluice):
     t = threading.Thread(target=wait_in_queue)
     t.start()
     a = admin(target)
-    deadline = Deadline(5)
-    while int(pool_rows(a)[0]["Queue"]) < 1 and not deadline.expired():
-        time.sleep(0.02)
+    wait_until(lambda: int(pool_rows(a)[0]["Queue"]) >= 1, 5, "the waiter to queue")
     third = connect(target)
     t0 = time.monotonic()
     with pytest.raises(pymysql.err.OperationalError) as exc:
@@ -224,7 +223,9 @@ def test_fail_fast_on_queue_wait(sluice):
     out = []
     t = threading.Thread(target=lambda: out.append(q1(waiter, "SELECT 'late'")))
     t.start()
-    time.sleep(0.6)  # the head of the queue has waited longer than the bound
+    a = admin(target)
+    wait_until(lambda: int(pool_rows(a)[0]["Queue"]) >= 1, 5, "the waiter to queue")
+    time.sleep(0.4)  # the thing under test: the head of the queue waits past the 300 ms bound
     late = connect(target)
     t0 = time.monotonic()
     with pytest.raises(pymysql.err.OperationalError) as exc:
@@ -234,9 +235,15 @@ def test_fail_fast_on_queue_wait(sluice):
     t.join(10)
     assert out == ["late"]
     # Closes again on its own once waits drop (the breaker holds for about a second).
-    time.sleep(1.2)
-    assert q1(late, "SELECT 4") == 4
+    def select_4():
+        try:
+            return q1(late, "SELECT 4")
+        except pymysql.err.OperationalError as e:
+            assert error_code(e) == 9002, e  # still open: refused, the session usable
+            return None
+    assert wait_until(select_4, 3, "the breaker to close") == 4
     holder.close()
+    a.close()
 
 
 def test_connect_errors_go_to_another_server_and_shun(sluice, fleet):
@@ -257,8 +264,7 @@ def test_connect_errors_go_to_another_server_and_shun(sluice, fleet):
 
 
 def test_weights_split_reads(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections,"
                " weight) VALUES (5, '%s', %d, 10, 1), (5, '%s', %d, 10, 9);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
@@ -283,24 +289,21 @@ def test_offline_soft_lets_transactions_finish_and_hard_breaks_them(sluice, flee
     with pytest.raises(pymysql.err.OperationalError) as exc:
         q(other, "SELECT 1")
     assert error_code(exc.value) == 9001  # no new work
-    deadline = Deadline(3)
-    while fleet.count_connections() > 0 and not deadline.expired():
-        time.sleep(0.1)
+    poll(fleet.count_connections, lambda n: n == 0, 3)
     assert fleet.count_connections() == 0  # its connections closed once returned
 
     q(a, "UPDATE mysql_servers SET status = 'ONLINE'")
     q(a, "LOAD MYSQL SERVERS TO RUNTIME")
     c2 = connect(target, autocommit=False)
     q(c2, "BEGIN")
-    q(c2, "SELECT 1")
+    backend = q1(c2, "SELECT CONNECTION_ID()")
     q(a, "UPDATE mysql_servers SET status = 'OFFLINE_HARD'")
     q(a, "LOAD MYSQL SERVERS TO RUNTIME")
-    time.sleep(0.5)
+    wait_until(lambda: backend not in fleet.connection_ids(), 5,
+               "OFFLINE_HARD to close the transaction's backend connection")
     with pytest.raises(pymysql.err.MySQLError):
         q(c2, "SELECT 2")  # its connection was closed under it: an error, not a hang
-    deadline = Deadline(3)
-    while fleet.count_connections() > 0 and not deadline.expired():
-        time.sleep(0.1)
+    poll(fleet.count_connections, lambda n: n == 0, 3)
     assert fleet.count_connections() == 0
 
 
@@ -357,10 +360,8 @@ def test_keepalive_pings_do_not_grow_the_warm_pool(sluice):
                                         connection_warmup_jitter_ms=0,
                                         ping_interval_server_msec=100))
     a = admin(target)
-    deadline = Deadline(10)
-    while int(pool_rows(a)[0]["ConnOK"]) < 3 and not deadline.expired():
-        time.sleep(0.05)
-    time.sleep(2.0)  # about 60 pings
+    poll(lambda: int(pool_rows(a)[0]["ConnOK"]), lambda n: n >= 3, 10)
+    time.sleep(2.0)  # the thing under test: about 60 pings go by
     row = pool_rows(a)[0]
     assert int(row["ConnOK"]) == 3, row
     assert int(row["ConnFree"]) + int(row["ConnUsed"]) == 3, row
@@ -371,13 +372,13 @@ def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, 
     """Requests queue at one server, but they want their hostgroup: when every server of it
     is at its cap, a connection coming back to one server serves a request queued at the
     other instead of idling while it waits for the deadline."""
-    if not fleet.replica_ports:
-        pytest.skip("needs a replica")
+    harness.require(fleet.replica_ports, "needs a replica")
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections)"
                " VALUES (5, '%s', %d, 1), (5, '%s', %d, 1);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
     target = sluice(extra_sql=servers + variables(hostgroup_hints="true",
                                                   connect_timeout_server_max=4000))
+    a = admin(target)
     for _ in range(4):  # the waiter queues at either server at random
         holders = []
         for _ in range(2):  # one transaction on each server: both at their cap
@@ -391,7 +392,8 @@ def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, 
         out = []
         t = threading.Thread(target=lambda: out.append(q1(waiter, "/* hostgroup=5 */ SELECT 7")))
         t.start()
-        time.sleep(0.3)
+        wait_until(lambda: sum(int(r["Queue"]) for r in pool_rows(a, "WHERE hostgroup = 5"))
+                   >= 1, 5, "the waiter to queue")
         t0 = time.monotonic()
         q(holders[0], "COMMIT")  # frees one server, whichever the waiter queued at
         t.join(10)
@@ -399,3 +401,4 @@ def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, 
         assert time.monotonic() - t0 < 1.5  # not the 4 s deadline
         for c in holders + [waiter]:
             c.close()
+    a.close()

@@ -11,6 +11,7 @@ import time
 import pymysql
 import pytest
 
+import harness
 from harness import connect, error_code, q, q1
 
 pytestmark = pytest.mark.proxy_only
@@ -172,7 +173,9 @@ def test_sigterm_lets_a_running_statement_finish_then_exits_cleanly(sluice):
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.5)
+    harness.wait_until(lambda: target.fleet.root_query(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+        "WHERE INFO LIKE 'SELECT SLEEP(1.5)%'")[0][0], 5, "the statement to run on the server")
     started = time.monotonic()
     target.proc.send_signal(15)
     t.join(timeout=20)

@@ -30,8 +30,8 @@ def replica_servers(fleet, cap=10):
 
 @pytest.fixture
 def rw(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas (SLUICE_TEST_REPLICAS=0)")
+    harness.require(fleet.replica_ports,
+                    "the fleet has no replicas (SLUICE_TEST_REPLICAS=0)")
     with open(RW_SPLIT) as f:
         rules = f.read()
 

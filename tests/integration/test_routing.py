@@ -29,8 +29,7 @@ def replica_servers(fleet, cap=10):
 
 @pytest.fixture
 def rw(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas (SLUICE_TEST_REPLICAS=0)")
+    harness.require(fleet.replica_ports, "the fleet has no replicas (SLUICE_TEST_REPLICAS=0)")
 
     def start(extra=""):
         return sluice(cap=10, extra_sql=replica_servers(fleet) + RW_RULES + extra)

@@ -98,6 +98,7 @@ def test_cached_select_is_answered_from_the_cache_until_its_ttl(sluice, cached_t
                   "ORDER BY hostgroup")
     adm.close()
     assert [tuple(map(int, r)) for r in rows] == [(-1, 6, 6), (0, 1, 1)], rows
+    # The thing under test: the TTL runs out (with 0.3 s to spare).
     time.sleep(max(0.0, ttl / 1000.0 + 0.3 - (time.monotonic() - start)))
     assert q1(conn, sql) == 2
     assert metrics(target)["sluice_query_cache_misses_total"] >= 3
@@ -108,8 +109,7 @@ def test_cache_serves_clients_with_and_without_deprecate_eof(sluice, cached_tabl
     # The mariadb command-line client (Connector/C) and PyMySQL frame result sets
     # differently: each gets what was stored for its own kind of client.
     cli = shutil.which("mariadb") or shutil.which("mysql")
-    if cli is None:
-        pytest.skip("no mariadb command-line client")
+    harness.require(cli is not None, "no mariadb command-line client")
     t, root = cached_table
     target = with_metrics(sluice, CACHE_RULE % ("^SELECT v, id FROM qc_", 30000))
     sql = "SELECT v, id FROM %s" % t
@@ -222,9 +222,7 @@ def test_timeout_kills_the_statement_and_the_session_goes_on(sluice, fleet):
     assert 0.9 <= took < 2.5, took
     assert q1(conn, "SELECT 1") == 1
     # The server no longer runs it.
-    deadline = time.monotonic() + 2
-    while sleeping(fleet, marker) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    harness.poll(lambda: sleeping(fleet, marker), lambda n: n == 0, 2)
     assert sleeping(fleet, marker) == 0
     # Statements under the timeout are untouched.
     assert q1(conn, "SELECT SLEEP(0.1)") == 0
@@ -249,7 +247,10 @@ def test_timeout_in_a_transaction_ends_the_session(sluice, fleet):
 
 
 def test_delay_slows_the_statement(sluice):
-    target = sluice(extra_sql="INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
+    # One worker: the claim below is that the delay does not block the worker's loop, so
+    # both sessions must be on the same worker.
+    target = sluice(threads=1,
+                    extra_sql="INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
                               "delay, apply) VALUES (10, 1, '^SELECT 42', 600, 1);\n")
     conn = connect(target)
     start = time.monotonic()
@@ -265,7 +266,11 @@ def test_delay_slows_the_statement(sluice):
     import threading
     th = threading.Thread(target=lambda: q(conn, "SELECT 42"))
     th.start()
-    time.sleep(0.1)
+    adm = harness.admin(target)
+    harness.wait_until(lambda: q(adm, "SELECT 1 FROM stats_mysql_processlist "
+                                      "WHERE info = 'SELECT 42'"), 5,
+                       "the delayed statement to show in the processlist")
+    adm.close()
     start = time.monotonic()
     assert q1(other, "SELECT 8") == 8
     assert time.monotonic() - start < 0.3
@@ -276,16 +281,14 @@ def test_delay_slows_the_statement(sluice):
 
 def kill_when_running(fleet, marker, timeout=10):
     """KILLs the server connection running a statement that contains marker."""
-    deadline = time.monotonic() + timeout
     root = fleet.root()
     try:
-        while time.monotonic() < deadline:
-            rows = q(root, "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
-                           "AND ID <> CONNECTION_ID()", ("%" + marker + "%",))
-            if rows:
-                q(root, "KILL %d" % rows[0][0])
-                return True
-            time.sleep(0.02)
+        rows = harness.poll(lambda: q(root, "SELECT ID FROM information_schema.PROCESSLIST "
+                                            "WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                                      ("%" + marker + "%",)), bool, timeout)
+        if rows:
+            q(root, "KILL %d" % rows[0][0])
+            return True
     finally:
         root.close()
     return False
@@ -326,8 +329,7 @@ def test_retries_zero_on_a_rule_disables_the_retry(sluice, fleet):
 
 
 def test_read_only_transaction_runs_on_a_replica_and_stays(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     rules = ("INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
              "destination_hostgroup, apply) VALUES (20, 1, '^SELECT', 1, 1);\n")
     target = sluice(extra_sql=replica_servers(fleet) + rules)
@@ -357,8 +359,7 @@ def test_read_only_transaction_runs_on_a_replica_and_stays(sluice, fleet):
 
 
 def test_causal_reads_per_user(sluice, fleet):
-    if not fleet.replica_ports:
-        pytest.skip("the fleet has no replicas")
+    harness.require(fleet.replica_ports, "the fleet has no replicas")
     replica = fleet.replica_ports[0]
     t = unique("cru")
     root = fleet.root(db="app")

@@ -4,13 +4,12 @@ digest in stats_mysql_query_digest holds no literal either."""
 
 import subprocess
 import threading
-import time
 
 import pymysql
 import pytest
 
 import harness
-from harness import Deadline, connect, q
+from harness import connect, q
 
 pytestmark = pytest.mark.proxy_only
 
@@ -29,14 +28,10 @@ def admin_rows(adm, sql):
 
 def running_info(adm, marker, seconds=5):
     """The info column of the session whose statement contains marker, once it shows."""
-    deadline = Deadline(seconds)
-    while not deadline.expired():
-        found = admin_rows(adm, "SELECT info FROM stats_mysql_processlist "
-                                "WHERE info LIKE '%%%s%%'" % marker)
-        if found:
-            return found[0][0]
-        time.sleep(0.05)
-    return None
+    found = harness.wait_until(lambda: admin_rows(adm, "SELECT info FROM stats_mysql_processlist "
+                                                       "WHERE info LIKE '%%%s%%'" % marker),
+                               seconds, "a statement with %s in the processlist" % marker)
+    return found[0][0]
 
 
 @pytest.fixture(scope="module")

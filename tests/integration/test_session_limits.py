@@ -14,7 +14,7 @@ import pytest
 from pymysql import _auth
 
 import harness
-from harness import Deadline, connect, error_code, q, q1, unique
+from harness import connect, error_code, q, q1, unique, wait_until
 
 pytestmark = pytest.mark.proxy_only
 
@@ -40,15 +40,6 @@ def refused(target, **kw):
     return None
 
 
-def wait_until(what, predicate, seconds=10):
-    deadline = Deadline(seconds)
-    while not deadline.expired():
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail("timed out waiting for %s" % what)
-
-
 def stderr_text(target):
     with open(target.stderr_path, "rb") as f:
         return f.read().decode("utf-8", "replace")
@@ -69,7 +60,7 @@ def test_global_limit_refuses_with_1040_and_frees_a_slot_on_close(sluice):
         # The refused attempts did not take a slot.
         assert refused(target) is not None
         conns.pop().close()
-        wait_until("a freed slot", lambda: refused(target) is None)
+        wait_until(lambda: refused(target) is None, 10, "a freed slot")
         for c in conns:
             assert q1(c, "SELECT 1") == 1
     finally:
@@ -90,7 +81,7 @@ def test_per_user_limit_refuses_with_1226_while_another_user_connects(sluice, fl
         assert q1(other, "SELECT 1") == 1
         other.close()
         conns.pop().close()
-        wait_until("a freed user slot", lambda: refused(target) is None)
+        wait_until(lambda: refused(target) is None, 10, "a freed user slot")
     finally:
         for c in conns:
             c.close()
@@ -119,8 +110,8 @@ def test_change_user_moves_the_per_user_count(sluice, fleet):
             q(a, "SELECT 1")
         # Its app slot was freed with it (the session is gone once Sluice counts one
         # client); b moves from app2 to app, freeing app2.
-        wait_until("the session to end", lambda: re.search(
-            r"^sluice_client_connections 1$", metrics(target), re.M))
+        wait_until(lambda: re.search(r"^sluice_client_connections 1$", metrics(target), re.M),
+                   10, "the session to end")
         change_user(b, fleet.app_user, fleet.app_password)
         assert q1(b, "SELECT CURRENT_USER()").startswith(fleet.app_user + "@")
         c = connect(target, user=fleet.app2_user, password=fleet.app2_password)
@@ -145,13 +136,15 @@ def test_idle_transaction_is_rolled_back_and_disconnected(sluice, fleet):
         in_txn = connect(target)
         q(in_txn, "BEGIN")
         q(in_txn, "INSERT INTO %s VALUES (1)" % t)
-        time.sleep(2.5)
+        # in_txn stays idle until Sluice has given up on it (it logs why, checked below).
+        wait_until(lambda: "over mysql-idle_transaction_timeout" in stderr_text(target), 10,
+                   "the idle transaction to be ended")
         with pytest.raises(pymysql.err.OperationalError) as ei:
             q(in_txn, "SELECT 1")
         assert error_code(ei.value) in (2006, 2013)
         # The server rolled the insert back when its connection closed.
-        wait_until("the rollback", lambda: fleet.root_query(
-            "SELECT COUNT(*) FROM app.%s" % t)[0][0] == 0)
+        wait_until(lambda: fleet.root_query("SELECT COUNT(*) FROM app.%s" % t)[0][0] == 0,
+                   10, "the rollback")
         # Idle without a transaction: untouched.
         assert q1(idle_outside, "SELECT 1") == 1
         idle_outside.close()
@@ -182,8 +175,8 @@ def test_max_transaction_time_kills_a_running_statement_with_1969(sluice, fleet)
                         r"mysql-max_transaction_time$", ei.value.args[1])
         with pytest.raises(pymysql.err.OperationalError):
             q(c, "SELECT 1")
-        wait_until("the rollback", lambda: fleet.root_query(
-            "SELECT COUNT(*) FROM app.%s" % t)[0][0] == 0)
+        wait_until(lambda: fleet.root_query("SELECT COUNT(*) FROM app.%s" % t)[0][0] == 0,
+                   10, "the rollback")
         # Short transactions are not affected.
         q(setup, "BEGIN")
         q(setup, "INSERT INTO %s VALUES (2)" % t)
@@ -202,6 +195,7 @@ def test_max_transaction_time_counts_from_the_newest_transaction(sluice):
     c = connect(target, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
     try:
         q(c, "BEGIN")
+        # The thing under test: two transactions of 1.3 s each, together over the 2 s bound.
         time.sleep(1.3)
         with c.cursor() as cur:
             cur.execute("COMMIT; BEGIN")
@@ -288,8 +282,8 @@ def test_pin_reasons_name_the_statements_that_pinned(sluice):
         # A worker counts a statement when it has finished with it, which may be a moment
         # after the client already read the reply.
         pinned = ("user_variable", "transaction", "named_lock", "temporary_table")
-        wait_until("the four pins to be counted",
-                   lambda: all(pin_reasons(a)[reason] == (1, 1) for reason in pinned), 5)
+        wait_until(lambda: all(pin_reasons(a)[reason] == (1, 1) for reason in pinned), 5,
+                   "the four pins to be counted")
         r = pin_reasons(a)
         for reason in pinned:
             assert r[reason] == (1, 1), (reason, r)
@@ -308,8 +302,8 @@ def test_pin_reasons_name_the_statements_that_pinned(sluice):
         q(txn, "COMMIT")
         for c in (uv, txn, lock, tmp):
             c.close()
-        wait_until("the gauges to drop",
-                   lambda: all(v[0] == 0 for v in pin_reasons(a).values()))
+        wait_until(lambda: all(v[0] == 0 for v in pin_reasons(a).values()), 10,
+                   "the gauges to drop")
         r = pin_reasons(a)
         for reason in ("user_variable", "transaction", "named_lock", "temporary_table"):
             assert r[reason] == (0, 1), (reason, r)

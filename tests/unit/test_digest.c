@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 /* clang-format on */
@@ -544,32 +543,6 @@ static void test_empty_input(void **state)
     assert_string_equal(got, "");
 }
 
-/* Not a pass/fail check: prints the cost so regressions show in the log. */
-static void test_throughput(void **state)
-{
-    (void)state;
-    enum { ROUNDS = 200 };
-    char out[4096];
-    uint64_t h, sink = 0;
-    size_t bytes = 0;
-    struct timespec t0, t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int r = 0; r < ROUNDS; r++) {
-        for (size_t i = 0; i < NCASES; i++) {
-            size_t len = strlen(cases[i].sql);
-            router_digest(cases[i].sql, len, out, sizeof(out), 0, &h);
-            sink ^= h;
-            bytes += len;
-        }
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-    print_message("digest: %zu statements x %d rounds: %.0f ns/digest, %.2f ns/byte (%llx)\n",
-                  NCASES, ROUNDS, ns / (double)(NCASES * ROUNDS), ns / (double)bytes,
-                  (unsigned long long)(sink & 0xf));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,7 +554,6 @@ int main(void)
         cmocka_unit_test(test_max_len_bound),
         cmocka_unit_test(test_unterminated_and_odd_inputs),
         cmocka_unit_test(test_empty_input),
-        cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the rule engine (router/rules.c): tables of (rules, facts,
  * query) -> expected decision, compile errors, the prefix fast path against
- * PCRE2, rewrite overflow, hit counters, and a printed micro-benchmark.
+ * PCRE2, rewrite overflow and hit counters. (The micro-benchmark that was
+ * here is tests/bench/rules_bench.c.)
  */
 /* clang-format off */
 #include <inttypes.h>
@@ -11,7 +12,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 /* clang-format on */
@@ -694,149 +694,6 @@ static void test_digest_rules(void **state)
     router_scratch_free(scratch);
 }
 
-/* ------------------------------------------------------- micro-benchmark */
-
-static const char *const bench_queries[] = {
-    "SELECT c FROM sbtest1 WHERE id = 4921",
-    "SELECT c FROM sbtest1 WHERE id BETWEEN 100 AND 199",
-    "SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN 100 AND 199",
-    "SELECT DISTINCT c FROM sbtest1 WHERE id BETWEEN 100 AND 199 ORDER BY c",
-    "SELECT * FROM orders WHERE customer_id = 77 AND status IN ('new', 'paid') LIMIT 20",
-    "SELECT o.id, o.total, c.name FROM orders o JOIN customers c ON c.id = o.customer_id "
-    "WHERE o.created_at > '2024-01-01' ORDER BY o.created_at DESC LIMIT 50",
-    "SELECT balance FROM accounts WHERE id = 12 FOR UPDATE",
-    "SELECT * FROM inventory WHERE sku = 'A-17' LOCK IN SHARE MODE",
-    "select id, email from users where email = 'a@example.com'",
-    "/* app:checkout */ SELECT id FROM carts WHERE session_id = 'abc'",
-    "UPDATE sbtest1 SET k = k + 1 WHERE id = 5012",
-    "UPDATE accounts SET balance = balance - 10 WHERE id = 12",
-    "INSERT INTO sbtest1 (id, k, c, pad) VALUES (0, 5, 'x', 'y')",
-    "INSERT INTO events (type, payload) VALUES ('click', '{\"x\": 1}'), ('view', '{}')",
-    "DELETE FROM sbtest1 WHERE id = 5012",
-    "REPLACE INTO kv (k, v) VALUES ('a', 'b')",
-    "SHOW TABLES",
-    "SET autocommit = 1",
-    "BEGIN",
-    "COMMIT",
-};
-
-static char bench_strings[95][2][64];
-
-static size_t bench_rules(struct router_rule_spec *specs, bool with_digest)
-{
-    size_t n = 0;
-    /* 95 rules that never match these sessions or queries: a third for
-     * other users, a third for other schemas (these stop at the strcmp),
-     * a third for every session with prefix or unanchored regex patterns
-     * that the engine must try. */
-    for (int i = 0; i < 95; i++) {
-        char *a = bench_strings[i][0], *b = bench_strings[i][1];
-        struct router_rule_spec r = RULE(.rule_id = i + 1, .destination_hostgroup = 20 + i);
-        switch (i % 3) {
-        case 0:
-            snprintf(a, 64, "svc_%d", i);
-            r.username = a;
-            r.match_pattern = "^SELECT";
-            break;
-        case 1:
-            snprintf(a, 64, "tenant_%d", i);
-            snprintf(b, 64, "^SELECT .* FROM orders_%d", i);
-            r.schemaname = a;
-            r.match_pattern = b;
-            break;
-        default:
-            snprintf(b, 64, i % 2 ? "^CALL proc_%d" : "\\bFROM archive_%d\\b", i);
-            r.match_pattern = b;
-            /* No session filter, so every query reaches it and pays for
-             * the digest. */
-            if (with_digest && i == 92)
-                r.match_digest = "^SELECT .* FROM audit_log";
-            break;
-        }
-        specs[n++] = r;
-    }
-    /* ProxySQL's read/write split. */
-    specs[n++] =
-        (struct router_rule_spec)RULE(.rule_id = 100, .match_pattern = "^SELECT .* FOR UPDATE",
-                                      .destination_hostgroup = 0, .apply = true);
-    specs[n++] =
-        (struct router_rule_spec)RULE(.rule_id = 101,
-                                      .match_pattern = "^SELECT .* (LOCK IN SHARE MODE|FOR SHARE)",
-                                      .destination_hostgroup = 0, .apply = true);
-    specs[n++] = (struct router_rule_spec)RULE(.rule_id = 102, .match_pattern = "^SELECT",
-                                               .destination_hostgroup = 1, .apply = true);
-    specs[n++] = (struct router_rule_spec)RULE(.rule_id = 103, .match_pattern = "^SHOW",
-                                               .destination_hostgroup = 1, .apply = true);
-    specs[n++] = (struct router_rule_spec)RULE(.rule_id = 104,
-                                               .match_pattern = "^(INSERT|UPDATE|DELETE|REPLACE)",
-                                               .destination_hostgroup = 0, .apply = true);
-    return n;
-}
-
-struct bench_result {
-    double wall_ns; /* per query */
-    double cpu_ns;  /* this thread's CPU time per query: fairer on a loaded machine */
-};
-
-static double elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
-}
-
-static struct bench_result bench_once(bool with_digest)
-{
-    struct router_rule_spec specs[100];
-    size_t n = bench_rules(specs, with_digest);
-    assert_int_equal(n, 100);
-    struct router_rules *rules;
-    char err[256];
-    assert_int_equal(router_rules_compile(specs, n, &rules, err, sizeof(err)), 0);
-    struct router_scratch *scratch = router_scratch_new(64 * 1024);
-    struct router_facts facts = {.user = "app", .schema = "shop", .default_hostgroup = 0};
-    size_t lens[N(bench_queries)];
-    for (size_t q = 0; q < N(bench_queries); q++)
-        lens[q] = strlen(bench_queries[q]);
-
-    /* The set routes as intended before it is timed. */
-    struct router_decision d;
-    router_classify(rules, scratch, &facts, bench_queries[0], lens[0], &d);
-    assert_int_equal(d.hostgroup, 1);
-    router_classify(rules, scratch, &facts, bench_queries[6], lens[6], &d);
-    assert_int_equal(d.hostgroup, 0);
-    assert_int_equal(d.rule_id, 100);
-    router_classify(rules, scratch, &facts, bench_queries[7], lens[7], &d);
-    assert_int_equal(d.rule_id, 101);
-
-    enum { EVALS = 100000 };
-    unsigned sink = 0;
-    struct timespec t0, t1, c0, c1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-    for (size_t i = 0; i < EVALS; i++) {
-        size_t q = i % N(bench_queries);
-        router_classify(rules, scratch, &facts, bench_queries[q], lens[q], &d);
-        sink += (unsigned)d.hostgroup;
-    }
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_true(sink > 0);
-    router_scratch_free(scratch);
-    router_rules_free(rules);
-    return (struct bench_result){elapsed_ns(&t0, &t1) / EVALS, elapsed_ns(&c0, &c1) / EVALS};
-}
-
-static void test_bench(void **state)
-{
-    (void)state;
-    struct bench_result plain = bench_once(false), digest = bench_once(true);
-    printf("bench: router_classify, 100 rules, %zu query shapes, 100000 evaluations: "
-           "%.0f ns/query wall, %.0f ns/query CPU\n",
-           N(bench_queries), plain.wall_ns, plain.cpu_ns);
-    printf("bench: same plus a match_digest rule (router_digest on every query): "
-           "%.0f ns/query wall, %.0f ns/query CPU\n",
-           digest.wall_ns, digest.cpu_ns);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -844,7 +701,7 @@ int main(void)
         cmocka_unit_test(test_hits_and_order),      cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_prefix_equals_regex), cmocka_unit_test(test_rewrite_overflow),
         cmocka_unit_test(test_digest_rules),        cmocka_unit_test(test_rule_actions),
-        cmocka_unit_test(test_carry_hits),          cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_carry_hits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
