@@ -42,82 +42,6 @@ static void acquire(struct session *s);
 static void run_step(struct session *s);
 static void finish_command(struct session *s);
 
-/* ------------------------------------------------------- backend data */
-
-static void bstmt_free(struct bstmt *b)
-{
-    free(b->sql);
-    codec_buf_free(&b->coldefs);
-    free(b);
-}
-
-struct backend *backend_new(void)
-{
-    struct backend *be = calloc(1, sizeof(*be));
-    if (!be)
-        return NULL;
-    codec_buf_init(&be->rbuf);
-    codec_buf_init(&be->wq);
-    codec_buf_init(&be->scratch);
-    varset_init(&be->vars);
-    /* What the pool's connect leaves: utf8mb4, no schema, no
-     * multi-statements. */
-    if (varset_set_charset(&be->vars, 45) != 0) {
-        backend_free(be);
-        return NULL;
-    }
-    return be;
-}
-
-void backend_free(void *p)
-{
-    struct backend *be = p;
-    if (!be)
-        return;
-    codec_buf_free(&be->rbuf);
-    codec_buf_free(&be->wq);
-    codec_buf_free(&be->scratch);
-    varset_free(&be->vars);
-    for (struct bstmt *b = be->lru_head; b;) {
-        struct bstmt *next = b->lru_next;
-        bstmt_free(b);
-        b = next;
-    }
-    free(be);
-}
-
-static struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len)
-{
-    for (struct bstmt *b = be->lru_head; b; b = b->lru_next)
-        if (b->hash == hash && b->sql_len == len && memcmp(b->sql, sql, len) == 0)
-            return b;
-    return NULL;
-}
-
-static void lru_unlink(struct backend *be, struct bstmt *b)
-{
-    if (b->lru_prev)
-        b->lru_prev->lru_next = b->lru_next;
-    else
-        be->lru_head = b->lru_next;
-    if (b->lru_next)
-        b->lru_next->lru_prev = b->lru_prev;
-    else
-        be->lru_tail = b->lru_prev;
-    b->lru_prev = b->lru_next = NULL;
-}
-
-static void lru_push_front(struct backend *be, struct bstmt *b)
-{
-    b->lru_prev = NULL;
-    b->lru_next = be->lru_head;
-    if (be->lru_head)
-        be->lru_head->lru_prev = b;
-    else
-        be->lru_tail = b;
-    be->lru_head = b;
-}
-
 /* ------------------------------------------------------------ writing */
 
 static void update_poll(struct session *s)
@@ -453,7 +377,7 @@ static void forward_done(struct session *s)
             b->ncols = st->ncols;
             b->coldefs = s->meta;
             codec_buf_init(&s->meta);
-            lru_push_front(s->be, b);
+            bstmt_push_front(s->be, b);
             s->be->n_stmts++;
         } else {
             free(b);
@@ -702,7 +626,7 @@ static void evict_lru(struct session *s)
     int max = s->cfg->max_stmts_per_backend > 0 ? s->cfg->max_stmts_per_backend : 50;
     while (be->n_stmts >= max && be->lru_tail) {
         struct bstmt *b = be->lru_tail;
-        lru_unlink(be, b);
+        bstmt_unlink(be, b);
         be->n_stmts--;
         uint8_t idb[4];
         codec_put_u32(idb, b->backend_id);
@@ -755,8 +679,8 @@ static void forward(struct session *s)
             return;
         }
         s->cur_bstmt = b;
-        lru_unlink(s->be, b);
-        lru_push_front(s->be, b);
+        bstmt_unlink(s->be, b);
+        bstmt_push_front(s->be, b);
         if (s->cmd == CODEC_COM_STMT_EXECUTE) {
             start_resp(s, RESP_EXECUTE, false);
             if (s->timeout_ms > 0)
@@ -964,7 +888,7 @@ static void on_step_reply(struct session *s)
         b->ncols = s->resp.prep_cols;
         b->coldefs = s->meta;
         codec_buf_init(&s->meta);
-        lru_push_front(be, b);
+        bstmt_push_front(be, b);
         be->n_stmts++;
         s->step = BS_FORWARD;
         forward(s);

@@ -80,8 +80,14 @@ struct backend {
     struct bstmt *lru_head, *lru_tail;
     int n_stmts;
 };
+/* bstmt.c: a backend's data (the pool frees it with backend_free) and its
+ * statement cache, most recently used first. */
 struct backend *backend_new(void);
 void backend_free(void *backend);
+struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len);
+void bstmt_unlink(struct backend *be, struct bstmt *b);
+void bstmt_push_front(struct backend *be, struct bstmt *b);
+void bstmt_free(struct bstmt *b);
 
 /* ------------------------------------------------------------ sessions */
 

@@ -91,30 +91,6 @@ static const struct session_io mem_io = {
 
 /* ------------------------------------------------------- fake backend */
 
-struct backend *backend_new(void)
-{
-    struct backend *be = calloc(1, sizeof(*be));
-    if (!be)
-        return NULL;
-    codec_buf_init(&be->rbuf);
-    codec_buf_init(&be->wq);
-    codec_buf_init(&be->scratch);
-    varset_init(&be->vars);
-    return be;
-}
-
-void backend_free(void *p)
-{
-    struct backend *be = p;
-    if (!be)
-        return;
-    codec_buf_free(&be->rbuf);
-    codec_buf_free(&be->wq);
-    codec_buf_free(&be->scratch);
-    varset_free(&be->vars);
-    free(be);
-}
-
 static enum resp_kind kind_of(uint8_t cmd)
 {
     switch (cmd) {

@@ -1,0 +1,87 @@
+/*
+ * The proxy's data on a pooled backend connection (struct backend) and its
+ * cache of prepared statements: statements prepared on that connection,
+ * kept by text in most-recently-used order, so a session that prepares a
+ * text the connection already has skips the round trip, and the least
+ * recently used goes (COM_STMT_CLOSE) past mysql-max_stmts_per_connection.
+ * A cache holds at most that many statements (50 by default), so a lookup
+ * walks a short list.
+ */
+#include "proxy/proxy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void bstmt_free(struct bstmt *b)
+{
+    free(b->sql);
+    codec_buf_free(&b->coldefs);
+    free(b);
+}
+
+struct backend *backend_new(void)
+{
+    struct backend *be = calloc(1, sizeof(*be));
+    if (!be)
+        return NULL;
+    codec_buf_init(&be->rbuf);
+    codec_buf_init(&be->wq);
+    codec_buf_init(&be->scratch);
+    varset_init(&be->vars);
+    /* What the pool's connect leaves: utf8mb4, no schema, no
+     * multi-statements. */
+    if (varset_set_charset(&be->vars, 45) != 0) {
+        backend_free(be);
+        return NULL;
+    }
+    return be;
+}
+
+void backend_free(void *p)
+{
+    struct backend *be = p;
+    if (!be)
+        return;
+    codec_buf_free(&be->rbuf);
+    codec_buf_free(&be->wq);
+    codec_buf_free(&be->scratch);
+    varset_free(&be->vars);
+    for (struct bstmt *b = be->lru_head; b;) {
+        struct bstmt *next = b->lru_next;
+        bstmt_free(b);
+        b = next;
+    }
+    free(be);
+}
+
+struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len)
+{
+    for (struct bstmt *b = be->lru_head; b; b = b->lru_next)
+        if (b->hash == hash && b->sql_len == len && memcmp(b->sql, sql, len) == 0)
+            return b;
+    return NULL;
+}
+
+void bstmt_unlink(struct backend *be, struct bstmt *b)
+{
+    if (b->lru_prev)
+        b->lru_prev->lru_next = b->lru_next;
+    else
+        be->lru_head = b->lru_next;
+    if (b->lru_next)
+        b->lru_next->lru_prev = b->lru_prev;
+    else
+        be->lru_tail = b->lru_prev;
+    b->lru_prev = b->lru_next = NULL;
+}
+
+void bstmt_push_front(struct backend *be, struct bstmt *b)
+{
+    b->lru_prev = NULL;
+    b->lru_next = be->lru_head;
+    if (be->lru_head)
+        be->lru_head->lru_prev = b;
+    else
+        be->lru_tail = b;
+    be->lru_head = b;
+}
