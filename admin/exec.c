@@ -1175,11 +1175,13 @@ static void explain_req_free(struct explain_req *req)
  * any order, each at most once. Returns 0, or a result already failed. */
 static int parse_explain(struct exec *ex, const struct word *rest, struct explain_req *req)
 {
-    const char *p = rest->p, *end = rest->p + rest->len;
+    const char *p = rest->p, *end;
     bool oom = false;
 
+    /* Bare EXPLAIN QUERY RULES: no rest (NULL), and NULL + 0 is undefined. */
     if (!p)
         return fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
+    end = p + rest->len;
     if (take_keyword(&p, end, "FROM")) {
         if (take_keyword(&p, end, "MEMORY") || take_keyword(&p, end, "MEM"))
             req->from_memory = true;

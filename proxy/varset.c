@@ -50,6 +50,11 @@ static char *dup_n(const char *s, size_t n)
 int varset_set(struct varset *vs, const char *name, size_t nlen, const char *value, size_t vlen)
 {
     size_t lo = 0, hi = vs->n;
+    /* Names come off the wire (session tracking). One with a NUL inside is
+     * no variable, and cmp_name() relies on there being none: after
+     * strncmp() stopped at such a NUL it would read past the stored name. */
+    if (memchr(name, '\0', nlen))
+        return -1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_name(vs->v[mid].name, name, nlen);

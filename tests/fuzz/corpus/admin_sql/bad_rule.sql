@@ -1,0 +1,1 @@
+INSERT INTO mysql_query_rules (rule_id, active, match_pattern) VALUES (99, 1, '(unclosed'); LOAD MYSQL QUERY RULES TO RUN

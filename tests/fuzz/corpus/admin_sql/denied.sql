@@ -1,0 +1,1 @@
+DROP TABLE mysql_servers; ATTACH DATABASE '/tmp/x.db' AS x

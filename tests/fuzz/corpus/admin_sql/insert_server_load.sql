@@ -1,0 +1,1 @@
+INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (2, 'db3', 3307); LOAD MYSQL SERVERS TO RUNTIME

@@ -1,0 +1,1 @@
+INSERT INTO mysql_query_rules_tests (query, expected_hostgroup) VALUES ('SELECT 1 FOR UPDATE', 0); LOAD MYSQL QUERY RULES TO RUNTIME

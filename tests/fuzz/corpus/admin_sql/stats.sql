@@ -1,0 +1,1 @@
+SELECT * FROM stats_mysql_query_digest; SELECT * FROM stats_mysql_global; SELECT * FROM stats_mysql_processlist; SELECT count(*) FROM stats_mysql_pin_reasons

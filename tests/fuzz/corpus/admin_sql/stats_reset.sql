@@ -1,0 +1,1 @@
+SELECT * FROM stats_mysql_query_digest_reset; SELECT * FROM stats_mysql_connection_pool

@@ -1,0 +1,1 @@
+BEGIN; DELETE FROM mysql_query_rules; ROLLBACK; USE main

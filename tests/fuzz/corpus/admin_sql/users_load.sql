@@ -1,0 +1,1 @@
+UPDATE mysql_users SET max_connections = 5 WHERE username = 'app'; LOAD MYSQL USERS TO RUNTIME; SAVE MYSQL USERS FROM RUNTIME

@@ -1,0 +1,1 @@
+SET mysql-threads = 4; UPDATE global_variables SET variable_value = '100' WHERE variable_name = 'mysql-max_connections'; LOAD MYSQL VARIABLES TO RUNTIME

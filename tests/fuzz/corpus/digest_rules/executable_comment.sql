@@ -1,0 +1,1 @@
+R#SELECT * FROM t /*!50000 FOR UPDATE */

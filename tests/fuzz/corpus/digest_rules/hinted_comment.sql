@@ -1,0 +1,1 @@
+ÅD/* app:42 */ SELECT /*+ BKA(t) */ * FROM t -- tail

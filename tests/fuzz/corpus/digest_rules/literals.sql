@@ -1,0 +1,1 @@
+SELECT -1.5e3, X'AB', b'01', N'txt', _utf8mb4'x', DATE '2024-01-01'

@@ -1,0 +1,1 @@
+ÅDSELECT GET_LOCK('job', 10), RELEASE_LOCK('job')

@@ -1,0 +1,1 @@
+SELECT id, name FROM users WHERE id IN (1, 2, 3) AND note = 'x'

@@ -1,0 +1,1 @@
+R#SET autocommit = 0

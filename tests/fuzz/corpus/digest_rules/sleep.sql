@@ -1,0 +1,1 @@
+ÅDSELECT SLEEP(10), sleep (3)
