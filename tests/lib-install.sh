@@ -13,7 +13,7 @@ SLUICE_PACKAGES=(
     mariadb-server mariadb-client
     python3 python3-pymysql python3-pytest
     sysbench haproxy
-    clang-format
+    clang-format clang # clang: the libFuzzer targets (tests/fuzz)
     prometheus # for promtool (tests/integration/test_metrics.py); see below for its server
 )
 

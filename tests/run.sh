@@ -3,8 +3,10 @@
 # every meson test suite in a normal build and in an ASan+UBSan build, checks formatting,
 # and stops the fleet whatever happens.
 #
-#   tests/run.sh [--no-asan]
+#   tests/run.sh [--no-asan] [--no-fuzz]
 #
+# After the tests it runs every libFuzzer target of tests/fuzz/ for a bounded time
+# (SLUICE_FUZZ_SECONDS each, default 30; needs clang).
 # Environment:
 #   SLUICE_TEST_BASE_PORT  first port of the fleet (default 21000; primary there, replicas
 #                          on the next two ports)
@@ -19,9 +21,11 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd -P)
 
 ASAN=1
+FUZZ=1
 for arg in "$@"; do
     case "$arg" in
     --no-asan) ASAN=0 ;;
+    --no-fuzz) FUZZ=0 ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
         exit 0
@@ -219,6 +223,21 @@ if [[ -f build/build.ninja ]] && ninja -C build -t targets all 2>/dev/null |
     fi
 else
     record "clang-format-check" "skipped (no such target)"
+fi
+
+# --- (g) fuzzing -----------------------------------------------------------------------
+# Each libFuzzer target for a bounded time on its seed corpus (tests/fuzz/run.sh), built
+# with clang in build-fuzz. A crash, leak or sanitizer report fails the run.
+if ((FUZZ)); then
+    step "tests/fuzz/run.sh --seconds ${SLUICE_FUZZ_SECONDS:-30}"
+    if tests/fuzz/run.sh --seconds "${SLUICE_FUZZ_SECONDS:-30}"; then
+        record "fuzz" "ok"
+    else
+        FAILED=$((FAILED + 1))
+        record "fuzz" "FAILED (crashing inputs kept in build-fuzz/fuzz-artifacts)"
+    fi
+else
+    record "fuzz" "skipped (--no-fuzz)"
 fi
 
 # --- summary ---------------------------------------------------------------------------

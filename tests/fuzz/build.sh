@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd -P)
 BUILD=${1:-$ROOT/build-fuzz}
-TARGETS=(fuzz_codec fuzz_digest_rules fuzz_admin_sql fuzz_response)
+TARGETS=(fuzz_codec fuzz_digest_rules fuzz_admin_sql fuzz_response fuzz_session)
 
 if ! command -v clang >/dev/null; then
     echo "build.sh: clang not found (libFuzzer comes with it)" >&2

@@ -1,20 +1,13 @@
 /*
- * libFuzzer target for the backend response parser of proxy/backend.c
- * (parse_response() and handle_packet(): result sets, OK with session
+ * libFuzzer target for the backend response parser (proxy/response.c,
+ * through its module-private response.h): result sets, OK with session
  * tracking, ERR, EOF, prepare replies, MariaDB extended and cached metadata,
- * LOCAL INFILE, packets streamed across reads).
+ * LOCAL INFILE, packets streamed across reads.
  *
- * How, without sockets: the parser is file-local, so this file includes
- * backend.c itself and drives its static functions on a struct session with
- * no handles, a struct backend from backend_new(), and a pool connection
- * faked through pool_int.h (the parser only reads its capabilities and its
- * server's hostgroup). The input's bytes go into be->rbuf the way
- * read_backend() puts what recv() returned there, chunk by chunk, and
- * parse_response() runs after each chunk, as process_rbuf() does. Nothing
- * else of backend.c runs: completion (forward_done), flushing and errors are
- * the session's business. This couples the target to backend.c's static
- * names (parse_response, start_resp, struct resp); README.md in this folder
- * describes the interface that would remove the coupling.
+ * How, without sockets: a struct session and struct backend built in
+ * memory, the backend's capabilities given to response_start(). The input's
+ * bytes go into be->rbuf the way the relay puts what recv() returned there,
+ * chunk by chunk, and response_parse() runs after each chunk.
  *
  * Input: three header bytes, then what the backend sends.
  *   byte 0  the command's response kind (enum resp_kind, modulo RESP_NONE)
@@ -29,12 +22,13 @@
  * passes the bytes read; a swallowed response sends the client nothing;
  * once the response is complete, what the client got is whole packets.
  */
-/* pool_int.h first: mysql.h's enum of COM_* names must come before
- * backend.c's macros of the same names. */
-#include "pool/pool_int.h"
-/* clang-format off */
-#include "proxy/backend.c"
-/* clang-format on */
+#include "proxy/proxy_int.h"
+#include "proxy/response.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RBUF_SIZE 65536
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -50,10 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char query[] = "SET NAMES latin1 COLLATE latin1_bin";
 
 static const uint8_t command_of[] = {
-    [RESP_QUERY] = COM_QUERY,           [RESP_EXECUTE] = COM_STMT_EXECUTE,
-    [RESP_FETCH] = COM_STMT_FETCH,      [RESP_PREPARE] = COM_STMT_PREPARE,
-    [RESP_FIELD_LIST] = COM_FIELD_LIST, [RESP_SIMPLE] = COM_INIT_DB,
-    [RESP_ANY_ONE] = COM_STATISTICS,
+    [RESP_QUERY] = CODEC_COM_QUERY,           [RESP_EXECUTE] = CODEC_COM_STMT_EXECUTE,
+    [RESP_FETCH] = CODEC_COM_STMT_FETCH,      [RESP_PREPARE] = CODEC_COM_STMT_PREPARE,
+    [RESP_FIELD_LIST] = CODEC_COM_FIELD_LIST, [RESP_SIMPLE] = CODEC_COM_INIT_DB,
+    [RESP_ANY_ONE] = CODEC_COM_STATISTICS,
 };
 
 /* be->rbuf's memory, kept from one input to the next: a fresh 64 KiB
@@ -63,8 +57,6 @@ static struct codec_buf rbuf;
 
 struct fz {
     struct session s;
-    struct pool_conn conn;
-    struct server server;
     struct cstmt stmt;
     struct bstmt bstmt;
 };
@@ -91,12 +83,12 @@ static void fz_setup(struct fz *f, enum resp_kind kind, uint8_t flags)
     struct session *s = &f->s;
     uint8_t hdr[5];
 
-    f->server.hostgroup = 1;
-    f->conn.server = &f->server;
-    f->conn.caps = CLIENT_PROTOCOL_41_F | ((flags & 0x20) ? CLIENT_SESSION_TRACK_F : 0);
-    f->conn.ext_caps = ((flags & 0x04) ? MARIADB_EXT_EXTENDED_METADATA : 0) |
-                       ((flags & 0x08) ? MARIADB_EXT_CACHE_METADATA : 0);
-    s->conn = &f->conn;
+    const struct resp_peer peer = {
+        .caps = CLIENT_PROTOCOL_41_F | ((flags & 0x20) ? CLIENT_SESSION_TRACK_F : 0),
+        .ext_caps = ((flags & 0x04) ? MARIADB_EXT_EXTENDED_METADATA : 0) |
+                    ((flags & 0x08) ? MARIADB_EXT_CACHE_METADATA : 0),
+        .hostgroup = 1,
+    };
     s->be = backend_new();
     CHECK(s->be != NULL);
     s->be->rbuf = rbuf;
@@ -116,7 +108,7 @@ static void fz_setup(struct fz *f, enum resp_kind kind, uint8_t flags)
         fz_coldefs(&f->bstmt.coldefs, f->bstmt.ncols);
         s->cur_bstmt = &f->bstmt;
     }
-    start_resp(s, kind, flags & 0x02);
+    response_start(s, kind, flags & 0x02, &peer);
     s->resp.capture_row = flags & 0x10;
 }
 
@@ -165,7 +157,7 @@ static void fz_check_framing(const struct codec_buf *out)
     }
 }
 
-/* Feeds the backend's bytes; returns parse_response()'s last answer. */
+/* Feeds the backend's bytes; returns response_parse()'s last answer. */
 static int fz_feed(struct session *s, const uint8_t *p, size_t n, size_t chunk)
 {
     int rc = 0;
@@ -175,15 +167,14 @@ static int fz_feed(struct session *s, const uint8_t *p, size_t n, size_t chunk)
 
         p += got;
         n -= got;
-        rc = parse_response(s);
+        rc = response_parse(s);
         CHECK(s->be->rpos <= s->be->rbuf.len);
         if (rc != 0 && s->resp.st != RS_INFILE)
             break;
         if (s->resp.st == RS_INFILE) {
             /* The client's file went up and ended with its empty packet:
              * backend_forward_infile() then waits for the server's reply. */
-            s->resp.st = RS_FIRST;
-            s->resp.continuation = false;
+            response_file_sent(&s->resp);
             rc = 0;
         }
     }

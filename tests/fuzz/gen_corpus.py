@@ -324,10 +324,57 @@ def admin_seeds():
     return {name + '.sql': sql.encode() for name, sql in statements.items()}
 
 
+
+
+def session_login(caps=PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH | CONNECT_WITH_DB
+                  | MULTI_STATEMENTS | MULTI_RESULTS, plugin='mysql_native_password'):
+    """The handshake response of user app, who has no password in the fuzz store (an empty
+    token passes against any scramble)."""
+    p = (u32(caps) + u32(16 << 20) + bytes([45]) + bytes(23) + b'app\0' + b'\0'
+         + b'shop\0' + plugin.encode() + b'\0')
+    return packet(p, 1)
+
+
+def session_input(reply, client, chunk=0):
+    return bytes([chunk]) + u16(len(reply)) + reply + client
+
+
+def command(cmd, body=b''):
+    return packet(bytes([cmd]) + body, 0)
+
+
+def session_seeds():
+    okp = packet(ok(), 1)
+    rows = result_set(['a'], [['1'], ['2']])
+    prep = packet(b'\x00' + u32(9) + u16(1) + u16(1) + b'\x00' + u16(0), 1) + packet(
+        coldef('?'), 2) + packet(eof(), 3) + packet(coldef('a'), 4) + packet(eof(), 5)
+    login = session_login()
+    return {
+        'login-ping-quit.bin': session_input(okp, login + command(0x0e) + command(0x01)),
+        'login-select.bin': session_input(rows, login + command(0x03, b'SELECT a FROM t')),
+        'login-select-bytewise.bin': session_input(rows, login + command(0x03, b'SELECT 1'), 1),
+        'login-prepare-execute-close.bin': session_input(
+            prep, login + command(0x16, b'SELECT ?') + command(0x17, u32(1) + b'\x00' + u32(1)
+                                                              + b'\x00\x01\xfd\x00\x01x')
+            + command(0x19, u32(1))),
+        'login-use-init-db.bin': session_input(okp, login + command(0x02, b'shop')),
+        'login-set-option-reset.bin': session_input(
+            okp, login + command(0x1b, u16(1)) + command(0x1f)),
+        'login-change-user.bin': session_input(okp, login + command(0x11, change_user())),
+        'login-sha2-switch.bin': session_input(
+            okp, session_login(plugin='caching_sha2_password') + packet(b'', 3)),
+        'login-big-header.bin': session_input(okp, login + bytes([0xff, 0xff, 0xff, 0])),
+        'preauth-oversize.bin': session_input(okp, bytes([0xff, 0xff, 0x00, 1])),
+        'login-error-reply.bin': session_input(packet(err(1064, '42000', 'syntax'), 1),
+                                               login + command(0x03, b'SELEC')),
+    }
+
+
 TARGETS = {
     'codec': codec_seeds,
     'digest_rules': digest_seeds,
     'admin_sql': admin_seeds,
+    'session': session_seeds,
     'response': response_seeds,
 }
 

@@ -8,7 +8,7 @@
 #   --seconds N    fuzz each target for N seconds (default 30 when --runs is not given)
 #   --runs N       stop each target after N inputs (with --seconds too: whichever first)
 #   --build-dir    the fuzz build directory (default build-fuzz at the top of the tree)
-#   TARGET         codec, digest_rules, admin_sql, response (default: all)
+#   TARGET         codec, digest_rules, admin_sql, response, session (default: all)
 #
 # Prints one line per target: inputs executed, and whether it crashed (a sanitizer
 # report, a failed check, a leak, a timeout or running out of memory). Crashing inputs
