@@ -376,8 +376,9 @@ def garbage(conn):
     return [b"\x07\x07\x07"]
 
 
-@pytest.mark.parametrize("behaviour", [close_mid_row, bad_sequence, garbage],
-                         ids=["close-mid-row", "bad-sequence", "garbage"])
+@pytest.mark.parametrize("behaviour", [close_mid_row, bad_sequence, garbage,
+                                       lambda conn: oversized_then_close(conn)],
+                         ids=["close-mid-row", "bad-sequence", "garbage", "oversized-ok"])
 def test_misbehaving_server_ends_only_its_own_session(sluice, behaviour):
     fake = broken_backend(behaviour)
     try:
@@ -680,3 +681,48 @@ def test_backend_write_queue_is_bounded_when_the_server_stops_reading(sluice, tm
 def ordinary_admin_answers(target):
     with admin(target) as a:
         return q1(a, "SELECT 1") == "1"
+
+
+def test_busy_session_stops_reading_its_client(sluice):
+    """While a statement runs, a client that streams megabytes behind it is not read past a
+    small read-ahead: Sluice's memory stays flat and the client's sends block until the
+    statement ends."""
+    target = sluice()
+    c = logged_in(target)
+    payload = mysqlwire.header(0xfffffe, 0) + b"\x03" + b" " * (0xfffffe - 1)
+    try:
+        # Warm up: the backend connection and the worker's memory exist before measuring.
+        for _ in range(3):
+            c.sock.sendall(mysqlwire.packet(b"\x03SELECT 1", 0))
+            for _ in range(2):  # up to the EOF after the columns, then the last EOF
+                while mysqlwire.read_packet(c.sock)[1][:1] != b"\xfe":
+                    pass
+        before = rss_kib(target.proc.pid)
+        c.sock.sendall(mysqlwire.packet(b"\x03SELECT SLEEP(4)", 0))
+        sent = [0]
+
+        def send():
+            view = memoryview(payload)
+            while sent[0] < len(payload):
+                sent[0] += c.sock.send(view[sent[0]:sent[0] + 65536])
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        peak = before
+        deadline = Deadline(2)
+        while not deadline.expired():
+            peak = max(peak, rss_kib(target.proc.pid))
+            time.sleep(0.05)
+        print("\nbusy session: %d KiB of a 16 MiB message sent while the statement ran; "
+              "RSS %d KiB before, peak %d KiB" % (sent[0] // 1024, before, peak))
+        assert peak - before < 4 * 1024
+        assert sender.is_alive(), "the whole message was taken while the statement ran"
+        _, first = mysqlwire.read_packet(c.sock)  # the SLEEP's result still arrives
+        assert first[:1] == b"\x01"
+    finally:
+        c.close()
+
+
+def oversized_then_close(conn):
+    conn.sendall(mysqlwire.header(0xffffff, 1) + b"\x00" * 100)
+    return None
