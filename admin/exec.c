@@ -71,51 +71,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* More words than any command has; longer statements can only match "*". */
-#define MAX_WORDS 12
-#define MAX_ARGS 2
 #define MAX_SYSVARS 16
-
-/* MySQL error numbers and SQLSTATEs used here. */
-#define ER_UNKNOWN_ERROR 1105
-#define ER_PARSE_ERROR 1064
-#define ER_EMPTY_QUERY 1065
-#define ER_BAD_DB_ERROR 1049
-#define ER_NO_SUCH_TABLE 1146
-#define ER_CANT_DO_THIS_DURING_AN_TRANSACTION 1179
-#define ER_UNKNOWN_SYSTEM_VARIABLE 1193
-#define ER_SPECIFIC_ACCESS_DENIED_ERROR 1227
-
-struct word {
-    const char *p;
-    size_t len;
-};
-
-/* One statement, delimited and cut into words. */
-struct stmt {
-    const char *start, *end; /* without the terminating ';' */
-    struct word w[MAX_WORDS];
-    size_t n;
-    bool overflow; /* more than MAX_WORDS words */
-};
-
-/* What a pattern captured. */
-struct args {
-    struct word arg[MAX_ARGS]; /* "?" words */
-    size_t n;
-    struct word rest; /* "X*": from that word to the end of the statement */
-};
-
-struct exec {
-    struct admin_store *store;
-    const struct admin_config *runtime;
-    struct admin_result *res;
-    const struct stmt *stmt;
-    /* The previous statement's warnings in this string, for a SHOW
-     * WARNINGS after it (owned). */
-    struct admin_warning *prev_warnings;
-    size_t n_prev_warnings;
-};
 
 /* Result building. */
 
@@ -138,7 +94,7 @@ static void clear_rows(struct admin_result *res)
 /* Resets res for the next statement; a snapshot loaded by an earlier one is
  * kept, since its runtime_* rows are already written. Warnings are the last
  * statement's, as in MySQL. */
-static void reset(struct admin_result *res)
+void admin_result_reset(struct admin_result *res)
 {
     struct admin_config *keep = res->new_runtime;
 
@@ -158,8 +114,8 @@ void admin_result_free(struct admin_result *res)
     memset(res, 0, sizeof(*res));
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct exec *ex, uint16_t code,
-                                                      const char *sqlstate, const char *fmt, ...)
+int admin_exec_fail(struct admin_exec *ex, uint16_t code, const char *sqlstate, const char *fmt,
+                    ...)
 {
     struct admin_result *res = ex->res;
     va_list ap;
@@ -174,13 +130,13 @@ __attribute__((format(printf, 4, 5))) static int fail(struct exec *ex, uint16_t 
     return ADMIN_ESQL;
 }
 
-static int fail_oom(struct exec *ex)
+int admin_exec_oom(struct admin_exec *ex)
 {
-    fail(ex, ER_UNKNOWN_ERROR, "HY000", "out of memory");
+    admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "out of memory");
     return ADMIN_ENOMEM;
 }
 
-static int ok(struct exec *ex, uint64_t affected)
+int admin_exec_ok(struct admin_exec *ex, uint64_t affected)
 {
     clear_rows(ex->res);
     ex->res->kind = ADMIN_RES_OK;
@@ -188,7 +144,7 @@ static int ok(struct exec *ex, uint64_t affected)
     return 0;
 }
 
-static char *dup_n(const char *s, size_t n)
+char *admin_dup_n(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
 
@@ -200,7 +156,7 @@ static char *dup_n(const char *s, size_t n)
 }
 
 /* Starts a result set with these column names. */
-static int columns(struct exec *ex, size_t n, const char *const *names)
+int admin_exec_columns(struct admin_exec *ex, size_t n, const char *const *names)
 {
     struct admin_result *res = ex->res;
 
@@ -208,19 +164,19 @@ static int columns(struct exec *ex, size_t n, const char *const *names)
     res->kind = ADMIN_RES_ROWS;
     res->col_names = calloc(n ? n : 1, sizeof(*res->col_names));
     if (!res->col_names)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     for (size_t c = 0; c < n; c++) {
         res->col_names[c] = strdup(names[c] ? names[c] : "");
         /* Counted as it goes so a failure frees what was made. */
         if (!res->col_names[c])
-            return fail_oom(ex);
+            return admin_exec_oom(ex);
         res->ncols = c + 1;
     }
     return 0;
 }
 
 /* Appends an empty row (all NULL) and returns it, or NULL on OOM. */
-static char **new_row(struct admin_result *res)
+char **admin_result_new_row(struct admin_result *res)
 {
     char **row;
 
@@ -240,15 +196,15 @@ static char **new_row(struct admin_result *res)
 }
 
 /* Appends a row of NUL-terminated values (NULL: SQL NULL). */
-static int add_row(struct exec *ex, const char *const *values)
+int admin_exec_add_row(struct admin_exec *ex, const char *const *values)
 {
-    char **row = new_row(ex->res);
+    char **row = admin_result_new_row(ex->res);
 
     if (!row)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     for (size_t c = 0; c < ex->res->ncols; c++)
         if (values[c] && !(row[c] = strdup(values[c])))
-            return fail_oom(ex);
+            return admin_exec_oom(ex);
     return 0;
 }
 
@@ -295,25 +251,25 @@ bool admin_is_show_warnings(const char *sql, size_t len)
     return p == end;
 }
 
-static int warning_rows(struct exec *ex, const struct admin_warning *w, size_t n)
+static int warning_rows(struct admin_exec *ex, const struct admin_warning *w, size_t n)
 {
     static const char *const names[] = {"Level", "Code", "Message"};
     char code[8];
     int rc;
 
-    rc = columns(ex, 3, names);
+    rc = admin_exec_columns(ex, 3, names);
     for (size_t i = 0; rc == 0 && w && i < n && i < ADMIN_MAX_WARNINGS; i++) {
         const char *row[] = {"Warning", code, w[i].msg};
 
         snprintf(code, sizeof(code), "%u", (unsigned)w[i].code);
-        rc = add_row(ex, row);
+        rc = admin_exec_add_row(ex, row);
     }
     return rc;
 }
 
 int admin_warnings_result(const struct admin_warning *w, size_t n, struct admin_result *res)
 {
-    struct exec ex = {.res = res};
+    struct admin_exec ex = {.res = res};
 
     if (!res)
         return ADMIN_EINVAL;
@@ -343,7 +299,7 @@ static bool is_syntax_error(const char *msg)
            strstr(msg, "syntax error") || strcmp(msg, "incomplete input") == 0;
 }
 
-static int sql_error(struct exec *ex, const char *sql)
+static int sql_error(struct admin_exec *ex, const char *sql)
 {
     const char *msg = admin_safe_sqlite_msg(sqlite3_errmsg(ex->store->db));
     char kind[20], ex_text[ADMIN_EXCERPT_MAX + 8];
@@ -351,56 +307,57 @@ static int sql_error(struct exec *ex, const char *sql)
     if (!ex->store->deny_reason[0])
         (void)admin_sandbox_unknown_function(ex->store, msg);
     if (ex->store->deny_access)
-        return fail(ex, ER_SPECIFIC_ACCESS_DENIED_ERROR, "42000", "Access denied; %s",
-                    ex->store->deny_reason);
+        return admin_exec_fail(ex, ER_SPECIFIC_ACCESS_DENIED_ERROR, "42000", "Access denied; %s",
+                               ex->store->deny_reason);
     if (ex->store->deny_reason[0])
         msg = ex->store->deny_reason;
     if (is_syntax_error(msg)) {
         admin_excerpt(sql, ex_text, sizeof(ex_text));
-        return fail(ex, ER_PARSE_ERROR, "42000",
-                    "You have an error in your SQL syntax near '%s': %s", ex_text, msg);
+        return admin_exec_fail(ex, ER_PARSE_ERROR, "42000",
+                               "You have an error in your SQL syntax near '%s': %s", ex_text, msg);
     }
     kind_of(sql, kind, sizeof(kind));
-    return fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, msg);
+    return admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, msg);
 }
 
 /* Copies one row of stmt into the result; values as text, NULL stays NULL. */
-static int copy_row(struct exec *ex, sqlite3_stmt *stmt)
+static int copy_row(struct admin_exec *ex, sqlite3_stmt *stmt)
 {
-    char **row = new_row(ex->res);
+    char **row = admin_result_new_row(ex->res);
 
     if (!row)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     for (size_t c = 0; c < ex->res->ncols; c++) {
         const unsigned char *t;
 
         if (sqlite3_column_type(stmt, (int)c) == SQLITE_NULL)
             continue;
         t = sqlite3_column_text(stmt, (int)c);
-        if (!t || !(row[c] = dup_n((const char *)t, (size_t)sqlite3_column_bytes(stmt, (int)c))))
-            return fail_oom(ex);
+        if (!t ||
+            !(row[c] = admin_dup_n((const char *)t, (size_t)sqlite3_column_bytes(stmt, (int)c))))
+            return admin_exec_oom(ex);
     }
     return 0;
 }
 
 /* Starts a result set named after stmt's columns. */
-static int stmt_columns(struct exec *ex, sqlite3_stmt *stmt, int ncols)
+static int stmt_columns(struct admin_exec *ex, sqlite3_stmt *stmt, int ncols)
 {
     const char **names = malloc((size_t)ncols * sizeof(*names));
     int rc;
 
     if (!names)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     for (int c = 0; c < ncols; c++)
         names[c] = sqlite3_column_name(stmt, c);
-    rc = columns(ex, (size_t)ncols, names);
+    rc = admin_exec_columns(ex, (size_t)ncols, names);
     free(names);
     return rc;
 }
 
 /* Steps a prepared statement to the end; a statement with columns gives a
  * result set (possibly empty), any other the number of rows it changed. */
-static int step_all(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
+static int step_all(struct admin_exec *ex, sqlite3_stmt *stmt, const char *sql)
 {
     sqlite3 *db = ex->store->db;
     sqlite3_int64 before = sqlite3_total_changes64(db);
@@ -416,7 +373,7 @@ static int step_all(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
     if (src != SQLITE_DONE)
         return sql_error(ex, sql);
     if (ncols == 0)
-        return ok(ex, (uint64_t)(sqlite3_total_changes64(db) - before));
+        return admin_exec_ok(ex, (uint64_t)(sqlite3_total_changes64(db) - before));
     return 0;
 }
 
@@ -437,7 +394,7 @@ static int deny_stats_write(struct admin_store *store, const char *table)
  * functions and pragmas outside its allow-lists, attaching other files,
  * virtual tables). Also notes the stats tables of
  * main the statement reads (SQLITE_READ comes for every column read, and once
- * with an empty column for count(*)), so run_sql() refreshes exactly those. */
+ * with an empty column for count(*)), so admin_exec_sql() refreshes exactly those. */
 static int authorize(void *arg, int action, const char *a1, const char *a2, const char *db,
                      const char *trigger)
 {
@@ -512,7 +469,7 @@ static int authorize(void *arg, int action, const char *a1, const char *a2, cons
  * operators. Inserting rows does not expire the prepared statement (only a
  * schema change would), so it then reads the fresh rows. EXPLAIN only shows
  * a plan, so it must not reset the digest counters. */
-static int refresh_stats(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
+static int refresh_stats(struct admin_exec *ex, sqlite3_stmt *stmt, const char *sql)
 {
     struct admin_store *store = ex->store;
     unsigned mask = store->stats_read;
@@ -526,16 +483,16 @@ static int refresh_stats(struct exec *ex, sqlite3_stmt *stmt, const char *sql)
     rc = admin_stats_refresh(store, mask, err, sizeof(err));
     sqlite3_set_authorizer(store->db, authorize, store);
     if (rc == ADMIN_ENOMEM)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     if (rc != 0) {
         kind_of(sql, kind, sizeof(kind));
-        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, err);
+        admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s: %s", kind, err);
     }
     return rc;
 }
 
 /* Runs the SQLite statement at sql; *tail receives where the next begins. */
-static int run_sql(struct exec *ex, const char *sql, const char **tail)
+int admin_exec_sql(struct admin_exec *ex, const char *sql, const char **tail)
 {
     sqlite3 *db = ex->store->db;
     sqlite3_stmt *stmt = NULL;
@@ -556,7 +513,7 @@ static int run_sql(struct exec *ex, const char *sql, const char **tail)
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, tail) != SQLITE_OK)
         rc = sql_error(ex, sql);
     else if (!stmt)
-        rc = ok(ex, 0); /* only a comment */
+        rc = admin_exec_ok(ex, 0); /* only a comment */
     else if ((rc = refresh_stats(ex, stmt, sql)) == 0)
         rc = step_all(ex, stmt, sql);
     sqlite3_finalize(stmt);
@@ -570,13 +527,13 @@ out:
 
 /* Runs an internal query (no authorizer needed: it only reads), binding
  * param to ?1 if not NULL. sql is from sqlite3_mprintf and freed here. */
-static int run_query(struct exec *ex, char *sql, const char *param)
+int admin_exec_query(struct admin_exec *ex, char *sql, const char *param)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
     if (!sql)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     if (sqlite3_prepare_v2(ex->store->db, sql, -1, &stmt, NULL) != SQLITE_OK ||
         (param && sqlite3_bind_text(stmt, 1, param, -1, SQLITE_TRANSIENT) != SQLITE_OK))
         rc = sql_error(ex, sql);
@@ -603,7 +560,7 @@ static void fn_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 /* Registers the functions once per store; VERSION() reads store->version,
  * refreshed by every admin_execute() from the published snapshot. */
-static int register_functions(struct exec *ex)
+int admin_exec_functions(struct admin_exec *ex)
 {
     static const struct {
         const char *name;
@@ -630,7 +587,7 @@ static int register_functions(struct exec *ex)
                                      (void *)(fns[i].value ? fns[i].value : store->version),
                                      fn_text, NULL, NULL);
     if (rc != SQLITE_OK)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     store->functions_ready = true;
     return 0;
 }
@@ -638,7 +595,7 @@ static int register_functions(struct exec *ex)
 /* Commands. */
 
 /* Copies a word without surrounding backquotes or double quotes. */
-static void unquote(const struct word *w, char *out, size_t outlen)
+static void unquote(const struct admin_word *w, char *out, size_t outlen)
 {
     size_t n = 0;
 
@@ -658,28 +615,29 @@ static const char *schema_name(const char *name)
     return NULL;
 }
 
-static int unknown_db(struct exec *ex, const char *name)
+static int unknown_db(struct admin_exec *ex, const char *name)
 {
-    return fail(ex, ER_BAD_DB_ERROR, "42000", "Unknown database '%.64s' (main or disk)", name);
+    return admin_exec_fail(ex, ER_BAD_DB_ERROR, "42000", "Unknown database '%.64s' (main or disk)",
+                           name);
 }
 
-static int cmd_show_databases(struct exec *ex, const struct args *a)
+int admin_cmd_show_databases(struct admin_exec *ex, const struct admin_args *a)
 {
     static const char *const names[] = {"Database"};
     static const char *const main_row[] = {"main"}, *const disk_row[] = {"disk"};
     int rc;
 
     (void)a;
-    rc = columns(ex, 1, names);
+    rc = admin_exec_columns(ex, 1, names);
     if (rc == 0)
-        rc = add_row(ex, main_row);
+        rc = admin_exec_add_row(ex, main_row);
     if (rc == 0)
-        rc = add_row(ex, disk_row);
+        rc = admin_exec_add_row(ex, disk_row);
     return rc;
 }
 
 /* Column "tables", as ProxySQL's admin answers; sqlite_* tables are hidden. */
-static int cmd_show_tables(struct exec *ex, const struct args *a)
+int admin_cmd_show_tables(struct admin_exec *ex, const struct admin_args *a)
 {
     char name[72];
     const char *schema = "main";
@@ -690,15 +648,15 @@ static int cmd_show_tables(struct exec *ex, const struct args *a)
         if (!schema)
             return unknown_db(ex, name);
     }
-    return run_query(ex,
-                     sqlite3_mprintf("SELECT name AS tables FROM %s.sqlite_master"
-                                     " WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%%'"
-                                     " ESCAPE '\\' ORDER BY name",
-                                     schema),
-                     NULL);
+    return admin_exec_query(ex,
+                            sqlite3_mprintf("SELECT name AS tables FROM %s.sqlite_master"
+                                            " WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%%'"
+                                            " ESCAPE '\\' ORDER BY name",
+                                            schema),
+                            NULL);
 }
 
-static int cmd_show_create(struct exec *ex, const struct args *a)
+int admin_cmd_show_create(struct admin_exec *ex, const struct admin_args *a)
 {
     char name[72];
     const char *schema = "main", *table = name, *dot;
@@ -713,26 +671,27 @@ static int cmd_show_create(struct exec *ex, const struct args *a)
             return unknown_db(ex, name);
         table = dot + 1;
     }
-    rc = run_query(ex,
-                   sqlite3_mprintf("SELECT name AS \"Table\", sql AS \"Create Table\""
-                                   " FROM %s.sqlite_master WHERE type IN ('table', 'view')"
-                                   " AND name = ?1",
-                                   schema),
-                   table);
+    rc = admin_exec_query(ex,
+                          sqlite3_mprintf("SELECT name AS \"Table\", sql AS \"Create Table\""
+                                          " FROM %s.sqlite_master WHERE type IN ('table', 'view')"
+                                          " AND name = ?1",
+                                          schema),
+                          table);
     if (rc == 0 && ex->res->nrows == 0)
-        return fail(ex, ER_NO_SUCH_TABLE, "42S02", "Table '%s.%.64s' doesn't exist", schema, table);
+        return admin_exec_fail(ex, ER_NO_SUCH_TABLE, "42S02", "Table '%s.%.64s' doesn't exist",
+                               schema, table);
     return rc;
 }
 
 /* SET is accepted and ignored: the admin session has no variables, and the
  * mariadb client and connectors send SET NAMES and SET autocommit. */
-static int cmd_ignore(struct exec *ex, const struct args *a)
+int admin_cmd_ignore(struct admin_exec *ex, const struct admin_args *a)
 {
     (void)a;
-    return ok(ex, 0);
+    return admin_exec_ok(ex, 0);
 }
 
-static int cmd_use(struct exec *ex, const struct args *a)
+int admin_cmd_use(struct admin_exec *ex, const struct admin_args *a)
 {
     char name[72];
 
@@ -740,18 +699,18 @@ static int cmd_use(struct exec *ex, const struct args *a)
     /* Unqualified names always mean main; disk is reached as disk.<table>. */
     if (strcasecmp(name, "main") != 0)
         return unknown_db(ex, name);
-    return ok(ex, 0);
+    return admin_exec_ok(ex, 0);
 }
 
 /* SQLite's spelling of MySQL's START TRANSACTION. */
-static int cmd_begin(struct exec *ex, const struct args *a)
+int admin_cmd_begin(struct admin_exec *ex, const struct admin_args *a)
 {
     (void)a;
-    return run_sql(ex, "BEGIN", NULL);
+    return admin_exec_sql(ex, "BEGIN", NULL);
 }
 
 /* System variables MySQL clients and connectors read on connect. */
-static const char *sysvar(const struct exec *ex, const char *name)
+static const char *sysvar(const struct admin_exec *ex, const char *name)
 {
     static const struct {
         const char *name;
@@ -795,7 +754,7 @@ static const char *sysvar(const struct exec *ex, const char *name)
     return NULL;
 }
 
-static const char *skip_space(const char *p, const char *end)
+const char *admin_skip_space(const char *p, const char *end)
 {
     while (p < end && isspace((unsigned char)*p))
         p++;
@@ -808,7 +767,7 @@ static bool is_name_char(char c)
 }
 
 /* Parses "@@a [, @@b ...] [LIMIT n]" into item names (without "@@"). */
-static bool parse_sysvars(const char *p, const char *end, struct word *items, size_t *n,
+static bool parse_sysvars(const char *p, const char *end, struct admin_word *items, size_t *n,
                           long *limit)
 {
     *n = 0;
@@ -816,7 +775,7 @@ static bool parse_sysvars(const char *p, const char *end, struct word *items, si
     for (;;) {
         const char *s;
 
-        p = skip_space(p, end);
+        p = admin_skip_space(p, end);
         if (end - p < 3 || p[0] != '@' || p[1] != '@' || *n == MAX_SYSVARS)
             return false;
         s = p + 2;
@@ -824,8 +783,8 @@ static bool parse_sysvars(const char *p, const char *end, struct word *items, si
             ;
         if (p == s)
             return false;
-        items[(*n)++] = (struct word){s, (size_t)(p - s)};
-        p = skip_space(p, end);
+        items[(*n)++] = (struct admin_word){s, (size_t)(p - s)};
+        p = admin_skip_space(p, end);
         if (p == end || *p != ',')
             break;
         p++;
@@ -833,20 +792,20 @@ static bool parse_sysvars(const char *p, const char *end, struct word *items, si
     if (end - p > 5 && strncasecmp(p, "LIMIT", 5) == 0 && isspace((unsigned char)p[5])) {
         char *num_end;
 
-        p = skip_space(p + 5, end);
+        p = admin_skip_space(p + 5, end);
         if (p == end || !isdigit((unsigned char)*p))
             return false;
         *limit = strtol(p, &num_end, 10);
         p = num_end;
     }
-    return skip_space(p, end) == end;
+    return admin_skip_space(p, end) == end;
 }
 
 /* SELECT @@version_comment LIMIT 1 and friends: one row (none for LIMIT 0),
  * one column per variable, named as written. */
-static int cmd_sysvars(struct exec *ex, const struct args *a)
+int admin_cmd_sysvars(struct admin_exec *ex, const struct admin_args *a)
 {
-    struct word items[MAX_SYSVARS];
+    struct admin_word items[MAX_SYSVARS];
     char names[MAX_SYSVARS][72];
     const char *cols[MAX_SYSVARS], *vals[MAX_SYSVARS];
     size_t n;
@@ -854,20 +813,21 @@ static int cmd_sysvars(struct exec *ex, const struct args *a)
     int rc;
 
     if (!parse_sysvars(a->rest.p, a->rest.p + a->rest.len, items, &n, &limit))
-        return fail(ex, ER_PARSE_ERROR, "42000",
-                    "You have an error in your SQL syntax: the admin interface answers only "
-                    "SELECT @@variable[, @@variable...] [LIMIT n]");
+        return admin_exec_fail(
+            ex, ER_PARSE_ERROR, "42000",
+            "You have an error in your SQL syntax: the admin interface answers only "
+            "SELECT @@variable[, @@variable...] [LIMIT n]");
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], sizeof(names[i]), "@@%.*s", (int)items[i].len, items[i].p);
         cols[i] = names[i];
         vals[i] = sysvar(ex, names[i] + 2);
         if (!vals[i])
-            return fail(ex, ER_UNKNOWN_SYSTEM_VARIABLE, "HY000", "Unknown system variable '%s'",
-                        names[i] + 2);
+            return admin_exec_fail(ex, ER_UNKNOWN_SYSTEM_VARIABLE, "HY000",
+                                   "Unknown system variable '%s'", names[i] + 2);
     }
-    rc = columns(ex, n, cols);
+    rc = admin_exec_columns(ex, n, cols);
     if (rc == 0 && limit != 0)
-        rc = add_row(ex, vals);
+        rc = admin_exec_add_row(ex, vals);
     return rc;
 }
 
@@ -904,11 +864,11 @@ static const struct {
     {"SAVE", "TO MEMORY", RUNTIME_TO_MEMORY},    {"SAVE", "TO MEM", RUNTIME_TO_MEMORY},
 };
 
-static bool match(const char *pattern, const struct stmt *st, struct args *a);
+bool admin_stmt_match(const char *pattern, const struct admin_stmt *st, struct admin_args *a);
 
 /* Loads mod to runtime, or with version > 0 rolls it back to that version
  * first (ROLLBACK ... TO VERSION). */
-static int load_to_runtime(struct exec *ex, unsigned mod, unsigned flags, int64_t version)
+static int load_to_runtime(struct admin_exec *ex, unsigned mod, unsigned flags, int64_t version)
 {
     struct admin_config *cfg = NULL;
     char err[sizeof(ex->res->err_msg)];
@@ -917,26 +877,26 @@ static int load_to_runtime(struct exec *ex, unsigned mod, unsigned flags, int64_
     /* A snapshot published from uncommitted rows would outlive a ROLLBACK
      * that restores the runtime_* tables under it. */
     if (!sqlite3_get_autocommit(ex->store->db))
-        return fail(ex, ER_CANT_DO_THIS_DURING_AN_TRANSACTION, "25000",
-                    "%s is not allowed inside a transaction: COMMIT or ROLLBACK first",
-                    version > 0 ? "ROLLBACK ... TO VERSION" : "LOAD ... TO RUNTIME");
+        return admin_exec_fail(ex, ER_CANT_DO_THIS_DURING_AN_TRANSACTION, "25000",
+                               "%s is not allowed inside a transaction: COMMIT or ROLLBACK first",
+                               version > 0 ? "ROLLBACK ... TO VERSION" : "LOAD ... TO RUNTIME");
     if (version > 0)
         rc = admin_versions_rollback(ex->store, mod, version, flags, ex->res, &cfg, err,
                                      sizeof(err));
     else
         rc = admin_layer_to_runtime(ex->store, mod, flags, ex->res, &cfg, err, sizeof(err));
     if (rc == ADMIN_ENOMEM)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     if (rc != 0) {
-        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
+        admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
         return rc;
     }
     admin_config_unref(ex->res->new_runtime);
     ex->res->new_runtime = cfg;
-    return ok(ex, 0);
+    return admin_exec_ok(ex, 0);
 }
 
-static int run_action(struct exec *ex, unsigned mod, enum action action, bool force)
+static int run_action(struct admin_exec *ex, unsigned mod, enum action action, bool force)
 {
     static const struct {
         enum admin_layer from, to;
@@ -952,28 +912,29 @@ static int run_action(struct exec *ex, unsigned mod, enum action action, bool fo
     if (action == MEMORY_TO_RUNTIME)
         return load_to_runtime(ex, mod, force ? ADMIN_LOAD_FORCE : 0, 0);
     if (force)
-        return fail(ex, ER_PARSE_ERROR, "42000",
-                    "You have an error in your SQL syntax: FORCE is only for LOAD ... TO RUNTIME");
+        return admin_exec_fail(
+            ex, ER_PARSE_ERROR, "42000",
+            "You have an error in your SQL syntax: FORCE is only for LOAD ... TO RUNTIME");
     rc = admin_layer_copy(ex->store->db, mod, copies[action].from, copies[action].to, &rows, err,
                           sizeof(err));
     if (rc != 0) {
-        fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
+        admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "%s", err);
         return rc;
     }
     /* The rows copied, so an operator sees at once whether a SAVE took. */
-    return ok(ex, rows);
+    return admin_exec_ok(ex, rows);
 }
 
-static bool word_is(const struct word *w, const char *s)
+static bool word_is(const struct admin_word *w, const char *s)
 {
     return w->len == strlen(s) && strncasecmp(w->p, s, w->len) == 0;
 }
 
-static int cmd_layer(struct exec *ex, const struct args *a)
+int admin_cmd_layer(struct admin_exec *ex, const struct admin_args *a)
 {
     char pattern[64], text[ADMIN_EXCERPT_MAX + 8];
-    struct stmt st = *ex->stmt;
-    struct args unused;
+    struct admin_stmt st = *ex->stmt;
+    struct admin_args unused;
     bool force = false;
 
     (void)a;
@@ -987,16 +948,16 @@ static int cmd_layer(struct exec *ex, const struct args *a)
         for (size_t m = 0; m < sizeof(modules) / sizeof(modules[0]); m++) {
             snprintf(pattern, sizeof(pattern), "%s %s %s", directions[d].verb, modules[m].words,
                      directions[d].words);
-            if (match(pattern, &st, &unused))
+            if (admin_stmt_match(pattern, &st, &unused))
                 return run_action(ex, modules[m].mod, directions[d].action, force);
         }
     }
     admin_excerpt(ex->stmt->start, text, sizeof(text));
-    return fail(ex, ER_PARSE_ERROR, "42000",
-                "You have an error in your SQL syntax near '%s': unknown command; use "
-                "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "
-                "TO|FROM RUNTIME|MEMORY|DISK",
-                text);
+    return admin_exec_fail(ex, ER_PARSE_ERROR, "42000",
+                           "You have an error in your SQL syntax near '%s': unknown command; use "
+                           "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "
+                           "TO|FROM RUNTIME|MEMORY|DISK",
+                           text);
 }
 
 /* SHOW CONFIG VERSIONS [FOR <module>], ROLLBACK <module> TO VERSION n
@@ -1010,21 +971,22 @@ static const char versions_usage[] =
     "QUERY RULES, MYSQL VARIABLES, ADMIN VARIABLES";
 
 /* A missing version would compare as empty: DIFF says so instead. */
-static int diff_version_exists(struct exec *ex, unsigned mod, int64_t version)
+static int diff_version_exists(struct admin_exec *ex, unsigned mod, int64_t version)
 {
-    int rc = run_query(ex,
-                       sqlite3_mprintf("SELECT 1 FROM main.mysql_config_versions"
-                                       " WHERE version = %lld AND module = ?1",
-                                       (long long)version),
-                       admin_module_name(mod));
+    int rc = admin_exec_query(ex,
+                              sqlite3_mprintf("SELECT 1 FROM main.mysql_config_versions"
+                                              " WHERE version = %lld AND module = ?1",
+                                              (long long)version),
+                              admin_module_name(mod));
 
     if (rc == 0 && ex->res->nrows == 0)
-        return fail(ex, ER_UNKNOWN_ERROR, "HY000", "DIFF: there is no version %lld of %s",
-                    (long long)version, admin_module_name(mod));
+        return admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000",
+                               "DIFF: there is no version %lld of %s", (long long)version,
+                               admin_module_name(mod));
     return rc;
 }
 
-static int cmd_versions(struct exec *ex, const struct args *a)
+int admin_cmd_versions(struct admin_exec *ex, const struct admin_args *a)
 {
     struct admin_version_cmd cmd;
     char *sql;
@@ -1033,14 +995,15 @@ static int cmd_versions(struct exec *ex, const struct args *a)
     (void)a;
     if (admin_version_cmd_parse(ex->stmt->start, (size_t)(ex->stmt->end - ex->stmt->start), &cmd) !=
         0)
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+        return admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
     switch (cmd.kind) {
     case ADMIN_VCMD_SHOW:
-        return run_query(ex,
-                         sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
-                                         " FROM main.mysql_config_versions%s ORDER BY version",
-                                         cmd.mod ? " WHERE module = ?1" : ""),
-                         cmd.mod ? admin_module_name(cmd.mod) : NULL);
+        return admin_exec_query(
+            ex,
+            sqlite3_mprintf("SELECT version, module, loaded_at, checksum, \"rows\""
+                            " FROM main.mysql_config_versions%s ORDER BY version",
+                            cmd.mod ? " WHERE module = ?1" : ""),
+            cmd.mod ? admin_module_name(cmd.mod) : NULL);
     case ADMIN_VCMD_ROLLBACK:
         return load_to_runtime(ex, cmd.mod, cmd.force ? ADMIN_LOAD_FORCE : 0, cmd.version);
     case ADMIN_VCMD_DIFF:
@@ -1049,15 +1012,15 @@ static int cmd_versions(struct exec *ex, const struct args *a)
                 (rc = diff_version_exists(ex, cmd.mod, cmd.sides[k].version)) != 0)
                 return rc;
         sql = admin_diff_sql(ex->store->db, cmd.mod, &cmd.sides[0], &cmd.sides[1]);
-        return sql ? run_query(ex, sql, NULL) : fail_oom(ex);
+        return sql ? admin_exec_query(ex, sql, NULL) : admin_exec_oom(ex);
     }
-    return fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
+    return admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", versions_usage);
 }
 
 /* The warnings of the previous statement of the same string; a session's
  * earlier strings are the caller's (admin_is_show_warnings). As in MySQL,
  * they stay the current warnings afterwards. */
-static int cmd_show_warnings(struct exec *ex, const struct args *a)
+int admin_cmd_show_warnings(struct admin_exec *ex, const struct admin_args *a)
 {
     int rc;
 
@@ -1097,7 +1060,7 @@ struct explain_req {
 /* Consumes keyword kw (case-insensitive, a whole word) at *p. */
 static bool take_keyword(const char **p, const char *end, const char *kw)
 {
-    const char *s = skip_space(*p, end);
+    const char *s = admin_skip_space(*p, end);
     size_t n = strlen(kw);
 
     if ((size_t)(end - s) < n || strncasecmp(s, kw, n) != 0 ||
@@ -1129,7 +1092,7 @@ static size_t unescape(char c, char *out)
  * cells are NUL-terminated) or no memory (*oom set). */
 static bool take_literal(const char **p, const char *end, char **out, size_t *outlen, bool *oom)
 {
-    const char *s = skip_space(*p, end);
+    const char *s = admin_skip_space(*p, end);
     char q, *buf;
     size_t n = 0;
 
@@ -1173,22 +1136,24 @@ static void explain_req_free(struct explain_req *req)
 
 /* Parses what follows EXPLAIN QUERY RULES; USER, SCHEMA and CLIENT come in
  * any order, each at most once. Returns 0, or a result already failed. */
-static int parse_explain(struct exec *ex, const struct word *rest, struct explain_req *req)
+static int parse_explain(struct admin_exec *ex, const struct admin_word *rest,
+                         struct explain_req *req)
 {
     const char *p = rest->p, *end = rest->p + rest->len;
     bool oom = false;
 
     if (!p)
-        return fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
+        return admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
     if (take_keyword(&p, end, "FROM")) {
         if (take_keyword(&p, end, "MEMORY") || take_keyword(&p, end, "MEM"))
             req->from_memory = true;
         else if (!take_keyword(&p, end, "RUNTIME") && !take_keyword(&p, end, "RUN"))
-            return fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
+            return admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
     }
     if (!take_keyword(&p, end, "FOR") || !take_literal(&p, end, &req->query, &req->query_len, &oom))
-        return oom ? fail_oom(ex) : fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
-    while (skip_space(p, end) < end) {
+        return oom ? admin_exec_oom(ex)
+                   : admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
+    while (admin_skip_space(p, end) < end) {
         char **slot = NULL;
         size_t unused;
 
@@ -1199,14 +1164,15 @@ static int parse_explain(struct exec *ex, const struct word *rest, struct explai
         else if (take_keyword(&p, end, "CLIENT"))
             slot = &req->client;
         if (!slot || *slot || !take_literal(&p, end, slot, &unused, &oom))
-            return oom ? fail_oom(ex) : fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
+            return oom ? admin_exec_oom(ex)
+                       : admin_exec_fail(ex, ER_PARSE_ERROR, "42000", "%s", explain_usage);
     }
     return 0;
 }
 
 /* The result set router_explain()'s steps are written into. */
 struct explain_out {
-    struct exec *ex;
+    struct admin_exec *ex;
     int rc; /* the first failure; later steps are ignored */
 };
 
@@ -1254,7 +1220,7 @@ static const char *const explain_cols[EX_NCOLS] = {
 /* Sets a cell to n bytes of s (NULL: leaves SQL NULL). False on OOM. */
 static bool put(char **row, int col, const char *s, size_t n)
 {
-    return !s || (row[col] = dup_n(s, n)) != NULL;
+    return !s || (row[col] = admin_dup_n(s, n)) != NULL;
 }
 
 static bool put_str(char **row, int col, const char *s)
@@ -1284,9 +1250,9 @@ static void explain_step(void *arg, const struct router_explain_step *st)
 
     if (o->rc != 0)
         return;
-    row = new_row(o->ex->res);
+    row = admin_result_new_row(o->ex->res);
     if (!row) {
-        o->rc = fail_oom(o->ex);
+        o->rc = admin_exec_oom(o->ex);
         return;
     }
     ok = put_int(row, EX_STEP, (long long)st->index + 1, false) &&
@@ -1317,12 +1283,12 @@ static void explain_step(void *arg, const struct router_explain_step *st)
              put(row, EX_DIGEST_TEXT, st->digest_text, st->digest_text_len);
     }
     if (!ok)
-        o->rc = fail_oom(o->ex);
+        o->rc = admin_exec_oom(o->ex);
 }
 
 /* The rules to explain with: the runtime snapshot's (borrowed), or MEMORY's
  * compiled now into *own, which the caller frees. */
-static int explain_rules(struct exec *ex, bool from_memory, const struct router_rules **rules,
+static int explain_rules(struct admin_exec *ex, bool from_memory, const struct router_rules **rules,
                          struct router_rules **own)
 {
     struct admin_config tmp = {0};
@@ -1338,16 +1304,16 @@ static int explain_rules(struct exec *ex, bool from_memory, const struct router_
      * is needed to compile. */
     rc = admin_load_rules(ex->store->db, "main.", &tmp, err, sizeof(err));
     if (rc == ADMIN_ENOMEM)
-        return fail_oom(ex);
+        return admin_exec_oom(ex);
     if (rc != 0) {
-        fail(ex, ER_UNKNOWN_ERROR, "HY000", "EXPLAIN: %s", err);
+        admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000", "EXPLAIN: %s", err);
         return rc;
     }
     *rules = *own = tmp.rules;
     return 0;
 }
 
-static int cmd_explain(struct exec *ex, const struct args *a)
+int admin_cmd_explain(struct admin_exec *ex, const struct admin_args *a)
 {
     struct explain_req req = {0};
     struct explain_out o = {.ex = ex};
@@ -1379,13 +1345,13 @@ static int cmd_explain(struct exec *ex, const struct args *a)
      * store would only save a few allocations per EXPLAIN. */
     scratch = router_scratch_new(EXPLAIN_REWRITE_CAP);
     if (!scratch) {
-        rc = fail_oom(ex);
+        rc = admin_exec_oom(ex);
         goto out;
     }
-    rc = columns(ex, EX_NCOLS, explain_cols);
+    rc = admin_exec_columns(ex, EX_NCOLS, explain_cols);
     if (rc == 0 &&
         router_explain(rules, scratch, &facts, req.query, req.query_len, explain_step, &o, &d) != 0)
-        rc = fail_oom(ex); /* only with a NULL scratch or callback: not here */
+        rc = admin_exec_oom(ex); /* only with a NULL scratch or callback: not here */
     if (rc == 0)
         rc = o.rc;
 out:
@@ -1398,26 +1364,26 @@ out:
 /* The command table, tried in order before a statement goes to SQLite. */
 static const struct command {
     const char *pattern;
-    int (*run)(struct exec *ex, const struct args *a);
+    int (*run)(struct admin_exec *ex, const struct admin_args *a);
 } commands[] = {
-    {"SELECT @@*", cmd_sysvars},
-    {"SHOW DATABASES", cmd_show_databases},
-    {"SHOW SCHEMAS", cmd_show_databases},
-    {"SHOW TABLES", cmd_show_tables},
-    {"SHOW TABLES FROM ?", cmd_show_tables},
-    {"SHOW TABLES IN ?", cmd_show_tables},
-    {"SHOW CREATE TABLE ?", cmd_show_create},
-    {"SET *", cmd_ignore},
-    {"USE ?", cmd_use},
-    {"START TRANSACTION", cmd_begin},
-    {"LOAD *", cmd_layer},
-    {"SAVE *", cmd_layer},
-    {"EXPLAIN QUERY RULES *", cmd_explain},
-    {"SHOW CONFIG VERSIONS *", cmd_versions},
-    {"ROLLBACK MYSQL*", cmd_versions},
-    {"ROLLBACK ADMIN*", cmd_versions},
-    {"DIFF *", cmd_versions},
-    {"SHOW WARNINGS", cmd_show_warnings},
+    {"SELECT @@*", admin_cmd_sysvars},
+    {"SHOW DATABASES", admin_cmd_show_databases},
+    {"SHOW SCHEMAS", admin_cmd_show_databases},
+    {"SHOW TABLES", admin_cmd_show_tables},
+    {"SHOW TABLES FROM ?", admin_cmd_show_tables},
+    {"SHOW TABLES IN ?", admin_cmd_show_tables},
+    {"SHOW CREATE TABLE ?", admin_cmd_show_create},
+    {"SET *", admin_cmd_ignore},
+    {"USE ?", admin_cmd_use},
+    {"START TRANSACTION", admin_cmd_begin},
+    {"LOAD *", admin_cmd_layer},
+    {"SAVE *", admin_cmd_layer},
+    {"EXPLAIN QUERY RULES *", admin_cmd_explain},
+    {"SHOW CONFIG VERSIONS *", admin_cmd_versions},
+    {"ROLLBACK MYSQL*", admin_cmd_versions},
+    {"ROLLBACK ADMIN*", admin_cmd_versions},
+    {"DIFF *", admin_cmd_versions},
+    {"SHOW WARNINGS", admin_cmd_show_warnings},
 };
 
 /* Statement splitting and matching. */
@@ -1454,7 +1420,7 @@ static const char *stmt_end(const char *p, bool backslash)
     return p;
 }
 
-static void split_words(struct stmt *st)
+static void split_words(struct admin_stmt *st)
 {
     const char *p = st->start;
 
@@ -1469,11 +1435,11 @@ static void split_words(struct stmt *st)
             return;
         for (s = p; p < st->end && !isspace((unsigned char)*p); p++)
             ;
-        if (st->n == MAX_WORDS) {
+        if (st->n == ADMIN_MAX_WORDS) {
             st->overflow = true;
             return;
         }
-        st->w[st->n++] = (struct word){s, (size_t)(p - s)};
+        st->w[st->n++] = (struct admin_word){s, (size_t)(p - s)};
     }
 }
 
@@ -1496,7 +1462,7 @@ static bool starts_with(const char *p, const char *phrase)
     return true;
 }
 
-static bool match(const char *pattern, const struct stmt *st, struct args *a)
+bool admin_stmt_match(const char *pattern, const struct admin_stmt *st, struct admin_args *a)
 {
     const char *p = pattern;
     size_t i = 0;
@@ -1512,11 +1478,11 @@ static bool match(const char *pattern, const struct stmt *st, struct args *a)
             /* "X*": this word starts with X; capture it and the rest. */
             if (st->w[i].len < plen - 1 || strncasecmp(st->w[i].p, p, plen - 1) != 0)
                 return false;
-            a->rest = (struct word){st->w[i].p, (size_t)(st->end - st->w[i].p)};
+            a->rest = (struct admin_word){st->w[i].p, (size_t)(st->end - st->w[i].p)};
             return true;
         }
         if (plen == 1 && *p == '?') {
-            if (a->n == MAX_ARGS)
+            if (a->n == ADMIN_MAX_ARGS)
                 return false;
             a->arg[a->n++] = st->w[i];
         } else if (st->w[i].len != plen || strncasecmp(st->w[i].p, p, plen) != 0) {
@@ -1529,10 +1495,10 @@ static bool match(const char *pattern, const struct stmt *st, struct args *a)
 }
 
 /* Runs the statement at p; *next receives where the following one starts. */
-static int run_statement(struct exec *ex, const char *p, const char **next)
+static int run_statement(struct admin_exec *ex, const char *p, const char **next)
 {
-    struct stmt st = {.start = p};
-    struct args a;
+    struct admin_stmt st = {.start = p};
+    struct admin_args a;
 
     /* The query in EXPLAIN QUERY RULES is a MySQL literal (the operator
      * copies it from an application), so there a \' does not end it. */
@@ -1540,19 +1506,19 @@ static int run_statement(struct exec *ex, const char *p, const char **next)
     split_words(&st);
     ex->stmt = &st;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (match(commands[i].pattern, &st, &a)) {
+        if (admin_stmt_match(commands[i].pattern, &st, &a)) {
             *next = *st.end ? st.end + 1 : st.end;
             return commands[i].run(ex, &a);
         }
     }
     *next = NULL;
-    return run_sql(ex, p, next);
+    return admin_exec_sql(ex, p, next);
 }
 
 int admin_execute(struct admin_store *store, const struct admin_config *runtime, const char *sql,
                   size_t len, struct admin_result *res)
 {
-    struct exec ex = {.store = store, .runtime = runtime, .res = res};
+    struct admin_exec ex = {.store = store, .runtime = runtime, .res = res};
     char *buf = NULL;
     const char *p, *next;
     bool ran = false;
@@ -1562,14 +1528,14 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
         return ADMIN_EINVAL;
     memset(res, 0, sizeof(*res));
     if (!store || !store->db || (!sql && len))
-        return fail(&ex, ER_UNKNOWN_ERROR, "HY000", "no admin store");
+        return admin_exec_fail(&ex, ER_UNKNOWN_ERROR, "HY000", "no admin store");
     /* SQLite would stop at a NUL and silently run only the first part. */
     if (len && memchr(sql, '\0', len))
-        return fail(&ex, ER_PARSE_ERROR, "42000", "statement contains a NUL byte");
-    buf = dup_n(len ? sql : "", len);
+        return admin_exec_fail(&ex, ER_PARSE_ERROR, "42000", "statement contains a NUL byte");
+    buf = admin_dup_n(len ? sql : "", len);
     if (!buf)
-        return fail_oom(&ex);
-    rc = register_functions(&ex);
+        return admin_exec_oom(&ex);
+    rc = admin_exec_functions(&ex);
     for (p = buf; rc == 0 && *(p = admin_skip_blank(p));) {
         if (*p == ';') {
             p++; /* an empty statement between two ';' */
@@ -1580,7 +1546,7 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
         ex.n_prev_warnings = res->n_warnings;
         res->warnings = NULL;
         res->n_warnings = 0;
-        reset(res);
+        admin_result_reset(res);
         ran = true;
         rc = run_statement(&ex, p, &next);
         if (!next || next == p)
@@ -1588,7 +1554,7 @@ int admin_execute(struct admin_store *store, const struct admin_config *runtime,
         p = next;
     }
     if (rc == 0 && !ran)
-        rc = fail(&ex, ER_EMPTY_QUERY, "42000", "Query was empty");
+        rc = admin_exec_fail(&ex, ER_EMPTY_QUERY, "42000", "Query was empty");
     free(ex.prev_warnings);
     free(buf);
     return rc;
