@@ -2,7 +2,7 @@
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
  * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables), exec.c (the admin statements), stats_tables.c (the stats
+ * tables), exec*.c (the admin statements), stats_tables.c (the stats
  * tables computed when queried), versions.c (configuration versions,
  * ROLLBACK and DIFF) and ruletests.c (rule tests and lint at LOAD). Nothing
  * outside admin/ should include this.
@@ -30,10 +30,10 @@ struct admin_store {
     /* What SQL's VERSION() answers: a copy, since the snapshot it comes
      * from may be freed while the function stays registered. */
     char version[64];
-    bool functions_ready;         /* DATABASE(), USER()... registered (exec.c) */
+    bool functions_ready;         /* DATABASE(), USER()... registered (exec_show.c) */
     struct admin_sources sources; /* what the stats tables show (stats_tables.c) */
     /* ADMIN_STATS_* bits of the stats tables the statement being prepared
-     * reads, noted by exec.c's authorizer. */
+     * reads, noted by the authorizer (sandbox.c). */
     unsigned stats_read;
 };
 
@@ -128,7 +128,7 @@ size_t admin_module_tables(unsigned mod, struct admin_mod_table *out, size_t max
 const char *admin_module_name(unsigned mod);
 
 /* Appends a warning to res (NULL: ignored); past ADMIN_MAX_WARNINGS only
- * the count grows. Quietly counts a warning it has no memory for (exec.c). */
+ * the count grows. Quietly counts a warning it has no memory for (exec_result.c). */
 void admin_result_warn(struct admin_result *res, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -275,10 +275,13 @@ bool admin_monitor_table(const char *name);
  * message if SQLite refuses one. */
 int admin_sandbox_db(sqlite3 *db, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
-/* The authorizer's part for SQL functions, pragmas, ATTACH, DETACH and
- * virtual tables (other actions: SQLITE_OK). Returns SQLITE_OK or
- * SQLITE_DENY with store->deny_reason and store->deny_access set. */
-int admin_sandbox_authorize(struct admin_store *store, int action, const char *a1, const char *a2);
+/* The SQLite authorizer (sqlite3_set_authorizer(), arg the store) of an
+ * operator's statement: returns SQLITE_DENY with store->deny_reason set for
+ * what would break the layers, and also store->deny_access for what would
+ * leave SQLite; else SQLITE_OK, noting in store->stats_read the stats tables
+ * of main the statement reads. */
+int admin_sandbox_authorizer(void *store, int action, const char *a1, const char *a2,
+                             const char *db, const char *trigger);
 
 /* Refuses, before SQLite prepares it, an operator statement SQLite does not
  * authorize (VACUUM): true with the deny fields set. */

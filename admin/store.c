@@ -26,7 +26,7 @@
  * Error messages quote the failing statement only up to its first string
  * literal, and SQLite messages that would echo a literal are redacted: a
  * literal may be a password (INSERT INTO mysql_users VALUES ('app','secret')).
- * exec.c uses the same helpers for the admin interface.
+ * exec*.c use the same helpers for the admin interface.
  */
 #include "admin/admin_int.h"
 #include "proxy/log.h"
