@@ -1,8 +1,8 @@
 /*
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
- * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables), exec*.c (the admin statements), stats_tables.c (the stats
+ * RUNTIME and DISK), config.c, globals.c and rules.c (the snapshot built
+ * from the tables), exec*.c (the admin statements), stats_tables.c (the stats
  * tables computed when queried), versions.c (configuration versions,
  * ROLLBACK and DIFF) and ruletests.c (rule tests and lint at LOAD). Nothing
  * outside admin/ should include this.
@@ -65,13 +65,22 @@ const char *admin_safe_sqlite_msg(const char *msg);
 /* Inserts the default global_variables rows that are missing (INSERT OR
  * IGNORE) into MEMORY, so a config script only overrides what it names and a
  * store created by an older version gains new variables on open. The defaults
- * live in config.c next to their parsers so the two cannot drift apart.
- * Returns 0 or ADMIN_ESQL with a message in errbuf. Defined in config.c. */
+ * live in globals.c next to their parsers so the two cannot drift apart.
+ * Returns 0 or ADMIN_ESQL with a message in errbuf. Defined in globals.c. */
 int admin_globals_prefill(sqlite3 *db, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* The built-in default of a global variable, or NULL if unknown (config.c). */
+/* The built-in default of a global variable, or NULL if unknown (globals.c). */
 const char *admin_global_default(const char *name);
+
+/* Seeds every global variable of cfg with its default, then applies the
+ * mysql-* rows of <mysql_from>global_variables and the admin-* rows of
+ * <admin_from>global_variables (prefixes "main." or "main.runtime_"), and
+ * checks the variables against each other. Returns 0 or ADMIN_E* with a
+ * message (globals.c). */
+int admin_globals_load(sqlite3 *db, const char *mysql_from, const char *admin_from,
+                       struct admin_config *cfg, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Reads active rows of <prefix>mysql_query_rules (prefix "main." or
  * "main.runtime_") and compiles them into cfg->rules (rules.c). Returns 0 or
