@@ -299,14 +299,19 @@ out:
     return rc;
 }
 
-static int hexval(int c)
+/* The value of hexadecimal digit c in *out; false if c is not one. */
+static bool hex_digit(int c, uint8_t *out)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
+    if (c >= '0' && c <= '9') {
+        *out = (uint8_t)(c - '0');
+        return true;
+    }
     c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    if (c >= 'a' && c <= 'f') {
+        *out = (uint8_t)(c - 'a' + 10);
+        return true;
+    }
+    return false;
 }
 
 /* Fills password, has_password and native_hash from the password column.
@@ -329,9 +334,9 @@ static int set_password(struct admin_user *u, const unsigned char *pw, size_t le
      * not silently become a plain password nobody can type. */
     if (len == 41 && pw[0] == '*') {
         for (int i = 0; i < 20; i++) {
-            int hi = hexval(pw[1 + 2 * i]), lo = hexval(pw[2 + 2 * i]);
+            uint8_t hi, lo;
 
-            if (hi < 0 || lo < 0) {
+            if (!hex_digit(pw[1 + 2 * i], &hi) || !hex_digit(pw[2 + 2 * i], &lo)) {
                 admin_set_error(errbuf, errlen,
                                 "user '%s': password has the hash form ('*' and 40 characters) "
                                 "but is not hexadecimal",
