@@ -354,6 +354,12 @@ struct admin_exec {
     size_t n_prev_warnings;
 };
 
+/* Delimits the statement at p (NUL-terminated): up to the next ';' outside
+ * quotes and comments, backslash escapes honoured only in EXPLAIN QUERY
+ * RULES, whose query is a MySQL literal; then cuts it into blank-separated
+ * words (exec.c). st points into p. */
+void admin_stmt_split(const char *p, struct admin_stmt *st);
+
 /* Whether the pattern (words separated by one space) matches st: words
  * match case-insensitively, "?" takes one word into a->arg and "X*" a word
  * starting with X, capturing it and the rest of the statement in a->rest

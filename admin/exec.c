@@ -179,16 +179,22 @@ bool admin_stmt_match(const char *pattern, const struct admin_stmt *st, struct a
     return i == st->n && !st->overflow;
 }
 
+void admin_stmt_split(const char *p, struct admin_stmt *st)
+{
+    st->start = p;
+    /* The query in EXPLAIN QUERY RULES is a MySQL literal (the operator
+     * copies it from an application), so there a \' does not end it. */
+    st->end = stmt_end(p, starts_with(p, "EXPLAIN QUERY RULES"));
+    split_words(st);
+}
+
 /* Runs the statement at p; *next receives where the following one starts. */
 static int run_statement(struct admin_exec *ex, const char *p, const char **next)
 {
-    struct admin_stmt st = {.start = p};
+    struct admin_stmt st;
     struct admin_args a;
 
-    /* The query in EXPLAIN QUERY RULES is a MySQL literal (the operator
-     * copies it from an application), so there a \' does not end it. */
-    st.end = stmt_end(p, starts_with(p, "EXPLAIN QUERY RULES"));
-    split_words(&st);
+    admin_stmt_split(p, &st);
     ex->stmt = &st;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (admin_stmt_match(commands[i].pattern, &st, &a)) {
