@@ -1,8 +1,8 @@
 /*
  * Admin module internals shared by store.c (opening the store, the one-time
  * config script), layers.c (table definitions and copies between MEMORY,
- * RUNTIME and DISK), config.c and rules.c (the snapshot built from the
- * tables), exec.c (the admin statements), stats_tables.c (the stats
+ * RUNTIME and DISK), config.c, globals.c and rules.c (the snapshot built
+ * from the tables), exec*.c (the admin statements), stats_tables.c (the stats
  * tables computed when queried), versions.c (configuration versions,
  * ROLLBACK and DIFF) and ruletests.c (rule tests and lint at LOAD). Nothing
  * outside admin/ should include this.
@@ -30,10 +30,10 @@ struct admin_store {
     /* What SQL's VERSION() answers: a copy, since the snapshot it comes
      * from may be freed while the function stays registered. */
     char version[64];
-    bool functions_ready;         /* DATABASE(), USER()... registered (exec.c) */
+    bool functions_ready;         /* DATABASE(), USER()... registered (exec_show.c) */
     struct admin_sources sources; /* what the stats tables show (stats_tables.c) */
     /* ADMIN_STATS_* bits of the stats tables the statement being prepared
-     * reads, noted by exec.c's authorizer. */
+     * reads, noted by the authorizer (sandbox.c). */
     unsigned stats_read;
 };
 
@@ -65,13 +65,22 @@ const char *admin_safe_sqlite_msg(const char *msg);
 /* Inserts the default global_variables rows that are missing (INSERT OR
  * IGNORE) into MEMORY, so a config script only overrides what it names and a
  * store created by an older version gains new variables on open. The defaults
- * live in config.c next to their parsers so the two cannot drift apart.
- * Returns 0 or ADMIN_ESQL with a message in errbuf. Defined in config.c. */
+ * live in globals.c next to their parsers so the two cannot drift apart.
+ * Returns 0 or ADMIN_ESQL with a message in errbuf. Defined in globals.c. */
 int admin_globals_prefill(sqlite3 *db, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* The built-in default of a global variable, or NULL if unknown (config.c). */
+/* The built-in default of a global variable, or NULL if unknown (globals.c). */
 const char *admin_global_default(const char *name);
+
+/* Seeds every global variable of cfg with its default, then applies the
+ * mysql-* rows of <mysql_from>global_variables and the admin-* rows of
+ * <admin_from>global_variables (prefixes "main." or "main.runtime_"), and
+ * checks the variables against each other. Returns 0 or ADMIN_E* with a
+ * message (globals.c). */
+int admin_globals_load(sqlite3 *db, const char *mysql_from, const char *admin_from,
+                       struct admin_config *cfg, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Reads active rows of <prefix>mysql_query_rules (prefix "main." or
  * "main.runtime_") and compiles them into cfg->rules (rules.c). Returns 0 or
@@ -128,7 +137,7 @@ size_t admin_module_tables(unsigned mod, struct admin_mod_table *out, size_t max
 const char *admin_module_name(unsigned mod);
 
 /* Appends a warning to res (NULL: ignored); past ADMIN_MAX_WARNINGS only
- * the count grows. Quietly counts a warning it has no memory for (exec.c). */
+ * the count grows. Quietly counts a warning it has no memory for (exec_result.c). */
 void admin_result_warn(struct admin_result *res, uint16_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -275,10 +284,13 @@ bool admin_monitor_table(const char *name);
  * message if SQLite refuses one. */
 int admin_sandbox_db(sqlite3 *db, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
-/* The authorizer's part for SQL functions, pragmas, ATTACH, DETACH and
- * virtual tables (other actions: SQLITE_OK). Returns SQLITE_OK or
- * SQLITE_DENY with store->deny_reason and store->deny_access set. */
-int admin_sandbox_authorize(struct admin_store *store, int action, const char *a1, const char *a2);
+/* The SQLite authorizer (sqlite3_set_authorizer(), arg the store) of an
+ * operator's statement: returns SQLITE_DENY with store->deny_reason set for
+ * what would break the layers, and also store->deny_access for what would
+ * leave SQLite; else SQLITE_OK, noting in store->stats_read the stats tables
+ * of main the statement reads. */
+int admin_sandbox_authorizer(void *store, int action, const char *a1, const char *a2,
+                             const char *db, const char *trigger);
 
 /* Refuses, before SQLite prepares it, an operator statement SQLite does not
  * authorize (VACUUM): true with the deny fields set. */
@@ -292,5 +304,134 @@ bool admin_sandbox_unknown_function(struct admin_store *store, const char *msg);
 /* True if name (in any schema) is one of the admin tables or their runtime_
  * mirrors; *runtime tells which (layers.c). */
 bool admin_table_known(const char *name, bool *runtime);
+
+/* The admin statements (exec*.c; see the top of exec.c). */
+
+/* MySQL's error numbers (mysqld_error.h names) for admin results. */
+#define ER_UNKNOWN_ERROR 1105
+#define ER_PARSE_ERROR 1064
+#define ER_EMPTY_QUERY 1065
+#define ER_BAD_DB_ERROR 1049
+#define ER_NO_SUCH_TABLE 1146
+#define ER_CANT_DO_THIS_DURING_AN_TRANSACTION 1179
+#define ER_UNKNOWN_SYSTEM_VARIABLE 1193
+#define ER_SPECIFIC_ACCESS_DENIED_ERROR 1227
+
+/* More words than any command has; longer statements can only match "*". */
+#define ADMIN_MAX_WORDS 12
+#define ADMIN_MAX_ARGS 2
+
+/* A piece of the statement text (not NUL-terminated). */
+struct admin_word {
+    const char *p;
+    size_t len;
+};
+
+/* One statement, delimited and cut into words. */
+struct admin_stmt {
+    const char *start, *end; /* without the terminating ';' */
+    struct admin_word w[ADMIN_MAX_WORDS];
+    size_t n;
+    bool overflow; /* more than ADMIN_MAX_WORDS words */
+};
+
+/* What a pattern captured. */
+struct admin_args {
+    struct admin_word arg[ADMIN_MAX_ARGS]; /* "?" words */
+    size_t n;
+    struct admin_word rest; /* "X*": from that word to the end of the statement */
+};
+
+/* One admin_execute() call: what every command handler works with. */
+struct admin_exec {
+    struct admin_store *store;
+    const struct admin_config *runtime; /* borrowed; NULL before the first LOAD */
+    struct admin_result *res;
+    const struct admin_stmt *stmt; /* the statement being run */
+    /* The previous statement's warnings in this string, for a SHOW
+     * WARNINGS after it (owned). */
+    struct admin_warning *prev_warnings;
+    size_t n_prev_warnings;
+};
+
+/* Delimits the statement at p (NUL-terminated): up to the next ';' outside
+ * quotes and comments, backslash escapes honoured only in EXPLAIN QUERY
+ * RULES, whose query is a MySQL literal; then cuts it into blank-separated
+ * words (exec.c). st points into p. */
+void admin_stmt_split(const char *p, struct admin_stmt *st);
+
+/* Whether the pattern (words separated by one space) matches st: words
+ * match case-insensitively, "?" takes one word into a->arg and "X*" a word
+ * starting with X, capturing it and the rest of the statement in a->rest
+ * (exec.c). */
+bool admin_stmt_match(const char *pattern, const struct admin_stmt *st, struct admin_args *a);
+
+/* Returns p advanced past white space, at most to end (exec.c). */
+const char *admin_skip_space(const char *p, const char *end);
+
+/* Result building (exec_result.c). Each admin_exec_* below that fails
+ * leaves an ERROR result and returns its code. */
+
+/* Makes ex->res an ERROR result with code, sqlstate and the formatted
+ * message; returns ADMIN_ESQL. */
+int admin_exec_fail(struct admin_exec *ex, uint16_t code, const char *sqlstate, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+
+/* An ERROR result "out of memory"; returns ADMIN_ENOMEM. */
+int admin_exec_oom(struct admin_exec *ex);
+
+/* Makes ex->res an OK result with affected rows; returns 0. */
+int admin_exec_ok(struct admin_exec *ex, uint64_t affected);
+
+/* Starts a result set with these n column names; returns 0 or ADMIN_ENOMEM. */
+int admin_exec_columns(struct admin_exec *ex, size_t n, const char *const *names);
+
+/* Appends a row of ncols NUL-terminated values (NULL: SQL NULL), copied. */
+int admin_exec_add_row(struct admin_exec *ex, const char *const *values);
+
+/* Appends an empty row (all NULL) to res and returns it, or NULL on OOM. */
+char **admin_result_new_row(struct admin_result *res);
+
+/* Empties res for the next statement, keeping a snapshot an earlier one
+ * loaded (res->new_runtime). */
+void admin_result_reset(struct admin_result *res);
+
+/* A malloc'd NUL-terminated copy of n bytes of s, or NULL. */
+char *admin_dup_n(const char *s, size_t n);
+
+/* Running SQL (exec_sql.c). */
+
+/* Runs the operator's SQLite statement at sql under the authorizer,
+ * refilling the stats tables it reads; *tail (if not NULL) receives where
+ * the next statement begins. Returns 0 or a negative ADMIN_E* code. */
+int admin_exec_sql(struct admin_exec *ex, const char *sql, const char **tail);
+
+/* Runs an internal read-only query, binding param to ?1 if not NULL. sql
+ * is from sqlite3_mprintf (NULL: out of memory) and freed here. */
+int admin_exec_query(struct admin_exec *ex, char *sql, const char *param);
+
+/* Registers DATABASE(), USER(), VERSION()... once per store and refreshes
+ * what VERSION() answers from ex->runtime (exec_show.c). */
+int admin_exec_functions(struct admin_exec *ex);
+
+/* The command handlers of exec.c's table: each runs the statement ex->stmt
+ * with what its pattern captured, and returns 0 or a negative ADMIN_E* code
+ * with res an ERROR result. */
+/* exec_show.c: SELECT @@var, SHOW, SET, USE */
+int admin_cmd_sysvars(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_show_databases(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_show_tables(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_show_create(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_ignore(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_use(struct admin_exec *ex, const struct admin_args *a);
+/* exec_sql.c: START TRANSACTION */
+int admin_cmd_begin(struct admin_exec *ex, const struct admin_args *a);
+/* exec_layers.c: LOAD, SAVE, SHOW CONFIG VERSIONS, ROLLBACK ... TO VERSION, DIFF */
+int admin_cmd_layer(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_versions(struct admin_exec *ex, const struct admin_args *a);
+/* exec_explain.c: EXPLAIN QUERY RULES */
+int admin_cmd_explain(struct admin_exec *ex, const struct admin_args *a);
+/* exec_result.c: SHOW WARNINGS */
+int admin_cmd_show_warnings(struct admin_exec *ex, const struct admin_args *a);
 
 #endif

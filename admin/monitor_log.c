@@ -5,7 +5,7 @@
  * in a `monitor` schema; Sluice has one SQLite connection with main and disk
  * only, so they live in main with ProxySQL's columns. The monitor (on the
  * main thread) appends a row per check and prunes rows older than
- * mysql-monitor_history; operators may read them but exec.c's authorizer
+ * mysql-monitor_history; operators may read them but the authorizer (sandbox.c)
  * refuses writes, triggers, DROP and ALTER, as for the stats tables.
  *
  * Each write is its own savepoint: outside an operator's transaction that

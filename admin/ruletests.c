@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* As the proxy's per-worker scratch (exec.c's EXPLAIN uses the same). */
+/* As the proxy's per-worker scratch (exec_explain.c's EXPLAIN uses the same). */
 #define TEST_REWRITE_CAP 65536
 #define WARN_CODE 1105
 

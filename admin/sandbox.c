@@ -1,6 +1,6 @@
 /*
  * Keeping admin SQL inside SQLite. Whoever holds admin credentials can send
- * any SQL the admin interface passes to SQLite (exec.c), so neither that SQL
+ * any SQL the admin interface passes to SQLite (exec_sql.c), so neither that SQL
  * nor a schema it leaves behind may reach the file system or native code.
  *
  * Two layers, because either alone has gaps:
@@ -10,23 +10,33 @@
  *      code-execution primitive), no extension loading, and at most one
  *      attached database: disk. These hold for every statement,
  *      the store's own included.
- *   2. admin_sandbox_authorize(), called by exec.c's authorizer while an
- *      operator's statement is prepared and run, refuses with a clear
- *      message what an operator has no need for: SQL functions outside an
+ *   2. admin_sandbox_authorizer(), the SQLite authorizer exec_sql.c installs
+ *      while an operator's statement is prepared and run, refuses with a
+ *      clear message what an operator has no need for: SQL functions outside an
  *      allow-list, pragmas outside a read-only allow-list, ATTACH, DETACH
  *      and virtual tables. admin_sandbox_statement() refuses VACUUM before
  *      SQLite sees it (SQLite does not authorize VACUUM itself; at run time
  *      it attaches its target file, which ATTACH's refusal would also stop,
  *      but with a message about ATTACH).
  *
- * Refusals set store->deny_reason and store->deny_access; exec.c answers
+ * Refusals set store->deny_reason and store->deny_access; exec_sql.c answers
  * them with MySQL's error 1227 (ER_SPECIFIC_ACCESS_DENIED_ERROR), SQLSTATE
  * 42000, "Access denied; <reason>". The store's own statements run without
- * the authorizer (exec.c installs it only around an operator's statement),
- * so they may use any pragma or function.
+ * the authorizer (exec_sql.c installs it only around an operator's
+ * statement), so they may use any pragma or function.
+ *
+ * The same authorizer also guards the layers, which is not about escaping:
+ * it refuses writes to runtime_* (they must show what is live, and LOAD of
+ * another module rebuilds the snapshot from them), to the stats, monitor and
+ * version tables, triggers on those, and dropping or altering any admin
+ * table. Those refusals set only deny_reason: an ordinary error (1105). It
+ * also notes the stats tables of main the statement reads (SQLITE_READ comes
+ * for every column read, and once with an empty column for count(*)), so
+ * exec_sql.c refreshes exactly those.
  */
 #include "admin/admin_int.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -34,7 +44,7 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* What operators use in SELECTs and UPDATEs: SQLite's core, date, JSON and
- * a few math functions, window functions, and exec.c's DATABASE(), USER()
+ * a few math functions, window functions, and exec_show.c's DATABASE(), USER()
  * and VERSION() for the mariadb client. Left out on purpose: zeroblob and
  * randomblob (a gigabyte for the asking), sqlite_compileoption_*, the FTS
  * auxiliary functions, and everything that touches files or native code. */
@@ -56,7 +66,7 @@ static const char *const allowed_functions[] = {
     "json", "json_array", "json_array_length", "json_extract", "json_insert", "json_object",
     "json_patch", "json_quote", "json_remove", "json_replace", "json_set", "json_type",
     "json_valid", "json_group_array", "json_group_object", "->", "->>",
-    /* exec.c's functions for MySQL clients */
+    /* exec_show.c's functions for MySQL clients */
     "database", "schema", "user", "current_user", "session_user", "system_user", "version"};
 
 /* Functions that reach files or native code. Some exist only in the sqlite3
@@ -137,7 +147,9 @@ int admin_sandbox_db(sqlite3 *db, char *errbuf, size_t errlen)
     return 0;
 }
 
-int admin_sandbox_authorize(struct admin_store *store, int action, const char *a1, const char *a2)
+/* The authorizer's part for SQL functions, pragmas, ATTACH, DETACH and
+ * virtual tables: what would leave SQLite. */
+static int authorize_escape(struct admin_store *store, int action, const char *a1, const char *a2)
 {
     switch (action) {
     case SQLITE_FUNCTION:
@@ -162,6 +174,102 @@ int admin_sandbox_authorize(struct admin_store *store, int action, const char *a
     case SQLITE_CREATE_VTABLE:
     case SQLITE_DROP_VTABLE:
         return deny(store, "virtual tables are not allowed on the admin interface");
+    default:
+        return SQLITE_OK;
+    }
+}
+
+/* The authorizer of operator statements. */
+
+/* Refuses what would break the layers rather than leave SQLite: answered as
+ * an ordinary error (1105), so deny_access stays false. */
+__attribute__((format(printf, 2, 3))) static int refuse(struct admin_store *store, const char *fmt,
+                                                        ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(store->deny_reason, sizeof(store->deny_reason), fmt, ap);
+    va_end(ap);
+    return SQLITE_DENY;
+}
+
+/* INSERT, UPDATE or DELETE on table: refused on the tables others write
+ * (the stats tables, whose rows are replaced at every read, the monitor log,
+ * the versions) and on runtime_*, which must show what is live. */
+static int authorize_write(struct admin_store *store, const char *table)
+{
+    bool runtime = false;
+
+    if (!table)
+        return SQLITE_OK;
+    if (admin_stats_table(table))
+        return refuse(store, "%s is read-only: it is computed when queried", table);
+    if (admin_monitor_table(table))
+        return refuse(store, "%s is read-only: the monitor writes it", table);
+    if (admin_versions_table(table))
+        return refuse(store,
+                      "%s is read-only: LOAD ... TO RUNTIME records versions, ROLLBACK restores "
+                      "them",
+                      table);
+    if (!admin_table_known(table, &runtime) || !runtime)
+        return SQLITE_OK;
+    return refuse(store, "%s is read-only: it shows the runtime; change %s and LOAD it TO RUNTIME",
+                  table, table + 8);
+}
+
+/* A trigger on the stats or monitor tables would fire on every refresh; one
+ * on the versions would let SQL change what is read-only. */
+static int authorize_trigger(struct admin_store *store, const char *table)
+{
+    if (!table ||
+        (!admin_stats_table(table) && !admin_monitor_table(table) && !admin_versions_table(table)))
+        return SQLITE_OK;
+    return refuse(store, "%s is %s and cannot have triggers", table,
+                  admin_versions_table(table) ? "written by LOAD only" : "computed when queried");
+}
+
+/* DROP TABLE or ALTER TABLE of any table admin code relies on. */
+static int authorize_drop(struct admin_store *store, const char *table)
+{
+    if (!table || (!admin_table_known(table, NULL) && !admin_stats_table(table) &&
+                   !admin_monitor_table(table) && !admin_versions_table(table)))
+        return SQLITE_OK;
+    return refuse(store, "%s is an admin table and cannot be dropped or altered", table);
+}
+
+int admin_sandbox_authorizer(void *arg, int action, const char *a1, const char *a2, const char *db,
+                             const char *trigger)
+{
+    struct admin_store *store = arg;
+
+    (void)trigger;
+    switch (action) {
+    case SQLITE_READ:
+        /* SQLite passes no schema for the count(*) case; main is the only
+         * schema with stats tables, so that can only be main or a temp table
+         * of the same name, and refreshing needlessly is harmless. */
+        if (a1 && (!db || strcmp(db, "main") == 0))
+            store->stats_read |= admin_stats_table(a1);
+        return SQLITE_OK;
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+        return authorize_write(store, a1);
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+        return authorize_trigger(store, a2);
+    case SQLITE_DROP_TABLE:
+        return authorize_drop(store, a1);
+    case SQLITE_ALTER_TABLE:
+        return authorize_drop(store, a2);
+    case SQLITE_FUNCTION:
+    case SQLITE_PRAGMA:
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_VTABLE:
+        return authorize_escape(store, action, a1, a2);
     default:
         return SQLITE_OK;
     }

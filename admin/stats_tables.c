@@ -18,7 +18,7 @@
  *   stats_mysql_commands_counters,  stats_proxy.c
  *   stats_mysql_processlist
  *
- * Flow: exec.c's authorizer sees, while an operator's statement is prepared,
+ * Flow: the authorizer (sandbox.c) sees, while an operator's statement is prepared,
  * which of these tables it reads (SQLITE_READ, so views and subqueries count
  * and a name inside a string literal does not); run_sql() then calls
  * admin_stats_refresh() for exactly those before the first step. A refresh
@@ -29,7 +29,7 @@
  *
  * Keeping real tables (rather than virtual tables) lets operators use all of
  * SQL on them, as on ProxySQL: WHERE, ORDER BY, joins, INSERT ... SELECT into
- * their own tables. Writes by operators are refused by exec.c's authorizer:
+ * their own tables. Writes by operators are refused by the authorizer (sandbox.c):
  * the rows would be replaced at the next read anyway.
  */
 #include "admin/admin_int.h"

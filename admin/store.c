@@ -26,7 +26,7 @@
  * Error messages quote the failing statement only up to its first string
  * literal, and SQLite messages that would echo a literal are redacted: a
  * literal may be a password (INSERT INTO mysql_users VALUES ('app','secret')).
- * exec.c uses the same helpers for the admin interface.
+ * exec*.c use the same helpers for the admin interface.
  */
 #include "admin/admin_int.h"
 #include "proxy/log.h"
@@ -357,57 +357,61 @@ static void remove_store_files(const char *path)
     free(name);
 }
 
-int admin_store_open(const char *datadir, const char *config_path, struct admin_store **out,
-                     char *errbuf, size_t errlen)
+/* Allocates a store whose file is datadir/sluice.db; nothing is opened. */
+static int store_new(const char *datadir, struct admin_store **out)
 {
-    struct admin_store *store = NULL;
-    struct stat st;
-    bool is_new = false;
-    int rc;
-
-    admin_set_error(errbuf, errlen, "%s", "");
-    if (!datadir || !*datadir || !out) {
-        admin_set_error(errbuf, errlen, "no datadir given");
-        return ADMIN_EINVAL;
-    }
-    rc = ensure_dir(datadir, errbuf, errlen);
-    if (rc != 0)
-        return rc;
-
-    rc = ADMIN_ENOMEM;
-    store = calloc(1, sizeof(*store));
-    if (!store)
-        goto out;
+    struct admin_store *store = calloc(1, sizeof(*store));
     size_t plen = strlen(datadir) + sizeof("/sluice.db");
-    store->path = malloc(plen);
-    if (!store->path)
-        goto out;
-    snprintf(store->path, plen, "%s/sluice.db", datadir);
 
-    /* An empty file counts as new: SQLite creates the file before the first
-     * commit, so a crash during the first start can leave one behind. */
-    if (stat(store->path, &st) != 0) {
-        if (errno != ENOENT) {
-            admin_set_error(errbuf, errlen, "cannot stat %s: %s", store->path, strerror(errno));
-            rc = ADMIN_EIO;
-            goto out;
-        }
-        is_new = true;
-    } else {
-        is_new = st.st_size == 0;
-        if (!is_new && (st.st_mode & 077))
-            log_warn("%s has mode %04o: group or others can read it, and it holds passwords "
-                     "(chmod 600 it)",
-                     store->path, (unsigned)(st.st_mode & 07777));
+    if (!store)
+        return ADMIN_ENOMEM;
+    store->path = malloc(plen);
+    if (!store->path) {
+        free(store);
+        return ADMIN_ENOMEM;
     }
+    snprintf(store->path, plen, "%s/sluice.db", datadir);
+    *out = store;
+    return 0;
+}
+
+/* Sets *is_new when the store file is missing or empty: SQLite creates the
+ * file before the first commit, so a crash during the first start can leave
+ * an empty one behind. Warns about a file others can read. */
+static int store_is_new(const char *path, bool *is_new, char *errbuf, size_t errlen)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT) {
+            admin_set_error(errbuf, errlen, "cannot stat %s: %s", path, strerror(errno));
+            return ADMIN_EIO;
+        }
+        *is_new = true;
+        return 0;
+    }
+    *is_new = st.st_size == 0;
+    if (!*is_new && (st.st_mode & 077))
+        log_warn("%s has mode %04o: group or others can read it, and it holds passwords "
+                 "(chmod 600 it)",
+                 path, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+/* Opens MEMORY, fills it (from the config script for a new store), attaches
+ * DISK and copies one into the other: a new store's MEMORY to DISK, an
+ * existing store's DISK to MEMORY. */
+static int store_fill(struct admin_store *store, const char *config_path, bool is_new, char *errbuf,
+                      size_t errlen)
+{
+    int rc;
 
     /* A private in-memory database: MEMORY is per process, as in ProxySQL. */
     if (sqlite3_open_v2(":memory:", &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         admin_set_error(errbuf, errlen, "cannot open the in-memory database: %s",
                         store->db ? sqlite3_errmsg(store->db) : "out of memory");
-        rc = ADMIN_EIO;
-        goto out;
+        return ADMIN_EIO;
     }
     rc = admin_sandbox_db(store->db, errbuf, errlen);
     if (rc == 0)
@@ -424,21 +428,42 @@ int admin_store_open(const char *datadir, const char *config_path, struct admin_
         rc = admin_layer_copy(store->db, ADMIN_MOD_ALL,
                               is_new ? ADMIN_LAYER_MEMORY : ADMIN_LAYER_DISK,
                               is_new ? ADMIN_LAYER_DISK : ADMIN_LAYER_MEMORY, NULL, errbuf, errlen);
-out:
-    if (rc != 0) {
-        if (store) {
-            sqlite3_close(store->db);
-            if (is_new)
-                remove_store_files(store->path);
-            free(store->path);
-            free(store);
-        }
-        if (rc == ADMIN_ENOMEM && errbuf && errlen && !*errbuf)
-            admin_set_error(errbuf, errlen, "out of memory opening the admin store");
-        return rc;
+    return rc;
+}
+
+int admin_store_open(const char *datadir, const char *config_path, struct admin_store **out,
+                     char *errbuf, size_t errlen)
+{
+    struct admin_store *store = NULL;
+    bool is_new = false;
+    int rc;
+
+    admin_set_error(errbuf, errlen, "%s", "");
+    if (!datadir || !*datadir || !out) {
+        admin_set_error(errbuf, errlen, "no datadir given");
+        return ADMIN_EINVAL;
     }
-    *out = store;
-    return 0;
+    rc = ensure_dir(datadir, errbuf, errlen);
+    if (rc == 0)
+        rc = store_new(datadir, &store);
+    if (rc == 0)
+        rc = store_is_new(store->path, &is_new, errbuf, errlen);
+    if (rc == 0)
+        rc = store_fill(store, config_path, is_new, errbuf, errlen);
+    if (rc == 0) {
+        *out = store;
+        return 0;
+    }
+    if (store) {
+        sqlite3_close(store->db);
+        if (is_new)
+            remove_store_files(store->path);
+        free(store->path);
+        free(store);
+    }
+    if (rc == ADMIN_ENOMEM && errbuf && errlen && !*errbuf)
+        admin_set_error(errbuf, errlen, "out of memory opening the admin store");
+    return rc;
 }
 
 void admin_store_close(struct admin_store *store)
