@@ -264,7 +264,8 @@ bool pool_others_wait(struct pool *p, const struct server *s);
 struct pool_waiter *pool_steal_waiter(struct pool *p, struct server *s);
 /* Locked: queues w on s or refuses it. Returns POOL_PENDING or
  * POOL_EOVERLOAD (w then still belongs to the caller). */
-int pool_queue_locked(struct pool *p, struct server *s, struct pool_waiter *w, int worker);
+int pool_queue_locked(struct pool *p, struct server *s, struct pool_waiter *w, int worker)
+    __attribute__((warn_unused_result));
 /* Frees the waiters still queued on s (pool_free). */
 void pool_queue_drop(struct server *s);
 /* Per-user limits: the check and the count ("locked"), and the return of a
