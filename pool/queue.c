@@ -378,9 +378,34 @@ void pool_inbox_post(struct pool *p, int worker, struct pool_conn *c, struct poo
     }
 }
 
+/* c arrived on worker: it belongs to worker from now on, and a connection
+ * that comes from another worker gets a poll handle on this loop (its old
+ * one was closed on the giver's). Before anything else, since whatever
+ * happens next (lent, offered, closed) runs here. Returns 0 or
+ * POOL_ECONNECT. */
+static int adopt(struct pool *p, int worker, struct pool_conn *c)
+{
+    c->worker = worker;
+    if (c->poll_inited)
+        return 0;
+    if (uv_poll_init_socket(p->workers[worker].loop, &c->poll, c->fd) != 0)
+        return POOL_ECONNECT;
+    c->poll_inited = true;
+    c->poll.data = c;
+    c->watch_events = 0;
+    return 0;
+}
+
 void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w)
 {
-    struct pool_worker *pw = &p->workers[worker];
+    if (adopt(p, worker, c) != 0) {
+        if (!w->cancelled)
+            w->cb(w->arg, NULL, POOL_ECONNECT, "cannot watch backend socket");
+        pool_waiter_free(w);
+        c->state = CONN_CLOSING;
+        pool_conn_free(c);
+        return;
+    }
     if (w->cancelled) {
         pool_waiter_free(w);
         pool_offer(c);
@@ -391,18 +416,6 @@ void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_w
         pool_reconnect_for(p, worker, c, w);
         return;
     }
-    if (!c->poll_inited) {
-        if (uv_poll_init_socket(pw->loop, &c->poll, c->fd) != 0) {
-            w->cb(w->arg, NULL, POOL_ECONNECT, "cannot watch backend socket");
-            pool_waiter_free(w);
-            c->state = CONN_CLOSING;
-            pool_conn_free(c);
-            return;
-        }
-        c->poll_inited = true;
-        c->watch_events = 0;
-    }
-    c->worker = worker;
     pool_lend_to(c, w);
 }
 
@@ -477,8 +490,12 @@ static void inbox_handle(struct pool *p, int worker, struct inbox_msg *m)
     if (m->conn && m->waiter) {
         pool_deliver(p, worker, m->conn, m->waiter);
     } else if (m->conn) {
-        m->conn->worker = worker;
-        pool_offer(m->conn);
+        if (adopt(p, worker, m->conn) == 0) {
+            pool_offer(m->conn);
+        } else {
+            m->conn->state = CONN_CLOSING;
+            pool_conn_free(m->conn);
+        }
     } else if (m->waiter->cancelled) {
         pool_waiter_free(m->waiter);
         pass_grant_on(p, m->server);

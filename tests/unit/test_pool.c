@@ -607,6 +607,47 @@ static void test_cross_worker_handover(void **state)
     close(sv[1]);
 }
 
+static void test_cancel_during_cross_worker_handover(void **state)
+{
+    (void)state;
+    struct pool_settings settings = {.connect_timeout_ms = 1000};
+    uv_loop_t loop0, loop1;
+    uv_loop_t *loops[] = {&loop0, &loop1};
+    struct pool_conn *got;
+    struct pool_waiter *w;
+    struct ready r1 = {0}, r0 = {0};
+    int sv[2];
+
+    assert_int_equal(uv_loop_init(&loop0), 0);
+    assert_int_equal(uv_loop_init(&loop1), 0);
+    struct pool *p = pool_new(&one_slot, 1, 2, &settings);
+    assert_non_null(p);
+    assert_int_equal(pool_worker_attach(p, 0, &loop0), 0);
+    assert_int_equal(pool_worker_attach(p, 1, &loop1), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct pool_conn *c = fake_conn(p, 0, 1, sv[0], "app");
+    assert_int_equal(pool_acquire(p, 1, 0, "app", "pw", false, 0, ready_cb, &r1, &got, &w), 0);
+    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r0, &got, &w),
+                     POOL_PENDING);
+
+    /* Cancelled while the connection is between the loops. */
+    pool_release(c, true);
+    pool_cancel(p, w);
+    RUN_UNTIL(loops, 2, stats_of(p, 0).idle == 1);
+    assert_int_equal(r0.calls, 0);
+    assert_int_equal(stats_of(p, 0).open, 1);
+    /* Kept where it arrived, watched from that loop: the server hanging up
+     * is noticed and the idle connection closes. */
+    assert_int_equal(c->worker, 0);
+    assert_int_equal(p->servers[0].idle[0].count, 1);
+    assert_true(c->poll_inited);
+    assert_ptr_equal(c->poll.loop, &loop0);
+    close(sv[1]);
+    RUN_UNTIL(loops, 2, stats_of(p, 0).open == 0);
+    teardown_pool(p, loops, 2);
+    close(sv[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_release_reuses_or_closes),
         cmocka_unit_test(test_cancel_during_delivery),
         cmocka_unit_test(test_cross_worker_handover),
+        cmocka_unit_test(test_cancel_during_cross_worker_handover),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
