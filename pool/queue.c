@@ -304,14 +304,17 @@ static struct pool_waiter *pop_for_slot_locked(struct server *s)
 }
 
 /* The head waiter connects in the slot, or a request of the hostgroup
- * queued at another server (the slot is reserved meanwhile). */
+ * queued at another server (the slot is reserved meanwhile). Not while s
+ * is shunned for connect errors: a request taken from a healthy server
+ * would only fail here, use up its reroute and reach its session as an
+ * error. */
 void pool_slot_freed(struct pool *p, struct server *s)
 {
     pthread_mutex_lock(&s->lock);
     s->open--;
     bool room = s->open < pool_server_cap(s) && !pool_server_offline(s);
     struct pool_waiter *w = room ? pop_for_slot_locked(s) : NULL;
-    bool steal = room && !w && pool_others_wait(p, s);
+    bool steal = room && !w && pool_server_usable(s, pool_now_ms()) && pool_others_wait(p, s);
     if (steal)
         s->open++;
     pthread_mutex_unlock(&s->lock);

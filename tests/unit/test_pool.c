@@ -313,6 +313,38 @@ static int refusing_port(int *fd)
     return ntohs(a.sin_port);
 }
 
+/*
+ * An established connection without a server. A real connect needs a
+ * MariaDB server, which unit tests do not have, so this builds the
+ * connection as connect_finish() leaves it, through pool_int.h: its socket
+ * is one end of a socketpair(), its uv_poll_t lives on worker's loop, it
+ * has no MYSQL handle (pool_conn_free() then skips mysql_close(), so the
+ * test closes the socket itself), and its slot is counted by hand as
+ * pool_start_connect()'s callers do. pool_offer() then puts it in play,
+ * idle on worker.
+ */
+static struct pool_conn *fake_conn(struct pool *p, size_t server, int worker, int fd,
+                                   const char *user)
+{
+    struct server *s = &p->servers[server];
+    struct pool_conn *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->pool = p;
+    c->server = s;
+    c->worker = worker;
+    c->state = CONN_CONNECTING;
+    c->fd = fd;
+    snprintf(c->user, sizeof(c->user), "%s", user);
+    assert_int_equal(uv_poll_init_socket(p->workers[worker].loop, &c->poll, fd), 0);
+    c->poll_inited = true;
+    c->poll.data = c;
+    pthread_mutex_lock(&s->lock);
+    s->open++;
+    pthread_mutex_unlock(&s->lock);
+    pool_offer(c);
+    return c;
+}
+
 static void test_connect_failure_shuns(void **state)
 {
     (void)state;
@@ -389,38 +421,6 @@ static void test_connect_failure_rerouted(void **state)
     teardown_pool(p, loops, 1);
     close(fd[0]);
     close(fd[1]);
-}
-
-/*
- * An established connection without a server. A real connect needs a
- * MariaDB server, which unit tests do not have, so this builds the
- * connection as connect_finish() leaves it, through pool_int.h: its socket
- * is one end of a socketpair(), its uv_poll_t lives on worker's loop, it
- * has no MYSQL handle (pool_conn_free() then skips mysql_close(), so the
- * test closes the socket itself), and its slot is counted by hand as
- * pool_start_connect()'s callers do. pool_offer() then puts it in play,
- * idle on worker.
- */
-static struct pool_conn *fake_conn(struct pool *p, size_t server, int worker, int fd,
-                                   const char *user)
-{
-    struct server *s = &p->servers[server];
-    struct pool_conn *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    c->pool = p;
-    c->server = s;
-    c->worker = worker;
-    c->state = CONN_CONNECTING;
-    c->fd = fd;
-    snprintf(c->user, sizeof(c->user), "%s", user);
-    assert_int_equal(uv_poll_init_socket(p->workers[worker].loop, &c->poll, fd), 0);
-    c->poll_inited = true;
-    c->poll.data = c;
-    pthread_mutex_lock(&s->lock);
-    s->open++;
-    pthread_mutex_unlock(&s->lock);
-    pool_offer(c);
-    return c;
 }
 
 /* One slot, so that a request waits while the connection is lent; nothing
@@ -648,6 +648,62 @@ static void test_cancel_during_cross_worker_handover(void **state)
     close(sv[0]);
 }
 
+/* A slot freed on a shunned server does not take a request queued at
+ * another server of the hostgroup: the request would fail there a second
+ * time and reach its session as an error. */
+static void test_shunned_server_takes_no_queued_request(void **state)
+{
+    (void)state;
+    int lfd;
+    struct pool_server_spec specs[] = {
+        {.hostgroup = 0,
+         .host = "127.0.0.1",
+         .max_connections = 1,
+         .weight = 1,
+         .status = POOL_SERVER_OFFLINE_SOFT},
+        {.hostgroup = 0, .host = "127.0.0.1", .port = 1, .max_connections = 1, .weight = 1},
+    };
+    specs[0].port = refusing_port(&lfd);
+    struct pool_settings settings = {
+        .connect_timeout_ms = 3000, .shun_on_failures = 1, .shun_recovery_ms = 60000};
+    uv_loop_t loop;
+    uv_loop_t *loops[] = {&loop};
+    struct pool_conn *got;
+    struct pool_waiter *w;
+    struct ready r = {0};
+    int sv[2];
+
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct pool *p = pool_new(specs, 2, 1, &settings);
+    assert_non_null(p);
+    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
+    /* The second server's only slot is lent (while the first is still out
+     * of service), so the request goes to the first, fails, shuns it, and
+     * queues at the second. */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct pool_conn *c = fake_conn(p, 1, 0, sv[0], "app");
+    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, NULL, &got, &w), 0);
+    specs[0].status = POOL_SERVER_ONLINE;
+    assert_int_equal(pool_update(p, specs, 2), 0);
+    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &got, &w),
+                     POOL_PENDING);
+    RUN_UNTIL(loops, 1, stats_of(p, 0).open == 0 || r.calls > 0);
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(stats_of(p, 0).created_err, 1);
+    assert_int_equal(stats_of(p, 0).status, POOL_SERVER_SHUNNED);
+    assert_int_equal(stats_of(p, 1).waiting, 1);
+    /* It gets the second server's connection when that returns. */
+    pool_release(c, true);
+    RUN_UNTIL(loops, 1, r.calls > 0);
+    assert_int_equal(r.err, 0);
+    assert_ptr_equal(r.conn, c);
+    pool_release(c, false);
+    teardown_pool(p, loops, 1);
+    close(lfd);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_max_latency),
         cmocka_unit_test(test_connect_failure_shuns),
         cmocka_unit_test(test_connect_failure_rerouted),
+        cmocka_unit_test(test_shunned_server_takes_no_queued_request),
         cmocka_unit_test(test_release_reuses_or_closes),
         cmocka_unit_test(test_cancel_during_delivery),
         cmocka_unit_test(test_cross_worker_handover),
