@@ -19,9 +19,11 @@
  * worker does the housekeeping (pool/maint.c: warm-up, idle timeout, age,
  * keep-alive pings, OFFLINE_HARD).
  *
- * Thread: every function except pool_new/pool_free is called on the thread
- * of the worker it names (or that owns the connection). Callbacks run on the
- * waiter's worker thread, from its loop, never inside pool_acquire.
+ * Threads: pool_new, pool_free, pool_update, pool_configure and the
+ * monitor's setters run on the main thread; pool_worker_attach before the
+ * worker's loop runs; every other function on the thread of the worker it
+ * names (or that owns the connection). Callbacks run on that worker's
+ * thread, from its loop, never inside a pool function (contracts below).
  */
 #ifndef SLUICE_POOL_POOL_H
 #define SLUICE_POOL_POOL_H
@@ -126,20 +128,51 @@ void pool_refuse_local_infile(struct st_mysql *m);
 /* Frees the pool; every worker must have detached. */
 void pool_free(struct pool *pool);
 
-/* Called on worker's thread before its loop runs: sets up its inbox. */
+/* Sets up worker's inbox and housekeeping timer on loop. Call it before
+ * loop runs, from any thread, as long as no thread runs loop yet (proxy_new
+ * calls it from the main thread before the worker threads start): libuv
+ * handles cannot be added to a loop that another thread is running.
+ * Returns 0, or POOL_ENOMEM when a handle cannot be initialised. */
 int pool_worker_attach(struct pool *pool, int worker, uv_loop_t *loop)
     __attribute__((warn_unused_result));
-/* Closes worker's idle connections and inbox handle (on its thread, loop
- * still running so close callbacks fire). */
+/* Closes worker's idle connections, timer and inbox. Requests of worker
+ * still pending never complete (their waiters are freed here or by
+ * pool_free), and connections on their way to it close. Call it on the thread that runs loop (from
+ * a callback, or after uv_run returned), then let loop run so the close callbacks fire. */
 void pool_worker_detach(struct pool *pool, int worker);
 
-/* conn is NULL when err < 0; errmsg then says why (valid during the call). */
+/*
+ * pool_ready_cb(arg, conn, err, errmsg): the end of a request for which
+ * pool_acquire returned POOL_PENDING.
+ *
+ * When: exactly once per such request, unless pool_cancel withdrew it
+ * first (then never). It runs on the thread of the worker that called
+ * pool_acquire, from that worker's loop (its inbox, a connect's poll or
+ * timer, a test-on-borrow ping), never synchronously inside pool_acquire
+ * nor inside any other pool call. A request still pending when its worker
+ * detaches never completes.
+ *
+ * Arguments:
+ *   conn    err == 0: the connection, lent to the callee, which owns it
+ *           until it gives it back with pool_release (exactly once).
+ *           err < 0: NULL.
+ *   err     0, POOL_ECONNECT (the connect failed on every server of the
+ *           hostgroup it was tried on) or POOL_ENOMEM.
+ *   errmsg  NULL on success; else why, valid during the call only.
+ *
+ * The waiter that pool_acquire returned is freed before the callback runs:
+ * the callee must forget it and never pass it to pool_cancel. The callee
+ * may call any pool function of its worker: pool_conn_watch and
+ * pool_release on conn, pool_acquire again (a retry after an error).
+ */
 typedef void (*pool_ready_cb)(void *arg, struct pool_conn *conn, int err, const char *errmsg);
 
-/* Borrows a connection to a server of hostgroup for user. Returns 0 with
- * *out set when an idle connection was ready; POOL_PENDING with *waiter set
- * when cb will fire later (on this worker); a negative POOL_E* when the
- * hostgroup has no usable server or fails fast. user and password are
+/* Borrows a connection to a server of hostgroup for user, on worker (its
+ * thread; attached). Returns 0 with *out set when an idle connection was
+ * ready (lent at once, cb never fires); POOL_PENDING with *waiter set when
+ * cb will fire later (see pool_ready_cb), waiter then being the handle for
+ * pool_cancel; POOL_ENOSERVER when the hostgroup has no usable server,
+ * POOL_EOVERLOAD when it fails fast, POOL_ENOMEM. user and password are
  * copied. user_limit > 0 caps the connections user holds at once on one
  * server: beyond it the request waits even if the server has room, and
  * queued requests of users under their limit are served first. */
@@ -148,18 +181,49 @@ int pool_acquire(struct pool *pool, int worker, int hostgroup, const char *user,
                  struct pool_conn **out, struct pool_waiter **waiter)
     __attribute__((warn_unused_result));
 
-/* Withdraws a pending request (deadline passed, client gone). The callback
- * will not fire afterwards. Worker thread of the waiter. */
+/* Withdraws a pending request (deadline passed, client gone): its callback
+ * will not fire, and a connection already on its way to it (or connecting
+ * for it) goes idle or to the next request instead. Only before the
+ * callback has fired: waiter is freed by then. Worker thread of the
+ * waiter. */
 void pool_cancel(struct pool *pool, struct pool_waiter *waiter);
 
-/* Returns conn. reusable=false closes it (it may be in an unknown state). */
+/* Returns conn, which the caller must not use afterwards. reusable=true
+ * hands it to a queued request or keeps it idle; reusable=false closes it
+ * (it may be in an unknown state). Worker thread of the conn; allowed
+ * inside pool_io_cb and pool_ready_cb. */
 void pool_release(struct pool_conn *conn, bool reusable);
 
 int pool_conn_fd(const struct pool_conn *conn);
-/* I/O readiness of a lent connection. The pool owns the uv_poll_t; the
- * borrower says which events it wants and who to call. The poll handle is
- * restarted only when the events change, so a borrow or a release costs no
- * epoll_ctl when the events stay the same. Worker thread of the conn. */
+/*
+ * I/O readiness of a lent connection: pool_conn_watch(conn, events, cb,
+ * arg) makes the pool call cb(arg, status, events) when conn's socket is
+ * ready. The pool owns the uv_poll_t; the borrower says which events it
+ * wants (UV_READABLE, UV_WRITABLE, UV_PRIORITIZED; 0 stops watching) and
+ * who to call. The poll handle is restarted only when the events change,
+ * so a borrow or a release costs no epoll_ctl when the events stay the
+ * same. A fresh borrow keeps the events its last holder left but has no
+ * callback (readiness is ignored) until the borrower sets one.
+ * Worker thread of the conn; the change applies to the next readiness.
+ *
+ * pool_io_cb(arg, status, events):
+ *   status  0, or a negative libuv error (UV_EBADF, ...) from the poll:
+ *           the connection is then broken, to be released with
+ *           reusable=false.
+ *   events  the ready subset of the watched events (libuv's uv_poll_cb
+ *           mask); may be 0 when status < 0.
+ *
+ * When: only while conn is lent (from its lend to pool_release), on the
+ * thread of conn's worker, from its loop, never inside a pool function.
+ *
+ * The callee may read and write pool_conn_fd(conn), call pool_conn_watch
+ * on conn to change its events or callback, and call pool_release(conn).
+ * After pool_release conn is no longer the callee's: it must not be used
+ * again, not even for pool_conn_watch (it may be lent to another session
+ * by the time the callee returns to its loop, or, at shutdown, freed), and
+ * cb is not called again for this borrow. The callee may also call
+ * pool_acquire and pool_cancel for other requests.
+ */
 typedef void (*pool_io_cb)(void *arg, int status, int events);
 void pool_conn_watch(struct pool_conn *conn, int events, pool_io_cb cb, void *arg);
 void *pool_conn_userdata(const struct pool_conn *conn);

@@ -1,8 +1,11 @@
 /*
- * Private declarations shared by the files of pool/: pool.c (borrowing,
- * returning, connecting, hand-over), maint.c (the per-worker tick: warm-up,
- * idle timeout, maximum age, keep-alive pings, OFFLINE_HARD) and stats.c
- * (the last minute of figures per server).
+ * Private declarations shared by the files of pool/: pool.c (creation,
+ * workers, accessors), servers.c (server list, states, shunning, stats),
+ * lend.c (acquire, release, choice of a server), queue.c (waiters and the
+ * inbox hand-over), conn.c (connect and close), maint.c (the per-worker
+ * tick: warm-up, idle timeout, maximum age, keep-alive pings, OFFLINE_HARD)
+ * and stats.c (the last minute of figures per server). Unit tests include
+ * it to build and inspect pool objects directly.
  */
 #ifndef SLUICE_POOL_INT_H
 #define SLUICE_POOL_INT_H
@@ -204,22 +207,102 @@ struct pool {
 /* pool.c */
 uint64_t pool_now_ms(void);
 uint64_t pool_now_us(void);
+/* Loads one figure of pool->settings (pool_configure stores them). */
 int pool_setting(const int *field);
-bool pool_server_usable(const struct server *s, uint64_t now_ms);
+/* xorshift draw below bound (0 when bound is 0); worker thread of pw. */
 uint64_t pool_random(struct pool_worker *pw, uint64_t bound);
 void pool_clist_push(struct conn_list *l, struct pool_conn *c);
 void pool_clist_push_head(struct conn_list *l, struct pool_conn *c);
 void pool_clist_remove(struct conn_list *l, struct pool_conn *c);
-void pool_conn_close(struct pool_conn *c);
+
+/* servers.c */
+int pool_server_cap(const struct server *s);
+/* Takes new work: ONLINE and not shunned for connect errors. */
+bool pool_server_usable(const struct server *s, uint64_t now_ms);
+/* Configured out of service (not merely shunned): its connections close. */
+bool pool_server_offline(const struct server *s);
+/* Returns 0 or POOL_ENOMEM; either way pool_server_destroy undoes it. */
+int pool_server_init(struct pool *p, struct server *s, const struct pool_server_spec *spec)
+    __attribute__((warn_unused_result));
+void pool_server_destroy(struct server *s);
+/* The result of a connect to s (lock taken inside): counts it; errors in a
+ * row shun s (pw: the worker whose random jitter delays its warm-up). */
+void pool_server_connect_ok(struct server *s, bool warmup, uint64_t now_ms);
+void pool_server_connect_failed(struct server *s, struct pool_worker *pw, bool warmup,
+                                uint64_t now_ms);
+
+/* lend.c */
+/* Lends c to w's borrower: frees w, then calls its callback. */
+void pool_lend_to(struct pool_conn *c, struct pool_waiter *w);
+/* Gives an idle connection to a waiter, or keeps it idle on its worker. */
 void pool_offer(struct pool_conn *c);
 /* Returns a connection that passed its keep-alive ping to the cold end of
  * its worker's idle list, keeping its idle time (or hands it to a waiter). */
 void pool_offer_after_ping(struct pool_conn *c);
-void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
+/* Closes c and connects for w in its slot (wrong account, failed
+ * test-on-borrow). Worker thread of w. */
 void pool_reconnect_for(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
-void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
+/* After a connect error to failed: tries w on another server of its
+ * hostgroup, once per server. Worker thread of w. Returns false when none
+ * is left (w is then still the caller's). */
+bool pool_reroute(struct pool *p, int worker, struct pool_waiter *w, struct server *failed);
+
+/* queue.c. "Locked" functions run under s->lock. */
+struct pool_waiter *pool_waiter_new(struct server *s, int worker, const char *user,
+                                    const char *password, bool found_rows, int user_limit,
+                                    pool_ready_cb cb, void *arg);
 /* Frees a waiter that did not get a connection, giving back its user slot. */
 void pool_waiter_free(struct pool_waiter *w);
+/* Locked: the head waiter allowed to take a connection now (first come,
+ * first served, except that a user at its own limit lets others pass),
+ * taken out of the queue with its user slot counted; or NULL. */
+struct pool_waiter *pool_waiter_pop(struct server *s);
+/* Whether another server of s's hostgroup has requests waiting. */
+bool pool_others_wait(struct pool *p, const struct server *s);
+/* A request queued at another server of s's hostgroup, moved to s, or NULL.
+ * Locks one server at a time; call without s's lock. */
+struct pool_waiter *pool_steal_waiter(struct pool *p, struct server *s);
+/* Locked: queues w on s or refuses it. Returns POOL_PENDING or
+ * POOL_EOVERLOAD (w then still belongs to the caller). */
+int pool_queue_locked(struct pool *p, struct server *s, struct pool_waiter *w, int worker)
+    __attribute__((warn_unused_result));
+/* Frees the waiters still queued on s (pool_free). */
+void pool_queue_drop(struct server *s);
+/* Per-user limits: the check and the count ("locked"), and the return of a
+ * slot with or without the lock held. */
+bool pool_user_under_limit(struct server *s, const char *user, int limit);
+void pool_user_take(struct server *s, struct pool_waiter *w);
+void pool_user_put_locked(struct server *s, const char *user);
+void pool_user_give_back(struct server *s, const char *user);
+/* A connection of s closed: its slot goes to a waiter of s or of the
+ * hostgroup, or is freed. */
+void pool_slot_freed(struct pool *p, struct server *s);
+/* Lets queued requests of s use slots that a larger cap or a return to
+ * service opened. */
+void pool_grant_free_slots(struct pool *p, struct server *s);
+/* Sends (c, w) to worker's inbox: c NULL is a grant to connect for w in a
+ * slot counted on s; w NULL means adopt c as idle. When the worker has
+ * detached, c is freed, w freed, the slot given back. Any thread. */
+void pool_inbox_post(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w,
+                     struct server *s);
+void pool_inbox_cb(uv_async_t *h);
+/* Detaches worker's inbox and drops what it held (pool_worker_detach). */
+void pool_inbox_discard(struct pool *p, int worker);
+/* Sends c to waiter w (popped from the FIFO), on w's worker. */
+void pool_give_to(struct pool_conn *c, struct pool_waiter *w);
+/* Lends c, arrived on worker, to w; a cancelled w's connection is offered
+ * on. Worker thread of w. */
+void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
+
+/* conn.c */
+/* Opens a connection to s in a slot already counted in s->open: for w, or
+ * for warm-up (w NULL) as the warm-up user. Worker thread. */
+void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
+/* Closes c's handles, then frees it from their close callbacks and gives
+ * its slot on (c must be off every list). Worker thread of c. */
+void pool_conn_close(struct pool_conn *c);
+/* Frees c at once (no handle of c open) and gives its slot on. */
+void pool_conn_free(struct pool_conn *c);
 
 /* maint.c */
 void pool_tick_cb(uv_timer_t *t);
