@@ -19,6 +19,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Indexes of type_names. */
 enum cmd_type {
@@ -392,4 +393,50 @@ void cmdstats_sum(struct proxy *p, struct admin_command_stats *out)
                 o->cnt[b] += __atomic_load_n(&c->buckets[b], __ATOMIC_RELAXED);
         }
     }
+}
+
+/* Adds the statement to the worker's digest statistics
+ * (stats_mysql_query_digest) under hostgroup hg (-1: answered from the
+ * query cache, as ProxySQL shows it). */
+void cmdstats_record_digest(struct session *s, int hg)
+{
+    struct worker *w = s->worker;
+    const char *text;
+    size_t len;
+    uint64_t known = 0; /* the hash, when routing or an earlier execute computed it */
+    if (s->cmd == CODEC_COM_QUERY) {
+        text = (const char *)s->in.data + 5;
+        len = codec_u24(s->in.data);
+        len = len ? len - 1 : 0;
+        known = s->digest_hash;
+    } else if (s->cmd == CODEC_COM_STMT_EXECUTE && s->cur_stmt) {
+        text = s->cur_stmt->sql;
+        len = s->cur_stmt->sql_len;
+        known = s->cur_stmt->digest;
+    } else {
+        return;
+    }
+    if (!w->digest_stats)
+        return;
+    struct router_digest_sample sample = {
+        .hostgroup = hg,
+        .schema = s->schema,
+        .user = s->username,
+        .digest = known,
+        .elapsed_us = (proxy_now_ns() - s->started_ns) / 1000u,
+        .rows_affected = s->resp.rows_affected,
+        .rows_sent = s->resp.rows_sent,
+        .now = (int64_t)time(NULL),
+    };
+    /* One digest pass per statement at most: the text is needed only the
+     * first time a key is seen. */
+    if (known && router_digest_stats_record_known(w->digest_stats, &sample))
+        return;
+    /* The bound routing used too, so that a hash from routing is this one. */
+    sample.text_len = router_digest(text, len, w->digest_text, sizeof(w->digest_text),
+                                    (size_t)s->cfg->digest_max_len, &sample.digest);
+    sample.digest_text = w->digest_text;
+    if (s->cmd == CODEC_COM_STMT_EXECUTE)
+        s->cur_stmt->digest = sample.digest;
+    router_digest_stats_record(w->digest_stats, &sample);
 }

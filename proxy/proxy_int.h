@@ -88,6 +88,7 @@ struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, siz
 void bstmt_unlink(struct backend *be, struct bstmt *b);
 void bstmt_push_front(struct backend *be, struct bstmt *b);
 void bstmt_free(struct bstmt *b);
+void bstmt_prepared(struct session *s);
 
 /* ------------------------------------------------------------ sessions */
 
@@ -575,6 +576,9 @@ uint64_t cmdstats_bucket_bound_us(int bucket);
 /* Counts the session's COM_QUERY or COM_STMT_EXECUTE that ends at now_ns;
  * other commands are ignored. Worker thread, no lock. */
 void cmdstats_record(struct session *s, uint64_t now_ns);
+/* Counts the statement in flight in the worker's digest stats, as run on
+ * hostgroup hg (-1: answered from the query cache). Worker thread. */
+void cmdstats_record_digest(struct session *s, int hg);
 /* Sums every worker's counters into out[CMD_TYPES]. Any thread. */
 void cmdstats_sum(struct proxy *p, struct admin_command_stats *out);
 
@@ -593,6 +597,11 @@ int processlist_collect(struct proxy *p, struct admin_process **out, size_t *n);
  * secrets masked (router_mask_secrets()), cut back to a whole UTF-8
  * character, NUL-terminated. Returns the length. */
 size_t processlist_info(const char *q, size_t len, char *out, size_t outlen);
+
+/* route.c: routes the session's COM_QUERY through the rules. Returns false
+ * when the statement was answered here (rule error, OK message, cache hit,
+ * SELECT @@last_gtid) and the command is done. */
+bool route_query(struct session *s);
 
 /* backend.c */
 void backend_begin(struct session *s);
