@@ -396,8 +396,12 @@ cmd_start() {
         mktemp -d /tmp/fleet-sock.XXXXXX >"$DIR/sockdir"
     fi
 
-    # One initialised datadir, copied for every node.
+    # One initialised datadir, copied for every node. Its own tmpdir: the bootstrap
+    # server names its temporary tables after its pid and thread, so two fleets starting
+    # at once on one machine could trip over each other's files in /tmp.
+    mkdir -p "$DIR/install-tmp"
     if ! "$INSTALL_DB" --no-defaults --datadir="$DIR/template" --user=root \
+        --tmpdir="$DIR/install-tmp" \
         --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
         --innodb-buffer-pool-size=64M --innodb-log-file-size=48M --performance-schema=OFF \
         >"$DIR/install-db.log" 2>&1; then

@@ -33,6 +33,16 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS for pid %d" % pid)
 
 
+def asan_slack_kib(target):
+    """What AddressSanitizer adds to RSS: it keeps freed memory in its quarantine (up to
+    256 MiB) to catch use after free, so a workload that allocates and frees a lot looks as
+    if it grew. The bounds below hold for the normal build; under ASan they get this much
+    more, and the sanitizer's own checks are the point of that run."""
+    r = subprocess.run(["ldd", target.proc.args[0]], stdout=subprocess.PIPE,
+                       universal_newlines=True)
+    return 320 * 1024 if "libasan" in r.stdout else 0
+
+
 def raise_fd_limit(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n:
@@ -95,7 +105,8 @@ def test_pre_auth_flood_keeps_memory_bounded_and_serves_others(sluice):
           % (sent[0] / 1048576.0, before, peak, served))
     assert served >= 10
     # Before the bound, four such clients took RSS from 9 MiB to 2 GiB in 8 s.
-    assert peak - before < 32 * 1024, "RSS grew by %d KiB under the flood" % (peak - before)
+    assert peak - before < 32 * 1024 + asan_slack_kib(target), \
+        "RSS grew by %d KiB under the flood" % (peak - before)
 
 
 def test_login_message_over_the_bound_is_refused(sluice):
@@ -671,7 +682,7 @@ def test_backend_write_queue_is_bounded_when_the_server_stops_reading(sluice, tm
             peak = max(peak, rss_kib(target.proc.pid))
             time.sleep(0.1)
         print("\nstalled LOAD DATA: RSS %d KiB before, peak %d KiB" % (before, peak))
-        assert peak - before < 16 * 1024
+        assert peak - before < 16 * 1024 + asan_slack_kib(target)
         assert ordinary_admin_answers(target)
     finally:
         stalled.set()
@@ -715,7 +726,7 @@ def test_busy_session_stops_reading_its_client(sluice):
             time.sleep(0.05)
         print("\nbusy session: %d KiB of a 16 MiB message sent while the statement ran; "
               "RSS %d KiB before, peak %d KiB" % (sent[0] // 1024, before, peak))
-        assert peak - before < 4 * 1024
+        assert peak - before < 4 * 1024 + asan_slack_kib(target)
         assert sender.is_alive(), "the whole message was taken while the statement ran"
         _, first = mysqlwire.read_packet(c.sock)  # the SLEEP's result still arrives
         assert first[:1] == b"\x01"
