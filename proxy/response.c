@@ -667,10 +667,10 @@ int response_parse(struct session *s)
     struct resp *r = &s->resp;
     while (r->st != RS_DONE && r->st != RS_INFILE) {
         size_t avail = be->rbuf.len - be->rpos;
+        if (avail == 0)
+            return 0; /* (and an empty buffer may have no memory: no NULL + 0) */
         uint8_t *p = be->rbuf.data + be->rpos;
         if (r->pkt_left) {
-            if (avail == 0)
-                return 0;
             if (stream_payload(s, p, avail) != 0)
                 return -1;
             continue;
