@@ -4,7 +4,9 @@
  *   health  connect check (a fresh connection, closed again) every
  *           connect interval; ping on a kept connection every ping
  *           interval (reconnecting first when it was lost: that connect
- *           is part of the ping and bounded by the ping timeout)
+ *           is part of the ping and bounded by the ping timeout); the
+ *           liveness probe, the same ping with its own short interval and
+ *           timeout, on the same connection
  *   repl    read_only (SELECT @@global.read_only) and replication lag
  *           (SHOW SLAVE STATUS) on a kept connection, when the main
  *           thread asked for them (check_read_only / check_lag)
@@ -261,19 +263,22 @@ static void check_connect(struct mon_target *t, const struct mon_settings *st)
     end(t->m, &r);
 }
 
-static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
+/* The ping check (MON_PING) or the liveness probe (MON_LIVENESS): COM_PING
+ * on the kept connection within timeout_ms, connecting first if needed. */
+static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQL **my,
+                       enum mon_kind kind, int timeout_ms)
 {
     struct mon_result r;
-    begin(&r, t, MON_PING);
+    begin(&r, t, kind);
     int64_t t0 = mon_now_ms();
-    if (ensure(my, t, st, st->ping_timeout_ms, &r)) {
-        int64_t left = st->ping_timeout_ms - (mon_now_ms() - t0);
+    if (ensure(my, t, st, timeout_ms, &r)) {
+        int64_t left = timeout_ms - (mon_now_ms() - t0);
         r.ok = ping(*my, mon_now_ms() + (left > 1 ? left : 1));
         if (!r.ok) {
             if (mysql_errno(*my))
                 snprintf(r.error, sizeof(r.error), "%u: %s", mysql_errno(*my), mysql_error(*my));
             else
-                snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->ping_timeout_ms);
+                snprintf(r.error, sizeof(r.error), "timeout after %d ms", timeout_ms);
             drop(my);
         }
     }
@@ -400,16 +405,34 @@ static bool sleep_until(struct mon_target *t, int64_t due_ms)
     return go;
 }
 
+/* The earliest of the health thread's due times (liveness: when on). */
+static int64_t health_due(const struct mon_settings *st, int64_t next_connect, int64_t next_ping,
+                          int64_t next_live)
+{
+    int64_t due = next_connect < next_ping ? next_connect : next_ping;
+    if (st->liveness_interval_ms > 0 && next_live < due)
+        due = next_live;
+    return due;
+}
+
+/* Due times shrink with new, shorter intervals. */
+static void clamp_due(int64_t *next, int interval_ms)
+{
+    int64_t latest = mon_now_ms() + interval_ms;
+    if (*next > latest)
+        *next = latest;
+}
+
 static void *health_main(void *arg)
 {
     struct mon_target *t = arg;
     struct mon_settings st;
     MYSQL *my = NULL;
-    int64_t next_connect = 0, next_ping = 0;
+    int64_t next_connect = 0, next_ping = 0, next_live = 0;
 
     mysql_thread_init();
     copy_settings(t->m, &st);
-    while (sleep_until(t, next_connect < next_ping ? next_connect : next_ping)) {
+    while (sleep_until(t, health_due(&st, next_connect, next_ping, next_live))) {
         copy_settings(t->m, &st);
         int64_t now = mon_now_ms();
         if (now >= next_connect) {
@@ -418,14 +441,21 @@ static void *health_main(void *arg)
         }
         now = mon_now_ms();
         if (now >= next_ping) {
-            check_ping(t, &st, &my);
+            check_ping(t, &st, &my, MON_PING, st.ping_timeout_ms);
             next_ping = now + st.ping_interval_ms;
+            /* That ping told as much as a probe would. */
+            if (next_live < now + st.liveness_interval_ms)
+                next_live = now + st.liveness_interval_ms;
         }
-        /* Intervals may have shrunk with new settings. */
-        if (next_connect > mon_now_ms() + st.connect_interval_ms)
-            next_connect = mon_now_ms() + st.connect_interval_ms;
-        if (next_ping > mon_now_ms() + st.ping_interval_ms)
-            next_ping = mon_now_ms() + st.ping_interval_ms;
+        now = mon_now_ms();
+        if (st.liveness_interval_ms > 0 && now >= next_live) {
+            check_ping(t, &st, &my, MON_LIVENESS, st.liveness_timeout_ms);
+            next_live = now + st.liveness_interval_ms;
+        }
+        clamp_due(&next_connect, st.connect_interval_ms);
+        clamp_due(&next_ping, st.ping_interval_ms);
+        if (st.liveness_interval_ms > 0)
+            clamp_due(&next_live, st.liveness_interval_ms);
     }
     drop(&my);
     mysql_thread_end();

@@ -3,12 +3,12 @@
  * taken from them (ProxySQL's monitor module).
  *
  * Checks run on threads of their own, two per server (host:port): one for
- * connect and ping, one for read_only and replication lag, so a hung
- * server delays only its own checks and a slow read_only check never holds
- * up the ping that detects the hang. Every network wait is bounded by the
- * check's mysql-monitor_*_timeout (milliseconds: the checks use
- * Connector/C's non-blocking API with poll(), whose timeouts, unlike
- * MYSQL_OPT_*_TIMEOUT, are not whole seconds).
+ * connect, ping and the liveness probe, one for read_only and replication
+ * lag, so a hung server delays only its own checks and a slow read_only
+ * check never holds up the ping that detects the hang. Every network wait
+ * is bounded by the check's mysql-monitor_*_timeout (milliseconds: the
+ * checks use Connector/C's non-blocking API with poll(), whose timeouts,
+ * unlike MYSQL_OPT_*_TIMEOUT, are not whole seconds).
  *
  * Results reach the main loop through a uv_async_t. There the monitor
  * appends them to the admin log tables (mysql_server_*_log, pruned to
@@ -20,12 +20,16 @@
  *   - ping: mysql-monitor_ping_max_failures failures in a row shun it; a
  *     good ping once shun_recovery_time_sec passed since the last failure
  *     brings it back;
+ *   - liveness (liveness.c): every check counts; a connect or COM_PING
+ *     without an answer is a failure, and mysql-monitor_liveness_max_failures
+ *     in a row (with the 500 ms liveness probe: 1.5-2 s of silence) shun
+ *     it as frozen or down; as many answers bring it back;
  *   - lag (servers outside writer hostgroups with max_replication_lag > 0):
  *     over max_replication_lag (or unknown because replication stopped)
  *     shuns it, back at max_replication_lag/2 or less; in between its
  *     weight shrinks linearly to 10%.
- * The pool gets OFFLINE_HARD for a ping shun (its lent connections break,
- * as ProxySQL kills them) and SHUNNED for a lag shun (running statements
+ * The pool gets OFFLINE_HARD for a ping or liveness shun (its lent
+ * connections break, as ProxySQL kills them) and SHUNNED for a lag shun (running statements
  * finish); both show as SHUNNED.
  * A server configured OFFLINE_SOFT/OFFLINE_HARD stays so. One configured
  * SHUNNED is treated as ONLINE under watch, because runtime_mysql_servers

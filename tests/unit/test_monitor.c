@@ -190,6 +190,139 @@ static void test_disabled_uses_config(void **state)
     assert_int_equal(n, 3);
 }
 
+/* The pure liveness rule: max_failures unanswered checks in a row shun, as
+ * many answers in a row bring the server back; one answer ends a streak. */
+static void test_liveness_shun_and_back(void **state)
+{
+    (void)state;
+    struct mon_liveness l = {0};
+    assert_int_equal(mon_liveness_note(&l, false, 1000, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, false, 1500, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, true, 1600, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(l.failures, 0); /* slow for a moment is not frozen */
+    assert_int_equal(mon_liveness_note(&l, false, 2000, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, false, 2500, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, false, 3000, 3, 10000), MON_LIVE_SHUN);
+    assert_true(l.shunned);
+    assert_false(l.damped); /* never back before: no flapping */
+    assert_int_equal(mon_liveness_note(&l, false, 3500, 3, 10000), MON_LIVE_SAME);
+    /* Resumed: back after three answers in a row, not after the first, and
+     * without waiting out the 10 s recovery time. */
+    assert_int_equal(mon_liveness_note(&l, true, 4000, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, true, 4500, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, false, 5000, 3, 10000), MON_LIVE_SAME);
+    assert_true(l.shunned);
+    assert_int_equal(mon_liveness_note(&l, true, 5500, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, true, 6000, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, true, 6500, 3, 10000), MON_LIVE_BACK);
+    assert_false(l.shunned);
+    assert_int_equal(mon_liveness_note(&l, true, 7000, 3, 10000), MON_LIVE_SAME);
+    /* max_failures 1: the first silence shuns, the first answer is enough. */
+    struct mon_liveness one = {0};
+    assert_int_equal(mon_liveness_note(&one, false, 100, 1, 0), MON_LIVE_SHUN);
+    assert_int_equal(mon_liveness_note(&one, true, 200, 1, 0), MON_LIVE_BACK);
+}
+
+/* A server shunned again within the recovery time of coming back flaps: it
+ * stays out until the recovery time passed since its last failure. */
+static void test_liveness_flapping_waits(void **state)
+{
+    (void)state;
+    struct mon_liveness l = {0};
+    for (int i = 0; i < 3; i++)
+        (void)mon_liveness_note(&l, false, 1000 + i * 500, 3, 10000);
+    for (int i = 0; i < 3; i++)
+        (void)mon_liveness_note(&l, true, 3000 + i * 500, 3, 10000);
+    assert_false(l.shunned); /* back at 4000 */
+    for (int i = 0; i < 2; i++)
+        (void)mon_liveness_note(&l, false, 5000 + i * 500, 3, 10000);
+    assert_int_equal(mon_liveness_note(&l, false, 6000, 3, 10000), MON_LIVE_SHUN);
+    assert_true(l.damped);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(mon_liveness_note(&l, true, 6500 + i * 500, 3, 10000), MON_LIVE_SAME);
+    assert_int_equal(mon_liveness_note(&l, true, 16000, 3, 10000), MON_LIVE_BACK);
+    /* Shunned long after coming back: prompt again. */
+    for (int i = 0; i < 3; i++)
+        (void)mon_liveness_note(&l, false, 40000 + i * 500, 3, 10000);
+    assert_true(l.shunned);
+    assert_false(l.damped);
+}
+
+/* Which results count: connect and COM_PING checks by whether the server
+ * answered; read_only and lag queries only when they got an answer. */
+static void test_result_answered(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        enum mon_kind kind;
+        bool ok, alive, not_replica;
+        int want;
+    } cases[] = {
+        /* A table reads best one case a line. */
+        /* clang-format off */
+        {MON_LIVENESS,  true,  true,  false,  1},
+        {MON_LIVENESS,  false, false, false,  0},
+        {MON_PING,      true,  true,  false,  1},
+        {MON_PING,      false, false, false,  0},
+        {MON_CONNECT,   false, true,  false,  1}, /* 1040 Too many connections: it is up */
+        {MON_CONNECT,   false, false, false,  0},
+        {MON_READ_ONLY, true,  false, false,  1},
+        {MON_READ_ONLY, false, false, false, -1}, /* a query may wait on a lock */
+        {MON_LAG,       true,  false, false,  1},
+        {MON_LAG,       false, false, true,   1}, /* empty SHOW SLAVE STATUS: an answer */
+        {MON_LAG,       false, false, false, -1},
+        /* clang-format on */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mon_result r = {.t = &fx->t[1],
+                               .kind = cases[i].kind,
+                               .ok = cases[i].ok,
+                               .alive = cases[i].alive,
+                               .not_replica = cases[i].not_replica};
+        assert_int_equal(mon_result_answered(&r), cases[i].want);
+    }
+}
+
+static void feed_live(struct fixture *fx, int port, enum mon_kind kind, bool answered)
+{
+    /* value 1: read_only=1 keeps a replica in the reader hostgroup. */
+    struct mon_result r = {
+        .t = &fx->t[port - 1], .kind = kind, .ok = answered, .alive = answered, .value = 1};
+    mon_result_apply(&fx->m, &r);
+}
+
+/* Through mon_result_apply: every kind of check feeds liveness, and a
+ * liveness shun is a SHUNNED server (OFFLINE_HARD to the pool). */
+static void test_liveness_from_every_check(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    fx->cfg.monitor_liveness_interval_ms = 500;
+    fx->cfg.monitor_liveness_max_failures = 3;
+    fx->cfg.monitor_ping_max_failures = 100; /* the ping rule stays out of this */
+    feed_live(fx, 2, MON_LIVENESS, false);
+    feed_live(fx, 2, MON_PING, false);
+    feed_live(fx, 2, MON_READ_ONLY, false); /* a failed query tells nothing */
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    feed_live(fx, 2, MON_CONNECT, false);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    assert_false(fx->t[1].ping_shunned);
+    /* Only the frozen server. */
+    assert_int_equal(row(fx, 1, 3, &n)->status, ADMIN_SERVER_ONLINE);
+    assert_int_equal(row(fx, 0, 1, &n)->status, ADMIN_SERVER_ONLINE);
+    /* Answers of any check count toward coming back. */
+    feed_live(fx, 2, MON_LIVENESS, true);
+    feed_live(fx, 2, MON_READ_ONLY, true);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_SHUNNED);
+    feed_live(fx, 2, MON_LIVENESS, true);
+    assert_int_equal(row(fx, 1, 2, &n)->status, ADMIN_SERVER_ONLINE);
+    /* Liveness off (interval 0): unanswered checks shun nothing here. */
+    fx->cfg.monitor_liveness_interval_ms = 0;
+    for (int i = 0; i < 5; i++)
+        feed_live(fx, 3, MON_LIVENESS, false);
+    assert_int_equal(row(fx, 1, 3, &n)->status, ADMIN_SERVER_ONLINE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +330,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ping_failures_shun_and_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lag_hysteresis_and_weight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_uses_config, setup, teardown),
+        cmocka_unit_test(test_liveness_shun_and_back),
+        cmocka_unit_test(test_liveness_flapping_waits),
+        cmocka_unit_test_setup_teardown(test_result_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_liveness_from_every_check, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
