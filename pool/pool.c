@@ -1082,12 +1082,52 @@ void pool_release(struct pool_conn *c, bool reusable)
 
 static bool reroute(struct pool *p, int worker, struct pool_waiter *w, struct server *failed);
 
-static void connect_finish(struct pool_conn *c, int err, const char *msg)
+/* A connect that failed (counted, so that shun_on_failures errors in a row
+ * shun the server) or was aborted: the requester tries another server of
+ * its hostgroup, or gets msg. */
+static void connect_failed(struct pool_conn *c, struct pool_waiter *w, const char *msg, bool count)
+{
+    struct pool *p = c->pool;
+    struct server *s = c->server;
+    uint64_t now = pool_now_ms();
+    int shun_after = pool_setting(&p->settings.shun_on_failures);
+    pthread_mutex_lock(&s->lock);
+    if (c->warmup)
+        s->warming--;
+    if (count) {
+        s->created_err++;
+        if (++s->errors_in_row >= shun_after && shun_after > 0) {
+            uint64_t until = now + (uint64_t)pool_setting(&p->settings.shun_recovery_ms);
+            __atomic_store_n(&s->shunned_until, until, __ATOMIC_RELAXED);
+            int jitter = pool_setting(&p->settings.warmup_jitter_ms);
+            s->next_warm =
+                until + pool_random(&p->workers[c->worker], (uint64_t)(jitter > 0 ? jitter : 0));
+            s->errors_in_row = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", msg ? msg : "connect failed");
+    if (w && !w->cancelled) {
+        if (!reroute(p, c->worker, w, s)) {
+            w->cb(w->arg, NULL, POOL_ECONNECT, buf);
+            pool_waiter_free(w);
+        }
+    } else {
+        pool_waiter_free(w);
+    }
+    pool_conn_close(c);
+}
+
+/* Ends c's connect: lends or offers it (err 0), or fails it (counted as a
+ * connect error when count_error). */
+static void connect_end(struct pool_conn *c, int err, const char *msg, bool count_error)
 {
     struct pool *p = c->pool;
     struct server *s = c->server;
     struct pool_waiter *w = c->waiter;
     uint64_t now = pool_now_ms();
+    pool_clist_remove(&p->workers[c->worker].connecting, c);
     c->waiter = NULL;
     memset(c->password, 0, sizeof(c->password));
     if (c->timer_inited) {
@@ -1121,31 +1161,17 @@ static void connect_finish(struct pool_conn *c, int err, const char *msg)
         pool_offer(c);
         return;
     }
-    int shun_after = pool_setting(&p->settings.shun_on_failures);
-    pthread_mutex_lock(&s->lock);
-    s->created_err++;
-    if (c->warmup)
-        s->warming--;
-    if (++s->errors_in_row >= shun_after && shun_after > 0) {
-        uint64_t until = now + (uint64_t)pool_setting(&p->settings.shun_recovery_ms);
-        __atomic_store_n(&s->shunned_until, until, __ATOMIC_RELAXED);
-        int jitter = pool_setting(&p->settings.warmup_jitter_ms);
-        s->next_warm =
-            until + pool_random(&p->workers[c->worker], (uint64_t)(jitter > 0 ? jitter : 0));
-        s->errors_in_row = 0;
-    }
-    pthread_mutex_unlock(&s->lock);
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", msg ? msg : "connect failed");
-    if (w && !w->cancelled) {
-        if (!reroute(p, c->worker, w, s)) {
-            w->cb(w->arg, NULL, POOL_ECONNECT, buf);
-            pool_waiter_free(w);
-        }
-    } else {
-        pool_waiter_free(w);
-    }
-    pool_conn_close(c);
+    connect_failed(c, w, msg, count_error);
+}
+
+static void connect_finish(struct pool_conn *c, int err, const char *msg)
+{
+    connect_end(c, err, msg, true);
+}
+
+void pool_connect_abort(struct pool_conn *c, const char *why)
+{
+    connect_end(c, POOL_ECONNECT, why, false);
 }
 
 static int wait_events(int status)
@@ -1243,6 +1269,7 @@ void pool_start_connect(struct pool *p, int worker, struct server *s, struct poo
     c->state = CONN_CONNECTING;
     c->fd = -1;
     c->waiter = w;
+    pool_clist_push(&pw->connecting, c); /* until connect_end() */
     if (w) {
         snprintf(c->user, sizeof(c->user), "%s", w->user);
         c->found_rows = w->found_rows;
@@ -1697,9 +1724,15 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
         bool back = server_offline(s) && sp->status == POOL_SERVER_ONLINE;
         if (back) {
             /* Back in service: warm up after a fresh random delay, like a
-             * start, so a fleet of proxies does not reconnect in step. */
+             * start, so a fleet of proxies does not reconnect in step. The
+             * connect errors from before it went out are stale: whoever put
+             * it back (the monitor after it answered again, or an operator)
+             * knows better, so a restarted primary takes writes at once
+             * rather than after shun_recovery_time_sec. */
             pthread_mutex_lock(&s->lock);
             server_set_jitter(p, s, now);
+            s->errors_in_row = 0;
+            __atomic_store_n(&s->shunned_until, 0, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&s->lock);
         }
         __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);

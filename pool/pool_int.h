@@ -185,10 +185,11 @@ struct pool_worker {
     bool attached;
     pthread_mutex_t inbox_lock;
     struct inbox_msg *inbox_head, *inbox_tail;
-    int donate_requested;     /* atomic */
-    struct conn_list lent;    /* connections lent by this worker */
-    struct conn_list pinging; /* keep-alive pings in flight */
-    uint64_t rng;             /* xorshift state: weighted choice, jitter */
+    int donate_requested;        /* atomic */
+    struct conn_list lent;       /* connections lent by this worker */
+    struct conn_list pinging;    /* keep-alive pings in flight */
+    struct conn_list connecting; /* connects running on this worker's loop */
+    uint64_t rng;                /* xorshift state: weighted choice, jitter */
 };
 
 struct pool {
@@ -218,6 +219,11 @@ void pool_offer_after_ping(struct pool_conn *c);
 void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
 void pool_reconnect_for(struct pool *p, int worker, struct pool_conn *c, struct pool_waiter *w);
 void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
+/* Ends a running connect whose server was taken out of service: its
+ * requester tries the hostgroup's other servers at once instead of waiting
+ * out the connect timeout on a server that may never answer. Not counted as
+ * a connect error. c's worker thread. */
+void pool_connect_abort(struct pool_conn *c, const char *why);
 /* Frees a waiter that did not get a connection, giving back its user slot. */
 void pool_waiter_free(struct pool_waiter *w);
 
