@@ -48,7 +48,7 @@ INSERT OR REPLACE INTO global_variables (variable_name, variable_value) VALUES
     ('mysql-monitor_ping_max_failures', '3'),
     ('mysql-monitor_liveness_interval', '500'),
     ('mysql-monitor_liveness_timeout', '500'),
-    ('mysql-monitor_liveness_max_failures', '3'),
+    ('mysql-monitor_liveness_window', '1500'),
     ('mysql-monitor_read_only_interval', '1500'),
     ('mysql-monitor_read_only_timeout', '500'),
     ('mysql-monitor_replication_lag_interval', '10000'),

@@ -1,12 +1,13 @@
 /*
- * The check threads. Each server has two:
+ * The check threads. Each server has three:
  *
  *   health  connect check (a fresh connection, closed again) every
  *           connect interval; ping on a kept connection every ping
  *           interval (reconnecting first when it was lost: that connect
- *           is part of the ping and bounded by the ping timeout); the
- *           liveness probe, the same ping with its own short interval and
- *           timeout, on the same connection
+ *           is part of the ping and bounded by the ping timeout)
+ *   prober  the liveness probe: the same ping with its own short interval
+ *           and timeout on a connection of its own, so no other check ever
+ *           delays it (liveness.c)
  *   repl    read_only (SELECT @@global.read_only) and replication lag
  *           (SHOW SLAVE STATUS) on a kept connection, when the main
  *           thread asked for them (check_read_only / check_lag)
@@ -217,12 +218,14 @@ static void begin(struct mon_result *r, struct mon_target *t, enum mon_kind kind
     r->t = t;
     r->kind = kind;
     r->start_us = mon_wall_us();
+    r->start_ms = mon_now_ms();
     r->took_us = now_us();
 }
 
 static void end(struct monitor *m, struct mon_result *r)
 {
     r->took_us = now_us() - r->took_us; /* begin() stored the start there */
+    r->end_ms = mon_now_ms();
     post(m, r);
 }
 
@@ -405,16 +408,6 @@ static bool sleep_until(struct mon_target *t, int64_t due_ms)
     return go;
 }
 
-/* The earliest of the health thread's due times (liveness: when on). */
-static int64_t health_due(const struct mon_settings *st, int64_t next_connect, int64_t next_ping,
-                          int64_t next_live)
-{
-    int64_t due = next_connect < next_ping ? next_connect : next_ping;
-    if (st->liveness_interval_ms > 0 && next_live < due)
-        due = next_live;
-    return due;
-}
-
 /* Due times shrink with new, shorter intervals. */
 static void clamp_due(int64_t *next, int interval_ms)
 {
@@ -428,11 +421,11 @@ static void *health_main(void *arg)
     struct mon_target *t = arg;
     struct mon_settings st;
     MYSQL *my = NULL;
-    int64_t next_connect = 0, next_ping = 0, next_live = 0;
+    int64_t next_connect = 0, next_ping = 0;
 
     mysql_thread_init();
     copy_settings(t->m, &st);
-    while (sleep_until(t, health_due(&st, next_connect, next_ping, next_live))) {
+    while (sleep_until(t, next_connect < next_ping ? next_connect : next_ping)) {
         copy_settings(t->m, &st);
         int64_t now = mon_now_ms();
         if (now >= next_connect) {
@@ -443,19 +436,41 @@ static void *health_main(void *arg)
         if (now >= next_ping) {
             check_ping(t, &st, &my, MON_PING, st.ping_timeout_ms);
             next_ping = now + st.ping_interval_ms;
-            /* That ping told as much as a probe would. */
-            if (next_live < now + st.liveness_interval_ms)
-                next_live = now + st.liveness_interval_ms;
-        }
-        now = mon_now_ms();
-        if (st.liveness_interval_ms > 0 && now >= next_live) {
-            check_ping(t, &st, &my, MON_LIVENESS, st.liveness_timeout_ms);
-            next_live = now + st.liveness_interval_ms;
         }
         clamp_due(&next_connect, st.connect_interval_ms);
         clamp_due(&next_ping, st.ping_interval_ms);
-        if (st.liveness_interval_ms > 0)
-            clamp_due(&next_live, st.liveness_interval_ms);
+    }
+    drop(&my);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Probes every liveness interval; with liveness off, looks again at each
+ * settings change (or once a second). */
+static void *prober_main(void *arg)
+{
+    struct mon_target *t = arg;
+    struct mon_settings st;
+    MYSQL *my = NULL;
+    int64_t next = 0;
+
+    mysql_thread_init();
+    copy_settings(t->m, &st);
+    for (;;) {
+        int64_t due = st.liveness_interval_ms > 0 ? next : mon_now_ms() + 1000;
+        if (!sleep_until(t, due))
+            break;
+        copy_settings(t->m, &st);
+        int64_t now = mon_now_ms();
+        if (st.liveness_interval_ms <= 0) {
+            drop(&my); /* off: hold no connection */
+            continue;
+        }
+        if (now >= next) {
+            check_ping(t, &st, &my, MON_LIVENESS, st.liveness_timeout_ms);
+            next = now + st.liveness_interval_ms;
+        }
+        clamp_due(&next, st.liveness_interval_ms);
     }
     drop(&my);
     mysql_thread_end();
@@ -496,10 +511,8 @@ static void *repl_main(void *arg)
             check_lag(t, &st, &my);
             next_lag = now + st.lag_interval_ms;
         }
-        if (next_ro > mon_now_ms() + st.read_only_interval_ms)
-            next_ro = mon_now_ms() + st.read_only_interval_ms;
-        if (next_lag > mon_now_ms() + st.lag_interval_ms)
-            next_lag = mon_now_ms() + st.lag_interval_ms;
+        clamp_due(&next_ro, st.read_only_interval_ms);
+        clamp_due(&next_lag, st.lag_interval_ms);
     }
     drop(&my);
     mysql_thread_end();
@@ -518,6 +531,11 @@ int mon_target_start(struct mon_target *t)
         return -1;
     }
     t->nthreads = 2;
+    if (pthread_create(&t->prober, NULL, prober_main, t) != 0) {
+        log_error("monitor: cannot start a check thread for %s:%d", t->host, t->port);
+        return -1;
+    }
+    t->nthreads = 3;
     return 0;
 }
 

@@ -8,8 +8,8 @@
  *             good ping once shun_recovery_time_sec passed since the last
  *             failure
  *   liveness  every check's result, answered or not (liveness.c): shunned
- *             after liveness_max_failures unanswered checks in a row, back
- *             after as many answers
+ *             when no check got an answer for liveness_window (2 checks at
+ *             least), back after 2 answers in a row
  *   read_only last value seen (-1 before the first answer: the server stays
  *             where it is configured until then, and a failed check keeps
  *             the last placement)
@@ -320,13 +320,14 @@ static void on_liveness(struct monitor *m, struct mon_target *t, const struct mo
     int answered = mon_result_answered(r);
     if (cfg->monitor_liveness_interval_ms <= 0 || answered < 0)
         return;
-    enum mon_live_event ev =
-        mon_liveness_note(&t->live, answered == 1, mon_now_ms(), cfg->monitor_liveness_max_failures,
-                          (int64_t)cfg->shun_recovery_time_sec * 1000);
+    enum mon_live_event ev = mon_liveness_note(&t->live, answered == 1, r->start_ms, r->end_ms,
+                                               cfg->monitor_liveness_window_ms,
+                                               (int64_t)cfg->shun_recovery_time_sec * 1000);
     if (ev == MON_LIVE_SHUN)
-        log_warn("monitor: %s:%d shunned: %d checks in a row got no answer%s; last: %s", t->host,
-                 t->port, t->live.failures,
-                 t->live.damped ? " (again soon after coming back: it stays out longer)" : "",
+        log_warn("monitor: %s:%d shunned: no answer for %lld ms (%d checks)%s; last: %s", t->host,
+                 t->port, (long long)(t->live.last_failure_ms - t->live.silent_since_ms),
+                 t->live.failures,
+                 t->live.damped ? "; again soon after coming back: it stays out longer" : "",
                  r->error[0] ? r->error : "no answer");
     else if (ev == MON_LIVE_BACK)
         log_info("monitor: %s:%d answers again", t->host, t->port);
@@ -600,6 +601,8 @@ void monitor_close(struct monitor *m)
             pthread_join(t->health, NULL);
         if (t->nthreads > 1)
             pthread_join(t->repl, NULL);
+        if (t->nthreads > 2)
+            pthread_join(t->prober, NULL);
     }
     uv_close((uv_handle_t *)&m->async, on_closed);
 }
