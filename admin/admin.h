@@ -207,6 +207,9 @@ struct admin_config {
     int monitor_ping_interval_ms;
     int monitor_ping_timeout_ms;
     int monitor_ping_max_failures;
+    int monitor_liveness_interval_ms; /* 0: no liveness probe */
+    int monitor_liveness_timeout_ms;
+    int monitor_liveness_window_ms;
     int monitor_read_only_interval_ms;
     int monitor_read_only_timeout_ms;
     int monitor_replication_lag_interval_ms;

@@ -107,6 +107,14 @@ static const struct var vars[] = {
     {"mysql-monitor_ping_timeout", "1000", VAR_INT, FIELD(monitor_ping_timeout_ms), 1,
      TIMEOUT_MAX_MS},
     {"mysql-monitor_ping_max_failures", "3", VAR_INT, FIELD(monitor_ping_max_failures), 1, 1000},
+    /* Sluice's own: a cheap COM_PING on a connection of its own that catches
+     * a frozen server within about 2 s (docs/monitor.md, "Liveness"). */
+    {"mysql-monitor_liveness_interval", "500", VAR_INT, FIELD(monitor_liveness_interval_ms), 0,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_liveness_timeout", "500", VAR_INT, FIELD(monitor_liveness_timeout_ms), 1,
+     TIMEOUT_MAX_MS},
+    {"mysql-monitor_liveness_window", "1500", VAR_INT, FIELD(monitor_liveness_window_ms), 0,
+     TIMEOUT_MAX_MS},
     {"mysql-monitor_read_only_interval", "1500", VAR_INT, FIELD(monitor_read_only_interval_ms), 100,
      TIMEOUT_MAX_MS},
     {"mysql-monitor_read_only_timeout", "500", VAR_INT, FIELD(monitor_read_only_timeout_ms), 1,

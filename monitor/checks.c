@@ -1,10 +1,13 @@
 /*
- * The check threads. Each server has two:
+ * The check threads. Each server has three:
  *
  *   health  connect check (a fresh connection, closed again) every
  *           connect interval; ping on a kept connection every ping
  *           interval (reconnecting first when it was lost: that connect
  *           is part of the ping and bounded by the ping timeout)
+ *   prober  the liveness probe: the same ping with its own short interval
+ *           and timeout on a connection of its own, so no other check ever
+ *           delays it (liveness.c)
  *   repl    read_only (SELECT @@global.read_only) and replication lag
  *           (SHOW SLAVE STATUS) on a kept connection, when the main
  *           thread asked for them (check_read_only / check_lag)
@@ -215,12 +218,14 @@ static void begin(struct mon_result *r, struct mon_target *t, enum mon_kind kind
     r->t = t;
     r->kind = kind;
     r->start_us = mon_wall_us();
+    r->start_ms = mon_now_ms();
     r->took_us = now_us();
 }
 
 static void end(struct monitor *m, struct mon_result *r)
 {
     r->took_us = now_us() - r->took_us; /* begin() stored the start there */
+    r->end_ms = mon_now_ms();
     post(m, r);
 }
 
@@ -261,19 +266,22 @@ static void check_connect(struct mon_target *t, const struct mon_settings *st)
     end(t->m, &r);
 }
 
-static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
+/* The ping check (MON_PING) or the liveness probe (MON_LIVENESS): COM_PING
+ * on the kept connection within timeout_ms, connecting first if needed. */
+static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQL **my,
+                       enum mon_kind kind, int timeout_ms)
 {
     struct mon_result r;
-    begin(&r, t, MON_PING);
+    begin(&r, t, kind);
     int64_t t0 = mon_now_ms();
-    if (ensure(my, t, st, st->ping_timeout_ms, &r)) {
-        int64_t left = st->ping_timeout_ms - (mon_now_ms() - t0);
+    if (ensure(my, t, st, timeout_ms, &r)) {
+        int64_t left = timeout_ms - (mon_now_ms() - t0);
         r.ok = ping(*my, mon_now_ms() + (left > 1 ? left : 1));
         if (!r.ok) {
             if (mysql_errno(*my))
                 snprintf(r.error, sizeof(r.error), "%u: %s", mysql_errno(*my), mysql_error(*my));
             else
-                snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->ping_timeout_ms);
+                snprintf(r.error, sizeof(r.error), "timeout after %d ms", timeout_ms);
             drop(my);
         }
     }
@@ -400,6 +408,14 @@ static bool sleep_until(struct mon_target *t, int64_t due_ms)
     return go;
 }
 
+/* Due times shrink with new, shorter intervals. */
+static void clamp_due(int64_t *next, int interval_ms)
+{
+    int64_t latest = mon_now_ms() + interval_ms;
+    if (*next > latest)
+        *next = latest;
+}
+
 static void *health_main(void *arg)
 {
     struct mon_target *t = arg;
@@ -418,14 +434,43 @@ static void *health_main(void *arg)
         }
         now = mon_now_ms();
         if (now >= next_ping) {
-            check_ping(t, &st, &my);
+            check_ping(t, &st, &my, MON_PING, st.ping_timeout_ms);
             next_ping = now + st.ping_interval_ms;
         }
-        /* Intervals may have shrunk with new settings. */
-        if (next_connect > mon_now_ms() + st.connect_interval_ms)
-            next_connect = mon_now_ms() + st.connect_interval_ms;
-        if (next_ping > mon_now_ms() + st.ping_interval_ms)
-            next_ping = mon_now_ms() + st.ping_interval_ms;
+        clamp_due(&next_connect, st.connect_interval_ms);
+        clamp_due(&next_ping, st.ping_interval_ms);
+    }
+    drop(&my);
+    mysql_thread_end();
+    return NULL;
+}
+
+/* Probes every liveness interval; with liveness off, looks again at each
+ * settings change (or once a second). */
+static void *prober_main(void *arg)
+{
+    struct mon_target *t = arg;
+    struct mon_settings st;
+    MYSQL *my = NULL;
+    int64_t next = 0;
+
+    mysql_thread_init();
+    copy_settings(t->m, &st);
+    for (;;) {
+        int64_t due = st.liveness_interval_ms > 0 ? next : mon_now_ms() + 1000;
+        if (!sleep_until(t, due))
+            break;
+        copy_settings(t->m, &st);
+        int64_t now = mon_now_ms();
+        if (st.liveness_interval_ms <= 0) {
+            drop(&my); /* off: hold no connection */
+            continue;
+        }
+        if (now >= next) {
+            check_ping(t, &st, &my, MON_LIVENESS, st.liveness_timeout_ms);
+            next = now + st.liveness_interval_ms;
+        }
+        clamp_due(&next, st.liveness_interval_ms);
     }
     drop(&my);
     mysql_thread_end();
@@ -466,10 +511,8 @@ static void *repl_main(void *arg)
             check_lag(t, &st, &my);
             next_lag = now + st.lag_interval_ms;
         }
-        if (next_ro > mon_now_ms() + st.read_only_interval_ms)
-            next_ro = mon_now_ms() + st.read_only_interval_ms;
-        if (next_lag > mon_now_ms() + st.lag_interval_ms)
-            next_lag = mon_now_ms() + st.lag_interval_ms;
+        clamp_due(&next_ro, st.read_only_interval_ms);
+        clamp_due(&next_lag, st.lag_interval_ms);
     }
     drop(&my);
     mysql_thread_end();
@@ -488,6 +531,11 @@ int mon_target_start(struct mon_target *t)
         return -1;
     }
     t->nthreads = 2;
+    if (pthread_create(&t->prober, NULL, prober_main, t) != 0) {
+        log_error("monitor: cannot start a check thread for %s:%d", t->host, t->port);
+        return -1;
+    }
+    t->nthreads = 3;
     return 0;
 }
 

@@ -7,6 +7,9 @@
  *   ping      failures in a row; shunned at ping_max_failures, back after a
  *             good ping once shun_recovery_time_sec passed since the last
  *             failure
+ *   liveness  every check's result, answered or not (liveness.c): shunned
+ *             when no check got an answer for liveness_window (2 checks at
+ *             least), back after 2 answers in a row
  *   read_only last value seen (-1 before the first answer: the server stays
  *             where it is configured until then, and a failed check keeps
  *             the last placement)
@@ -121,7 +124,7 @@ static void apply_state(const struct monitor *m, struct admin_server *e, const s
     e->status = ADMIN_SERVER_ONLINE;
     if (!t)
         return;
-    if (t->ping_shunned) {
+    if (t->ping_shunned || t->live.shunned) {
         e->status = ADMIN_SERVER_SHUNNED;
         return;
     }
@@ -250,13 +253,14 @@ static int apply(struct monitor *m)
                                              .weight = s->weight,
                                              .max_latency_ms = s->max_latency_ms,
                                              .status = (enum pool_server_status)s->status};
-        /* A server that stopped answering pings is cut off like ProxySQL's
-         * shun_and_killall: OFFLINE_HARD breaks the connections lent to it,
-         * so statements hung on it end (and reads run again elsewhere)
-         * instead of waiting for a server that may never answer. Lag shuns
-         * stay SHUNNED: those statements still finish. */
+        /* A server that stopped answering pings (or any check: liveness) is
+         * cut off like ProxySQL's shun_and_killall: OFFLINE_HARD breaks the
+         * connections lent to it, so statements hung on it end (and reads
+         * run again elsewhere) instead of waiting for a server that may
+         * never answer. Lag shuns stay SHUNNED: those statements still
+         * finish. */
         const struct mon_target *t = find_target(m, s->host, s->port);
-        if (s->status == ADMIN_SERVER_SHUNNED && t && t->ping_shunned)
+        if (s->status == ADMIN_SERVER_SHUNNED && t && (t->ping_shunned || t->live.shunned))
             specs[i].status = POOL_SERVER_OFFLINE_HARD;
         /* runtime_mysql_servers is what a later LOAD of another module
          * rebuilds servers from, so it shows the configured weight, not the
@@ -309,6 +313,28 @@ static void on_ping(struct monitor *m, struct mon_target *t, const struct mon_re
     }
 }
 
+/* Every result says something about whether the server answers at all. */
+static void on_liveness(struct monitor *m, struct mon_target *t, const struct mon_result *r)
+{
+    const struct admin_config *cfg = m->cfg;
+    int answered = mon_result_answered(r);
+    if (cfg->monitor_liveness_interval_ms <= 0 || answered < 0)
+        return;
+    enum mon_live_event ev = mon_liveness_note(&t->live, answered == 1, r->start_ms, r->end_ms,
+                                               cfg->monitor_liveness_window_ms,
+                                               (int64_t)cfg->shun_recovery_time_sec * 1000);
+    if (ev == MON_LIVE_SHUN)
+        log_warn("monitor: %s:%d shunned: no answer for %lld ms (%d checks)%s; last: %s", t->host,
+                 t->port, (long long)(t->live.last_failure_ms - t->live.silent_since_ms),
+                 t->live.failures,
+                 t->live.damped ? "; again soon after coming back: it stays out longer" : "",
+                 r->error[0] ? r->error : "no answer");
+    else if (ev == MON_LIVE_BACK)
+        log_info("monitor: %s:%d answers again", t->host, t->port);
+    if (answered == 1 && r->kind == MON_LIVENESS && m->pool)
+        pool_set_latency(m->pool, t->host, t->port, (uint64_t)r->took_us);
+}
+
 static void on_read_only(struct mon_target *t, const struct mon_result *r)
 {
     if (!r->ok)
@@ -346,6 +372,7 @@ static void on_lag(struct monitor *m, struct mon_target *t, const struct mon_res
 
 void mon_result_apply(struct monitor *m, const struct mon_result *r)
 {
+    on_liveness(m, r->t, r);
     if (r->kind == MON_PING)
         on_ping(m, r->t, r);
     else if (r->kind == MON_READ_ONLY)
@@ -356,6 +383,11 @@ void mon_result_apply(struct monitor *m, const struct mon_result *r)
 
 static void record(struct monitor *m, const struct mon_result *r)
 {
+    /* Liveness probes run every 500 ms: logging them would fill the ping
+     * log 20 times faster than ProxySQL's. A shun they cause is logged with
+     * its last error. */
+    if (r->kind == MON_LIVENESS)
+        return;
     struct admin_monitor_entry e = {.check = (enum admin_monitor_check)r->kind,
                                     .host = r->t->host,
                                     .port = r->t->port,
@@ -407,6 +439,8 @@ static void set_settings(struct monitor *m, const struct admin_config *cfg)
     st->connect_timeout_ms = cfg->monitor_connect_timeout_ms;
     st->ping_interval_ms = cfg->monitor_ping_interval_ms;
     st->ping_timeout_ms = cfg->monitor_ping_timeout_ms;
+    st->liveness_interval_ms = cfg->monitor_liveness_interval_ms;
+    st->liveness_timeout_ms = cfg->monitor_liveness_timeout_ms;
     st->read_only_interval_ms = cfg->monitor_read_only_interval_ms;
     st->read_only_timeout_ms = cfg->monitor_read_only_timeout_ms;
     st->lag_interval_ms = cfg->monitor_replication_lag_interval_ms;
@@ -472,6 +506,9 @@ static void sync_targets(struct monitor *m)
         t->check_lag = t->max_lag > 0 || cfg->causal_reads;
         if (!t->check_lag)
             t->lag_shunned = false;
+        /* Liveness off: only the ping check may keep a server out. */
+        if (cfg->monitor_liveness_interval_ms <= 0)
+            memset(&t->live, 0, sizeof(t->live));
     }
     mon_wake(m);
     pthread_mutex_unlock(&m->lock);
@@ -564,6 +601,8 @@ void monitor_close(struct monitor *m)
             pthread_join(t->health, NULL);
         if (t->nthreads > 1)
             pthread_join(t->repl, NULL);
+        if (t->nthreads > 2)
+            pthread_join(t->prober, NULL);
     }
     uv_close((uv_handle_t *)&m->async, on_closed);
 }

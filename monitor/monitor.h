@@ -2,13 +2,13 @@
  * Monitor: health checks of the backend servers and the failover decisions
  * taken from them (ProxySQL's monitor module).
  *
- * Checks run on threads of their own, two per server (host:port): one for
- * connect and ping, one for read_only and replication lag, so a hung
- * server delays only its own checks and a slow read_only check never holds
- * up the ping that detects the hang. Every network wait is bounded by the
- * check's mysql-monitor_*_timeout (milliseconds: the checks use
- * Connector/C's non-blocking API with poll(), whose timeouts, unlike
- * MYSQL_OPT_*_TIMEOUT, are not whole seconds).
+ * Checks run on threads of their own, three per server (host:port): one
+ * for connect and ping, one for read_only and replication lag, one for the
+ * liveness probe, so a hung server delays only its own checks and no slow
+ * check ever holds up the probe that detects the hang. Every network wait
+ * is bounded by the check's mysql-monitor_*_timeout (milliseconds: the
+ * checks use Connector/C's non-blocking API with poll(), whose timeouts,
+ * unlike MYSQL_OPT_*_TIMEOUT, are not whole seconds).
  *
  * Results reach the main loop through a uv_async_t. There the monitor
  * appends them to the admin log tables (mysql_server_*_log, pruned to
@@ -20,13 +20,18 @@
  *   - ping: mysql-monitor_ping_max_failures failures in a row shun it; a
  *     good ping once shun_recovery_time_sec passed since the last failure
  *     brings it back;
+ *   - liveness (liveness.c): every check counts; a connect or COM_PING
+ *     without an answer is a failure, and no answer at all for
+ *     mysql-monitor_liveness_window (1500 ms, 2 checks at least; with the
+ *     500 ms liveness probe 1.5-2 s after a freeze) shuns the server as
+ *     frozen or down; 2 answers in a row bring it back;
  *   - lag (servers outside writer hostgroups with max_replication_lag > 0):
  *     over max_replication_lag (or unknown because replication stopped)
  *     shuns it, back at max_replication_lag/2 or less; in between its
  *     weight shrinks linearly to 10%.
- * The pool gets OFFLINE_HARD for a ping shun (its lent connections break,
- * as ProxySQL kills them) and SHUNNED for a lag shun (running statements
- * finish); both show as SHUNNED.
+ * The pool gets OFFLINE_HARD for a ping or liveness shun (its lent
+ * connections break, as ProxySQL kills them) and SHUNNED for a lag shun
+ * (running statements finish); all show as SHUNNED.
  * A server configured OFFLINE_SOFT/OFFLINE_HARD stays so. One configured
  * SHUNNED is treated as ONLINE under watch, because runtime_mysql_servers
  * (which later loads rebuild from) shows the monitor's SHUNNED.

@@ -19,6 +19,7 @@ struct mon_settings {
     char password[128];
     int connect_interval_ms, connect_timeout_ms;
     int ping_interval_ms, ping_timeout_ms;
+    int liveness_interval_ms, liveness_timeout_ms; /* interval 0: no liveness probe */
     int read_only_interval_ms, read_only_timeout_ms;
     int lag_interval_ms, lag_timeout_ms;
 };
@@ -29,6 +30,7 @@ enum mon_kind {
     MON_PING = ADMIN_MONITOR_PING,
     MON_READ_ONLY = ADMIN_MONITOR_READ_ONLY,
     MON_LAG = ADMIN_MONITOR_REPL_LAG,
+    MON_LIVENESS, /* the liveness probe: a COM_PING with a short timeout, not logged */
 };
 
 /* One check's outcome, queued from a check thread to the main loop. */
@@ -36,6 +38,9 @@ struct mon_result {
     struct mon_target *t;
     enum mon_kind kind;
     int64_t start_us; /* wall clock */
+    /* Monotonic (mon_now_ms), for liveness windows: read on the clock the
+     * checks' deadlines use, so an unanswered check spans its timeout. */
+    int64_t start_ms, end_ms;
     int64_t took_us;
     bool ok;
     /* The server answered, even if with an error that is not about its
@@ -49,13 +54,57 @@ struct mon_result {
     struct mon_result *next;
 };
 
+/* Answers in a row that bring a server shunned for silence back: one may be
+ * a request that was waiting when a stalled server made a little progress. */
+#define MON_LIVE_ANSWERS 2
+/* Unanswered checks in a row a silence needs, however long one took. */
+#define MON_LIVE_MIN_FAILURES 2
+
+/* Whether one server answers at all, from every check run against it
+ * (mon_liveness_note()). A server that left every check unanswered for
+ * window_ms (from the start of the first unanswered check to the end of
+ * the last, MON_LIVE_MIN_FAILURES at least) is frozen or down: shunned, and
+ * its lent connections broken. It returns after MON_LIVE_ANSWERS answers in
+ * a row; one shunned again within recovery_ms of coming back (flapping)
+ * also waits until recovery_ms passed since its last failure. */
+struct mon_liveness {
+    int failures;            /* checks in a row without an answer */
+    int64_t silent_since_ms; /* start of the first of them */
+    int answers;             /* answers in a row while shunned */
+    bool shunned;            /* out of service until it answers again */
+    bool damped;             /* shunned again soon after coming back: recovery waits */
+    bool was_back;           /* back_ms is set */
+    int64_t last_failure_ms; /* end of the last unanswered check */
+    int64_t back_ms;         /* when it last came back */
+};
+
+/* What a liveness state change means to the caller (to log it). */
+enum mon_live_event {
+    MON_LIVE_SAME, /* nothing changed that the pool must know */
+    MON_LIVE_SHUN, /* just shunned */
+    MON_LIVE_BACK, /* just back */
+};
+
+/* Feeds one check outcome into l: answered or not, the check's start and
+ * end (monotonic ms). Pure: no clock, no logging; the monitor and the unit
+ * tests call it. */
+enum mon_live_event mon_liveness_note(struct mon_liveness *l, bool answered, int64_t start_ms,
+                                      int64_t end_ms, int64_t window_ms, int64_t recovery_ms);
+
+/* Classifies a check result for liveness: 1 the server answered (even with
+ * an error of its own, such as 1040), 0 it did not (timeout, refused, lost
+ * connection), -1 it tells nothing (a read_only or lag query that failed or
+ * timed out: a query may wait on a server lock while the server is alive,
+ * whereas COM_PING and the handshake wait on nothing). */
+int mon_result_answered(const struct mon_result *r);
+
 /* One server (host:port), however many hostgroups it is in. */
 struct mon_target {
     struct monitor *m;
     char host[256];
     int port;
-    pthread_t health, repl;
-    int nthreads; /* started: 0, 1 or 2 */
+    pthread_t health, repl, prober;
+    int nthreads; /* started: 0 to 3 (health, repl, prober) */
 
     /* Under monitor.lock, read by the threads. */
     bool stop;
@@ -68,6 +117,7 @@ struct mon_target {
     int ping_failures;
     bool ping_shunned;
     int64_t last_ping_failure_ms;
+    struct mon_liveness live;
     int read_only;    /* -1 unknown */
     int max_lag;      /* smallest max_replication_lag > 0 of its reader entries; 0 none */
     bool lag_shunned; /* hysteresis state */
@@ -102,7 +152,7 @@ void mon_result_apply(struct monitor *m, const struct mon_result *r);
  * (malloc'd, *n rows) or -1 on allocation failure. Main thread. */
 int mon_effective(const struct monitor *m, struct admin_server **out, size_t *n);
 
-/* Start t's two check threads. Returns 0 or -1 (logged). Main thread. */
+/* Start t's three check threads. Returns 0 or -1 (logged). Main thread. */
 int mon_target_start(struct mon_target *t);
 /* Wakes every check thread (under m->lock the caller has set what changed). */
 void mon_wake(struct monitor *m);

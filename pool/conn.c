@@ -190,12 +190,15 @@ static void connect_ok(struct pool_conn *c, struct pool_waiter *w, uint64_t now)
     pool_offer(c);
 }
 
+/* A connect that failed (counted, so that shun_on_failures errors in a row
+ * shun the server) or was aborted: the requester tries another server of
+ * its hostgroup, or gets msg. */
 static void connect_failed(struct pool_conn *c, struct pool_waiter *w, const char *msg,
-                           uint64_t now)
+                           uint64_t now, bool count)
 {
     struct pool *p = c->pool;
     struct server *s = c->server;
-    pool_server_connect_failed(s, &p->workers[c->worker], c->warmup, now);
+    pool_server_connect_failed(s, &p->workers[c->worker], c->warmup, now, count);
     char buf[512];
     snprintf(buf, sizeof(buf), "%s", msg ? msg : "connect failed");
     if (w && !w->cancelled) {
@@ -209,17 +212,30 @@ static void connect_failed(struct pool_conn *c, struct pool_waiter *w, const cha
     pool_conn_close(c);
 }
 
-static void connect_finish(struct pool_conn *c, int err, const char *msg)
+/* Ends c's connect: lends or offers it (err 0), or fails it (counted as a
+ * connect error when count_error). */
+static void connect_end(struct pool_conn *c, int err, const char *msg, bool count_error)
 {
     struct pool_waiter *w = c->waiter;
     uint64_t now = pool_now_ms();
+    pool_clist_remove(&c->pool->workers[c->worker].connecting, c);
     c->waiter = NULL;
     memset(c->password, 0, sizeof(c->password));
     close_timer(c);
     if (err == 0)
         connect_ok(c, w, now);
     else
-        connect_failed(c, w, msg, now);
+        connect_failed(c, w, msg, now, count_error);
+}
+
+static void connect_finish(struct pool_conn *c, int err, const char *msg)
+{
+    connect_end(c, err, msg, true);
+}
+
+void pool_connect_abort(struct pool_conn *c, const char *why)
+{
+    connect_end(c, POOL_ECONNECT, why, false);
 }
 
 static int wait_events(int status)
@@ -396,6 +412,7 @@ void pool_start_connect(struct pool *p, int worker, struct server *s, struct poo
         conn_new_failed(s, w);
         return;
     }
+    pool_clist_push(&pw->connecting, c); /* until connect_end() */
     c->mysql = mysql_init(NULL);
     if (!c->mysql) {
         connect_finish(c, POOL_ENOMEM, "out of memory");

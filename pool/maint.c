@@ -13,7 +13,10 @@
  *     gets new ones, no faster than warmup_rate per second across workers;
  *   - OFFLINE_*: idle connections of a server taken out of service close;
  *     for OFFLINE_HARD lent ones are shut down too, so their sessions get
- *     an error now rather than after their next statement.
+ *     an error now rather than after their next statement, and running
+ *     connects end, so their requests try another server now rather than
+ *     after the connect timeout (a frozen server completes the TCP
+ *     handshake in its kernel but never greets).
  *
  * COM_PING goes out as raw bytes on the socket, as the proxy does for every
  * command once a connection is established.
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -201,6 +205,21 @@ static void sample_peak(struct server *s, uint64_t now)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Connects to OFFLINE_HARD servers end now; their requests move on. */
+static void abort_connects(struct pool_worker *pw)
+{
+    for (struct pool_conn *c = pw->connecting.head; c;) {
+        struct pool_conn *next = c->next;
+        if (__atomic_load_n(&c->server->status, __ATOMIC_RELAXED) == POOL_SERVER_OFFLINE_HARD) {
+            char why[320];
+            snprintf(why, sizeof(why), "backend %s: taken out of service while connecting",
+                     c->server->name);
+            pool_connect_abort(c, why);
+        }
+        c = next;
+    }
+}
+
 void pool_tick_cb(uv_timer_t *t)
 {
     struct pool *p = t->data;
@@ -223,6 +242,7 @@ void pool_tick_cb(uv_timer_t *t)
             shutdown(c->fd, SHUT_RDWR);
         }
     }
+    abort_connects(pw);
 
     pthread_mutex_lock(&p->cred_lock);
     bool have_user = p->settings.warmup_user[0] != '\0';

@@ -188,10 +188,11 @@ struct pool_worker {
     bool attached;
     pthread_mutex_t inbox_lock;
     struct inbox_msg *inbox_head, *inbox_tail;
-    int donate_requested;     /* atomic */
-    struct conn_list lent;    /* connections lent by this worker */
-    struct conn_list pinging; /* keep-alive pings in flight */
-    uint64_t rng;             /* xorshift state: weighted choice, jitter */
+    int donate_requested;        /* atomic */
+    struct conn_list lent;       /* connections lent by this worker */
+    struct conn_list pinging;    /* keep-alive pings in flight */
+    struct conn_list connecting; /* connects running on this worker's loop */
+    uint64_t rng;                /* xorshift state: weighted choice, jitter */
 };
 
 struct pool {
@@ -228,8 +229,10 @@ void pool_server_destroy(struct server *s);
 /* The result of a connect to s (lock taken inside): counts it; errors in a
  * row shun s (pw: the worker whose random jitter delays its warm-up). */
 void pool_server_connect_ok(struct server *s, bool warmup, uint64_t now_ms);
+/* A connect to s failed (count: as a connect error, toward shun_on_failures)
+ * or was aborted (not counted). */
 void pool_server_connect_failed(struct server *s, struct pool_worker *pw, bool warmup,
-                                uint64_t now_ms);
+                                uint64_t now_ms, bool count);
 
 /* lend.c */
 /* Lends c to w's borrower: frees w, then calls its callback. */
@@ -298,6 +301,11 @@ void pool_deliver(struct pool *p, int worker, struct pool_conn *c, struct pool_w
 /* Opens a connection to s in a slot already counted in s->open: for w, or
  * for warm-up (w NULL) as the warm-up user. Worker thread. */
 void pool_start_connect(struct pool *p, int worker, struct server *s, struct pool_waiter *w);
+/* Ends a running connect whose server was taken out of service: its
+ * requester tries the hostgroup's other servers at once instead of waiting
+ * out the connect timeout on a server that may never answer. Not counted as
+ * a connect error. c's worker thread. */
+void pool_connect_abort(struct pool_conn *c, const char *why);
 /* Closes c's handles, then frees it from their close callbacks and gives
  * its slot on (c must be off every list). Worker thread of c. */
 void pool_conn_close(struct pool_conn *c);

@@ -114,14 +114,18 @@ void pool_server_connect_ok(struct server *s, bool warmup, uint64_t now_ms)
 }
 
 void pool_server_connect_failed(struct server *s, struct pool_worker *pw, bool warmup,
-                                uint64_t now_ms)
+                                uint64_t now_ms, bool count)
 {
     struct pool *p = s->pool;
     int shun_after = pool_setting(&p->settings.shun_on_failures);
     pthread_mutex_lock(&s->lock);
-    s->created_err++;
     if (warmup)
         s->warming--;
+    if (!count) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    s->created_err++;
     if (++s->errors_in_row >= shun_after && shun_after > 0) {
         uint64_t until = now_ms + (uint64_t)pool_setting(&p->settings.shun_recovery_ms);
         __atomic_store_n(&s->shunned_until, until, __ATOMIC_RELAXED);
@@ -169,9 +173,15 @@ static void apply_spec(struct pool *p, struct server *s, const struct pool_serve
 {
     if (pool_server_offline(s) && sp->status == POOL_SERVER_ONLINE) {
         /* Back in service: warm up after a fresh random delay, like a
-         * start, so a fleet of proxies does not reconnect in step. */
+         * start, so a fleet of proxies does not reconnect in step. The
+         * connect errors from before it went out are stale: whoever put it
+         * back (the monitor after it answered again, or an operator) knows
+         * better, so a restarted primary takes writes at once rather than
+         * after shun_recovery_time_sec. */
         pthread_mutex_lock(&s->lock);
         server_set_jitter(p, s, now_ms);
+        s->errors_in_row = 0;
+        __atomic_store_n(&s->shunned_until, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&s->lock);
     }
     __atomic_store_n(&s->max_connections, sp->max_connections, __ATOMIC_RELAXED);

@@ -4,6 +4,10 @@ through Sluice while a fault is injected, and prints the figures the failover is
 for (client errors, seconds until traffic moved, worst statement latency, rows written vs
 found). Through Sluice only.
 
+The kill -9 and SIGSTOP cases run twice: with the short intervals ('fast') and with the
+monitor's shipped defaults ('defaults'), whose liveness probe must catch a dead or frozen
+server within about 2 s on its own.
+
 Layout of every case: hostgroup 0 = writer (the primary), hostgroup 1 = readers (the
 replicas), mysql_replication_hostgroups (0, 1), SELECTs routed to 1, writer not also a
 reader, so the port answering a SELECT tells which replica served it.
@@ -39,38 +43,82 @@ PING_DETECT_S = (PING_MAX_FAILURES * (PING_TIMEOUT_MS + PING_INTERVAL_MS)
                  + PING_INTERVAL_MS) / 1000.0
 MARGIN_S = 1.5  # 2 shared cores: scheduling slack
 
+# The shipped liveness probe (admin/config.c, configs/default.sql): a COM_PING every
+# LIVE_INTERVAL_MS with LIVE_TIMEOUT_MS to answer, on a thread of its own; a server that
+# answered no check for LIVE_WINDOW_MS is shunned, 2 answers in a row bring it back.
+LIVE_INTERVAL_MS = 500
+LIVE_TIMEOUT_MS = 500
+LIVE_WINDOW_MS = 1500
+# Worst case: the server froze just after a probe answered; the next probe starts an
+# interval later, and probes run back to back from then on until the window is full.
+LIVE_DETECT_S = (LIVE_INTERVAL_MS + LIVE_WINDOW_MS) / 1000.0
 
-def monitor_sql(fleet, max_lag=0, retries=3, history_ms=600000):
+
+class Profile:
+    """Monitor timing a case runs with: settings to load and the bounds they promise."""
+
+    def __init__(self, name, settings, detect_s, back_s):
+        self.name = name
+        self.settings = settings
+        self.detect_s = detect_s  # a dead or frozen server is SHUNNED within this
+        self.back_s = back_s  # a resumed one is ONLINE again within this
+
+    def __repr__(self):
+        return self.name
+
+
+FAST = Profile("fast", {
+    "mysql-monitor_connect_interval": "1000",
+    "mysql-monitor_connect_timeout": "500",
+    "mysql-monitor_ping_interval": str(PING_INTERVAL_MS),
+    "mysql-monitor_ping_timeout": str(PING_TIMEOUT_MS),
+    "mysql-monitor_ping_max_failures": str(PING_MAX_FAILURES),
+    "mysql-monitor_read_only_interval": str(READ_ONLY_INTERVAL_MS),
+    "mysql-monitor_read_only_timeout": "500",
+    "mysql-monitor_replication_lag_interval": str(LAG_INTERVAL_MS),
+    "mysql-monitor_replication_lag_timeout": "500",
+    "mysql-shun_recovery_time_sec": "1",
+}, detect_s=PING_DETECT_S, back_s=1 + PING_INTERVAL_MS / 1000.0)
+
+# Every mysql-monitor_* timing and shun_recovery_time_sec as shipped. Back: 2 answers in a
+# row, an interval apart, the first within an interval (or a probe's timeout) of resuming.
+DEFAULTS = Profile("defaults", {}, detect_s=LIVE_DETECT_S,
+                   back_s=(LIVE_INTERVAL_MS + max(LIVE_INTERVAL_MS, LIVE_TIMEOUT_MS)) / 1000.0)
+
+PROFILES = pytest.mark.parametrize("profile", [FAST, DEFAULTS], ids=["fast", "defaults"])
+
+# Reads to hostgroup 1, everything else to the user's default hostgroup 0.
+SELECT_RULE = ("INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
+               " destination_hostgroup, apply) VALUES (10, 1, '^SELECT', 1, 1);\n")
+
+
+def monitor_sql(fleet, profile=FAST, max_lag=0, retries=3, history_ms=600000,
+                rules_sql=SELECT_RULE, settings=None):
+    """Servers, replication hostgroups, rules and settings: the profile's monitor timing,
+    then the case's own settings (None: those of the fault cases; {}: none)."""
     servers = "".join(
         "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections,"
         " max_replication_lag) VALUES (1, '%s', %d, 20, %d);\n" % (fleet.host, p, max_lag)
         for p in fleet.replica_ports)
-    settings = {
+    if settings is None:
+        settings = {
+            "mysql-monitor_writer_is_also_reader": "false",
+            "mysql-monitor_history": str(history_ms),
+            "mysql-query_retries_on_failure": str(retries),
+            "mysql-connect_timeout_server": str(CONNECT_TIMEOUT_MS),
+            "mysql-connect_timeout_server_max": "2000",
+        }
+    merged = {
         "mysql-monitor_username": fleet.env.get("FLEET_MONITOR_USER", "monitor"),
         "mysql-monitor_password": fleet.env.get("FLEET_MONITOR_PASSWORD", "monitorpass"),
-        "mysql-monitor_connect_interval": "1000",
-        "mysql-monitor_connect_timeout": "500",
-        "mysql-monitor_ping_interval": str(PING_INTERVAL_MS),
-        "mysql-monitor_ping_timeout": str(PING_TIMEOUT_MS),
-        "mysql-monitor_ping_max_failures": str(PING_MAX_FAILURES),
-        "mysql-monitor_read_only_interval": str(READ_ONLY_INTERVAL_MS),
-        "mysql-monitor_read_only_timeout": "500",
-        "mysql-monitor_replication_lag_interval": str(LAG_INTERVAL_MS),
-        "mysql-monitor_replication_lag_timeout": "500",
-        "mysql-monitor_writer_is_also_reader": "false",
-        "mysql-monitor_history": str(history_ms),
-        "mysql-shun_recovery_time_sec": "1",
-        "mysql-query_retries_on_failure": str(retries),
-        "mysql-connect_timeout_server": str(CONNECT_TIMEOUT_MS),
-        "mysql-connect_timeout_server_max": "2000",
     }
+    merged.update(profile.settings)
+    merged.update(settings)
     return (servers +
             "INSERT INTO mysql_replication_hostgroups (writer_hostgroup, reader_hostgroup)"
-            " VALUES (0, 1);\n"
-            "INSERT INTO mysql_query_rules (rule_id, active, match_digest,"
-            " destination_hostgroup, apply) VALUES (10, 1, '^SELECT', 1, 1);\n" +
+            " VALUES (0, 1);\n" + rules_sql +
             "".join("INSERT OR REPLACE INTO global_variables VALUES ('%s', '%s');\n" % kv
-                    for kv in settings.items()))
+                    for kv in merged.items()))
 
 
 class Setup:
@@ -211,20 +259,27 @@ class Load:
         time.sleep(seconds)
 
 
-def status_of(s, port):
-    rows = s.admin_rows("SELECT status FROM stats_mysql_connection_pool WHERE srv_port = %d"
-                        % port)
+def status_of(s, port, conn=None):
+    sql = "SELECT status FROM stats_mysql_connection_pool WHERE srv_port = %d" % port
+    rows = q(conn, sql) if conn is not None else s.admin_rows(sql)
     return rows[0][0] if rows else None
 
 
-def wait_status(s, port, want, timeout):
-    """Seconds until stats_mysql_connection_pool shows want for port, or None."""
-    t0 = time.monotonic()
+def wait_status(s, port, want, timeout, since=None):
+    """Seconds from since (default: now) until stats_mysql_connection_pool shows want (a
+    status or a tuple of them) for port, or None. One admin connection for the whole wait:
+    with busy client threads holding the GIL, a connect per poll would blur the figure."""
+    t0 = time.monotonic() if since is None else since
+    wanted = (want,) if isinstance(want, str) else tuple(want)
     deadline = harness.Deadline(timeout)
-    while not deadline.expired():
-        if status_of(s, port) == want:
-            return time.monotonic() - t0
-        time.sleep(0.05)
+    a = s.admin()
+    try:
+        while not deadline.expired():
+            if status_of(s, port, a) in wanted:
+                return time.monotonic() - t0
+            time.sleep(0.02)
+    finally:
+        a.close()
     return None
 
 
@@ -236,16 +291,18 @@ def errors(samples, since=0):
     return [s for s in samples if s[3] is not None and s[0] >= since]
 
 
-def test_replica_kill9_reads_continue(setup):
+@PROFILES
+def test_replica_kill9_reads_continue(setup, profile):
     """(a) kill -9 of a replica under autocommit reads: the reads that were on it run again
     on the other replica (mysql-query_retries_on_failure), so clients see no error."""
-    s = setup(retries=3)
+    s = setup(profile=profile, retries=3)
     victim, other = s.fleet.replica_ports
     load = Load(s.sluice, read_port, n=4)
     time.sleep(2)
     t_kill = time.monotonic()
     os.kill(s.pid(1), signal.SIGKILL)
-    time.sleep(4)
+    # Long enough for reads after the detection bound.
+    time.sleep(max(4.0, profile.detect_s + MARGIN_S + 0.5))
     samples = load.stop()
     errs = errors(samples)
     after = [x for x in samples if x[0] > t_kill and x[3] is None]
@@ -255,7 +312,7 @@ def test_replica_kill9_reads_continue(setup):
               len(samples), len(errs), sorted({e[3] for e in errs}), last_victim - t_kill,
               len(after), sorted({x[2] for x in after})))
     assert {x[2] for x in samples if x[0] < t_kill} == {victim, other}
-    late = [x for x in after if x[0] > t_kill + PING_DETECT_S + MARGIN_S]
+    late = [x for x in after if x[0] > t_kill + profile.detect_s + MARGIN_S]
     assert late and all(x[2] == other for x in late)
     assert status_of(s, victim) == "SHUNNED"
     # Reads that broke on the killed replica ran again (retry); connects refused by it
@@ -264,18 +321,21 @@ def test_replica_kill9_reads_continue(setup):
     assert not errs, "%d client errors before the shun: %s" % (len(errs), errs[:3])
 
 
-def test_replica_sigstop_shunned_then_back(setup):
-    """(b) SIGSTOP on a replica: shunned within the ping bound, no client waits much longer
-    than that; SIGCONT brings it back."""
-    s = setup(retries=3)
+@PROFILES
+def test_replica_sigstop_shunned_then_back(setup, profile):
+    """(b) SIGSTOP on a replica: shunned within the ping bound (defaults: the liveness
+    bound), no client waits much longer than that; SIGCONT brings it back."""
+    s = setup(profile=profile, retries=3)
+    detect = profile.detect_s
     victim, other = s.fleet.replica_ports
     load = Load(s.sluice, read_port, n=3)
     time.sleep(1.5)
     s.stopped.add(1)
     t_stop = time.monotonic()
     os.kill(s.pid(1), signal.SIGSTOP)
-    shunned_at = wait_status(s, victim, "SHUNNED", PING_DETECT_S + 5)
-    time.sleep(max(0.0, 3.5 - (time.monotonic() - t_stop)))
+    shunned_at = wait_status(s, victim, "SHUNNED", detect + 5)
+    # The freeze lasts past the bound, so reads start after it while it is still frozen.
+    time.sleep(max(0.0, max(3.5, detect + MARGIN_S + 1.0) - (time.monotonic() - t_stop)))
     t_cont = time.monotonic()
     os.kill(s.pid(1), signal.SIGCONT)
     s.stopped.discard(1)
@@ -294,22 +354,23 @@ def test_replica_sigstop_shunned_then_back(setup):
     fmt = lambda v: "%.2f" % v if v is not None else "never"  # noqa: E731
     print("\n(b) replica SIGSTOP: shunned after %s s (bound %.1f s), %d client errors %s, "
           "worst statement %.2f s, ONLINE again %s s and reads on it %s s after SIGCONT" % (
-              fmt(shunned_at), PING_DETECT_S, len(errors(samples)),
+              fmt(shunned_at), detect, len(errors(samples)),
               sorted({e[3] for e in errors(samples)}), worst, fmt(online_at), fmt(back_at)))
-    assert shunned_at is not None and shunned_at <= PING_DETECT_S + MARGIN_S
-    late = [x for x in during if x[0] > t_stop + PING_DETECT_S + MARGIN_S]
+    assert shunned_at is not None and shunned_at <= detect + MARGIN_S
+    late = [x for x in during if x[0] > t_stop + detect + MARGIN_S]
     assert late and all(x[2] == other for x in late if x[3] is None)
-    assert online_at is not None and online_at <= 1 + PING_INTERVAL_MS / 1000.0 + MARGIN_S
+    assert online_at is not None and online_at <= profile.back_s + MARGIN_S
     # OFFLINE_HARD broke the connections hung on the stopped server; the reads ran again.
-    assert worst <= PING_DETECT_S + MARGIN_S, "a client waited %.2f s" % worst
+    assert worst <= detect + MARGIN_S, "a client waited %.2f s" % worst
     assert back_at is not None, "no reads on the replica once back ONLINE"
 
 
-def test_primary_kill9_writes_fail_fast_then_resume(setup):
+@PROFILES
+def test_primary_kill9_writes_fail_fast_then_resume(setup, profile):
     """(c) kill -9 of the primary under writes: clear errors, fast, never a hang; after
     fleet.sh start-node the same Sluice takes writes again; every acknowledged row is
     there."""
-    s = setup()
+    s = setup(profile=profile)
     c = harness.connect(s.sluice)
     q(c, "CREATE TABLE IF NOT EXISTS app.fo_w (id BIGINT PRIMARY KEY, port INT)")
     c.close()

@@ -299,8 +299,8 @@ static void test_new_store_with_config(void **state)
     assert_int_equal(query_int(store, "SELECT COUNT(*) FROM mysql_replication_hostgroups"
                                       " WHERE check_type = 'read_only' AND comment = ''"),
                      1);
-    /* 55 defaults plus the unknown variable the script added. */
-    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 56);
+    /* 58 defaults plus the unknown variable the script added. */
+    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 59);
 
     admin_config_unref(cfg);
     admin_store_close(store);

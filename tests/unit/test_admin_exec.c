@@ -716,7 +716,7 @@ static void test_variables_modules(void **state)
     int n_mysql = atoi(value(fx, "SELECT COUNT(*) FROM global_variables"
                                  " WHERE variable_name LIKE 'mysql-%'"));
 
-    assert_int_equal(n_mysql, 51); /* every mysql- default of config.c */
+    assert_int_equal(n_mysql, 54); /* every mysql- default of config.c */
     assert_int_equal(run_ok(fx, "SAVE MYSQL VARIABLES TO DISK"), n_mysql);
     assert_string_equal(value(fx, "SELECT variable_value FROM disk.global_variables"
                                   " WHERE variable_name = 'mysql-threads'"),
