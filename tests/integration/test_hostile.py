@@ -737,3 +737,17 @@ def test_busy_session_stops_reading_its_client(sluice):
 def oversized_then_close(conn):
     conn.sendall(mysqlwire.header(0xffffff, 1) + b"\x00" * 100)
     return None
+
+
+def test_silent_login_is_closed_at_the_default_timeout(sluice):
+    """The shipped mysql-connect_timeout_client: 10 s."""
+    target = sluice()
+    s = open_silent(target, 1)[0]
+    start = time.monotonic()
+    try:
+        s.settimeout(20)
+        assert s.recv(1) == b""
+        took = time.monotonic() - start
+        assert 9.5 < took < 12, took
+    finally:
+        s.close()
