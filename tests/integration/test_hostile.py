@@ -49,6 +49,14 @@ def raise_fd_limit(n):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
 
 
+def client_works_now(target):
+    """Whether an ordinary client gets in and is answered (False when refused)."""
+    try:
+        return ordinary_client_works(target)
+    except pymysql.err.OperationalError:
+        return False
+
+
 def ordinary_client_works(target):
     conn = connect(target, connect_timeout=5)
     try:
@@ -224,14 +232,7 @@ def test_logins_in_progress_have_their_own_cap(sluice):
         for s in socks:
             s.close()
     # The slots come back as the silent clients leave.
-    deadline = Deadline(5)
-    while True:
-        try:
-            assert ordinary_client_works(target)
-            break
-        except pymysql.err.OperationalError:
-            assert not deadline.expired()
-            time.sleep(0.05)
+    harness.wait_until(lambda: client_works_now(target), 5, "an ordinary client to be served")
 
 
 def timed_wrong_login(target, source):
@@ -536,14 +537,7 @@ def test_session_buffer_budget_sheds_new_connections(sluice):
             time.sleep(0.05)
     finally:
         holder.close()
-    deadline = Deadline(5)
-    while True:
-        try:
-            assert ordinary_client_works(target)
-            break
-        except pymysql.err.OperationalError:
-            assert not deadline.expired()
-            time.sleep(0.05)
+    harness.wait_until(lambda: client_works_now(target), 5, "an ordinary client to be served")
 
 
 # --- account changes, readiness, exposure -------------------------------------------------
