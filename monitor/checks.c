@@ -113,10 +113,10 @@ static void copy_settings(struct monitor *m, struct mon_settings *out)
 
 /* Connects my (fresh from mysql_init) within timeout_ms. False: failed or
  * timed out, message in r->error. */
-static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_settings *st,
-                       int timeout_ms, struct mon_result *r)
+/* Options of a monitor connection; the library's own timeouts (whole
+ * seconds, rounded up) are only a backstop, poll() enforces the ms. */
+static void connect_options(MYSQL *my, int timeout_ms)
 {
-    /* Whole seconds, rounded up: only a backstop, poll() enforces the ms. */
     unsigned secs = (unsigned)((timeout_ms + 999) / 1000);
     mysql_options(my, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(my, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
@@ -126,6 +126,22 @@ static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_s
     mysql_options(my, MYSQL_OPT_SSL_ENFORCE, &no);
     mysql_options(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &no);
     pool_refuse_local_infile(my);
+}
+
+/* What a failed connect says: codes below 2000 come from the server itself
+ * (1040 Too many connections, 1045 access denied for a misconfigured
+ * monitor user): it is up, so that is no reason to shun it. */
+static void connect_error(MYSQL *my, struct mon_result *r)
+{
+    if (mysql_errno(my) > 0 && mysql_errno(my) < 2000)
+        r->alive = true;
+    snprintf(r->error, sizeof(r->error), "%u: %s", mysql_errno(my), mysql_error(my));
+}
+
+static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_settings *st,
+                       int timeout_ms, struct mon_result *r)
+{
+    connect_options(my, timeout_ms);
     int64_t deadline = mon_now_ms() + timeout_ms;
     MYSQL *ret = NULL;
     int status = mysql_real_connect_start(&ret, my, t->host, st->user, st->password, NULL,
@@ -139,12 +155,7 @@ static bool do_connect(MYSQL *my, const struct mon_target *t, const struct mon_s
         status = mysql_real_connect_cont(&ret, my, ev);
     }
     if (!ret) {
-        /* Codes below 2000 come from the server itself (1040 Too many
-         * connections, 1045 access denied for a misconfigured monitor
-         * user): it is up, so that is no reason to shun it. */
-        if (mysql_errno(my) > 0 && mysql_errno(my) < 2000)
-            r->alive = true;
-        snprintf(r->error, sizeof(r->error), "%u: %s", mysql_errno(my), mysql_error(my));
+        connect_error(my, r);
         return false;
     }
     return true;
@@ -445,13 +456,93 @@ static void *health_main(void *arg)
     return NULL;
 }
 
+/* The liveness probe's connection and the operation it has in flight. A
+ * probe that meets no answer within its timeout leaves its connect or
+ * COM_PING running, and the next probe waits on the same one rather than
+ * starting over: a server that is only slow (a handshake under load can
+ * take longer than a probe's 500 ms) answers within the window, while a
+ * frozen one stays silent through it. */
+struct probe {
+    MYSQL *my;
+    int status; /* Connector/C's wait flags of the operation in flight, 0: none */
+    bool connected;
+    int64_t connect_started_ms;
+    MYSQL *conn_ret;
+    int ping_ret;
+};
+
+/* Starts a connect, or a COM_PING on the connection, unless one runs. */
+static bool probe_start(struct probe *p, const struct mon_target *t, const struct mon_settings *st)
+{
+    if (p->status)
+        return true;
+    if (p->connected) {
+        p->status = mysql_ping_start(&p->ping_ret, p->my);
+        return true;
+    }
+    if (!(p->my = mysql_init(NULL)))
+        return false;
+    p->connect_started_ms = mon_now_ms();
+    /* The library gives up only well after the window: the probe's slices
+     * decide. */
+    connect_options(p->my, st->liveness_window_ms * 4 + 1000);
+    p->status = mysql_real_connect_start(&p->conn_ret, p->my, t->host, st->user, st->password, NULL,
+                                         (unsigned)t->port, NULL, 0);
+    return true;
+}
+
+/* Waits for the probe's operation until deadline: 1 answered, 0 still no
+ * answer, -1 failed (r->error says why; the connection is gone). */
+static int probe_wait(struct probe *p, int64_t deadline, struct mon_result *r)
+{
+    while (p->status) {
+        int ev = wait_io(p->my, p->status, deadline);
+        if (!ev)
+            return 0;
+        p->status = p->connected ? mysql_ping_cont(&p->ping_ret, p->my, ev)
+                                 : mysql_real_connect_cont(&p->conn_ret, p->my, ev);
+    }
+    bool ok = p->connected ? p->ping_ret == 0 : p->conn_ret != NULL;
+    if (ok) {
+        p->connected = true;
+        return 1;
+    }
+    if (p->connected)
+        snprintf(r->error, sizeof(r->error), "%u: %s", mysql_errno(p->my), mysql_error(p->my));
+    else
+        connect_error(p->my, r);
+    drop(&p->my);
+    p->connected = false;
+    return -1;
+}
+
+static void check_probe(struct mon_target *t, const struct mon_settings *st, struct probe *p)
+{
+    struct mon_result r;
+    begin(&r, t, MON_LIVENESS);
+    int rc = -1;
+    if (probe_start(p, t, st))
+        rc = probe_wait(p, mon_now_ms() + st->liveness_timeout_ms, &r);
+    else
+        snprintf(r.error, sizeof(r.error), "out of memory");
+    if (rc == 0)
+        snprintf(r.error, sizeof(r.error), "no answer within %d ms%s", st->liveness_timeout_ms,
+                 p->connected ? "" : " (connecting)");
+    if (rc == 0 && !p->connected)
+        r.inconclusive = mon_now_ms() - p->connect_started_ms <
+                         (int64_t)MON_LIVE_CONNECT_WINDOWS * st->liveness_window_ms;
+    r.ok = rc == 1;
+    r.alive = r.alive || r.ok;
+    end(t->m, &r);
+}
+
 /* Probes every liveness interval; with liveness off, looks again at each
  * settings change (or once a second). */
 static void *prober_main(void *arg)
 {
     struct mon_target *t = arg;
     struct mon_settings st;
-    MYSQL *my = NULL;
+    struct probe p = {0};
     int64_t next = 0;
 
     mysql_thread_init();
@@ -463,16 +554,17 @@ static void *prober_main(void *arg)
         copy_settings(t->m, &st);
         int64_t now = mon_now_ms();
         if (st.liveness_interval_ms <= 0) {
-            drop(&my); /* off: hold no connection */
+            drop(&p.my); /* off: hold no connection */
+            p = (struct probe){0};
             continue;
         }
         if (now >= next) {
-            check_ping(t, &st, &my, MON_LIVENESS, st.liveness_timeout_ms);
+            check_probe(t, &st, &p);
             next = now + st.liveness_interval_ms;
         }
         clamp_due(&next, st.liveness_interval_ms);
     }
-    drop(&my);
+    drop(&p.my);
     mysql_thread_end();
     return NULL;
 }

@@ -8,7 +8,11 @@
  * cheap liveness probe (COM_PING on a kept connection, every
  * mysql-monitor_liveness_interval 500 ms, timeout 500 ms), so whatever the
  * other checks are doing, a frozen server meets a probe within 500 ms and
- * probes run back to back once one timed out.
+ * probes run back to back once one timed out. A probe that got no answer
+ * leaves its COM_PING (or connect) running and the next one waits on it,
+ * so a reply that is late still counts; while the probe is still
+ * connecting it proves nothing either way (a handshake can be slow on a
+ * loaded server) until it has taken MON_LIVE_CONNECT_WINDOWS windows.
  *
  * The rule is a silence, not a count: a server that left every check
  * unanswered for mysql-monitor_liveness_window (1500 ms, from the start of
@@ -41,9 +45,12 @@
 int mon_result_answered(const struct mon_result *r)
 {
     switch (r->kind) {
+    case MON_LIVENESS:
+        if (r->inconclusive)
+            return -1;
+        /* fall through */
     case MON_CONNECT:
     case MON_PING:
-    case MON_LIVENESS:
         return r->alive ? 1 : 0;
     case MON_READ_ONLY:
     case MON_LAG:

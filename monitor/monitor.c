@@ -441,6 +441,7 @@ static void set_settings(struct monitor *m, const struct admin_config *cfg)
     st->ping_timeout_ms = cfg->monitor_ping_timeout_ms;
     st->liveness_interval_ms = cfg->monitor_liveness_interval_ms;
     st->liveness_timeout_ms = cfg->monitor_liveness_timeout_ms;
+    st->liveness_window_ms = cfg->monitor_liveness_window_ms;
     st->read_only_interval_ms = cfg->monitor_read_only_interval_ms;
     st->read_only_timeout_ms = cfg->monitor_read_only_timeout_ms;
     st->lag_interval_ms = cfg->monitor_replication_lag_interval_ms;

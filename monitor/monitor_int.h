@@ -20,6 +20,7 @@ struct mon_settings {
     int connect_interval_ms, connect_timeout_ms;
     int ping_interval_ms, ping_timeout_ms;
     int liveness_interval_ms, liveness_timeout_ms; /* interval 0: no liveness probe */
+    int liveness_window_ms;
     int read_only_interval_ms, read_only_timeout_ms;
     int lag_interval_ms, lag_timeout_ms;
 };
@@ -46,6 +47,10 @@ struct mon_result {
     /* The server answered, even if with an error that is not about its
      * health (1040 Too many connections): a ping that got it is no failure. */
     bool alive;
+    /* A liveness probe still in its connect: a handshake may be slow on a
+     * loaded server, so it counts for neither side until it has taken
+     * longer than MON_LIVE_CONNECT_WINDOWS windows. */
+    bool inconclusive;
     int64_t value; /* read_only, or lag in seconds */
     bool value_null;
     bool not_replica; /* SHOW SLAVE STATUS was empty */
@@ -57,6 +62,9 @@ struct mon_result {
 /* Answers in a row that bring a server shunned for silence back: one may be
  * a request that was waiting when a stalled server made a little progress. */
 #define MON_LIVE_ANSWERS 2
+/* How many liveness windows a probe's connect may take before it counts as
+ * silence (a COM_PING on an open connection counts at once). */
+#define MON_LIVE_CONNECT_WINDOWS 3
 /* Unanswered checks in a row a silence needs, however long one took. */
 #define MON_LIVE_MIN_FAILURES 2
 
