@@ -640,109 +640,118 @@ static void forward(struct session *s)
 }
 
 /* Runs the next prelude step that is needed, or forwards the command. */
-static void run_step(struct session *s)
+/* One prelude step: it sent a command (its reply comes to on_step_reply),
+ * found nothing to do, or could not write. */
+enum step_result { STEP_NEXT, STEP_SENT, STEP_BROKEN };
+
+/* Sends an internal command whose reply the client never sees. */
+static enum step_result send_internal(struct session *s, enum resp_kind kind, uint8_t cmd,
+                                      const void *arg, size_t len)
+{
+    start_resp(s, kind, true);
+    return send_command(s, cmd, arg, len) == 0 ? STEP_SENT : STEP_BROKEN;
+}
+
+/* A causal read waits for its GTID, unless the monitor already saw this
+ * replica apply it. */
+static enum step_result step_gtid_wait(struct session *s)
+{
+    if (!s->want_gtid[0] || pool_conn_hostgroup(s->conn) == s->gtid_fallback_hg ||
+        pool_conn_has_gtid(s->conn, s->want_gtid)) {
+        s->want_gtid[0] = '\0';
+        return STEP_NEXT;
+    }
+    char sql[160];
+    int timeout = s->cfg->causal_reads_timeout_ms;
+    int n = snprintf(sql, sizeof(sql), "SELECT MASTER_GTID_WAIT('%s', %d.%03d)", s->want_gtid,
+                     timeout / 1000, timeout % 1000);
+    enum step_result r = send_internal(s, RESP_QUERY, CODEC_COM_QUERY, sql, (size_t)n);
+    s->resp.capture_row = true;
+    return r;
+}
+
+static enum step_result step_set_option(struct session *s)
+{
+    if (s->be->multi_statements == s->multi_statements)
+        return STEP_NEXT;
+    uint8_t opt[2];
+    codec_put_u16(opt, s->multi_statements ? 0 : 1);
+    return send_internal(s, RESP_SIMPLE, CODEC_COM_SET_OPTION, opt, 2);
+}
+
+static enum step_result step_init_db(struct session *s)
+{
+    if (!s->schema[0] || strcmp(s->be->schema, s->schema) == 0)
+        return STEP_NEXT;
+    return send_internal(s, RESP_SIMPLE, CODEC_COM_INIT_DB, s->schema, strlen(s->schema));
+}
+
+/* One SET with the tracked variables that differ. */
+static enum step_result step_set_vars(struct session *s)
 {
     struct backend *be = s->be;
-    switch (s->step) {
-    case BS_GTID_WAIT:
-        /* No wait when the monitor already saw this replica apply it. */
-        if (s->want_gtid[0] && pool_conn_hostgroup(s->conn) != s->gtid_fallback_hg &&
-            !pool_conn_has_gtid(s->conn, s->want_gtid)) {
-            char sql[160];
-            int timeout = s->cfg->causal_reads_timeout_ms;
-            int n = snprintf(sql, sizeof(sql), "SELECT MASTER_GTID_WAIT('%s', %d.%03d)",
-                             s->want_gtid, timeout / 1000, timeout % 1000);
-            start_resp(s, RESP_QUERY, true);
-            s->resp.capture_row = true;
-            if (send_command(s, CODEC_COM_QUERY, sql, (size_t)n) != 0)
-                goto broken;
-            update_poll(s);
-            return;
-        }
-        s->want_gtid[0] = '\0';
-        s->step = BS_SET_OPTION;
-        /* fall through */
-    case BS_SET_OPTION:
-        if (be->multi_statements != s->multi_statements) {
-            uint8_t opt[2];
-            codec_put_u16(opt, s->multi_statements ? 0 : 1);
-            start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, CODEC_COM_SET_OPTION, opt, 2) != 0)
-                goto broken;
-            update_poll(s);
-            return;
-        }
-        s->step = BS_INIT_DB;
-        /* fall through */
-    case BS_INIT_DB:
-        if (s->schema[0] && strcmp(be->schema, s->schema) != 0) {
-            start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, CODEC_COM_INIT_DB, s->schema, strlen(s->schema)) != 0)
-                goto broken;
-            update_poll(s);
-            return;
-        }
-        s->step = BS_SET_VARS;
-        /* fall through */
-    case BS_SET_VARS:
-        if (be->synced_session != s || be->synced_version != s->vars_version) {
-            struct codec_buf sql;
-            codec_buf_init(&sql);
-            int n = varset_diff_sql(&s->vars, &be->vars, &sql);
-            if (n < 0) {
-                codec_buf_free(&sql);
-                goto broken;
-            }
-            if (n > 0) {
-                start_resp(s, RESP_SIMPLE, true);
-                int rc = send_command(s, CODEC_COM_QUERY, sql.data, sql.len);
-                codec_buf_free(&sql);
-                if (rc != 0)
-                    goto broken;
-                update_poll(s);
-                return;
-            }
-            codec_buf_free(&sql);
-            be->synced_session = s;
-            be->synced_version = s->vars_version;
-        }
-        s->step = BS_LAST_ID;
-        /* fall through */
-    case BS_LAST_ID:
-        if ((s->stmt_flags & ROUTER_STMT_LAST_INSERT_ID) &&
-            be->last_insert_id != s->last_insert_id) {
-            /* The id lives on the connection that ran the insert; give this
-             * one the session's value so LAST_INSERT_ID() answers it. */
-            char sql[64];
-            int n = snprintf(sql, sizeof(sql), "DO LAST_INSERT_ID(%llu)",
-                             (unsigned long long)s->last_insert_id);
-            start_resp(s, RESP_SIMPLE, true);
-            if (send_command(s, CODEC_COM_QUERY, sql, (size_t)n) != 0)
-                goto broken;
-            update_poll(s);
-            return;
-        }
-        s->step = BS_REPREPARE;
-        /* fall through */
-    case BS_REPREPARE:
-        if (s->cur_stmt && s->cmd != CODEC_COM_STMT_PREPARE &&
-            !bstmt_find(be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len)) {
-            evict_lru(s);
-            start_resp(s, RESP_PREPARE, true);
-            if (send_command(s, CODEC_COM_STMT_PREPARE, s->cur_stmt->sql, s->cur_stmt->sql_len) !=
-                0)
-                goto broken;
-            update_poll(s);
-            return;
-        }
-        /* fall through */
-    case BS_FORWARD:
-        forward(s);
-        return;
+    if (be->synced_session == s && be->synced_version == s->vars_version)
+        return STEP_NEXT;
+    struct codec_buf sql;
+    codec_buf_init(&sql);
+    int n = varset_diff_sql(&s->vars, &be->vars, &sql);
+    enum step_result r = n < 0 ? STEP_BROKEN : STEP_NEXT;
+    if (n > 0)
+        r = send_internal(s, RESP_SIMPLE, CODEC_COM_QUERY, sql.data, sql.len);
+    codec_buf_free(&sql);
+    if (n == 0) {
+        be->synced_session = s;
+        be->synced_version = s->vars_version;
     }
-    return;
-broken:
-    backend_broken(s, "write failed");
+    return r;
+}
+
+/* The id lives on the connection that ran the insert; this one gets the
+ * session's value so LAST_INSERT_ID() answers it. */
+static enum step_result step_last_id(struct session *s)
+{
+    if (!(s->stmt_flags & ROUTER_STMT_LAST_INSERT_ID) || s->be->last_insert_id == s->last_insert_id)
+        return STEP_NEXT;
+    char sql[64];
+    int n = snprintf(sql, sizeof(sql), "DO LAST_INSERT_ID(%llu)",
+                     (unsigned long long)s->last_insert_id);
+    return send_internal(s, RESP_SIMPLE, CODEC_COM_QUERY, sql, (size_t)n);
+}
+
+/* A prepared statement this backend has not seen is prepared first. */
+static enum step_result step_reprepare(struct session *s)
+{
+    const struct cstmt *st = s->cur_stmt;
+    if (!st || s->cmd == CODEC_COM_STMT_PREPARE ||
+        bstmt_find(s->be, st->hash, st->sql, st->sql_len))
+        return STEP_NEXT;
+    evict_lru(s);
+    return send_internal(s, RESP_PREPARE, CODEC_COM_STMT_PREPARE, st->sql, st->sql_len);
+}
+
+typedef enum step_result (*step_fn)(struct session *s);
+
+static const step_fn prelude[] = {
+    [BS_GTID_WAIT] = step_gtid_wait, [BS_SET_OPTION] = step_set_option,
+    [BS_INIT_DB] = step_init_db,     [BS_SET_VARS] = step_set_vars,
+    [BS_LAST_ID] = step_last_id,     [BS_REPREPARE] = step_reprepare,
+};
+
+/* Runs the prelude steps from s->step on, then forwards the command. */
+static void run_step(struct session *s)
+{
+    for (; s->step != BS_FORWARD; s->step++) {
+        enum step_result r = prelude[s->step](s);
+        if (r == STEP_SENT) {
+            update_poll(s);
+            return;
+        }
+        if (r == STEP_BROKEN) {
+            backend_broken(s, "write failed");
+            return;
+        }
+    }
+    forward(s);
 }
 
 static void on_step_reply(struct session *s)

@@ -643,15 +643,107 @@ static void switch_config(struct session *s)
     s->user = u;
 }
 
+static void set_option(struct session *s, const uint8_t *payload, size_t plen)
+{
+    if (plen < 3 || codec_u16(payload + 1) > 1) {
+        session_send_error(s, 1, 1047, "08S01", "Unknown COM_SET_OPTION value");
+        return;
+    }
+    s->multi_statements = codec_u16(payload + 1) == 0;
+    int rc = (s->caps & CLIENT_DEPRECATE_EOF_F)
+                 ? codec_write_ok_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0)
+                 : codec_write_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0);
+    if (rc != 0)
+        s->close_after_write = true;
+}
+
+/* A command on a prepared statement (execute, long data, reset, fetch):
+ * true when it goes to a server, false when it was answered here. */
+static bool stmt_command(struct session *s, const uint8_t *payload, size_t plen)
+{
+    if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1)))) {
+        if (s->cmd == CODEC_COM_STMT_SEND_LONG_DATA)
+            return false; /* no reply, as the server does */
+        char m[128];
+        snprintf(m, sizeof(m), "Unknown prepared statement handler (%u) given to %s",
+                 plen >= 5 ? codec_u32(payload + 1) : 0, "mysqld_stmt_execute");
+        session_send_error(s, 1, 1243, "HY000", m);
+        return false;
+    }
+    if (s->cmd == CODEC_COM_STMT_RESET && !s->conn) {
+        send_ok(s, 1); /* nothing on any server to reset */
+        return false;
+    }
+    if (s->cmd == CODEC_COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
+        session_send_error(s, 1, 1421, "HY000", "The statement has no open cursor");
+        return false;
+    }
+    return true;
+}
+
+/* As the server's max_prepared_stmt_count, per session here: one client
+ * cannot fill the proxy with statements. False: refused with 1461. */
+static bool stmt_room(struct session *s)
+{
+    if (s->n_stmts < (size_t)s->cfg->max_client_stmts)
+        return true;
+    char m[160];
+    snprintf(m, sizeof(m),
+             "Can't create more than max_prepared_stmt_count statements (current value: %d)",
+             s->cfg->max_client_stmts);
+    session_send_error(s, 1, 1461, "42000", m);
+    return false;
+}
+
+/* Answers a command that needs no server; false when cmd needs one. */
+static bool answer_locally(struct session *s, const uint8_t *payload, size_t plen)
+{
+    switch (s->cmd) {
+    case CODEC_COM_PING:
+        send_ok(s, 1);
+        return true;
+    case CODEC_COM_SET_OPTION:
+        set_option(s, payload, plen);
+        return true;
+    case CODEC_COM_RESET_CONNECTION:
+        reset_connection(s);
+        return true;
+    case CODEC_COM_CHANGE_USER:
+        change_user(s, payload, plen);
+        return true;
+    case CODEC_COM_STMT_CLOSE:
+        stmt_close(s, payload, plen);
+        return true;
+    case CODEC_COM_STMT_EXECUTE:
+    case CODEC_COM_STMT_SEND_LONG_DATA:
+    case CODEC_COM_STMT_RESET:
+    case CODEC_COM_STMT_FETCH:
+        return !stmt_command(s, payload, plen);
+    case CODEC_COM_STMT_PREPARE:
+        s->cur_stmt = NULL;
+        return !stmt_room(s);
+    case CODEC_COM_INIT_DB:
+    case CODEC_COM_QUERY:
+    case CODEC_COM_FIELD_LIST:
+    case CODEC_COM_STATISTICS:
+        s->cur_stmt = NULL;
+        return false;
+    default: {
+        char m[96];
+        snprintf(m, sizeof(m), "Unknown command %u", (unsigned)s->cmd);
+        session_send_error(s, 1, 1047, "08S01", m);
+        return true;
+    }
+    }
+}
+
 /* Dispatches one complete command message of cmd_len bytes at s->in. */
 static void dispatch(struct session *s)
 {
-    const uint8_t *msg = s->in.data;
     struct codec_header hdr;
-    (void)codec_header_parse(msg, s->in.len, &hdr);
-    const uint8_t *payload = msg + 4;
-    size_t plen = hdr.len;
-    if (plen == 0) {
+    (void)codec_header_parse(s->in.data, s->in.len, &hdr);
+    const uint8_t *payload = s->in.data + 4;
+    if (hdr.len == 0) {
         session_send_error(s, 1, 1047, "08S01", "Empty command packet");
         session_command_done(s);
         return;
@@ -662,97 +754,14 @@ static void dispatch(struct session *s)
     s->started_ns = proxy_now_ns();
     if (s->cfg != s->worker->cfg)
         switch_config(s);
-    switch (s->cmd) {
-    case CODEC_COM_QUIT:
+    if (s->cmd == CODEC_COM_QUIT) {
         session_close(s);
         return;
-    case CODEC_COM_PING:
-        send_ok(s, 1);
+    }
+    if (answer_locally(s, payload, hdr.len))
         session_command_done(s);
-        return;
-    case CODEC_COM_SET_OPTION:
-        if (plen < 3 || codec_u16(payload + 1) > 1) {
-            session_send_error(s, 1, 1047, "08S01", "Unknown COM_SET_OPTION value");
-        } else {
-            s->multi_statements = codec_u16(payload + 1) == 0;
-            int rc = (s->caps & CLIENT_DEPRECATE_EOF_F)
-                         ? codec_write_ok_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0)
-                         : codec_write_eof(&s->out, 1, SERVER_STATUS_AUTOCOMMIT_F, 0);
-            if (rc != 0)
-                s->close_after_write = true;
-        }
-        session_command_done(s);
-        return;
-    case CODEC_COM_RESET_CONNECTION:
-        reset_connection(s);
-        session_command_done(s);
-        return;
-    case CODEC_COM_CHANGE_USER:
-        change_user(s, payload, plen);
-        session_command_done(s);
-        return;
-    case CODEC_COM_STMT_CLOSE:
-        stmt_close(s, payload, plen);
-        session_command_done(s);
-        return;
-    case CODEC_COM_STMT_EXECUTE:
-    case CODEC_COM_STMT_SEND_LONG_DATA:
-    case CODEC_COM_STMT_RESET:
-    case CODEC_COM_STMT_FETCH: {
-        if (plen < 5 || !(s->cur_stmt = find_stmt(s, codec_u32(payload + 1)))) {
-            if (s->cmd == CODEC_COM_STMT_SEND_LONG_DATA) {
-                session_command_done(s); /* no reply, as the server does */
-                return;
-            }
-            char m[128];
-            snprintf(m, sizeof(m), "Unknown prepared statement handler (%u) given to %s",
-                     plen >= 5 ? codec_u32(payload + 1) : 0, "mysqld_stmt_execute");
-            session_send_error(s, 1, 1243, "HY000", m);
-            session_command_done(s);
-            return;
-        }
-        if (s->cmd == CODEC_COM_STMT_RESET && !s->conn) {
-            send_ok(s, 1); /* nothing on any server to reset */
-            session_command_done(s);
-            return;
-        }
-        if (s->cmd == CODEC_COM_STMT_FETCH && !(s->pin & PIN_CURSOR)) {
-            session_send_error(s, 1, 1421, "HY000", "The statement has no open cursor");
-            session_command_done(s);
-            return;
-        }
+    else
         backend_begin(s);
-        return;
-    }
-    case CODEC_COM_STMT_PREPARE:
-        if (s->n_stmts >= (size_t)s->cfg->max_client_stmts) {
-            /* As the server's max_prepared_stmt_count, per session here:
-             * one client cannot fill the proxy with statements. */
-            char m[160];
-            snprintf(m, sizeof(m),
-                     "Can't create more than max_prepared_stmt_count statements "
-                     "(current value: %d)",
-                     s->cfg->max_client_stmts);
-            session_send_error(s, 1, 1461, "42000", m);
-            session_command_done(s);
-            return;
-        }
-        /* fall through */
-    case CODEC_COM_INIT_DB:
-    case CODEC_COM_QUERY:
-    case CODEC_COM_FIELD_LIST:
-    case CODEC_COM_STATISTICS:
-        s->cur_stmt = NULL;
-        backend_begin(s);
-        return;
-    default: {
-        char m[96];
-        snprintf(m, sizeof(m), "Unknown command %u", (unsigned)s->cmd);
-        session_send_error(s, 1, 1047, "08S01", m);
-        session_command_done(s);
-        return;
-    }
-    }
 }
 
 /* Consumes the command's bytes and goes back to waiting for the next one. */
