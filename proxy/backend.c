@@ -24,14 +24,11 @@
 #include "proxy/proxy_int.h"
 #include "proxy/response.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #define RBUF_SIZE 65536
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */

@@ -20,9 +20,7 @@ from harness import Deadline, connect, error_code, q, q1
 pytestmark = pytest.mark.proxy_only
 
 
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10)
+admin = harness.admin
 
 
 def rss_kib(pid):
