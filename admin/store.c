@@ -29,7 +29,7 @@
  * exec*.c use the same helpers for the admin interface.
  */
 #include "admin/admin_int.h"
-#include "proxy/log.h"
+#include "common/common.h"
 
 #include <errno.h>
 #include <fcntl.h>

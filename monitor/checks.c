@@ -21,8 +21,8 @@
  * or the settings change; results are queued under monitor.lock and the main
  * loop is woken with uv_async_send (which coalesces).
  */
+#include "common/common.h"
 #include "monitor/monitor_int.h"
-#include "proxy/log.h"
 
 #include <errno.h>
 #include <mysql.h>
@@ -35,20 +35,6 @@
 /* Results waiting for the main loop beyond this are dropped: a stalled
  * main loop must not grow memory without bound. */
 #define MAX_QUEUED 4096
-
-int64_t mon_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t mon_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Waits for what status asks, until deadline_ms. Returns the status to pass
  * to the *_cont call, or 0 when the deadline passed. */
@@ -216,26 +202,19 @@ static void post(struct monitor *m, const struct mon_result *r)
     uv_async_send(&m->async);
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void begin(struct mon_result *r, struct mon_target *t, enum mon_kind kind)
 {
     memset(r, 0, sizeof(*r));
     r->t = t;
     r->kind = kind;
-    r->start_us = mon_wall_us();
+    r->start_us = clock_wall_us();
     r->start_ms = mon_now_ms();
-    r->took_us = now_us();
+    r->took_us = (int64_t)clock_now_us();
 }
 
 static void end(struct monitor *m, struct mon_result *r)
 {
-    r->took_us = now_us() - r->took_us; /* begin() stored the start there */
+    r->took_us = (int64_t)clock_now_us() - r->took_us; /* begin() stored the start there */
     r->end_ms = mon_now_ms();
     post(m, r);
 }

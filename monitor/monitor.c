@@ -22,8 +22,8 @@
  * list goes to pool_update() and runtime_mysql_servers, and each move or
  * status change is logged.
  */
+#include "common/common.h"
 #include "monitor/monitor_int.h"
-#include "proxy/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,7 +422,7 @@ static void on_async(uv_async_t *h)
     if (now - m->last_prune_ms >= 1000) {
         m->last_prune_ms = now;
         if (admin_monitor_prune(m->store,
-                                mon_wall_us() - (int64_t)m->cfg->monitor_history_ms * 1000) != 0)
+                                clock_wall_us() - (int64_t)m->cfg->monitor_history_ms * 1000) != 0)
             log_debug("monitor: cannot prune the log tables");
     }
     (void)apply(m);

@@ -6,6 +6,7 @@
 #ifndef SLUICE_MONITOR_MONITOR_INT_H
 #define SLUICE_MONITOR_MONITOR_INT_H
 
+#include "common/common.h"
 #include "monitor/monitor.h"
 
 #include <pthread.h>
@@ -165,7 +166,9 @@ int mon_target_start(struct mon_target *t);
 /* Wakes every check thread (under m->lock the caller has set what changed). */
 void mon_wake(struct monitor *m);
 /* Monotonic and wall clocks. */
-int64_t mon_now_ms(void);
-int64_t mon_wall_us(void);
+static inline int64_t mon_now_ms(void)
+{
+    return (int64_t)clock_now_ms();
+}
 
 #endif

@@ -217,7 +217,7 @@ static void connect_failed(struct pool_conn *c, struct pool_waiter *w, const cha
 static void connect_end(struct pool_conn *c, int err, const char *msg, bool count_error)
 {
     struct pool_waiter *w = c->waiter;
-    uint64_t now = pool_now_ms();
+    uint64_t now = clock_now_ms();
     pool_clist_remove(&c->pool->workers[c->worker].connecting, c);
     c->waiter = NULL;
     memset(c->password, 0, sizeof(c->password));

@@ -42,7 +42,7 @@ static void lend(struct pool_conn *c, bool counted)
     c->io_cb = NULL;
     c->counted = counted;
     c->lent = true;
-    c->lent_at_us = pool_now_us();
+    c->lent_at_us = clock_now_us();
     pool_clist_push(&pw->lent, c);
     __atomic_add_fetch(&c->server->lent, 1, __ATOMIC_RELAXED);
 }
@@ -162,12 +162,12 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup,
                                   const struct server *avoid)
 {
     struct pick k = {.hostgroup = hostgroup, .avoid = avoid, .fast_only = true};
-    k.now = pool_now_ms();
+    k.now = clock_now_ms();
     struct server *s = pick_among(p, worker, &k);
     if (s)
         return s;
     k.fast_only = false;
-    k.now = pool_now_ms();
+    k.now = clock_now_ms();
     return pick_among(p, worker, &k);
 }
 
@@ -177,7 +177,7 @@ static struct server *pick_server(struct pool *p, int worker, int hostgroup,
  * while is also probed, since the watch only runs when its loop does. */
 static bool conn_alive(const struct pool_conn *c)
 {
-    if (pool_now_ms() - c->idle_since < 1000)
+    if (clock_now_ms() - c->idle_since < 1000)
         return true;
     char b;
     ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -410,7 +410,7 @@ static struct pool_waiter *waiter_or_idle_locked(struct server *s, struct pool_c
 static void offer_held(struct pool_conn *c, uint64_t hold_us, bool counted, bool after_ping)
 {
     struct server *s = c->server;
-    uint64_t now = pool_now_ms();
+    uint64_t now = clock_now_ms();
     bool expired = c->expires && now >= c->expires;
     if (pool_server_offline(s) || expired || c->broken) {
         close_returned(c, hold_us, counted, now);
@@ -456,12 +456,12 @@ void pool_release(struct pool_conn *c, bool reusable)
         c->lent = false;
         c->counted = false;
         __atomic_sub_fetch(&c->server->lent, 1, __ATOMIC_RELAXED);
-        hold = pool_now_us() - c->lent_at_us;
+        hold = clock_now_us() - c->lent_at_us;
         if (hold == 0)
             hold = 1;
     }
     if (!reusable) {
-        close_returned(c, hold, counted, pool_now_ms());
+        close_returned(c, hold, counted, clock_now_ms());
         return;
     }
     offer_held(c, hold, counted, false);

@@ -63,7 +63,7 @@ void pool_ping_start(struct pool_conn *c, struct pool_waiter *w)
     c->state = CONN_PINGING;
     c->ping_waiter = w;
     c->ping_got = 0;
-    c->ping_started_us = pool_now_us();
+    c->ping_started_us = clock_now_us();
     c->last_ping = c->ping_started_us / 1000u;
     pool_clist_push(&worker_of(c)->pinging, c);
     c->keepalive = w == NULL;
@@ -108,7 +108,7 @@ void pool_ping_on_io(struct pool_conn *c, int status)
         ping_failed(c);
         return;
     }
-    __atomic_store_n(&c->server->latency_us, pool_now_us() - c->ping_started_us, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->server->latency_us, clock_now_us() - c->ping_started_us, __ATOMIC_RELAXED);
     struct pool_waiter *w = c->ping_waiter;
     c->ping_waiter = NULL;
     ping_end(c);
@@ -225,8 +225,8 @@ void pool_tick_cb(uv_timer_t *t)
     struct pool *p = t->data;
     struct pool_worker *pw = (struct pool_worker *)((char *)t - offsetof(struct pool_worker, tick));
     int worker = (int)(pw - p->workers);
-    uint64_t now = pool_now_ms();
-    uint64_t now_us = pool_now_us();
+    uint64_t now = clock_now_ms();
+    uint64_t now_us = clock_now_us();
 
     int timeout = pool_setting(&p->settings.connect_timeout_ms);
     for (struct pool_conn *c = pw->pinging.head; c;) {

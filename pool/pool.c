@@ -63,18 +63,6 @@ const char *pool_strerror(int err)
     }
 }
 
-uint64_t pool_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t pool_now_ms(void)
-{
-    return pool_now_us() / 1000u;
-}
-
 /* Settings change at run time (pool_configure on the main thread) while
  * workers read them: each figure is one int, loaded atomically. */
 int pool_setting(const int *field)
@@ -190,7 +178,7 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
     for (int i = 0; i < nworkers; i++) {
         pthread_mutex_init(&p->workers[i].inbox_lock, NULL);
         p->workers[i].rng =
-            0x9e3779b97f4a7c15u ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9u) ^ pool_now_us();
+            0x9e3779b97f4a7c15u ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9u) ^ clock_now_us();
     }
     return p;
 fail:

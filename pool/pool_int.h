@@ -10,6 +10,7 @@
 #ifndef SLUICE_POOL_INT_H
 #define SLUICE_POOL_INT_H
 
+#include "common/common.h"
 #include "pool/pool.h"
 
 #include <mysql.h>
@@ -63,7 +64,7 @@ struct pool_conn {
     bool broken;         /* shut down by OFFLINE_HARD */
     bool keepalive;      /* out for a keep-alive ping (counted in server.pinging) */
     char password[128];  /* only while connecting */
-    uint64_t idle_since; /* ms (pool_now_ms) it went idle */
+    uint64_t idle_since; /* ms (clock_now_ms) it went idle */
     uint64_t last_ping;  /* ms of the last keep-alive ping */
     uint64_t expires;    /* ms after which it is recycled (0: never) */
     uint64_t lent_at_us; /* when lent, for hold times */
@@ -111,7 +112,7 @@ struct pool_waiter {
 };
 
 struct pool_window {
-    uint64_t index; /* pool_now_ms() / POOL_WINDOW_MS of the window held */
+    uint64_t index; /* clock_now_ms() / POOL_WINDOW_MS of the window held */
     uint32_t wait_hist[POOL_WAIT_BUCKETS];
     uint64_t waits;
     uint64_t created;
@@ -206,8 +207,6 @@ struct pool {
 };
 
 /* pool.c */
-uint64_t pool_now_ms(void);
-uint64_t pool_now_us(void);
 /* Loads one figure of pool->settings (pool_configure stores them). */
 int pool_setting(const int *field);
 /* xorshift draw below bound (0 when bound is 0); worker thread of pw. */

@@ -175,7 +175,7 @@ static void waiter_taken(struct server *s, struct pool_waiter *w)
 {
     waiter_unlink(s, w);
     w->state = WAITER_DELIVERING;
-    uint64_t now = pool_now_us();
+    uint64_t now = clock_now_us();
     uint64_t waited = now - w->queued_us;
     pool_record_wait(s, waited, now / 1000u);
     int bound = pool_setting(&s->pool->settings.fail_fast_wait_ms);
@@ -244,7 +244,7 @@ static bool overloaded(struct pool *p, struct server *s)
         return true;
     if (max_wait <= 0)
         return false;
-    uint64_t now = pool_now_us();
+    uint64_t now = clock_now_us();
     if (now / 1000u < s->breaker_until)
         return true;
     return s->wait_head && now - s->wait_head->queued_us > (uint64_t)max_wait * 1000u;
@@ -257,7 +257,7 @@ int pool_queue_locked(struct pool *p, struct server *s, struct pool_waiter *w, i
         return POOL_EOVERLOAD;
     }
     w->state = WAITER_QUEUED;
-    w->queued_us = pool_now_us();
+    w->queued_us = clock_now_us();
     s->exhausted++;
     waiter_push(s, w);
     /* Still under the lock (see offer_held() in lend.c): idle connections
@@ -314,7 +314,7 @@ void pool_slot_freed(struct pool *p, struct server *s)
     s->open--;
     bool room = s->open < pool_server_cap(s) && !pool_server_offline(s);
     struct pool_waiter *w = room ? pop_for_slot_locked(s) : NULL;
-    bool steal = room && !w && pool_server_usable(s, pool_now_ms()) && pool_others_wait(p, s);
+    bool steal = room && !w && pool_server_usable(s, clock_now_ms()) && pool_others_wait(p, s);
     if (steal)
         s->open++;
     pthread_mutex_unlock(&s->lock);

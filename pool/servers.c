@@ -78,7 +78,7 @@ int pool_server_init(struct pool *p, struct server *s, const struct pool_server_
     s->weight = spec->weight;
     s->max_latency_ms = spec->max_latency_ms;
     s->status = (int)spec->status;
-    s->since = pool_now_ms();
+    s->since = clock_now_ms();
     server_set_jitter(p, s, s->since);
     pthread_mutex_init(&s->lock, NULL);
     s->idle = calloc((size_t)p->nworkers, sizeof(*s->idle));
@@ -198,7 +198,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
     if (!seen)
         return POOL_ENOMEM;
     int rc = 0;
-    uint64_t now = pool_now_ms();
+    uint64_t now = clock_now_ms();
     for (size_t i = 0; i < n; i++) {
         size_t k;
         struct server *s = find_server(p, count, &specs[i], &k);
@@ -226,7 +226,7 @@ int pool_update(struct pool *p, const struct pool_server_spec *specs, size_t n)
 void pool_server_stats(struct pool *p, size_t index, struct pool_server_stats *out)
 {
     struct server *s = &p->servers[index];
-    uint64_t now = pool_now_ms();
+    uint64_t now = clock_now_ms();
     memset(out, 0, sizeof(*out));
     out->hostgroup = s->hostgroup;
     snprintf(out->name, sizeof(out->name), "%s", s->name);

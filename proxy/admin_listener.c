@@ -18,7 +18,7 @@
  * weak credentials configured and the interface on another address
  * (admin_check_exposure).
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 

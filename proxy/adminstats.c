@@ -86,7 +86,7 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
         sent += st.bytes_sent;
         recv += st.bytes_recv;
     }
-    add(out, "ProxySQL_Uptime", (proxy_now_ns() - p->start_ns) / 1000000000u);
+    add(out, "ProxySQL_Uptime", (clock_now_ns() - p->start_ns) / 1000000000u);
     add(out, "Active_Transactions", in_txn);
     add(out, "Client_Connections_aborted", c.auth_failures);
     add(out, "Client_Connections_connected", c.clients_connected);

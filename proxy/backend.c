@@ -20,7 +20,7 @@
  * no result set is held in memory. Output goes to the client's `out` buffer;
  * while a client write is in flight, backend reads pause (back-pressure).
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy_int.h"
 #include "proxy/response.h"
 
@@ -898,7 +898,7 @@ static void on_queue_timeout(uv_timer_t *t)
     s->waiter = NULL;
     char m[256];
     snprintf(m, sizeof(m), "Max connect timeout reached while reaching hostgroup %d after %llums",
-             s->hostgroup, (unsigned long long)((proxy_now_ns() - s->started_ns) / 1000000u));
+             s->hostgroup, (unsigned long long)((clock_now_ns() - s->started_ns) / 1000000u));
     slog_warn(s, "%s", m);
     session_send_error(s, 1, 9001, "HY000", m);
     session_command_done(s);

@@ -423,7 +423,7 @@ void cmdstats_record_digest(struct session *s, int hg)
         .schema = s->schema,
         .user = s->username,
         .digest = known,
-        .elapsed_us = (proxy_now_ns() - s->started_ns) / 1000u,
+        .elapsed_us = (clock_now_ns() - s->started_ns) / 1000u,
         .rows_affected = s->resp.rows_affected,
         .rows_sent = s->resp.rows_sent,
         .now = (int64_t)time(NULL),

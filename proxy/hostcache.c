@@ -59,7 +59,7 @@ static bool live(const struct host_entry *e, uint64_t now)
 
 static size_t home_slot(const char *ip)
 {
-    return (size_t)(proxy_hash(ip, strlen(ip)) % (HOST_SLOTS - HOST_PROBE));
+    return (size_t)(common_hash(ip, strlen(ip)) % (HOST_SLOTS - HOST_PROBE));
 }
 
 /* The entry of ip, or NULL. Caller holds the lock. */
@@ -89,7 +89,7 @@ uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, in
     struct host_failures *h = p->host_failures;
     if (!h || !ip[0] || delay_ms <= 0 || max_ms <= 0)
         return 0;
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     pthread_mutex_lock(&h->lock);
     struct host_entry *e = find(h, ip, now);
     uint32_t failures = e ? e->failures : 0;
@@ -105,7 +105,7 @@ void limits_login_failed(struct proxy *p, const char *ip)
     struct host_failures *h = p->host_failures;
     if (!h || !ip[0])
         return;
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     pthread_mutex_lock(&h->lock);
     struct host_entry *e = find(h, ip, now);
     if (!e)
@@ -122,7 +122,7 @@ void limits_login_succeeded(struct proxy *p, const char *ip)
     struct host_failures *h = p->host_failures;
     if (!h || !ip[0])
         return;
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     pthread_mutex_lock(&h->lock);
     struct host_entry *e = find(h, ip, now);
     if (e)
@@ -136,7 +136,7 @@ size_t limits_host_failures(struct proxy *p, struct admin_host_failure *rows, si
     size_t n = 0;
     if (!h)
         return 0;
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     pthread_mutex_lock(&h->lock);
     for (size_t i = 0; i < HOST_SLOTS && n < max; i++) {
         const struct host_entry *e = &h->e[i];

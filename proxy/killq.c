@@ -7,8 +7,8 @@
  */
 #include "proxy/killq.h"
 
+#include "common/common.h"
 #include "pool/pool.h"
-#include "proxy/log.h"
 
 #include <mysql.h>
 #include <stdio.h>

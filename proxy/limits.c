@@ -17,7 +17,7 @@
  * sessions already use their own timer for the handshake and queue
  * deadlines, and a sweep costs nothing per statement.
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>
@@ -109,7 +109,7 @@ uint64_t limits_buffer_budget(const struct admin_config *cfg)
 /* Caller holds the lock. NULL on ENOMEM. */
 static struct user_slot *slot_get(struct user_counts *uc, const char *name)
 {
-    size_t b = proxy_hash(name, strlen(name)) % USER_BUCKETS;
+    size_t b = common_hash(name, strlen(name)) % USER_BUCKETS;
     for (struct user_slot *u = uc->buckets[b]; u; u = u->next)
         if (strcmp(u->name, name) == 0)
             return u;
@@ -205,7 +205,7 @@ static void on_guard(uv_timer_t *t)
     int pinned_ms = w->cfg->pinned_idle_timeout_ms;
     if (idle_ms <= 0 && max_ms <= 0 && pinned_ms <= 0)
         return;
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     /* session_kill() only starts closing: s->next stays valid. */
     for (struct session *s = w->sessions; s; s = s->next) {
         check_session(s, now, idle_ms, max_ms);

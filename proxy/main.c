@@ -7,7 +7,7 @@
  * logs to DIR/sluice.log.
  */
 #include "admin/admin.h"
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy.h"
 
 #include <errno.h>

@@ -31,8 +31,8 @@
  * statistics merged without reset. None of it blocks a worker for longer than
  * the copy of one worker's digest table.
  */
+#include "common/common.h"
 #include "monitor/monitor.h"
-#include "proxy/log.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 

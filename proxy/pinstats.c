@@ -20,7 +20,7 @@
  * proxy_session_stats() merges every worker's figures for the admin tables
  * and the metrics endpoint.
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 

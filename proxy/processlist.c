@@ -39,7 +39,7 @@ int processlist_init(struct proxy *p)
 {
     pthread_condattr_t attr;
 
-    p->start_ns = proxy_now_ns();
+    p->start_ns = clock_now_ns();
     if (pthread_condattr_init(&attr) != 0)
         return -1;
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -202,7 +202,7 @@ void processlist_serve(struct worker *w)
         return;
     size_t n = 0, cap = (size_t)w->n_sessions;
     struct admin_process *rows = malloc((cap ? cap : 1) * sizeof(*rows));
-    uint64_t now = proxy_now_ns();
+    uint64_t now = clock_now_ns();
     for (const struct session *s = w->sessions; rows && s && n < cap; s = s->next)
         if (s->state != SS_CLOSING)
             fill_row(w, s, now, &rows[n++]);

@@ -6,9 +6,9 @@
 #define SLUICE_PROXY_INT_H
 
 #include "admin/admin.h"
+#include "common/common.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
-#include "proxy/log.h"
 #include "proxy/qcache.h"
 #include "router/router.h"
 
@@ -465,7 +465,7 @@ struct proxy {
     struct host_failures *host_failures; /* failed logins per address (limits.c) */
     struct user_counts *users;           /* per-user session counts (limits.c) */
     struct monitor *monitor;    /* main thread only; NULL: servers go to the pool as configured */
-    uint64_t start_ns;          /* proxy_now_ns() at proxy_new: ProxySQL_Uptime */
+    uint64_t start_ns;          /* clock_now_ns() at proxy_new: ProxySQL_Uptime */
     pthread_mutex_t plist_lock; /* guards the workers' plist_answered/rows/n */
     pthread_cond_t plist_cond;  /* a worker answered (CLOCK_MONOTONIC) */
     bool plist_ready;           /* lock and cond initialised */
@@ -627,11 +627,6 @@ void slog_write(enum log_level level, const struct session *s, const char *fmt, 
 #define slog_warn(s, ...) SLOG_AT(LOG_LEVEL_WARN, s, __VA_ARGS__)
 #define slog_info(s, ...) SLOG_AT(LOG_LEVEL_INFO, s, __VA_ARGS__)
 #define slog_debug(s, ...) SLOG_AT(LOG_LEVEL_DEBUG, s, __VA_ARGS__)
-
-/* util.c: CLOCK_MONOTONIC in nanoseconds, and FNV-1a of statement texts
- * (cache keys). */
-uint64_t proxy_hash(const void *data, size_t len);
-uint64_t proxy_now_ns(void);
 
 /* backend.c */
 /* Applies to s->hostgroup what the statement q (len bytes) asks for beyond

@@ -6,7 +6,7 @@
  */
 #include "proxy/response.h"
 
-#include "proxy/log.h"
+#include "common/common.h"
 #include "router/router.h"
 
 #include <ctype.h>

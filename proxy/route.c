@@ -151,10 +151,10 @@ bool route_query(struct session *s)
                                  .digest_max_len = (size_t)s->cfg->digest_max_len,
                                  .text_cut = s->cmd_len > len + 5};
     struct router_decision d;
-    uint64_t t0 = proxy_now_ns();
+    uint64_t t0 = clock_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,
                           len, &d);
-    proxy_count(&s->worker->counters.query_processor_ns, proxy_now_ns() - t0);
+    proxy_count(&s->worker->counters.query_processor_ns, clock_now_ns() - t0);
     s->hostgroup = d.hostgroup;
     s->stmt_flags = d.stmt_flags;
     s->digest_hash = d.digest;

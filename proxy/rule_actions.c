@@ -23,8 +23,8 @@
  * A COM_QUERY response always starts at sequence id 1, so the stored ids
  * are the ones the next client expects too.
  */
+#include "common/common.h"
 #include "proxy/killq.h"
-#include "proxy/log.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>
@@ -45,7 +45,7 @@ static const char *const key_vars[] = {
 
 static uint64_t now_ms(void)
 {
-    return proxy_now_ns() / 1000000u;
+    return clock_now_ns() / 1000000u;
 }
 
 static bool has_user_var(const char *q, size_t n)

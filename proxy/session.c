@@ -25,7 +25,7 @@
  * RESET_CONNECTION, CHANGE_USER) are answered here; the rest go through
  * backend.c.
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>
@@ -443,7 +443,7 @@ static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u,
     reset_session_state(s);
     s->hostgroup = u->default_hostgroup;
     session_set_state(s, SS_IDLE);
-    s->idle_since_ns = proxy_now_ns();
+    s->idle_since_ns = clock_now_ns();
     pinstats_account(s);
     uv_timer_stop(&s->timer);
     send_ok(s, seq);
@@ -751,7 +751,7 @@ static void dispatch(struct session *s)
     s->cmd = payload[0];
     s->digest_hash = 0;
     proxy_count(&s->worker->counters.commands[s->cmd < 32 ? s->cmd : 32], 1);
-    s->started_ns = proxy_now_ns();
+    s->started_ns = clock_now_ns();
     if (s->cfg != s->worker->cfg)
         switch_config(s);
     if (s->cmd == CODEC_COM_QUIT) {
@@ -770,7 +770,7 @@ void session_command_done(struct session *s)
     if (s->state == SS_CLOSING)
         return;
     pinstats_account(s); /* before the command's bytes go: its text names the pin */
-    s->idle_since_ns = proxy_now_ns();
+    s->idle_since_ns = clock_now_ns();
     cmdstats_record(s, s->idle_since_ns); /* stats_mysql_commands_counters */
     if (s->cmd_len) {
         size_t rest = s->in.len - s->cmd_len;

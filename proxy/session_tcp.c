@@ -6,7 +6,7 @@
  * only moves them, so the session state machine runs without a socket in
  * the fuzz target (tests/fuzz/fuzz_session.c gives it a memory transport).
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>

@@ -39,9 +39,9 @@ static void classify(struct session *s, const char *sql, size_t len, struct rout
                                  .default_hostgroup = s->user->default_hostgroup,
                                  .in_transaction = s->in_txn,
                                  .digest_max_len = (size_t)s->cfg->digest_max_len};
-    uint64_t t0 = proxy_now_ns();
+    uint64_t t0 = clock_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, sql, len, d);
-    proxy_count(&s->worker->counters.query_processor_ns, proxy_now_ns() - t0);
+    proxy_count(&s->worker->counters.query_processor_ns, clock_now_ns() - t0);
 }
 
 /* Answers the command with the rule's error, as route_query() does for
@@ -65,7 +65,7 @@ static struct cstmt *cstmt_new(struct session *s)
     }
     memcpy(st->sql, s->in.data + 5, n);
     st->sql_len = n;
-    st->hash = proxy_hash(st->sql, n);
+    st->hash = common_hash(st->sql, n);
     st->id = s->next_stmt_id++;
     codec_buf_init(&st->prep_resp);
     return st;

@@ -10,7 +10,7 @@
  * and after mysql-shutdown_timeout closes whatever is left. When its last
  * session is gone it closes its handles and its loop ends.
  */
-#include "proxy/log.h"
+#include "common/common.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 

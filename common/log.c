@@ -2,7 +2,7 @@
  * Log sink: one write(2) per line so lines from several worker threads do
  * not interleave.
  */
-#include "proxy/log.h"
+#include "common/common.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,11 +1,16 @@
 /*
- * Logging: a leaf module every other module may use. Lines go to stderr with
- * a UTC timestamp and level; the level is checked before formatting so a
- * disabled debug line costs one comparison. Never log passwords; query text
- * only at debug.
+ * The leaf every module may use: logging, the clocks and a hash. It uses no
+ * other module of Sluice.
+ *
+ * Logging: lines go to stderr with a UTC timestamp and level; the level is
+ * checked before formatting, so a disabled debug line costs one comparison.
+ * Never log passwords; query text only at debug.
  */
-#ifndef SLUICE_PROXY_LOG_H
-#define SLUICE_PROXY_LOG_H
+#ifndef SLUICE_COMMON_H
+#define SLUICE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
     LOG_LEVEL_ERROR = 0,
@@ -29,5 +34,22 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 #define log_warn(...) LOG_AT(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) LOG_AT(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) LOG_AT(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* CLOCK_MONOTONIC: durations, deadlines and timeouts. */
+uint64_t clock_now_ns(void);
+static inline uint64_t clock_now_us(void)
+{
+    return clock_now_ns() / 1000u;
+}
+static inline uint64_t clock_now_ms(void)
+{
+    return clock_now_ns() / 1000000u;
+}
+/* CLOCK_REALTIME in microseconds: timestamps operators read. */
+int64_t clock_wall_us(void);
+
+/* FNV-1a: statement texts to cache keys. Not for anything an attacker may
+ * choose to collide where that matters. */
+uint64_t common_hash(const void *data, size_t len);
 
 #endif
