@@ -22,9 +22,11 @@
 #include "proxy/proxy.h"
 #include "proxy/proxy_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #define ADMIN_CAPS                                                                                 \
@@ -81,6 +83,10 @@ struct admin_sess {
     bool writing;
     bool close_after_write;
     uv_write_t wreq;
+    /* A statement that reads stats_mysql_processlist waits, unread, for
+     * the workers' rows (stats_plist_ask) and then runs with plist_fresh. */
+    struct stats_plist_wait plist_wait;
+    bool plist_waiting, plist_asking, plist_fresh;
     /* The last statement's warnings, for SHOW WARNINGS (owned). */
     struct admin_warning *warnings;
     size_t n_warnings;
@@ -121,6 +127,8 @@ static void sess_close(struct admin_sess *a)
     if (a->state == AS_CLOSING)
         return;
     a->state = AS_CLOSING;
+    if (a->l->proxy)
+        stats_plist_cancel(proxy_stats(a->l->proxy), &a->plist_wait);
     if (a->l->txn_owner == a) {
         struct admin_result res;
         memset(&res, 0, sizeof(res));
@@ -280,6 +288,52 @@ static void send_result(struct admin_sess *a, const struct admin_result *res)
         a->close_after_write = true;
 }
 
+/* The workers' rows are in: the statement that waited for them runs. */
+static void plist_ready(struct stats_plist_wait *w)
+{
+    struct admin_sess *a =
+        (struct admin_sess *)((char *)w - offsetof(struct admin_sess, plist_wait));
+    a->plist_waiting = false;
+    if (a->plist_asking)
+        return; /* answered at once: wait_for_processlist goes on */
+    a->plist_fresh = true;
+    if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) != 0) {
+        sess_close(a);
+        return;
+    }
+    process(a);
+}
+
+static bool names_processlist(const uint8_t *sql, size_t len)
+{
+    static const char word[] = "processlist";
+    for (size_t i = 0; i + sizeof(word) - 1 <= len; i++)
+        if (strncasecmp((const char *)sql + i, word, sizeof(word) - 1) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the statement must first wait, unread, for fresh processlist
+ * rows: it names the table (a false positive costs a round of the
+ * workers). The main loop goes on meanwhile; plist_ready runs it again. */
+static bool wait_for_processlist(struct admin_sess *a, const uint8_t *sql, size_t len)
+{
+    if (a->plist_fresh) {
+        a->plist_fresh = false;
+        return false;
+    }
+    if (!a->l->proxy || !names_processlist(sql, len))
+        return false;
+    a->plist_wait.done = plist_ready;
+    a->plist_waiting = a->plist_asking = true;
+    uv_read_stop((uv_stream_t *)&a->tcp);
+    stats_plist_ask(proxy_stats(a->l->proxy), &a->plist_wait);
+    a->plist_asking = false;
+    if (a->plist_waiting)
+        return true;
+    return uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0 ? false : true;
+}
+
 static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
 {
     struct admin_result res;
@@ -291,6 +345,8 @@ static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
         admin_result_free(&res);
         return;
     }
+    if (wait_for_processlist(a, sql, len))
+        return;
     if (a->l->txn_owner && a->l->txn_owner != a) {
         (void)codec_write_err(&a->out, 1, 1205, "HY000",
                               "Another admin session has a transaction open (BEGIN without "
@@ -344,7 +400,7 @@ static void command(struct admin_sess *a, const uint8_t *p, size_t len)
 
 static void process(struct admin_sess *a)
 {
-    while (a->state != AS_CLOSING && !a->close_after_write && !a->writing) {
+    while (a->state != AS_CLOSING && !a->close_after_write && !a->writing && !a->plist_waiting) {
         unsigned npk;
         uint8_t last_seq;
         uint64_t max = a->state == AS_READY ? ADMIN_MAX_MESSAGE : ADMIN_PREAUTH_MAX_MESSAGE;
@@ -373,6 +429,8 @@ static void process(struct admin_sess *a)
             command(a, payload, plen);
         if (a->state == AS_CLOSING)
             return;
+        if (a->plist_waiting)
+            break; /* the message stays: it runs when the rows are in */
         memmove(a->in.data, a->in.data + span, a->in.len - (size_t)span);
         a->in.len -= (size_t)span;
     }

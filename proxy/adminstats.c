@@ -58,23 +58,18 @@ static void add(struct admin_proxy_stats *out, const char *name, uint64_t v)
 
 static int globals(struct proxy *p, struct admin_proxy_stats *out)
 {
-    struct proxy_counters c;
-    struct admin_command_stats cmds[CMD_TYPES];
-    uint64_t in_txn = 0, pinned = 0, questions = 0;
+    struct stats_counters c;
+    struct admin_command_stats cmds[STATS_CMD_TYPES];
+    uint64_t questions = 0;
     uint64_t open = 0, ok = 0, err = 0, waiting = 0, sent = 0, recv = 0;
 
     out->globals = calloc(N_GLOBALS, sizeof(*out->globals));
     if (!out->globals)
         return -1;
-    proxy_counters_sum(p, &c);
-    cmdstats_sum(p, cmds);
-    for (int t = 0; t < CMD_TYPES; t++)
+    stats_counters_sum(p->stats, &c);
+    stats_cmd_sum(p->stats, cmds);
+    for (int t = 0; t < STATS_CMD_TYPES; t++)
         questions += cmds[t].total_cnt;
-    for (int i = 0; i < p->nworkers; i++) {
-        const struct pin_stats *ps = &p->workers[i].pins;
-        in_txn += __atomic_load_n(&ps->pinned_now[PR_TRANSACTION], __ATOMIC_RELAXED);
-        pinned += __atomic_load_n(&ps->pinned_sessions, __ATOMIC_RELAXED);
-    }
     size_t ns = pool_server_count(p->pool);
     for (size_t i = 0; i < ns; i++) {
         struct pool_server_stats st;
@@ -86,8 +81,8 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
         sent += st.bytes_sent;
         recv += st.bytes_recv;
     }
-    add(out, "ProxySQL_Uptime", (clock_now_ns() - p->start_ns) / 1000000000u);
-    add(out, "Active_Transactions", in_txn);
+    add(out, "ProxySQL_Uptime", (clock_now_ns() - stats_start_ns(p->stats)) / 1000000000u);
+    add(out, "Active_Transactions", stats_pinned_now(p->stats, STATS_PIN_TRANSACTION));
     add(out, "Client_Connections_aborted", c.auth_failures);
     add(out, "Client_Connections_connected", c.clients_connected);
     add(out, "Client_Connections_created", c.clients_accepted);
@@ -100,7 +95,7 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
     add(out, "MySQL_Thread_Workers", (uint64_t)p->nworkers);
     add(out, "Query_Processor_time_nsec", c.query_processor_ns);
     add(out, "Queue_length", waiting);
-    add(out, "Pinned_sessions", pinned);
+    add(out, "Pinned_sessions", stats_pinned_sessions(p->stats));
     return 0;
 }
 
@@ -118,11 +113,11 @@ static int hosts(struct proxy *p, struct admin_proxy_stats *out)
 
 static int commands(struct proxy *p, struct admin_proxy_stats *out)
 {
-    out->commands = calloc(CMD_TYPES, sizeof(*out->commands));
+    out->commands = calloc(STATS_CMD_TYPES, sizeof(*out->commands));
     if (!out->commands)
         return -1;
-    cmdstats_sum(p, out->commands);
-    out->n_commands = CMD_TYPES;
+    stats_cmd_sum(p->stats, out->commands);
+    out->n_commands = STATS_CMD_TYPES;
     return 0;
 }
 
@@ -139,7 +134,7 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
     if (rc == 0 && (what & ADMIN_PROXY_COMMANDS))
         rc = commands(p, out);
     if (rc == 0 && (what & ADMIN_PROXY_PROCESSES))
-        rc = processlist_collect(p, &out->processes, &out->n_processes);
+        rc = stats_plist_rows(p->stats, &out->processes, &out->n_processes) == 0 ? 0 : -1;
     if (rc == 0 && (what & ADMIN_PROXY_HOSTS))
         rc = hosts(p, out);
     if (rc != 0)

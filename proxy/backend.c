@@ -267,10 +267,10 @@ static void update_pins(struct session *s)
          * when such a statement also assigns a user variable, pin. */
         if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
             s->pin |= PIN_SESSION_STATE;
-            s->state_reasons |= PIN_REASON_BIT(
+            s->state_reasons |= STATS_PIN_BIT(
                 s->cmd == CODEC_COM_QUERY
-                    ? pinstats_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
-                    : PR_SESSION_STATE);
+                    ? stats_pin_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
+                    : STATS_PIN_SESSION_STATE);
         }
     }
     if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)

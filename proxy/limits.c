@@ -186,7 +186,8 @@ static void check_pinned(struct session *s, uint64_t now, int pinned_ms)
 
 static void check_session(struct session *s, uint64_t now, int idle_ms, int max_ms)
 {
-    if (s->state == SS_CLOSING || !s->in_txn || !(s->pin_reasons & PIN_REASON_BIT(PR_TRANSACTION)))
+    if (s->state == SS_CLOSING || !s->in_txn ||
+        !(s->pin_acct.reasons & STATS_PIN_BIT(STATS_PIN_TRANSACTION)))
         return;
     if (max_ms > 0 && now - s->txn_start_ns > (uint64_t)max_ms * 1000000u) {
         kill_transaction(s, now, "mysql-max_transaction_time", max_ms);

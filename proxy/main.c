@@ -40,6 +40,7 @@ struct main_ctx {
     struct monitor *monitor;
     uv_signal_t sigterm, sigint;
     uv_timer_t housekeeping;
+    bool stats_open; /* the processlist exchange runs on this loop */
     bool stopping;
 };
 
@@ -72,10 +73,9 @@ static void notify_ready(void)
     close(fd);
 }
 
-static void stop_main(struct main_ctx *m)
+/* Closes what open_services opened (NULL members are skipped). */
+static void close_services(struct main_ctx *m)
 {
-    m->stopping = true;
-    proxy_stop(m->proxy);
     proxy_admin_close(m->admin);
     m->admin = NULL;
     proxy_metrics_close(m->metrics);
@@ -83,6 +83,16 @@ static void stop_main(struct main_ctx *m)
     proxy_set_monitor(m->proxy, NULL);
     monitor_close(m->monitor);
     m->monitor = NULL;
+    if (m->stats_open)
+        proxy_stats_close(m->proxy);
+    m->stats_open = false;
+}
+
+static void stop_main(struct main_ctx *m)
+{
+    m->stopping = true;
+    proxy_stop(m->proxy);
+    close_services(m);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     uv_close((uv_handle_t *)&m->housekeeping, NULL);
@@ -119,10 +129,14 @@ static int daemonize(const char *datadir)
     return 0;
 }
 
-int main(int argc, char **argv)
+struct options {
+    const char *datadir, *config;
+    bool foreground;
+};
+
+/* 0 to run, or the exit status (after --help or a usage error). */
+static int parse_args(int argc, char **argv, struct options *o)
 {
-    const char *datadir = NULL, *config = NULL;
-    bool foreground = false;
     static const struct option opts[] = {
         {"datadir", required_argument, NULL, 'd'},
         {"config", required_argument, NULL, 'c'},
@@ -134,145 +148,182 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:c:fh", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            datadir = optarg;
+            o->datadir = optarg;
             break;
         case 'c':
-            config = optarg;
+            o->config = optarg;
             break;
         case 'f':
-            foreground = true;
+            o->foreground = true;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return -1;
         default:
             usage(stderr);
             return 2;
         }
     }
-    if (!datadir || optind != argc) {
+    if (!o->datadir || optind != argc) {
         usage(stderr);
         return 2;
     }
-    /* Everything Sluice creates (the datadir, sluice.db and its journal,
-     * sluice.log) is for its own user only, whatever umask it inherits;
-     * admin/store.c also sets the modes itself. */
-    umask(077);
+    return 0;
+}
+
+static void log_level_from_env(void)
+{
     const char *lvl = getenv("SLUICE_LOG_LEVEL");
-    if (lvl) {
-        if (!strcmp(lvl, "debug"))
-            log_set_level(LOG_LEVEL_DEBUG);
-        else if (!strcmp(lvl, "warn"))
-            log_set_level(LOG_LEVEL_WARN);
-        else if (!strcmp(lvl, "error"))
-            log_set_level(LOG_LEVEL_ERROR);
-    }
+    if (!lvl)
+        return;
+    if (!strcmp(lvl, "debug"))
+        log_set_level(LOG_LEVEL_DEBUG);
+    else if (!strcmp(lvl, "warn"))
+        log_set_level(LOG_LEVEL_WARN);
+    else if (!strcmp(lvl, "error"))
+        log_set_level(LOG_LEVEL_ERROR);
+}
 
-    int rc = 1;
+static void set_sources(struct admin_store *store, struct proxy *proxy, struct monitor *monitor)
+{
+    struct admin_sources src = {.pool = proxy_pool(proxy)};
+    src.digest_stats = proxy_digest_stats(proxy, &src.n_digest_stats);
+    src.session_stats = proxy_session_stats;
+    src.session_stats_free = proxy_session_stats_free;
+    src.session_arg = proxy;
+    src.proxy_stats = proxy_admin_stats;
+    src.proxy_stats_free = proxy_admin_stats_free;
+    src.proxy_stats_arg = proxy;
+    src.server_status = monitor ? monitor_server_status : NULL;
+    src.server_status_arg = monitor;
+    admin_store_set_sources(store, &src);
+}
+
+/* Opens the main thread's services in start-up order (see
+ * docs/architecture.md): the processlist exchange, the admin and metrics
+ * ports, the detach, the monitor. On failure logs why, closes what it
+ * opened and returns -1. */
+static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store *store,
+                         struct admin_config *cfg, const struct options *o)
+{
     char err[1024] = "";
-    struct admin_store *store = NULL;
-    struct admin_config *cfg = NULL;
-    struct proxy *proxy = NULL;
-
-    if (mysql_library_init(0, NULL, NULL) != 0) {
-        fprintf(stderr, "sluice: cannot initialise the MySQL client library\n");
-        return 1;
+    set_sources(store, m->proxy, NULL);
+    if (proxy_stats_open(m->proxy, loop) != 0) {
+        log_error("cannot start the processlist exchange");
+        return -1;
     }
-    if (admin_store_open(datadir, config, &store, err, sizeof(err)) != 0) {
-        log_error("cannot open store in %s: %s", datadir, err);
-        goto out;
-    }
-    if (admin_config_load(store, &cfg, err, sizeof(err)) != 0) {
-        log_error("invalid configuration: %s", err);
-        goto out;
-    }
-    signal(SIGPIPE, SIG_IGN);
-
-    proxy = proxy_new(cfg, err, sizeof(err));
-    if (!proxy) {
-        log_error("%s", err);
-        goto out;
-    }
-    uv_loop_t loop;
-    if (uv_loop_init(&loop) != 0) {
-        log_error("cannot create the main loop");
-        goto out;
-    }
-    struct main_ctx m = {.proxy = proxy};
-    struct admin_sources sources = {.pool = proxy_pool(proxy)};
-    sources.digest_stats = proxy_digest_stats(proxy, &sources.n_digest_stats);
-    sources.session_stats = proxy_session_stats;
-    sources.session_stats_free = proxy_session_stats_free;
-    sources.session_arg = proxy;
-    sources.proxy_stats = proxy_admin_stats;
-    sources.proxy_stats_free = proxy_admin_stats_free;
-    sources.proxy_stats_arg = proxy;
-    admin_store_set_sources(store, &sources);
+    m->stats_open = true;
     /* The admin interface runs on this thread: it owns the store. */
-    m.admin = proxy_admin_listen(&loop, store, proxy, cfg, err, sizeof(err));
-    if (!m.admin) {
-        log_error("%s", err);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&loop);
-        goto out;
-    }
-    /* NULL with an empty err: admin-restapi_enabled is false. */
-    m.metrics = proxy_metrics_listen(&loop, proxy, cfg, err, sizeof(err));
-    if (!m.metrics && err[0]) {
-        log_error("%s", err);
-        proxy_admin_close(m.admin);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&loop);
-        goto out;
-    }
-    if (!foreground && daemonize(datadir) != 0) {
-        log_error("cannot detach");
-        proxy_metrics_close(m.metrics);
-        proxy_admin_close(m.admin);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&loop);
-        goto out;
+    m->admin = proxy_admin_listen(loop, store, m->proxy, cfg, err, sizeof(err));
+    if (!m->admin)
+        goto fail;
+    err[0] = '\0';
+    m->metrics = proxy_metrics_listen(loop, m->proxy, cfg, err, sizeof(err));
+    if (!m->metrics && err[0]) /* NULL, no message: admin-restapi_enabled is false */
+        goto fail;
+    if (!o->foreground && daemonize(o->datadir) != 0) {
+        snprintf(err, sizeof(err), "cannot detach");
+        goto fail;
     }
     /* After the fork (threads do not survive it) and before the workers
      * start, so the pool has the monitor's list from the first statement
      * (the first checks then move servers within one interval). */
-    m.monitor = monitor_new(&loop, store, proxy_pool(proxy), cfg);
-    if (!m.monitor) {
-        log_error("cannot start the monitor: out of memory");
-        proxy_metrics_close(m.metrics);
-        proxy_admin_close(m.admin);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        (void)uv_loop_close(&loop);
-        goto out;
+    m->monitor = monitor_new(loop, store, proxy_pool(m->proxy), cfg);
+    if (!m->monitor) {
+        snprintf(err, sizeof(err), "cannot start the monitor: out of memory");
+        goto fail;
     }
-    proxy_set_monitor(proxy, m.monitor);
-    sources.server_status = monitor_server_status;
-    sources.server_status_arg = m.monitor;
-    admin_store_set_sources(store, &sources);
-    uv_signal_init(&loop, &m.sigterm);
-    uv_signal_init(&loop, &m.sigint);
-    m.sigterm.data = m.sigint.data = &m;
-    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&m.sigint, on_signal, SIGINT);
-    uv_timer_init(&loop, &m.housekeeping);
-    m.housekeeping.data = &m;
-    uv_timer_start(&m.housekeeping, on_housekeeping, 2000, 2000);
+    proxy_set_monitor(m->proxy, m->monitor);
+    set_sources(store, m->proxy, m->monitor);
+    return 0;
+fail:
+    log_error("%s", err);
+    close_services(m);
+    return -1;
+}
+
+/* Runs the main loop until the workers drained. Returns the exit status. */
+static int run(struct main_ctx *m, uv_loop_t *loop, const struct admin_config *cfg)
+{
+    uv_signal_init(loop, &m->sigterm);
+    uv_signal_init(loop, &m->sigint);
+    m->sigterm.data = m->sigint.data = m;
+    uv_signal_start(&m->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m->sigint, on_signal, SIGINT);
+    uv_timer_init(loop, &m->housekeeping);
+    m->housekeeping.data = m;
+    uv_timer_start(&m->housekeeping, on_housekeeping, 2000, 2000);
     log_info("sluice started: %zu servers, %zu users", cfg->n_servers, cfg->n_users);
-    bool started = proxy_start(proxy) == 0;
+    bool started = proxy_start(m->proxy) == 0;
     if (started)
         notify_ready();
     else
-        stop_main(&m);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    proxy_wait(proxy);
+        stop_main(m);
+    uv_run(loop, UV_RUN_DEFAULT);
+    proxy_wait(m->proxy);
+    return started ? 0 : 1;
+}
+
+/* Opens the store and builds the first snapshot. 0, or -1 (logged). */
+static int load(const struct options *o, struct admin_store **store, struct admin_config **cfg)
+{
+    char err[1024] = "";
+    if (admin_store_open(o->datadir, o->config, store, err, sizeof(err)) != 0) {
+        log_error("cannot open store in %s: %s", o->datadir, err);
+        return -1;
+    }
+    if (admin_config_load(*store, cfg, err, sizeof(err)) != 0) {
+        log_error("invalid configuration: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    /* Everything Sluice creates (the datadir, sluice.db and its journal,
+     * sluice.log) is for its own user only, whatever umask it inherits;
+     * admin/store.c also sets the modes itself. */
+    umask(077);
+    log_level_from_env();
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "sluice: cannot initialise the MySQL client library\n");
+        return 1;
+    }
+    rc = 1;
+    char err[1024] = "";
+    struct admin_store *store = NULL;
+    struct admin_config *cfg = NULL;
+    struct main_ctx m = {0};
+    uv_loop_t loop;
+    if (load(&o, &store, &cfg) != 0)
+        goto out;
+    signal(SIGPIPE, SIG_IGN);
+    m.proxy = proxy_new(cfg, err, sizeof(err));
+    if (!m.proxy) {
+        log_error("%s", err);
+        goto out;
+    }
+    if (uv_loop_init(&loop) != 0) {
+        log_error("cannot create the main loop");
+        goto out;
+    }
+    if (open_services(&m, &loop, store, cfg, &o) == 0)
+        rc = run(&m, &loop, cfg);
+    else
+        uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
     if (uv_loop_close(&loop) != 0)
         log_warn("main loop closed with handles open");
-    log_info("stopped");
-    rc = started ? 0 : 1;
+    if (rc == 0)
+        log_info("stopped");
 out:
     if (store)
         admin_store_set_sources(store, NULL); /* the pool and stats go with the proxy */
-    proxy_free(proxy);
+    proxy_free(m.proxy);
     if (cfg)
         admin_config_unref(cfg);
     admin_store_close(store);

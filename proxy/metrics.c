@@ -27,7 +27,7 @@
  *
  * What a scrape reads: the pool's per-server figures (pool_server_stats, as
  * the admin stats tables do), the workers' session counters (relaxed atomic
- * loads, see proxy_counters in proxy_int.h) and the workers' digest
+ * loads, see stats/stats.h) and the workers' digest
  * statistics merged without reset. None of it blocks a worker for longer than
  * the copy of one worker's digest table.
  */
@@ -88,7 +88,7 @@ struct http_conn {
 
 /* Names of the command bytes 0..31 (MySQL's enum_server_command); the last
  * counter slot takes every other byte. */
-static const char *const command_names[PROXY_NCOMMANDS] = {
+static const char *const command_names[STATS_NCOMMANDS] = {
     "COM_SLEEP",
     "COM_QUIT",
     "COM_INIT_DB",
@@ -123,20 +123,6 @@ static const char *const command_names[PROXY_NCOMMANDS] = {
     "COM_RESET_CONNECTION",
     "other",
 };
-
-void proxy_counters_sum(struct proxy *p, struct proxy_counters *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i < p->nworkers; i++) {
-        const struct proxy_counters *c = &p->workers[i].counters;
-        out->clients_accepted += __atomic_load_n(&c->clients_accepted, __ATOMIC_RELAXED);
-        out->clients_connected += __atomic_load_n(&c->clients_connected, __ATOMIC_RELAXED);
-        out->auth_failures += __atomic_load_n(&c->auth_failures, __ATOMIC_RELAXED);
-        out->query_processor_ns += __atomic_load_n(&c->query_processor_ns, __ATOMIC_RELAXED);
-        for (int k = 0; k < PROXY_NCOMMANDS; k++)
-            out->commands[k] += __atomic_load_n(&c->commands[k], __ATOMIC_RELAXED);
-    }
-}
 
 void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out)
 {
@@ -374,8 +360,8 @@ static void render_pool(struct out *o, struct proxy *p)
 
 static void render_sessions(struct out *o, struct proxy *p)
 {
-    struct proxy_counters c;
-    proxy_counters_sum(p, &c);
+    struct stats_counters c;
+    stats_counters_sum(p->stats, &c);
     put_family(o, "sluice_client_connections_accepted_total", "counter",
                "Client connections accepted.");
     put(o, "sluice_client_connections_accepted_total %" PRIu64 "\n", c.clients_accepted);
@@ -386,7 +372,7 @@ static void render_sessions(struct out *o, struct proxy *p)
     put(o, "sluice_client_auth_failures_total %" PRIu64 "\n", c.auth_failures);
     put_family(o, "sluice_commands_total", "counter",
                "Client commands received, by command (other: command bytes above 31).");
-    for (int k = 0; k < PROXY_NCOMMANDS; k++)
+    for (int k = 0; k < STATS_NCOMMANDS; k++)
         if (c.commands[k])
             put(o, "sluice_commands_total{command=\"%s\"} %" PRIu64 "\n", command_names[k],
                 c.commands[k]);
@@ -418,18 +404,18 @@ static void render_qcache(struct out *o, struct proxy *p)
  * scrape stays short; a series appears with its first statement. */
 static void render_commands(struct out *o, struct proxy *p)
 {
-    struct admin_command_stats c[CMD_TYPES];
-    cmdstats_sum(p, c);
+    struct admin_command_stats c[STATS_CMD_TYPES];
+    stats_cmd_sum(p->stats, c);
     put_family(o, "sluice_commands_latency_seconds", "histogram",
                "Client statements (COM_QUERY, COM_STMT_EXECUTE) by type of their first keyword, "
                "by time from receipt to the end of the response.");
-    for (int t = 0; t < CMD_TYPES; t++) {
+    for (int t = 0; t < STATS_CMD_TYPES; t++) {
         if (!c[t].total_cnt)
             continue;
         uint64_t cum = 0;
         for (int b = 0; b < ADMIN_CMD_BUCKETS; b++) {
             cum += c[t].cnt[b];
-            uint64_t bound = cmdstats_bucket_bound_us(b);
+            uint64_t bound = stats_cmd_bucket_bound_us(b);
             if (bound)
                 put(o,
                     "sluice_commands_latency_seconds_bucket{command=\"%s\",le=\"%g\"} %" PRIu64
@@ -452,24 +438,16 @@ static void render_commands(struct out *o, struct proxy *p)
 /* Per reason, summed over workers; each worker's figure is its own. */
 static void render_pins(struct out *o, struct proxy *p)
 {
-    uint64_t now[PR_N] = {0}, events[PR_N] = {0};
-    for (int i = 0; i < p->nworkers; i++) {
-        const struct pin_stats *ps = &p->workers[i].pins;
-        for (int r = 0; r < PR_N; r++) {
-            now[r] += __atomic_load_n(&ps->pinned_now[r], __ATOMIC_RELAXED);
-            events[r] += __atomic_load_n(&ps->events[r], __ATOMIC_RELAXED);
-        }
-    }
     put_family(o, "sluice_pinned_sessions", "gauge",
                "Client sessions keeping their backend connection now, by reason.");
-    for (int r = 0; r < PR_N; r++)
-        put(o, "sluice_pinned_sessions{reason=\"%s\"} %" PRIu64 "\n", pinstats_reason_name(r),
-            now[r]);
+    for (int r = 0; r < STATS_PIN_N; r++)
+        put(o, "sluice_pinned_sessions{reason=\"%s\"} %" PRIu64 "\n", stats_pin_reason_name(r),
+            stats_pinned_now(p->stats, r));
     put_family(o, "sluice_pin_events_total", "counter",
                "Times a client session became pinned to its backend connection, by reason.");
-    for (int r = 0; r < PR_N; r++)
-        put(o, "sluice_pin_events_total{reason=\"%s\"} %" PRIu64 "\n", pinstats_reason_name(r),
-            events[r]);
+    for (int r = 0; r < STATS_PIN_N; r++)
+        put(o, "sluice_pin_events_total{reason=\"%s\"} %" PRIu64 "\n", stats_pin_reason_name(r),
+            stats_pin_events(p->stats, r));
 }
 
 static void render_digests(struct out *o, struct proxy *p)
@@ -851,8 +829,8 @@ void proxy_metrics_close(struct proxy_metrics *m)
 void proxy_trim_memory(struct proxy *p)
 {
     static uint64_t peak; /* main thread only */
-    struct proxy_counters c;
-    proxy_counters_sum(p, &c);
+    struct stats_counters c;
+    stats_counters_sum(p->stats, &c);
     if (c.clients_connected > peak)
         peak = c.clients_connected;
     if (peak - c.clients_connected >= 1000) {

@@ -56,10 +56,16 @@ void proxy_session_stats_free(void *proxy, struct admin_session_stats *st);
  * struct proxy): fills the parts of *out that what's ADMIN_PROXY_* bits
  * name, with malloc'd arrays that proxy_admin_stats_free() releases.
  * Returns 0, or -1 on ENOMEM with *out empty. Main thread (it reads the
- * published rule set; the processlist waits up to a second for the
- * workers). */
+ * published rule set). The processlist is the one gathered last: ask for a
+ * fresh one first (proxy_stats(), stats_plist_ask()). */
 int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out);
 void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st);
+/* The session counters and the processlist exchange (stats/stats.h).
+ * proxy_stats_open starts the exchange on the main loop (0, or a negative
+ * stats_err); proxy_stats_close stops it before that loop's last run. */
+struct stats *proxy_stats(struct proxy *p);
+int proxy_stats_open(struct proxy *p, uv_loop_t *main_loop);
+void proxy_stats_close(struct proxy *p);
 /* Asks the workers to drain and stop; safe from any thread. */
 /* Gives memory back to the system after a crowd of clients left: glibc
  * keeps the freed session buffers of its per-thread arenas, so after

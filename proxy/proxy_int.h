@@ -11,6 +11,7 @@
 #include "proxy/codec.h"
 #include "proxy/qcache.h"
 #include "router/router.h"
+#include "stats/stats.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -109,24 +110,6 @@ enum sess_state {
 #define PIN_CURSOR 0x10u
 #define PIN_LONG_DATA 0x20u
 #define PIN_RULE 0x40u /* a query rule with multiplex=0 matched */
-
-/* Why multiplexing is lost, as the stats tables and metrics name it: the
- * PIN_* bits plus an open transaction, with PIN_SESSION_STATE split by what
- * the statement that set it did. */
-enum pin_reason {
-    PR_TRANSACTION,     /* in_txn */
-    PR_USER_VARIABLE,   /* SET @x, SELECT @x := ... */
-    PR_TEMPORARY_TABLE, /* CREATE TEMPORARY TABLE */
-    PR_SQL_PREPARE,     /* PREPARE ... FROM (SQL-level prepared statement) */
-    PR_SESSION_STATE,   /* state the server flagged that none of the above explains */
-    PR_NAMED_LOCK,      /* GET_LOCK() */
-    PR_LOCK_TABLES,     /* LOCK TABLES */
-    PR_CURSOR,          /* an open server-side cursor */
-    PR_LONG_DATA,       /* COM_STMT_SEND_LONG_DATA before its execute */
-    PR_RULE,            /* a query rule with multiplex=0 */
-    PR_N,
-};
-#define PIN_REASON_BIT(r) (1u << (r))
 
 /* What the response parser expects for the command in flight. */
 enum resp_kind {
@@ -350,72 +333,13 @@ struct session {
     struct user_slot *uslot; /* counted against its user's max_connections */
     uint64_t idle_since_ns;  /* when the session last went SS_IDLE */
     uint64_t txn_start_ns;   /* start of the statement that opened the transaction */
-    /* pinstats.c: PIN_REASON_BITs accounted in the worker's gauges, the
-     * PIN_SESSION_STATE reasons, and the worker's hostgroup slot this
-     * session counts in (-1: none). */
-    unsigned pin_reasons;
+    /* pinstats.c: what the session counts in its worker's pin figures, and
+     * the STATS_PIN_BITs that explain its PIN_SESSION_STATE. */
+    struct stats_pin_account pin_acct;
     unsigned state_reasons;
-    int mux_slot;
 };
 
 /* ------------------------------------------------------------- workers */
-
-/* Client-session counters, exported by proxy/metrics.c. Each worker owns
- * one set and only its thread writes it (proxy_count), so an increment is a
- * plain load and store with no lock prefix and no cache line bouncing
- * between workers; a reader sums the workers' sets (proxy_counters_sum). */
-#define PROXY_NCOMMANDS 33 /* command bytes 0..31, then one slot for the rest */
-struct proxy_counters {
-    uint64_t clients_accepted;          /* client connections accepted */
-    uint64_t clients_connected;         /* gauge: up at accept, down when the session is freed */
-    uint64_t auth_failures;             /* access denied at login or COM_CHANGE_USER */
-    uint64_t query_processor_ns;        /* time in the router (rules, digest) */
-    uint64_t commands[PROXY_NCOMMANDS]; /* commands received, by command byte */
-};
-/* Adds n (may wrap, to subtract) to a counter of the calling worker's set. */
-static inline void proxy_count(uint64_t *counter, uint64_t n)
-{
-    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
-
-/* Pin-reason accounting of one worker (pinstats.c). The gauges and counters
- * follow proxy_count's rule (written by the worker only). The (reason, digest)
- * table is a bounded array behind a mutex: the worker takes it only when a
- * session becomes pinned, a reader when the admin tables are filled. */
-#define PIN_DIGESTS 256
-#define PIN_DIGEST_TEXT 256
-#define MUX_HOSTGROUPS 64
-struct pin_digest {
-    uint64_t count;
-    uint64_t digest;
-    int reason;
-    char text[PIN_DIGEST_TEXT];
-};
-struct pin_stats {
-    uint64_t pinned_now[PR_N];
-    uint64_t pinned_sessions; /* sessions with any reason now */
-    uint64_t events[PR_N];
-    pthread_mutex_t lock; /* guards digests and n_digests */
-    struct pin_digest *digests;
-    size_t n_digests;
-    /* Client sessions per hostgroup. An entry's hostgroup is written once,
-     * before n_hostgroups (store-release) publishes it; readers load
-     * n_hostgroups with acquire and only then read the entries. */
-    struct {
-        int hostgroup;
-        uint64_t sessions;
-    } hostgroups[MUX_HOSTGROUPS];
-    int n_hostgroups;
-};
-
-/* Statement counters of one type (cmdstats.c), written by the worker only
- * (proxy_count's rule). */
-#define CMD_TYPES 52 /* ProxySQL's statement types, UNKNOWN last */
-struct cmd_counter {
-    uint64_t cnt;
-    uint64_t time_us;
-    uint64_t buckets[ADMIN_CMD_BUCKETS];
-};
 
 struct worker {
     struct proxy *proxy;
@@ -435,18 +359,11 @@ struct worker {
     struct router_scratch *scratch;           /* rule evaluation without allocation */
     struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
     char digest_text[1024];
-    struct proxy_counters counters; /* written by this worker only */
-    struct pin_stats pins;
-    uv_timer_t guard_timer;             /* transaction limits sweep (limits.c) */
-    struct qcache *qcache;              /* this worker's query cache (qcache.h) */
-    struct codec_buf qc_key;            /* query cache key being built, reused */
-    struct cmd_counter cmds[CMD_TYPES]; /* stats_mysql_commands_counters */
-    /* processlist.c: the main thread raises plist_asked (atomic) and wakes
-     * the worker; the worker answers with its rows under proxy.plist_lock. */
-    uint64_t plist_asked;
-    uint64_t plist_answered;
-    struct admin_process *plist_rows;
-    size_t plist_n;
+    struct stats_worker *stats;      /* this worker's figures (stats.h) */
+    struct stats_counters *counters; /* in stats: written by this worker only */
+    uv_timer_t guard_timer;          /* transaction limits sweep (limits.c) */
+    struct qcache *qcache;           /* this worker's query cache (qcache.h) */
+    struct codec_buf qc_key;         /* query cache key being built, reused */
 };
 
 struct proxy {
@@ -464,11 +381,8 @@ struct proxy {
     uint64_t buffer_bytes; /* atomic: capacity of every session's in and out buffers */
     struct host_failures *host_failures; /* failed logins per address (limits.c) */
     struct user_counts *users;           /* per-user session counts (limits.c) */
-    struct monitor *monitor;    /* main thread only; NULL: servers go to the pool as configured */
-    uint64_t start_ns;          /* clock_now_ns() at proxy_new: ProxySQL_Uptime */
-    pthread_mutex_t plist_lock; /* guards the workers' plist_answered/rows/n */
-    pthread_cond_t plist_cond;  /* a worker answered (CLOCK_MONOTONIC) */
-    bool plist_ready;           /* lock and cond initialised */
+    struct monitor *monitor; /* main thread only; NULL: servers go to the pool as configured */
+    struct stats *stats;     /* session counters and the processlist (stats.h) */
 };
 
 /* worker.c */
@@ -547,52 +461,26 @@ void limits_user_leave(struct proxy *p, struct user_slot *slot);
  * closed with the worker's other handles. */
 void limits_guard_start(struct worker *w);
 
-/* pinstats.c */
-int pinstats_init(struct pin_stats *ps);
-void pinstats_free(struct pin_stats *ps);
-/* Brings the worker's gauges up to date with the session's pins and
- * transaction, counting each reason that became set (with the digest of
- * the statement in flight). Cheap when nothing changed. Worker thread. */
+/* pinstats.c: brings the worker's pin figures up to date with the
+ * session's pins and transaction, counting each reason that became set
+ * (with the digest of the statement in flight). Cheap when nothing
+ * changed. Worker thread. */
 void pinstats_account(struct session *s);
 /* The session ends: it leaves every gauge. */
 void pinstats_forget(struct session *s);
-/* The PIN_SESSION_STATE reason of a statement the server flagged as
- * changing session state (COM_QUERY text, len bytes). */
-enum pin_reason pinstats_state_reason(const char *q, size_t len);
-const char *pinstats_reason_name(int reason);
 
-/* metrics.c: sums every worker's counters into *out (relaxed loads: each
- * figure is exact, the set is not one instant). Any thread. */
-void proxy_counters_sum(struct proxy *p, struct proxy_counters *out);
-
-/* cmdstats.c. The type (0..CMD_TYPES-1) of a statement by its first
- * keywords, and its name (ProxySQL's: "SELECT", "CREATE_TABLE"...). */
-int cmdstats_classify(const char *q, size_t len);
-const char *cmdstats_name(int type);
-/* The latency bucket (0..ADMIN_CMD_BUCKETS-1) of us microseconds, and the
- * upper bound of a bucket in us (0 for the last, unbounded one). */
-int cmdstats_bucket(uint64_t us);
-uint64_t cmdstats_bucket_bound_us(int bucket);
-/* Counts the session's COM_QUERY or COM_STMT_EXECUTE that ends at now_ns;
- * other commands are ignored. Worker thread, no lock. */
+/* cmdstats.c: counts the session's COM_QUERY or COM_STMT_EXECUTE that ends
+ * at now_ns in stats_mysql_commands_counters; other commands are ignored.
+ * Worker thread, no lock. */
 void cmdstats_record(struct session *s, uint64_t now_ns);
 /* Counts the statement in flight in the worker's digest stats, as run on
  * hostgroup hg (-1: answered from the query cache). Worker thread. */
 void cmdstats_record_digest(struct session *s, int hg);
-/* Sums every worker's counters into out[CMD_TYPES]. Any thread. */
-void cmdstats_sum(struct proxy *p, struct admin_command_stats *out);
 
-/* processlist.c */
-int processlist_init(struct proxy *p);
-void processlist_free(struct proxy *p);
-/* Answers the main thread's request, if one is pending. Worker thread
- * (from its wake-up async). */
+/* processlist.c: publishes the worker's rows of stats_mysql_processlist if
+ * the main loop asked for them (stats_plist_asked). Worker thread, from its
+ * wake-up async. */
 void processlist_serve(struct worker *w);
-/* One row per client session of every worker, into *out (malloc'd, *n
- * rows; free()). Waits up to one second for the workers: a worker that
- * does not answer in time is left out. Returns 0 or -1 on ENOMEM. Main
- * thread. */
-int processlist_collect(struct proxy *p, struct admin_process **out, size_t *n);
 /* Copies at most outlen-1 bytes of the statement q into out with its
  * secrets masked (router_mask_secrets()), cut back to a whole UTF-8
  * character, NUL-terminated. Returns the length. */

@@ -154,7 +154,7 @@ bool route_query(struct session *s)
     uint64_t t0 = clock_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, (const char *)s->in.data + 5,
                           len, &d);
-    proxy_count(&s->worker->counters.query_processor_ns, clock_now_ns() - t0);
+    stats_count(&s->worker->counters->query_processor_ns, clock_now_ns() - t0);
     s->hostgroup = d.hostgroup;
     s->stmt_flags = d.stmt_flags;
     s->digest_hash = d.digest;

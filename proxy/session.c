@@ -107,7 +107,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (s->next)
         s->next->prev = s->prev;
     w->n_sessions--;
-    proxy_count(&w->counters.clients_connected, (uint64_t)-1);
+    stats_count(&w->counters->clients_connected, (uint64_t)-1);
     account_buffers(s); /* SS_CLOSING: back to 0 */
     pinstats_forget(s);
     if (s->unauth_counted)
@@ -349,7 +349,7 @@ struct session *session_new(struct worker *w, const struct session_io *io)
     codec_buf_init(&s->qc_buf);
     varset_init(&s->vars);
     s->next_stmt_id = 1;
-    s->mux_slot = -1;
+    s->pin_acct.mux_slot = -1;
     snprintf(s->peer, sizeof(s->peer), "?");
     uv_timer_init(&w->loop, &s->timer);
     s->timer.data = s;
@@ -358,14 +358,14 @@ struct session *session_new(struct worker *w, const struct session_io *io)
         w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
-    proxy_count(&w->counters.clients_connected, 1);
+    stats_count(&w->counters->clients_connected, 1);
     return s;
 }
 
 void session_start(struct session *s)
 {
     struct worker *w = s->worker;
-    proxy_count(&w->counters.clients_accepted, 1);
+    stats_count(&w->counters->clients_accepted, 1);
     s->cfg = admin_config_ref(w->cfg);
     if (!admit(s))
         return;
@@ -396,7 +396,7 @@ static void deny(struct session *s, uint8_t seq, const char *user, size_t user_l
     slog_info(s, "access denied for user '%.*s'", (int)(user_len > 100 ? 100 : user_len), user);
     session_send_error(s, seq, 1045, "28000", msg);
     s->close_after_write = true;
-    proxy_count(&s->worker->counters.auth_failures, 1);
+    stats_count(&s->worker->counters->auth_failures, 1);
     limits_login_failed(s->worker->proxy, s->peer_ip);
 }
 
@@ -750,7 +750,7 @@ static void dispatch(struct session *s)
     }
     s->cmd = payload[0];
     s->digest_hash = 0;
-    proxy_count(&s->worker->counters.commands[s->cmd < 32 ? s->cmd : 32], 1);
+    stats_count(&s->worker->counters->commands[s->cmd < 32 ? s->cmd : 32], 1);
     s->started_ns = clock_now_ns();
     if (s->cfg != s->worker->cfg)
         switch_config(s);

@@ -41,7 +41,7 @@ static void classify(struct session *s, const char *sql, size_t len, struct rout
                                  .digest_max_len = (size_t)s->cfg->digest_max_len};
     uint64_t t0 = clock_now_ns();
     (void)router_classify(s->cfg->rules, s->worker->scratch, &facts, sql, len, d);
-    proxy_count(&s->worker->counters.query_processor_ns, clock_now_ns() - t0);
+    stats_count(&s->worker->counters->query_processor_ns, clock_now_ns() - t0);
 }
 
 /* Answers the command with the rule's error, as route_query() does for

@@ -218,6 +218,53 @@ int proxy_publish(struct proxy *p, struct admin_config *cfg)
     return rc;
 }
 
+/* Worker i of p: its loop, its listening socket on host:port (bound, not
+ * listening yet), its handles and its per-worker state. 0, or -1 with a
+ * message in errbuf. */
+static int worker_init(struct proxy *p, int i, const char *host, int port, char *errbuf,
+                       size_t errlen)
+{
+    struct worker *w = &p->workers[i];
+    w->proxy = p;
+    w->index = i;
+    w->cfg = admin_config_ref(p->cfg);
+    w->stats = stats_worker(p->stats, i);
+    w->counters = stats_counters(w->stats);
+    pthread_mutex_init(&w->pending_lock, NULL);
+    if (uv_loop_init(&w->loop) != 0)
+        goto oom;
+    int fd = bind_reuseport(host, port, errbuf, errlen);
+    if (fd < 0)
+        return -1;
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    if (uv_tcp_open(&w->listener, fd) != 0) {
+        close(fd);
+        snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
+        return -1;
+    }
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->drain_timer);
+    w->drain_timer.data = w;
+    limits_guard_start(w);
+    if (pool_worker_attach(p->pool, i, &w->loop) != 0)
+        goto oom;
+    w->scratch = router_scratch_new(65536);
+    w->digest_stats = router_digest_stats_new(DIGESTS_PER_WORKER, DIGEST_TEXT_MAX);
+    /* Sized on first use from the snapshot (backend.c), so that a reload
+     * of mysql-query_cache_size_MB applies. */
+    w->qcache = qcache_new(0);
+    codec_buf_init(&w->qc_key);
+    if (!w->scratch || !w->digest_stats || !w->qcache)
+        goto oom;
+    p->digest_stats[i] = w->digest_stats;
+    return 0;
+oom:
+    snprintf(errbuf, errlen, "out of memory");
+    return -1;
+}
+
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
 {
     struct proxy *p = calloc(1, sizeof(*p));
@@ -228,7 +275,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0 || hostcache_init(p) != 0 || processlist_init(p) != 0)
+    if (limits_init(p) != 0 || hostcache_init(p) != 0 || stats_new(p->nworkers, &p->stats) != 0)
         goto oom;
     if (proxy_server_specs(cfg, &specs) != 0)
         goto oom;
@@ -256,41 +303,9 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     p->digest_stats = calloc((size_t)p->nworkers, sizeof(*p->digest_stats));
     if (!p->workers || !p->digest_stats)
         goto oom;
-    for (int i = 0; i < p->nworkers; i++) {
-        struct worker *w = &p->workers[i];
-        w->proxy = p;
-        w->index = i;
-        w->cfg = admin_config_ref(p->cfg);
-        pthread_mutex_init(&w->pending_lock, NULL);
-        if (uv_loop_init(&w->loop) != 0)
-            goto oom;
-        int fd = bind_reuseport(host, port, errbuf, errlen);
-        if (fd < 0)
+    for (int i = 0; i < p->nworkers; i++)
+        if (worker_init(p, i, host, port, errbuf, errlen) != 0)
             goto fail;
-        uv_tcp_init(&w->loop, &w->listener);
-        w->listener.data = w;
-        if (uv_tcp_open(&w->listener, fd) != 0) {
-            close(fd);
-            snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
-            goto fail;
-        }
-        uv_async_init(&w->loop, &w->wake, on_wake);
-        w->wake.data = w;
-        uv_timer_init(&w->loop, &w->drain_timer);
-        w->drain_timer.data = w;
-        limits_guard_start(w);
-        if (pool_worker_attach(p->pool, i, &w->loop) != 0 || pinstats_init(&w->pins) != 0)
-            goto oom;
-        w->scratch = router_scratch_new(65536);
-        w->digest_stats = router_digest_stats_new(DIGESTS_PER_WORKER, DIGEST_TEXT_MAX);
-        /* Sized on first use from the snapshot (backend.c), so that a
-         * reload of mysql-query_cache_size_MB applies. */
-        w->qcache = qcache_new(0);
-        codec_buf_init(&w->qc_key);
-        if (!w->scratch || !w->digest_stats || !w->qcache)
-            goto oom;
-        p->digest_stats[i] = w->digest_stats;
-    }
     snprintf(p->listen_name, sizeof(p->listen_name), "%s:%d", host, port);
     return p;
 oom:
@@ -370,9 +385,6 @@ void proxy_free(struct proxy *p)
 {
     if (!p)
         return;
-    /* While the workers still exist: it frees rows they left. A wake-up run
-     * below then finds no request to serve. */
-    processlist_free(p);
     if (p->workers) {
         for (int i = 0; i < p->nworkers; i++) {
             struct worker *w = &p->workers[i];
@@ -387,7 +399,6 @@ void proxy_free(struct proxy *p)
             router_digest_stats_free(w->digest_stats);
             qcache_free(w->qcache);
             codec_buf_free(&w->qc_key);
-            pinstats_free(&w->pins);
             if (w->pending_cfg)
                 admin_config_unref(w->pending_cfg);
             admin_config_unref(w->cfg);
@@ -397,6 +408,7 @@ void proxy_free(struct proxy *p)
     }
     free(p->digest_stats);
     pool_free(p->pool);
+    stats_free(p->stats);
     limits_free(p);
     hostcache_free(p);
     if (p->cfg)

@@ -210,7 +210,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     worker.proxy = &proxy;
     worker.cfg = admin_config_ref(cfg);
     CHECK(uv_loop_init(&worker.loop) == 0);
-    CHECK(pinstats_init(&worker.pins) == 0);
+    CHECK(stats_new(1, &proxy.stats) == 0);
+    worker.stats = stats_worker(proxy.stats, 0);
+    worker.counters = stats_counters(worker.stats);
     log_set_level(LOG_LEVEL_ERROR);
     return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/cmdstats.c (stats_mysql_commands_counters): the type
+ * Unit tests for stats/commands.c (stats_mysql_commands_counters): the type
  * a statement is counted under, by ProxySQL's names (table-driven:
  * statement -> type), the latency bucket of a duration, and
  * proxy/processlist.c's cut of the statement shown in the info column.
@@ -109,9 +109,9 @@ static void test_classify(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int t = cmdstats_classify(cases[i].sql, strlen(cases[i].sql));
-        if (strcmp(cmdstats_name(t), cases[i].type) != 0)
-            fail_msg("'%s': got %s, want %s", cases[i].sql, cmdstats_name(t), cases[i].type);
+        int t = stats_cmd_classify(cases[i].sql, strlen(cases[i].sql));
+        if (strcmp(stats_cmd_name(t), cases[i].type) != 0)
+            fail_msg("'%s': got %s, want %s", cases[i].sql, stats_cmd_name(t), cases[i].type);
     }
 }
 
@@ -120,20 +120,20 @@ static void test_classify_respects_length(void **state)
 {
     (void)state;
     const char *q = "SELECT 1 FOR UPDATE";
-    assert_string_equal(cmdstats_name(cmdstats_classify(q, 8)), "SELECT");
-    assert_string_equal(cmdstats_name(cmdstats_classify("SELECTX", 6)), "SELECT");
-    assert_string_equal(cmdstats_name(cmdstats_classify("DESCRIBE", 4)), "DESCRIBE");
+    assert_string_equal(stats_cmd_name(stats_cmd_classify(q, 8)), "SELECT");
+    assert_string_equal(stats_cmd_name(stats_cmd_classify("SELECTX", 6)), "SELECT");
+    assert_string_equal(stats_cmd_name(stats_cmd_classify("DESCRIBE", 4)), "DESCRIBE");
 }
 
 static void test_every_type_has_a_distinct_name(void **state)
 {
     (void)state;
-    for (int a = 0; a < CMD_TYPES; a++)
-        for (int b = a + 1; b < CMD_TYPES; b++)
-            assert_string_not_equal(cmdstats_name(a), cmdstats_name(b));
-    assert_string_equal(cmdstats_name(CMD_TYPES - 1), "UNKNOWN");
-    assert_string_equal(cmdstats_name(-1), "UNKNOWN");
-    assert_string_equal(cmdstats_name(CMD_TYPES), "UNKNOWN");
+    for (int a = 0; a < STATS_CMD_TYPES; a++)
+        for (int b = a + 1; b < STATS_CMD_TYPES; b++)
+            assert_string_not_equal(stats_cmd_name(a), stats_cmd_name(b));
+    assert_string_equal(stats_cmd_name(STATS_CMD_TYPES - 1), "UNKNOWN");
+    assert_string_equal(stats_cmd_name(-1), "UNKNOWN");
+    assert_string_equal(stats_cmd_name(STATS_CMD_TYPES), "UNKNOWN");
 }
 
 static void test_buckets(void **state)
@@ -149,14 +149,14 @@ static void test_buckets(void **state)
         {5000000, 9}, {10000000, 10}, {10000001, 11}, {UINT64_MAX, 11},
     };
     for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
-        if (cmdstats_bucket(b[i].us) != b[i].bucket)
+        if (stats_cmd_bucket(b[i].us) != b[i].bucket)
             fail_msg("%llu us: bucket %d, want %d", (unsigned long long)b[i].us,
-                     cmdstats_bucket(b[i].us), b[i].bucket);
+                     stats_cmd_bucket(b[i].us), b[i].bucket);
     /* Bounds ascend; the last bucket has none. */
     for (int i = 1; i < ADMIN_CMD_BUCKETS - 1; i++)
-        assert_true(cmdstats_bucket_bound_us(i) > cmdstats_bucket_bound_us(i - 1));
-    assert_int_equal(cmdstats_bucket_bound_us(ADMIN_CMD_BUCKETS - 1), 0);
-    assert_int_equal(cmdstats_bucket_bound_us(0), 100);
+        assert_true(stats_cmd_bucket_bound_us(i) > stats_cmd_bucket_bound_us(i - 1));
+    assert_int_equal(stats_cmd_bucket_bound_us(ADMIN_CMD_BUCKETS - 1), 0);
+    assert_int_equal(stats_cmd_bucket_bound_us(0), 100);
 }
 
 static void test_info_cut(void **state)
