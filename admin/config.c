@@ -186,8 +186,9 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-static int read_server(sqlite3_stmt *stmt, struct admin_server *s, char *errbuf, size_t errlen)
+static int read_server(sqlite3_stmt *stmt, void *row, char *errbuf, size_t errlen)
 {
+    struct admin_server *s = row;
     char status[32];
     int use_ssl;
 
@@ -218,85 +219,6 @@ static int read_server(sqlite3_stmt *stmt, struct admin_server *s, char *errbuf,
     const char *c = (const char *)sqlite3_column_text(stmt, 8);
     snprintf(s->comment, sizeof(s->comment), "%s", c ? c : "");
     return 0;
-}
-
-static int load_servers(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
-                        size_t errlen)
-{
-    sqlite3_stmt *stmt = NULL;
-    size_t cap = 0;
-    int rc = 0, src;
-    char sql[256];
-
-    snprintf(sql, sizeof(sql),
-             "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
-             " max_replication_lag, use_ssl, comment, max_latency_ms FROM %smysql_servers"
-             " ORDER BY hostgroup_id, hostname, port",
-             from);
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_servers: %s", sqlite3_errmsg(db));
-        return ADMIN_ESQL;
-    }
-    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = grow((void **)&cfg->servers, &cap, cfg->n_servers, sizeof(*cfg->servers));
-        if (rc != 0) {
-            admin_set_error(errbuf, errlen, "out of memory loading mysql_servers");
-            goto out;
-        }
-        rc = read_server(stmt, &cfg->servers[cfg->n_servers], errbuf, errlen);
-        if (rc != 0)
-            goto out;
-        cfg->n_servers++;
-    }
-    if (src != SQLITE_DONE) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_servers: %s", sqlite3_errmsg(db));
-        rc = ADMIN_ESQL;
-    }
-out:
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-static int load_repl_hostgroups(sqlite3 *db, const char *from, struct admin_config *cfg,
-                                char *errbuf, size_t errlen)
-{
-    sqlite3_stmt *stmt = NULL;
-    size_t cap = 0;
-    int rc = 0, src;
-    char sql[256];
-
-    snprintf(sql, sizeof(sql),
-             "SELECT writer_hostgroup, reader_hostgroup, check_type"
-             " FROM %smysql_replication_hostgroups ORDER BY writer_hostgroup",
-             from);
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_replication_hostgroups: %s",
-                        sqlite3_errmsg(db));
-        return ADMIN_ESQL;
-    }
-    while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = grow((void **)&cfg->repl_hostgroups, &cap, cfg->n_repl_hostgroups,
-                  sizeof(*cfg->repl_hostgroups));
-        if (rc != 0) {
-            admin_set_error(errbuf, errlen, "out of memory loading mysql_replication_hostgroups");
-            goto out;
-        }
-        struct admin_repl_hostgroup *r = &cfg->repl_hostgroups[cfg->n_repl_hostgroups];
-        /* The table's CHECKs already bound both hostgroups and check_type. */
-        r->writer_hostgroup = sqlite3_column_int(stmt, 0);
-        r->reader_hostgroup = sqlite3_column_int(stmt, 1);
-        const char *ct = (const char *)sqlite3_column_text(stmt, 2);
-        snprintf(r->check_type, sizeof(r->check_type), "%s", ct ? ct : "read_only");
-        cfg->n_repl_hostgroups++;
-    }
-    if (src != SQLITE_DONE) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_replication_hostgroups: %s",
-                        sqlite3_errmsg(db));
-        rc = ADMIN_ESQL;
-    }
-out:
-    sqlite3_finalize(stmt);
-    return rc;
 }
 
 /* The value of hexadecimal digit c in *out; false if c is not one. */
@@ -362,8 +284,9 @@ static int set_password(struct admin_user *u, const unsigned char *pw, size_t le
     return 0;
 }
 
-static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, size_t errlen)
+static int read_user(sqlite3_stmt *stmt, void *row, char *errbuf, size_t errlen)
 {
+    struct admin_user *u = row;
     int active, tp, fe, be;
 
     if (!col_copy(stmt, 0, u->username, sizeof(u->username)) || !u->username[0]) {
@@ -399,46 +322,111 @@ static int read_user(sqlite3_stmt *stmt, struct admin_user *u, char *errbuf, siz
                         errbuf, errlen);
 }
 
-/* Loads the accounts clients may log in with: active rows with frontend=1.
- * (username, frontend) is UNIQUE, so each name appears once. */
-static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
+/* One runtime table read into a growing array of rows. */
+struct table_load {
+    const char *table; /* for messages */
+    const char *sql;   /* a SELECT with %s for the schema prefix */
+    void **rows;
+    size_t *n;
+    size_t elem;
+    int (*read)(sqlite3_stmt *stmt, void *row, char *errbuf, size_t errlen);
+    /* A row read in part is counted too: it may hold a secret that the
+     * config's free must wipe. */
+    bool count_failed;
+};
+
+static int load_table(sqlite3 *db, const char *from, const struct table_load *t, char *errbuf,
                       size_t errlen)
 {
     sqlite3_stmt *stmt = NULL;
     size_t cap = 0;
     int rc = 0, src;
-    char sql[512];
+    char *sql = sqlite3_mprintf(t->sql, from);
 
-    snprintf(sql, sizeof(sql),
-             "SELECT username, password, active, default_hostgroup, default_schema,"
-             " transaction_persistent, frontend, backend, max_connections,"
-             " max_backend_connections, CASE WHEN attributes = '' THEN NULL"
-             " ELSE json_extract(attributes, '$.causal_reads') END"
-             " FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
-             from);
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
+    if (!sql || sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        sqlite3_free(sql);
+        admin_set_error(errbuf, errlen, "cannot read %s: %s", t->table, sqlite3_errmsg(db));
         return ADMIN_ESQL;
     }
+    sqlite3_free(sql);
     while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = grow((void **)&cfg->users, &cap, cfg->n_users, sizeof(*cfg->users));
+        rc = grow(t->rows, &cap, *t->n, t->elem);
         if (rc != 0) {
-            admin_set_error(errbuf, errlen, "out of memory loading mysql_users");
+            admin_set_error(errbuf, errlen, "out of memory loading %s", t->table);
             goto out;
         }
-        rc = read_user(stmt, &cfg->users[cfg->n_users], errbuf, errlen);
-        /* Counted even on failure so the password copy is wiped on free. */
-        cfg->n_users++;
+        rc = t->read(stmt, (char *)*t->rows + *t->n * t->elem, errbuf, errlen);
+        if (rc == 0 || t->count_failed)
+            (*t->n)++;
         if (rc != 0)
             goto out;
     }
     if (src != SQLITE_DONE) {
-        admin_set_error(errbuf, errlen, "cannot read mysql_users: %s", sqlite3_errmsg(db));
+        admin_set_error(errbuf, errlen, "cannot read %s: %s", t->table, sqlite3_errmsg(db));
         rc = ADMIN_ESQL;
     }
 out:
     sqlite3_finalize(stmt);
     return rc;
+}
+
+static int read_repl_hostgroup(sqlite3_stmt *stmt, void *row, char *errbuf, size_t errlen)
+{
+    struct admin_repl_hostgroup *r = row;
+    (void)errbuf;
+    (void)errlen;
+    /* The table's CHECKs already bound both hostgroups and check_type. */
+    r->writer_hostgroup = sqlite3_column_int(stmt, 0);
+    r->reader_hostgroup = sqlite3_column_int(stmt, 1);
+    const char *ct = (const char *)sqlite3_column_text(stmt, 2);
+    snprintf(r->check_type, sizeof(r->check_type), "%s", ct ? ct : "read_only");
+    return 0;
+}
+
+static int load_servers(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
+                        size_t errlen)
+{
+    const struct table_load servers = {
+        "mysql_servers",
+        "SELECT hostgroup_id, hostname, port, status, weight, max_connections,"
+        " max_replication_lag, use_ssl, comment, max_latency_ms FROM %smysql_servers"
+        " ORDER BY hostgroup_id, hostname, port",
+        (void **)&cfg->servers,
+        &cfg->n_servers,
+        sizeof(*cfg->servers),
+        read_server,
+        false};
+    const struct table_load repl = {
+        "mysql_replication_hostgroups",
+        "SELECT writer_hostgroup, reader_hostgroup, check_type"
+        " FROM %smysql_replication_hostgroups ORDER BY writer_hostgroup",
+        (void **)&cfg->repl_hostgroups,
+        &cfg->n_repl_hostgroups,
+        sizeof(*cfg->repl_hostgroups),
+        read_repl_hostgroup,
+        false};
+    int rc = load_table(db, from, &servers, errbuf, errlen);
+    return rc != 0 ? rc : load_table(db, from, &repl, errbuf, errlen);
+}
+
+/* Loads the accounts clients may log in with: active rows with frontend=1.
+ * (username, frontend) is UNIQUE, so each name appears once. */
+static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, char *errbuf,
+                      size_t errlen)
+{
+    const struct table_load users = {
+        "mysql_users",
+        "SELECT username, password, active, default_hostgroup, default_schema,"
+        " transaction_persistent, frontend, backend, max_connections,"
+        " max_backend_connections, CASE WHEN attributes = '' THEN NULL"
+        " ELSE json_extract(attributes, '$.causal_reads') END"
+        " FROM %smysql_users WHERE active = 1 AND frontend = 1 ORDER BY username",
+        (void **)&cfg->users,
+        &cfg->n_users,
+        sizeof(*cfg->users),
+        read_user,
+        true};
+    return load_table(db, from, &users, errbuf, errlen);
 }
 
 /* Every user's default hostgroup must have at least one server, or its first
@@ -513,9 +501,6 @@ int admin_config_build(struct admin_store *store, unsigned from_memory_mask,
     if (rc != 0)
         goto out;
     rc = load_servers(store->db, source(m, ADMIN_MOD_SERVERS), cfg, errbuf, errlen);
-    if (rc != 0)
-        goto out;
-    rc = load_repl_hostgroups(store->db, source(m, ADMIN_MOD_SERVERS), cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
     rc = load_users(store->db, source(m, ADMIN_MOD_USERS), cfg, errbuf, errlen);

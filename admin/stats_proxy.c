@@ -22,33 +22,137 @@
 #include <string.h>
 #include <strings.h>
 
+/* Clears table and prepares an INSERT of n values in column order. */
+static int begin_table(sqlite3 *db, const char *table, int n, sqlite3_stmt **ins, char *errbuf,
+                       size_t errlen)
+{
+    int rc = admin_stats_clear(db, table, errbuf, errlen);
+    return rc ? rc : admin_stats_prepare_insert(db, table, NULL, n, ins, errbuf, errlen);
+}
+
+/* Binds text, or NULL for an empty string when the column may be NULL. */
+static void bind_str(sqlite3_stmt *ins, int col, const char *s, bool empty_is_null)
+{
+    if (empty_is_null && !s[0])
+        sqlite3_bind_null(ins, col);
+    else
+        sqlite3_bind_text(ins, col, s, -1, SQLITE_TRANSIENT);
+}
+
+static size_t count_rules(const struct admin_proxy_stats *ps)
+{
+    return ps->n_rules;
+}
+
+static void bind_rule(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    sqlite3_bind_int(ins, 1, ps->rules[i].rule_id);
+    sqlite3_bind_int64(ins, 2, admin_stats_i64(ps->rules[i].hits));
+}
+
+static size_t count_globals(const struct admin_proxy_stats *ps)
+{
+    return ps->n_globals;
+}
+
+static void bind_global(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    char value[32];
+    /* ProxySQL's Variable_Value is text: the client sees the same. */
+    snprintf(value, sizeof(value), "%lld", (long long)ps->globals[i].value);
+    bind_str(ins, 1, ps->globals[i].name, false);
+    sqlite3_bind_text(ins, 2, value, -1, SQLITE_TRANSIENT);
+}
+
+static size_t count_commands(const struct admin_proxy_stats *ps)
+{
+    return ps->n_commands;
+}
+
+static void bind_command(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_command_stats *c = &ps->commands[i];
+    bind_str(ins, 1, c->command, false);
+    sqlite3_bind_int64(ins, 2, admin_stats_i64(c->total_time_us));
+    sqlite3_bind_int64(ins, 3, admin_stats_i64(c->total_cnt));
+    for (int b = 0; b < ADMIN_CMD_BUCKETS; b++)
+        sqlite3_bind_int64(ins, 4 + b, admin_stats_i64(c->cnt[b]));
+}
+
+static size_t count_processes(const struct admin_proxy_stats *ps)
+{
+    return ps->n_processes;
+}
+
+/* Columns left unbound are NULL (admin_stats_insert_row clears them). */
+static void bind_process(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_process *p = &ps->processes[i];
+    sqlite3_bind_int(ins, 1, p->thread_id);
+    sqlite3_bind_int64(ins, 2, p->session_id);
+    bind_str(ins, 3, p->user, true);
+    bind_str(ins, 4, p->db, true);
+    bind_str(ins, 5, p->cli_host, false);
+    sqlite3_bind_int(ins, 6, p->cli_port);
+    sqlite3_bind_int(ins, 7, p->hostgroup);
+    if (p->has_backend) {
+        bind_str(ins, 8, p->l_srv_host, true);
+        sqlite3_bind_int(ins, 9, p->l_srv_port);
+        bind_str(ins, 10, p->srv_host, true);
+        sqlite3_bind_int(ins, 11, p->srv_port);
+    }
+    bind_str(ins, 12, p->command, false);
+    sqlite3_bind_int64(ins, 13, p->time_ms);
+    if (p->has_info)
+        bind_str(ins, 14, p->info, false);
+}
+
+static size_t count_hosts(const struct admin_proxy_stats *ps)
+{
+    return ps->n_hosts;
+}
+
+static void bind_host(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    bind_str(ins, 1, ps->hosts[i].client_address, false);
+    sqlite3_bind_int64(ins, 2, ps->hosts[i].error_count);
+    sqlite3_bind_int64(ins, 3, ps->hosts[i].last_updated);
+}
+
 struct proxy_table {
     const char *name;
     unsigned bit;    /* ADMIN_STATS_* */
     unsigned source; /* ADMIN_PROXY_* it is made from */
     const char *columns;
+    int ncols;
+    size_t (*count)(const struct admin_proxy_stats *ps);
+    void (*bind)(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t row);
 };
 
 /* ProxySQL's column lists. The processlist leaves out ProxySQL 2.x's
  * status_flags and extended_info (JSON of internals Sluice does not have). */
 static const struct proxy_table proxy_tables[] = {
     {"stats_mysql_query_rules", ADMIN_STATS_QUERY_RULES, ADMIN_PROXY_RULES,
-     "rule_id INTEGER PRIMARY KEY, hits INT NOT NULL"},
+     "rule_id INTEGER PRIMARY KEY, hits INT NOT NULL", 2, count_rules, bind_rule},
     {"stats_mysql_global", ADMIN_STATS_GLOBAL, ADMIN_PROXY_GLOBALS,
-     "Variable_Name VARCHAR NOT NULL PRIMARY KEY, Variable_Value VARCHAR NOT NULL"},
+     "Variable_Name VARCHAR NOT NULL PRIMARY KEY, Variable_Value VARCHAR NOT NULL", 2,
+     count_globals, bind_global},
     {"stats_mysql_commands_counters", ADMIN_STATS_COMMANDS, ADMIN_PROXY_COMMANDS,
      "Command VARCHAR NOT NULL PRIMARY KEY, Total_Time_us INT NOT NULL, Total_cnt INT NOT NULL,"
      " cnt_100us INT NOT NULL, cnt_500us INT NOT NULL, cnt_1ms INT NOT NULL,"
      " cnt_5ms INT NOT NULL, cnt_10ms INT NOT NULL, cnt_50ms INT NOT NULL,"
      " cnt_100ms INT NOT NULL, cnt_500ms INT NOT NULL, cnt_1s INT NOT NULL,"
-     " cnt_5s INT NOT NULL, cnt_10s INT NOT NULL, cnt_INFs INT NOT NULL"},
+     " cnt_5s INT NOT NULL, cnt_10s INT NOT NULL, cnt_INFs INT NOT NULL",
+     3 + ADMIN_CMD_BUCKETS, count_commands, bind_command},
     {"stats_mysql_processlist", ADMIN_STATS_PROCESSLIST, ADMIN_PROXY_PROCESSES,
      "ThreadID INT NOT NULL, SessionID INTEGER PRIMARY KEY, user VARCHAR, db VARCHAR,"
      " cli_host VARCHAR, cli_port INT, hostgroup INT, l_srv_host VARCHAR, l_srv_port INT,"
-     " srv_host VARCHAR, srv_port INT, command VARCHAR, time_ms INT NOT NULL, info VARCHAR"},
+     " srv_host VARCHAR, srv_port INT, command VARCHAR, time_ms INT NOT NULL, info VARCHAR",
+     14, count_processes, bind_process},
     {"stats_mysql_client_host_cache", ADMIN_STATS_HOST_CACHE, ADMIN_PROXY_HOSTS,
      "client_address VARCHAR NOT NULL PRIMARY KEY, error_count INT NOT NULL,"
-     " last_updated BIGINT NOT NULL"},
+     " last_updated BIGINT NOT NULL",
+     3, count_hosts, bind_host},
 };
 
 #define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))
@@ -73,120 +177,17 @@ int admin_stats_proxy_create(sqlite3 *db, char *errbuf, size_t errlen)
     return rc;
 }
 
-/* Clears table and prepares an INSERT of n values in column order. */
-static int begin_table(sqlite3 *db, const char *table, int n, sqlite3_stmt **ins, char *errbuf,
-                       size_t errlen)
+/* Clears t's table and inserts its rows, one prepared INSERT for all. */
+static int fill(sqlite3 *db, const struct proxy_table *t, const struct admin_proxy_stats *ps,
+                char *errbuf, size_t errlen)
 {
-    int rc = admin_stats_clear(db, table, errbuf, errlen);
-    return rc ? rc : admin_stats_prepare_insert(db, table, NULL, n, ins, errbuf, errlen);
-}
-
-/* Binds text, or NULL for an empty string when the column may be NULL. */
-static void bind_str(sqlite3_stmt *ins, int col, const char *s, bool empty_is_null)
-{
-    if (empty_is_null && !s[0])
-        sqlite3_bind_null(ins, col);
-    else
-        sqlite3_bind_text(ins, col, s, -1, SQLITE_STATIC);
-}
-
-static int fill_rules(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf, size_t errlen)
-{
-    static const char table[] = "stats_mysql_query_rules";
     sqlite3_stmt *ins = NULL;
-    int rc = begin_table(db, table, 2, &ins, errbuf, errlen);
+    int rc = begin_table(db, t->name, t->ncols, &ins, errbuf, errlen);
+    size_t n = t->count(ps);
 
-    for (size_t i = 0; i < ps->n_rules && rc == 0; i++) {
-        sqlite3_bind_int(ins, 1, ps->rules[i].rule_id);
-        sqlite3_bind_int64(ins, 2, admin_stats_i64(ps->rules[i].hits));
-        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
-    }
-    sqlite3_finalize(ins);
-    return rc;
-}
-
-static int fill_globals(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
-                        size_t errlen)
-{
-    static const char table[] = "stats_mysql_global";
-    sqlite3_stmt *ins = NULL;
-    char value[32];
-    int rc = begin_table(db, table, 2, &ins, errbuf, errlen);
-
-    for (size_t i = 0; i < ps->n_globals && rc == 0; i++) {
-        /* ProxySQL's Variable_Value is text: the client sees the same. */
-        snprintf(value, sizeof(value), "%lld", (long long)ps->globals[i].value);
-        bind_str(ins, 1, ps->globals[i].name, false);
-        sqlite3_bind_text(ins, 2, value, -1, SQLITE_TRANSIENT);
-        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
-    }
-    sqlite3_finalize(ins);
-    return rc;
-}
-
-static int fill_commands(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
-                         size_t errlen)
-{
-    static const char table[] = "stats_mysql_commands_counters";
-    sqlite3_stmt *ins = NULL;
-    int rc = begin_table(db, table, 3 + ADMIN_CMD_BUCKETS, &ins, errbuf, errlen);
-
-    for (size_t i = 0; i < ps->n_commands && rc == 0; i++) {
-        const struct admin_command_stats *c = &ps->commands[i];
-        bind_str(ins, 1, c->command, false);
-        sqlite3_bind_int64(ins, 2, admin_stats_i64(c->total_time_us));
-        sqlite3_bind_int64(ins, 3, admin_stats_i64(c->total_cnt));
-        for (int b = 0; b < ADMIN_CMD_BUCKETS; b++)
-            sqlite3_bind_int64(ins, 4 + b, admin_stats_i64(c->cnt[b]));
-        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
-    }
-    sqlite3_finalize(ins);
-    return rc;
-}
-
-static int fill_processes(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf,
-                          size_t errlen)
-{
-    static const char table[] = "stats_mysql_processlist";
-    sqlite3_stmt *ins = NULL;
-    int rc = begin_table(db, table, 14, &ins, errbuf, errlen);
-
-    for (size_t i = 0; i < ps->n_processes && rc == 0; i++) {
-        const struct admin_process *p = &ps->processes[i];
-        sqlite3_bind_int(ins, 1, p->thread_id);
-        sqlite3_bind_int64(ins, 2, p->session_id);
-        bind_str(ins, 3, p->user, true);
-        bind_str(ins, 4, p->db, true);
-        bind_str(ins, 5, p->cli_host, false);
-        sqlite3_bind_int(ins, 6, p->cli_port);
-        sqlite3_bind_int(ins, 7, p->hostgroup);
-        if (p->has_backend) {
-            bind_str(ins, 8, p->l_srv_host, true);
-            sqlite3_bind_int(ins, 9, p->l_srv_port);
-            bind_str(ins, 10, p->srv_host, true);
-            sqlite3_bind_int(ins, 11, p->srv_port);
-        }
-        bind_str(ins, 12, p->command, false);
-        sqlite3_bind_int64(ins, 13, p->time_ms);
-        if (p->has_info)
-            bind_str(ins, 14, p->info, false);
-        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
-    }
-    sqlite3_finalize(ins);
-    return rc;
-}
-
-static int fill_hosts(sqlite3 *db, const struct admin_proxy_stats *ps, char *errbuf, size_t errlen)
-{
-    static const char table[] = "stats_mysql_client_host_cache";
-    sqlite3_stmt *ins = NULL;
-    int rc = begin_table(db, table, 3, &ins, errbuf, errlen);
-
-    for (size_t i = 0; i < ps->n_hosts && rc == 0; i++) {
-        bind_str(ins, 1, ps->hosts[i].client_address, false);
-        sqlite3_bind_int64(ins, 2, ps->hosts[i].error_count);
-        sqlite3_bind_int64(ins, 3, ps->hosts[i].last_updated);
-        rc = admin_stats_insert_row(db, ins, table, errbuf, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        t->bind(ins, ps, i);
+        rc = admin_stats_insert_row(db, ins, t->name, errbuf, errlen);
     }
     sqlite3_finalize(ins);
     return rc;
@@ -209,16 +210,9 @@ int admin_stats_proxy_fill(sqlite3 *db, const struct admin_sources *src, unsigne
         admin_set_error(errbuf, errlen, "cannot fill the proxy stats tables: out of memory");
         return ADMIN_ENOMEM;
     }
-    if (mask & ADMIN_STATS_QUERY_RULES)
-        rc = fill_rules(db, &ps, errbuf, errlen);
-    if (rc == 0 && (mask & ADMIN_STATS_GLOBAL))
-        rc = fill_globals(db, &ps, errbuf, errlen);
-    if (rc == 0 && (mask & ADMIN_STATS_COMMANDS))
-        rc = fill_commands(db, &ps, errbuf, errlen);
-    if (rc == 0 && (mask & ADMIN_STATS_PROCESSLIST))
-        rc = fill_processes(db, &ps, errbuf, errlen);
-    if (rc == 0 && (mask & ADMIN_STATS_HOST_CACHE))
-        rc = fill_hosts(db, &ps, errbuf, errlen);
+    for (size_t i = 0; i < N_PROXY_TABLES && rc == 0; i++)
+        if (mask & proxy_tables[i].bit)
+            rc = fill(db, &proxy_tables[i], &ps, errbuf, errlen);
     if (src->proxy_stats && src->proxy_stats_free)
         src->proxy_stats_free(src->proxy_stats_arg, &ps);
     return rc;

@@ -99,7 +99,10 @@ struct stats_pin_account {
     unsigned reasons; /* STATS_PIN_BITs counted in the gauges */
     int mux_slot;     /* hostgroup slot the session counts in; -1: none */
 };
-#define STATS_PIN_ACCOUNT_INIT {0, -1}
+#define STATS_PIN_ACCOUNT_INIT                                                                     \
+    {                                                                                              \
+        0, -1                                                                                      \
+    }
 
 /* ------------------------------------------------------------- workers */
 

@@ -68,11 +68,11 @@ struct stats {
     uv_timer_t plist_timer; /* the bound of a round */
     void (*plist_wake)(void *arg, int worker);
     void *plist_wake_arg;
-    uint64_t plist_round; /* the round asked last; 0: none yet */
-    bool plist_busy;      /* a round is out */
+    uint64_t plist_round;                   /* the round asked last; 0: none yet */
+    bool plist_busy;                        /* a round is out */
     struct stats_plist_wait *plist_waiters; /* answered by the round out */
     struct stats_plist_wait *plist_later;   /* asked after it went out */
-    struct admin_process *plist_result; /* the rows of the last round */
+    struct admin_process *plist_result;     /* the rows of the last round */
     size_t plist_result_n;
 };
 
