@@ -77,12 +77,12 @@ int backend_send(struct session *s, const uint8_t *data, size_t len)
                 continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 break;
-            return -1;
+            return PROXY_EIO;
         }
     }
     if (off < len) {
         if (codec_buf_append(&be->wq, data + off, len - off) != 0)
-            return -1;
+            return PROXY_ENOMEM;
         update_poll(s);
     }
     return 0;
@@ -102,7 +102,7 @@ static int flush_wq(struct session *s)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        return -1;
+        return PROXY_EIO;
     }
     be->wq.len = be->wq_off = 0;
     return 0;
@@ -116,7 +116,7 @@ static int send_command(struct session *s, uint8_t cmd, const void *arg, size_t 
     codec_header_write(hdr, (uint32_t)(len + 1), 0);
     hdr[4] = cmd;
     if (codec_buf_append(b, hdr, 5) != 0 || (len && codec_buf_append(b, arg, len) != 0))
-        return -1;
+        return PROXY_ENOMEM;
     return backend_send(s, b->data, b->len);
 }
 
@@ -335,7 +335,7 @@ static void process_rbuf(struct session *s)
 {
     int rc = response_parse(s);
     if (rc < 0) {
-        backend_broken(s, "sent a malformed response");
+        backend_broken(s, proxy_strerror(rc));
         return;
     }
     if (s->out.len >= OUT_HIGH_WATER || rc == 1 || s->resp.st == RS_INFILE) {
@@ -537,7 +537,7 @@ static int send_execute(struct session *s, uint32_t backend_id)
     if (codec_buf_append(b, hdr, 4) != 0 || codec_buf_append(b, msg + 4, flag_off - 4) != 0 ||
         codec_buf_u8(b, 1) != 0 || codec_buf_append(b, st->param_types, types_len) != 0 ||
         codec_buf_append(b, msg + flag_off + 1, len - flag_off - 1) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     return backend_send(s, b->data, b->len);
 }
 

@@ -31,6 +31,26 @@
 /* Longest ERR message we send; clients truncate around here anyway. */
 #define ERR_MSG_MAX 512
 
+const char *codec_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case CODEC_EAGAIN:
+        return "incomplete message";
+    case CODEC_EINVAL:
+        return "malformed or truncated packet";
+    case CODEC_ENOSPACE:
+        return "output buffer too small";
+    case CODEC_ENOMEM:
+        return "out of memory";
+    case CODEC_ETOOBIG:
+        return "too large";
+    default:
+        return "unknown codec error";
+    }
+}
+
 /* ---- little-endian integers ---- */
 
 uint16_t codec_u16(const uint8_t *p)
@@ -306,7 +326,7 @@ int codec_buf_reserve(struct codec_buf *b, size_t extra)
     if (extra <= b->cap - b->len)
         return 0;
     if (extra > SIZE_MAX - b->len)
-        return -1;
+        return CODEC_ETOOBIG;
     need = b->len + extra;
     cap = b->cap ? b->cap : 256;
     while (cap < need) {
@@ -318,7 +338,7 @@ int codec_buf_reserve(struct codec_buf *b, size_t extra)
     }
     p = realloc(b->data, cap);
     if (!p)
-        return -1;
+        return CODEC_ENOMEM;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -326,10 +346,13 @@ int codec_buf_reserve(struct codec_buf *b, size_t extra)
 
 int codec_buf_append(struct codec_buf *b, const void *p, size_t n)
 {
+    int rc;
+
     if (n == 0)
         return 0;
-    if (codec_buf_reserve(b, n) < 0)
-        return -1;
+    rc = codec_buf_reserve(b, n);
+    if (rc < 0)
+        return rc;
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
@@ -373,10 +396,12 @@ int codec_buf_lenenc(struct codec_buf *b, uint64_t v)
 
 int codec_buf_lenenc_str(struct codec_buf *b, const void *s, size_t n)
 {
-    if (codec_buf_reserve(b, codec_lenenc_size(n) + n) < 0)
-        return -1;
+    int rc = codec_buf_reserve(b, codec_lenenc_size(n) + n);
+
+    if (rc < 0)
+        return rc;
     /* Cannot fail after the reserve above. */
-    codec_buf_lenenc(b, n);
+    b->len += codec_put_lenenc(b->data + b->len, n);
     return codec_buf_append(b, s, n);
 }
 
@@ -416,9 +441,13 @@ int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t
     size_t rollback = b->len;
     uint8_t s = *seq;
 
-    if (npackets > (SIZE_MAX - n) / CODEC_HEADER_LEN ||
-        codec_buf_reserve(b, n + npackets * CODEC_HEADER_LEN) < 0)
-        return -1;
+    int rc;
+
+    if (npackets > (SIZE_MAX - n) / CODEC_HEADER_LEN)
+        return CODEC_ETOOBIG;
+    rc = codec_buf_reserve(b, n + npackets * CODEC_HEADER_LEN);
+    if (rc < 0)
+        return rc;
     /* A full packet always needs a successor, so a payload that is an exact
      * multiple of 0xffffff (including 0) ends with an empty packet. */
     for (;;) {
@@ -428,7 +457,7 @@ int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t
         codec_header_write(hdr, (uint32_t)chunk, s++);
         if (codec_buf_append(b, hdr, sizeof(hdr)) < 0 || codec_buf_append(b, payload, chunk) < 0) {
             b->len = rollback;
-            return -1;
+            return CODEC_ENOMEM; /* cannot happen after the reserve */
         }
         payload += chunk;
         n -= chunk;
@@ -442,7 +471,8 @@ int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t
 /*
  * Finishes a packet begun at off whose payload may have grown past the
  * single-packet limit: splits it in place into a chain of packets. Advances
- * *seq past the last packet. Returns 0 or -1 (the caller rolls back).
+ * *seq past the last packet. Returns 0 or CODEC_ENOMEM (the caller rolls
+ * back).
  */
 static int packet_end_split(struct codec_buf *b, size_t off, uint8_t *seq)
 {
@@ -455,8 +485,10 @@ static int packet_end_split(struct codec_buf *b, size_t off, uint8_t *seq)
         codec_header_write(b->data + off, (uint32_t)n, (*seq)++);
         return 0;
     }
-    if (codec_buf_reserve(b, extra) < 0)
-        return -1;
+    int rc = codec_buf_reserve(b, extra);
+
+    if (rc < 0)
+        return rc;
     /* Move chunks from the last to the first so nothing is overwritten
      * before it is moved; chunk i (0-based) gains i headers in front. */
     for (i = full + 1; i-- > 1;) {
@@ -620,7 +652,7 @@ static int ok_body(struct codec_buf *b, uint64_t affected, uint64_t last_id, uin
         else
             rc |= codec_buf_append(b, info, info_len);
     }
-    return rc ? -1 : 0;
+    return rc ? CODEC_ENOMEM : 0;
 }
 
 static int write_ok(struct codec_buf *b, uint8_t seq, uint8_t hdr, uint64_t affected,
@@ -630,11 +662,11 @@ static int write_ok(struct codec_buf *b, uint8_t seq, uint8_t hdr, uint64_t affe
     size_t off = codec_buf_packet_begin(b, seq);
 
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     if (codec_buf_u8(b, hdr) < 0 ||
         ok_body(b, affected, last_id, status, warnings, info, info_lenenc) < 0) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;
@@ -666,11 +698,11 @@ int codec_write_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t 
     size_t off = codec_buf_packet_begin(b, seq);
 
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     if (codec_buf_u8(b, CODEC_EOF) < 0 || codec_buf_u16(b, warnings) < 0 ||
         codec_buf_u16(b, status) < 0) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;
@@ -692,7 +724,7 @@ int codec_write_err(struct codec_buf *b, uint8_t seq, uint16_t code, const char 
         msg_len++;
     off = codec_buf_packet_begin(b, seq);
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     rc |= codec_buf_u8(b, CODEC_ERR);
     rc |= codec_buf_u16(b, code);
     rc |= codec_buf_u8(b, '#');
@@ -700,7 +732,7 @@ int codec_write_err(struct codec_buf *b, uint8_t seq, uint16_t code, const char 
     rc |= codec_buf_append(b, msg, msg_len);
     if (rc) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;
@@ -715,10 +747,10 @@ static int column_def(struct codec_buf *b, uint8_t seq, const char *name)
     int rc = 0;
 
     if (name_len > 0xffff)
-        return CODEC_EINVAL;
+        return CODEC_ETOOBIG;
     off = codec_buf_packet_begin(b, seq);
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     rc |= codec_buf_lenenc_str(b, "def", 3); /* catalog */
     rc |= codec_buf_lenenc_str(b, "", 0);    /* schema */
     rc |= codec_buf_lenenc_str(b, "", 0);    /* table */
@@ -734,7 +766,7 @@ static int column_def(struct codec_buf *b, uint8_t seq, const char *name)
     rc |= codec_buf_u16(b, 0); /* filler */
     if (rc) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;
@@ -757,10 +789,10 @@ int codec_rs_begin(struct codec_resultset *rs, struct codec_buf *b, uint8_t seq,
     }
     off = codec_buf_packet_begin(b, s++);
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     if (codec_buf_lenenc(b, ncols) < 0) {
         b->len = start;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     for (i = 0; i < ncols; i++) {
@@ -773,7 +805,7 @@ int codec_rs_begin(struct codec_resultset *rs, struct codec_buf *b, uint8_t seq,
     if (!(caps & CLIENT_DEPRECATE_EOF_F)) {
         if (codec_write_eof(b, s++, status, 0) < 0) {
             b->len = start;
-            return -1;
+            return CODEC_ENOMEM;
         }
     }
     rs->b = b;
@@ -792,7 +824,7 @@ int codec_rs_row(struct codec_resultset *rs, unsigned ncols, const char *const *
     int rc = 0;
 
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     for (i = 0; i < ncols && rc == 0; i++) {
         if (values[i])
             rc = codec_buf_lenenc_str(b, values[i], strlen(values[i]));
@@ -801,7 +833,7 @@ int codec_rs_row(struct codec_resultset *rs, unsigned ncols, const char *const *
     }
     if (rc < 0 || packet_end_split(b, off, &rs->seq) < 0) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     return 0;
 }

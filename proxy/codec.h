@@ -20,11 +20,21 @@
 #define CODEC_HEADER_LEN 4
 #define CODEC_MAX_PAYLOAD 0xffffffu
 
+/* What a fallible codec function returns: 0 (or a documented count) on
+ * success, or one of these. */
 enum codec_err {
     CODEC_EAGAIN = -1,   /* need more bytes */
-    CODEC_EINVAL = -2,   /* malformed */
+    CODEC_EINVAL = -2,   /* malformed or truncated input, or a bad argument */
     CODEC_ENOSPACE = -3, /* output buffer too small */
+    CODEC_ENOMEM = -4,   /* allocation failed (the buffer is as it was) */
+    CODEC_ETOOBIG = -5,  /* a size past what the buffer or the protocol can hold */
 };
+
+/* A static description of err (0, a CODEC_E* code); "unknown codec error"
+ * for any other value. Never NULL. */
+const char *codec_strerror(int err);
+
+#define CODEC_WUR __attribute__((warn_unused_result))
 
 /* Capability flags (subset we use). */
 #define CLIENT_LONG_PASSWORD_F 0x00000001u
@@ -84,7 +94,8 @@ struct codec_header {
     uint32_t len; /* payload length */
     uint8_t seq;
 };
-/* Reads the header at buf. Returns 0 or CODEC_EAGAIN if len < 4. */
+/* Reads the header at buf. Returns 0 or CODEC_EAGAIN if len < 4 (callers
+ * that framed the message first may ignore the result). */
 int codec_header_parse(const uint8_t *buf, size_t len, struct codec_header *out);
 void codec_header_write(uint8_t *buf, uint32_t payload_len, uint8_t seq);
 
@@ -99,19 +110,19 @@ struct codec_reader {
 };
 void codec_reader_init(struct codec_reader *r, const uint8_t *p, size_t len);
 size_t codec_reader_left(const struct codec_reader *r);
-int codec_read_u8(struct codec_reader *r, uint8_t *out);
-int codec_read_u16(struct codec_reader *r, uint16_t *out);
-int codec_read_u24(struct codec_reader *r, uint32_t *out);
-int codec_read_u32(struct codec_reader *r, uint32_t *out);
+int codec_read_u8(struct codec_reader *r, uint8_t *out) CODEC_WUR;
+int codec_read_u16(struct codec_reader *r, uint16_t *out) CODEC_WUR;
+int codec_read_u24(struct codec_reader *r, uint32_t *out) CODEC_WUR;
+int codec_read_u32(struct codec_reader *r, uint32_t *out) CODEC_WUR;
 /* Fixed-size bytes (pointer into the buffer, no copy). */
-int codec_read_bytes(struct codec_reader *r, size_t n, const uint8_t **out);
+int codec_read_bytes(struct codec_reader *r, size_t n, const uint8_t **out) CODEC_WUR;
 /* Length-encoded integer. *is_null set when the 0xfb marker is read (the
  * NULL of a text-protocol row); is_null may be NULL, then 0xfb is EINVAL. */
-int codec_read_lenenc(struct codec_reader *r, uint64_t *out, bool *is_null);
+int codec_read_lenenc(struct codec_reader *r, uint64_t *out, bool *is_null) CODEC_WUR;
 /* Length-encoded string: pointer into the buffer and its length. */
-int codec_read_lenenc_str(struct codec_reader *r, const uint8_t **s, size_t *n);
+int codec_read_lenenc_str(struct codec_reader *r, const uint8_t **s, size_t *n) CODEC_WUR;
 /* NUL-terminated string; *n excludes the NUL, cursor moves past it. */
-int codec_read_nul_str(struct codec_reader *r, const uint8_t **s, size_t *n);
+int codec_read_nul_str(struct codec_reader *r, const uint8_t **s, size_t *n) CODEC_WUR;
 /* Rest of the buffer. */
 void codec_read_rest(struct codec_reader *r, const uint8_t **s, size_t *n);
 
@@ -130,16 +141,18 @@ struct codec_buf {
 void codec_buf_init(struct codec_buf *b);
 void codec_buf_free(struct codec_buf *b);
 void codec_buf_reset(struct codec_buf *b); /* len = 0, keeps memory */
-/* All append functions return 0 or -1 on allocation failure. */
-int codec_buf_reserve(struct codec_buf *b, size_t extra);
-int codec_buf_append(struct codec_buf *b, const void *p, size_t n);
-int codec_buf_u8(struct codec_buf *b, uint8_t v);
-int codec_buf_u16(struct codec_buf *b, uint16_t v);
-int codec_buf_u24(struct codec_buf *b, uint32_t v);
-int codec_buf_u32(struct codec_buf *b, uint32_t v);
-int codec_buf_lenenc(struct codec_buf *b, uint64_t v);
-int codec_buf_lenenc_str(struct codec_buf *b, const void *s, size_t n);
-int codec_buf_nul_str(struct codec_buf *b, const char *s);
+/* All append functions return 0, CODEC_ENOMEM on allocation failure or
+ * CODEC_ETOOBIG when the buffer would pass SIZE_MAX; the buffer is
+ * unchanged on failure. */
+int codec_buf_reserve(struct codec_buf *b, size_t extra) CODEC_WUR;
+int codec_buf_append(struct codec_buf *b, const void *p, size_t n) CODEC_WUR;
+int codec_buf_u8(struct codec_buf *b, uint8_t v) CODEC_WUR;
+int codec_buf_u16(struct codec_buf *b, uint16_t v) CODEC_WUR;
+int codec_buf_u24(struct codec_buf *b, uint32_t v) CODEC_WUR;
+int codec_buf_u32(struct codec_buf *b, uint32_t v) CODEC_WUR;
+int codec_buf_lenenc(struct codec_buf *b, uint64_t v) CODEC_WUR;
+int codec_buf_lenenc_str(struct codec_buf *b, const void *s, size_t n) CODEC_WUR;
+int codec_buf_nul_str(struct codec_buf *b, const char *s) CODEC_WUR;
 /* Starts a packet: appends a 4-byte header placeholder and returns its
  * offset; codec_buf_packet_end() fills in the length (payload must stay
  * below 16 MiB - 1; larger payloads are for codec_buf_append_packets) */
@@ -147,8 +160,10 @@ size_t codec_buf_packet_begin(struct codec_buf *b, uint8_t seq);
 void codec_buf_packet_end(struct codec_buf *b, size_t begin_off);
 /* Appends payload of any size as one or more packets, splitting at
  * 0xffffff and adding the empty terminator packet when needed. *seq is
- * advanced past the last packet written. */
-int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t n, uint8_t *seq);
+ * advanced past the last packet written. Returns 0, CODEC_ENOMEM or
+ * CODEC_ETOOBIG (nothing appended then). */
+int codec_buf_append_packets(struct codec_buf *b, const uint8_t *payload, size_t n,
+                             uint8_t *seq) CODEC_WUR;
 
 /* ---- generic responses ---- */
 /* First payload byte classification. */
@@ -195,8 +210,10 @@ struct codec_ok {
 };
 /* Parses an OK packet (header byte 0x00 or 0xfe). caps are the negotiated
  * capabilities: session-state info is present only with
- * CLIENT_SESSION_TRACK and SERVER_SESSION_STATE_CHANGED. */
-int codec_ok_parse(const uint8_t *payload, size_t len, uint32_t caps, struct codec_ok *out);
+ * CLIENT_SESSION_TRACK and SERVER_SESSION_STATE_CHANGED. Returns 0 or
+ * CODEC_EINVAL (not an OK packet, or truncated). */
+int codec_ok_parse(const uint8_t *payload, size_t len, uint32_t caps,
+                   struct codec_ok *out) CODEC_WUR;
 
 struct codec_err_pkt {
     uint16_t code;
@@ -204,13 +221,15 @@ struct codec_err_pkt {
     const uint8_t *msg;
     size_t msg_len;
 };
-int codec_err_parse(const uint8_t *payload, size_t len, struct codec_err_pkt *out);
+/* 0 or CODEC_EINVAL (not an ERR packet, or truncated). */
+int codec_err_parse(const uint8_t *payload, size_t len, struct codec_err_pkt *out) CODEC_WUR;
 
 struct codec_eof {
     uint16_t warnings;
     uint16_t status;
 };
-int codec_eof_parse(const uint8_t *payload, size_t len, struct codec_eof *out);
+/* 0 or CODEC_EINVAL (not a 5-byte-or-longer EOF packet). */
+int codec_eof_parse(const uint8_t *payload, size_t len, struct codec_eof *out) CODEC_WUR;
 
 /* Iterates the session-state-info block of an OK packet. Each call yields
  * one entry: type and its data (still type-specific encoded). Returns 1
@@ -220,17 +239,22 @@ struct codec_track_iter {
 };
 void codec_track_iter_init(struct codec_track_iter *it, const uint8_t *block, size_t len);
 int codec_track_next(struct codec_track_iter *it, uint8_t *type, const uint8_t **data,
-                     size_t *data_len);
-/* For SESSION_TRACK_SYSTEM_VARIABLES entry data: name and value (lenenc
- * strings). For SESSION_TRACK_SCHEMA: the schema name (lenenc). For
+                     size_t *data_len) CODEC_WUR;
+/* Both return 0 or CODEC_EINVAL. For SESSION_TRACK_SYSTEM_VARIABLES entry data: name and value
+ * (lenenc strings). For SESSION_TRACK_SCHEMA: the schema name (lenenc). For
  * SESSION_TRACK_STATE_CHANGE: one lenenc string "1". For GTIDS (MariaDB
  * sends last_gtid as a system variable; MySQL uses type 3 with an encoding
  * byte then a lenenc string). */
 int codec_track_sysvar(const uint8_t *data, size_t len, const uint8_t **name, size_t *name_len,
-                       const uint8_t **value, size_t *value_len);
-int codec_track_schema(const uint8_t *data, size_t len, const uint8_t **schema, size_t *n);
+                       const uint8_t **value, size_t *value_len) CODEC_WUR;
+int codec_track_schema(const uint8_t *data, size_t len, const uint8_t **schema,
+                       size_t *n) CODEC_WUR;
 
-/* ---- building server responses (each appends one whole packet) ---- */
+/* ---- building server responses (each appends one whole packet) ----
+ * Each returns 0, or CODEC_ENOMEM with the buffer as it was before. The
+ * OK, EOF and ERR writers (and the auth switch) may be called for their
+ * effect only: a reply that could not be built leaves nothing to send, and
+ * the session ends on the error that led there. */
 int codec_write_ok(struct codec_buf *b, uint8_t seq, uint64_t affected, uint64_t last_id,
                    uint16_t status, uint16_t warnings, const char *info);
 /* As codec_write_ok, but encodes a non-empty info for the client's caps: a
@@ -238,10 +262,12 @@ int codec_write_ok(struct codec_buf *b, uint8_t seq, uint64_t affected, uint64_t
  * codec_write_ok always uses the latter, which is right for every client
  * only when info is NULL or empty (then it is omitted). */
 int codec_write_ok_caps(struct codec_buf *b, uint8_t seq, uint32_t caps, uint64_t affected,
-                        uint64_t last_id, uint16_t status, uint16_t warnings, const char *info);
+                        uint64_t last_id, uint16_t status, uint16_t warnings,
+                        const char *info) CODEC_WUR;
 /* An OK packet with 0xfe header used to end a result set under
  * CLIENT_DEPRECATE_EOF. */
-int codec_write_ok_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t warnings);
+int codec_write_ok_eof(struct codec_buf *b, uint8_t seq, uint16_t status,
+                       uint16_t warnings) CODEC_WUR;
 int codec_write_eof(struct codec_buf *b, uint8_t seq, uint16_t status, uint16_t warnings);
 /* msg is printf-free plain text; truncated to 512 bytes. */
 int codec_write_err(struct codec_buf *b, uint8_t seq, uint16_t code, const char *sqlstate,
@@ -256,11 +282,14 @@ struct codec_resultset {
     uint32_t caps; /* client caps: decides EOF vs OK-EOF */
     uint16_t status;
 };
+/* Returns 0; CODEC_EINVAL when ncols is 0 or a name is NULL, CODEC_ETOOBIG
+ * for a name of 64 KiB or more, CODEC_ENOMEM; the buffer is as it was on
+ * failure. */
 int codec_rs_begin(struct codec_resultset *rs, struct codec_buf *b, uint8_t seq, uint32_t caps,
-                   uint16_t status, unsigned ncols, const char *const *names);
-/* values[i] NULL means SQL NULL. */
-int codec_rs_row(struct codec_resultset *rs, unsigned ncols, const char *const *values);
-int codec_rs_end(struct codec_resultset *rs);
+                   uint16_t status, unsigned ncols, const char *const *names) CODEC_WUR;
+/* values[i] NULL means SQL NULL. 0 or CODEC_ENOMEM. */
+int codec_rs_row(struct codec_resultset *rs, unsigned ncols, const char *const *values) CODEC_WUR;
+int codec_rs_end(struct codec_resultset *rs) CODEC_WUR;
 
 /* ---- handshake ---- */
 struct codec_handshake_response {
@@ -278,15 +307,16 @@ struct codec_handshake_response {
     /* connect attributes are skipped */
 };
 /* Writes the server's Protocol::HandshakeV10 packet (seq 0). scramble is 20
- * bytes; server_caps the capabilities to advertise. */
+ * bytes; server_caps the capabilities to advertise. 0 or CODEC_ENOMEM. */
 int codec_write_handshake(struct codec_buf *b, uint32_t conn_id, const char *server_version,
                           const uint8_t scramble[20], uint32_t server_caps, uint8_t charset,
-                          uint16_t status, const char *auth_plugin);
+                          uint16_t status, const char *auth_plugin) CODEC_WUR;
 /* Parses HandshakeResponse41. Rejects pre-4.1 clients with CODEC_EINVAL.
  * A 32-byte SSLRequest (caps has CLIENT_SSL) parses with user == NULL. */
 int codec_handshake_response_parse(const uint8_t *payload, size_t len,
-                                   struct codec_handshake_response *out);
-/* Writes an AuthSwitchRequest (0xfe, plugin name, scramble + NUL). */
+                                   struct codec_handshake_response *out) CODEC_WUR;
+/* Writes an AuthSwitchRequest (0xfe, plugin name, scramble + NUL). 0 or
+ * CODEC_ENOMEM. */
 int codec_write_auth_switch(struct codec_buf *b, uint8_t seq, const char *plugin,
                             const uint8_t scramble[20]);
 
@@ -302,8 +332,9 @@ struct codec_change_user {
     const uint8_t *plugin;
     size_t plugin_len;
 };
+/* 0 or CODEC_EINVAL (truncated or malformed; *out zeroed). */
 int codec_change_user_parse(const uint8_t *payload, size_t len, uint32_t client_caps,
-                            struct codec_change_user *out);
+                            struct codec_change_user *out) CODEC_WUR;
 
 /* ---- mysql_native_password ---- */
 void codec_sha1(const void *data, size_t len, uint8_t out[20]);
@@ -311,7 +342,7 @@ void codec_sha1(const void *data, size_t len, uint8_t out[20]);
 void codec_native_hash(const char *password, size_t len, uint8_t out[20]);
 /* Parses "*" + 40 hex digits (case-insensitive) into 20 bytes. Returns 0 or
  * CODEC_EINVAL. */
-int codec_native_hash_parse(const char *text, size_t len, uint8_t out[20]);
+int codec_native_hash_parse(const char *text, size_t len, uint8_t out[20]) CODEC_WUR;
 /* Verifies a client's 20-byte token for scramble against the stored
  * double-SHA1 hash. An empty token matches only an empty password, whose
  * stored_hash is all zero by convention (has_password false). */
@@ -326,7 +357,7 @@ void codec_native_token(const char *password, size_t len, const uint8_t scramble
  * bytes (headers included) that make up the logical message (packets chained
  * by 0xffffff payloads) if the whole message is present, else CODEC_EAGAIN.
  * *npackets gets the number of packets. Never reads past len. */
-long codec_message_span(const uint8_t *buf, size_t len, unsigned *npackets);
+long codec_message_span(const uint8_t *buf, size_t len, unsigned *npackets) CODEC_WUR;
 /* The payload bytes that the message beginning at buf is known to need so
  * far: the announced length of every packet whose header has arrived, up to
  * the message's last packet. A bound can be checked with it while the

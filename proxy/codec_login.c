@@ -27,7 +27,7 @@ int codec_write_handshake(struct codec_buf *b, uint32_t conn_id, const char *ser
     int rc = 0;
 
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     if (!auth_plugin)
         auth_plugin = "mysql_native_password";
     rc |= codec_buf_u8(b, 10); /* protocol version */
@@ -52,7 +52,7 @@ int codec_write_handshake(struct codec_buf *b, uint32_t conn_id, const char *ser
         rc |= codec_buf_nul_str(b, auth_plugin);
     if (rc) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;
@@ -118,14 +118,14 @@ int codec_write_auth_switch(struct codec_buf *b, uint8_t seq, const char *plugin
     int rc = 0;
 
     if (off == SIZE_MAX)
-        return -1;
+        return CODEC_ENOMEM;
     rc |= codec_buf_u8(b, CODEC_EOF);
     rc |= codec_buf_nul_str(b, plugin);
     rc |= codec_buf_append(b, scramble, SCRAMBLE_LEN);
     rc |= codec_buf_u8(b, 0);
     if (rc) {
         b->len = off;
-        return -1;
+        return CODEC_ENOMEM;
     }
     codec_buf_packet_end(b, off);
     return 0;

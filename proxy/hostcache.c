@@ -38,7 +38,7 @@ int hostcache_init(struct proxy *p)
 {
     p->host_failures = calloc(1, sizeof(*p->host_failures));
     if (!p->host_failures)
-        return -1;
+        return PROXY_ENOMEM;
     pthread_mutex_init(&p->host_failures->lock, NULL);
     return 0;
 }

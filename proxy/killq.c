@@ -9,6 +9,7 @@
 
 #include "common/common.h"
 #include "pool/pool.h"
+#include "proxy/errors.h"
 
 #include <mysql.h>
 #include <stdio.h>
@@ -75,13 +76,13 @@ int proxy_kill_thread(uv_loop_t *loop, const char *name, const char *user, const
 {
     struct kill_req *k = calloc(1, sizeof(*k));
     if (!k)
-        return -1;
+        return PROXY_ENOMEM;
     snprintf(k->server, sizeof(k->server), "%s", name);
     const char *colon = strrchr(name, ':');
     size_t hlen = colon ? (size_t)(colon - name) : strlen(name);
     if (hlen >= sizeof(k->host) || !colon) {
         free(k);
-        return -1;
+        return PROXY_EINVAL;
     }
     memcpy(k->host, name, hlen);
     k->port = (unsigned)strtoul(colon + 1, NULL, 10);
@@ -92,7 +93,7 @@ int proxy_kill_thread(uv_loop_t *loop, const char *name, const char *user, const
     if (uv_queue_work(loop, &k->work, kill_work, kill_done) != 0) {
         memset(k->password, 0, sizeof(k->password));
         free(k);
-        return -1;
+        return PROXY_EIO;
     }
     return 0;
 }

@@ -9,7 +9,9 @@
 /* Connects to server_name ("host:port") as user/password from the thread
  * pool of loop and kills thread_id there; the outcome is logged (no
  * callback). Strings are copied; the password copy is wiped after use.
- * Returns 0, or -1 when the request could not be queued. Loop's thread. */
+ * Returns 0, or when the request could not be queued PROXY_ENOMEM,
+ * PROXY_EINVAL (server_name has no ":port" or a host too long) or PROXY_EIO
+ * (libuv refused the work). Loop's thread. */
 int proxy_kill_thread(uv_loop_t *loop, const char *server_name, const char *user,
                       const char *password, unsigned long thread_id)
     __attribute__((warn_unused_result));

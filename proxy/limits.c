@@ -43,7 +43,7 @@ int limits_init(struct proxy *p)
 {
     p->users = calloc(1, sizeof(*p->users));
     if (!p->users)
-        return -1;
+        return PROXY_ENOMEM;
     pthread_mutex_init(&p->users->lock, NULL);
     return 0;
 }
@@ -129,7 +129,7 @@ int limits_user_admit(struct proxy *p, const char *name, int max, struct user_sl
     pthread_mutex_lock(&uc->lock);
     struct user_slot *u = slot_get(uc, name);
     if (!u)
-        rc = -1;
+        rc = PROXY_ENOMEM;
     else if (u->count >= max) /* ProxySQL: max_connections 0 admits nobody */
         rc = 1;
     else

@@ -9,6 +9,7 @@
 #include "common/common.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
+#include "proxy/errors.h"
 #include "proxy/qcache.h"
 #include "router/router.h"
 #include "stats/stats.h"
@@ -37,15 +38,23 @@ struct varset {
 };
 void varset_init(struct varset *vs);
 void varset_free(struct varset *vs);
-int varset_set(struct varset *vs, const char *name, size_t nlen, const char *value, size_t vlen);
+/* Sets name (nlen bytes, not NUL-terminated) to value (vlen bytes): 0,
+ * PROXY_EINVAL for a name with a NUL in it, PROXY_ENOMEM; vs is unchanged
+ * on failure. */
+int varset_set(struct varset *vs, const char *name, size_t nlen, const char *value, size_t vlen)
+    __attribute__((warn_unused_result));
 const char *varset_get(const struct varset *vs, const char *name);
-int varset_copy(struct varset *dst, const struct varset *src);
+/* Replaces dst with a copy of src: 0 or PROXY_ENOMEM (dst unchanged). */
+int varset_copy(struct varset *dst, const struct varset *src) __attribute__((warn_unused_result));
 bool varset_equal(const struct varset *a, const struct varset *b);
 /* Appends to sql a SET statement that turns `have` into `want`; returns the
- * number of assignments appended (0: nothing to do), -1 on ENOMEM. */
-int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql);
-/* Fills the four character-set variables for a client collation id. */
-int varset_set_charset(struct varset *vs, unsigned collation_id);
+ * number of assignments appended (0: nothing to do), PROXY_ENOMEM. */
+int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql)
+    __attribute__((warn_unused_result));
+/* Fills the four character-set variables for a client collation id: 0 or
+ * PROXY_ENOMEM. */
+int varset_set_charset(struct varset *vs, unsigned collation_id)
+    __attribute__((warn_unused_result));
 
 /* -------------------------------------------------------- backend data */
 
@@ -217,7 +226,8 @@ struct stmt_map {
     size_t cap; /* a power of two, or 0 */
     size_t n;
 };
-int stmt_map_put(struct stmt_map *m, struct cstmt *st); /* 0, or -1 on ENOMEM */
+/* 0, or PROXY_ENOMEM (m unchanged). */
+int stmt_map_put(struct stmt_map *m, struct cstmt *st) __attribute__((warn_unused_result));
 struct cstmt *stmt_map_get(const struct stmt_map *m, uint32_t id);
 void stmt_map_del(struct stmt_map *m, uint32_t id);
 void stmt_map_free(struct stmt_map *m);
@@ -395,10 +405,11 @@ struct session *session_new(struct worker *w, const struct session_io *io);
 void session_start(struct session *s);
 /* Every change of s->state goes through here. */
 void session_set_state(struct session *s, enum sess_state st);
-/* For transports: room for input at the end of s->in (*base, *len; -1 on
- * ENOMEM), nread bytes put there (negative: the peer is gone), a background
- * write finished, the transport closed. */
-int session_input_space(struct session *s, uint8_t **base, size_t *len);
+/* For transports: room for input at the end of s->in (*base, *len; 0 or
+ * PROXY_ENOMEM), nread bytes put there (negative: the peer is gone), a
+ * background write finished, the transport closed. */
+int session_input_space(struct session *s, uint8_t **base, size_t *len)
+    __attribute__((warn_unused_result));
 void session_input(struct session *s, ssize_t nread);
 void session_write_done(struct session *s, int status);
 void session_io_closed(struct session *s);
@@ -416,8 +427,9 @@ void session_process_input(struct session *s);
  * a small backlog, and LOAD DATA LOCAL's file stops while the backend's
  * write queue is full. Call it after anything that changes those. */
 void session_update_reading(struct session *s);
-/* Adds a prepared statement the server accepted to the session's own. */
-int session_stmt_add(struct session *s, struct cstmt *st);
+/* Adds a prepared statement the server accepted to the session's own: 0 or
+ * PROXY_ENOMEM (st not added; the caller still owns it). */
+int session_stmt_add(struct session *s, struct cstmt *st) __attribute__((warn_unused_result));
 
 /* Closes the session because a limit killed it: its backend connection is
  * closed, not reused (the server rolls back an open transaction). If a
@@ -429,7 +441,8 @@ void session_kill(struct session *s, uint16_t code, const char *sqlstate, const 
  * proxy_new/proxy_free. */
 struct user_slot;
 struct user_counts;
-int limits_init(struct proxy *p);
+/* 0 or PROXY_ENOMEM. */
+int limits_init(struct proxy *p) __attribute__((warn_unused_result));
 void limits_free(struct proxy *p);
 /* Counts a new client session; false (nothing counted) when that would
  * pass max. Any worker thread. */
@@ -445,7 +458,7 @@ void limits_unauth_leave(struct proxy *p);
  * login from ip: 0 without recent failures, else delay_ms doubled for each
  * failure after the first, at most max_ms. A success forgets the address.
  * Any worker thread. */
-int hostcache_init(struct proxy *p);
+int hostcache_init(struct proxy *p) __attribute__((warn_unused_result)); /* 0, PROXY_ENOMEM */
 void hostcache_free(struct proxy *p);
 uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, int max_ms);
 void limits_login_failed(struct proxy *p, const char *ip);
@@ -454,8 +467,9 @@ void limits_login_succeeded(struct proxy *p, const char *ip);
  * stats_mysql_client_host_cache. Any thread. Returns the row count. */
 size_t limits_host_failures(struct proxy *p, struct admin_host_failure *rows, size_t max);
 /* Counts a session of user `name` in *out: 0, or 1 when the user already
- * has max sessions (nothing counted), -1 on ENOMEM. Any worker thread. */
-int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out);
+ * has max sessions (nothing counted), PROXY_ENOMEM. Any worker thread. */
+int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out)
+    __attribute__((warn_unused_result));
 void limits_user_leave(struct proxy *p, struct user_slot *slot);
 /* Starts the worker's periodic sweep of transaction limits; the timer is
  * closed with the worker's other handles. */
@@ -496,7 +510,10 @@ void backend_begin(struct session *s);
 void backend_on_ready(void *arg, struct pool_conn *conn, int err, const char *errmsg);
 void backend_detach(struct session *s, bool reusable);
 void backend_resume(struct session *s);
-int backend_send(struct session *s, const uint8_t *data, size_t len);
+/* Sends data (whole packets) to s's backend now, queueing what the socket
+ * does not take. 0, PROXY_EIO (the socket failed) or PROXY_ENOMEM. */
+int backend_send(struct session *s, const uint8_t *data, size_t len)
+    __attribute__((warn_unused_result));
 /* Bytes queued for the backend beyond what its socket took. */
 size_t backend_queued(const struct session *s);
 void backend_forward_infile(struct session *s);

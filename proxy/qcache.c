@@ -9,6 +9,8 @@
  */
 #include "proxy/qcache.h"
 
+#include "proxy/errors.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,7 +182,7 @@ int qcache_put(struct qcache *c, const void *key, size_t keylen, const void *dat
 {
     size_t cost = sizeof(struct qentry) + keylen + len;
     if (cost > c->limit || keylen > SIZE_MAX / 2 || len > SIZE_MAX / 2)
-        return -1;
+        return PROXY_ETOOBIG;
     uint64_t h = hash_key(key, keylen);
     struct qentry *old = find(c, h, key, keylen);
     if (old)
@@ -188,7 +190,7 @@ int qcache_put(struct qcache *c, const void *key, size_t keylen, const void *dat
     make_room(c, cost);
     struct qentry *e = malloc(cost);
     if (!e)
-        return -1;
+        return PROXY_ENOMEM;
     e->hash = h;
     e->expires_ms = now_ms + ttl_ms;
     e->keylen = keylen;

@@ -55,8 +55,9 @@ bool qcache_get(struct qcache *c, const void *key, size_t keylen, uint64_t now_m
                 const uint8_t **data, size_t *len);
 
 /* Stores a copy of (data, len) under key until now_ms + ttl_ms, replacing
- * an entry with the same key. Returns 0, or -1 when it does not fit the
- * limit or memory is short (nothing changes then). */
+ * an entry with the same key. Returns 0, PROXY_ETOOBIG when it does not fit
+ * the limit, or PROXY_ENOMEM (proxy/errors.h; nothing changes on
+ * failure). */
 int qcache_put(struct qcache *c, const void *key, size_t keylen, const void *data, size_t len,
                uint64_t now_ms, uint64_t ttl_ms) __attribute__((warn_unused_result));
 

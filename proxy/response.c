@@ -31,7 +31,7 @@ static int emit(struct session *s, const uint8_t *p, size_t n)
     if (s->resp.swallow)
         return 0;
     s->resp.sent_any = true;
-    return codec_buf_append(&s->out, p, n);
+    return codec_buf_append(&s->out, p, n) == 0 ? 0 : PROXY_ENOMEM;
 }
 
 /* Emits a whole packet or a packet header, renumbered by seq_shift. */
@@ -67,14 +67,14 @@ static int strip_coldef(const uint8_t *payload, size_t len, bool has_ext, struct
     size_t n;
     for (int i = 0; i < 6; i++)
         if (codec_read_lenenc_str(&rd, &str, &n) != 0)
-            return -1;
+            return PROXY_EPROTO;
     size_t keep1 = rd.pos;
     if (has_ext && codec_read_lenenc_str(&rd, &str, &n) != 0)
-        return -1;
+        return PROXY_EPROTO;
     size_t off = codec_buf_packet_begin(to, seq);
     if (off == SIZE_MAX || codec_buf_append(to, payload, keep1) != 0 ||
         codec_buf_append(to, payload + rd.pos, len - rd.pos) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     codec_buf_packet_end(to, off);
     return 0;
 }
@@ -93,19 +93,21 @@ static int handle_coldef(struct session *s, uint8_t *pkt, size_t plen)
     struct resp *r = &s->resp;
     uint8_t seq = (uint8_t)(pkt[3] + r->seq_shift);
     bool capture = capturing_meta(r);
-    if (capture && strip_coldef(pkt + 4, plen, r->strip_meta, &s->meta, seq) != 0)
-        return -1;
+    int rc = capture ? strip_coldef(pkt + 4, plen, r->strip_meta, &s->meta, seq) : 0;
+    if (rc != 0)
+        return rc;
     if (r->swallow)
         return 0;
     r->sent_any = true;
     return strip_coldef(pkt + 4, plen, r->strip_meta, &s->out, seq);
 }
 
-/* The collation named by a COLLATE clause in the current statement. */
-static int collate_clause(const struct session *s, char *out, size_t outlen)
+/* The collation named by a COLLATE clause in the current statement; false
+ * when there is none. */
+static bool collate_clause(const struct session *s, char *out, size_t outlen)
 {
     if (s->cmd != CODEC_COM_QUERY || s->cmd_len <= 5)
-        return -1;
+        return false;
     const char *q = (const char *)s->in.data + 5;
     size_t n = s->cmd_len - 5;
     for (size_t i = 0; i + 7 < n; i++) {
@@ -121,9 +123,9 @@ static int collate_clause(const struct session *s, char *out, size_t outlen)
                 (q[j] >= '0' && q[j] <= '9') || q[j] == '_'))
             out[k++] = (char)tolower((unsigned char)q[j++]);
         out[k] = '\0';
-        return k ? 0 : -1;
+        return k > 0;
     }
-    return -1;
+    return false;
 }
 
 static void default_collation(const char *cs, size_t len, char *out, size_t outlen)
@@ -199,7 +201,7 @@ static void apply_tracking(struct session *s, const struct codec_ok *ok)
         /* SET NAMES reports the character sets but not the collation it
          * chose; replaying only the sets would land on the default. */
         char coll[64];
-        if (collate_clause(s, coll, sizeof(coll)) != 0)
+        if (!collate_clause(s, coll, sizeof(coll)))
             default_collation((const char *)cs_conn, cs_conn_len, coll, sizeof(coll));
         if (varset_set(&s->vars, "collation_connection", 20, coll, strlen(coll)) == 0 &&
             varset_set(&s->be->vars, "collation_connection", 20, coll, strlen(coll)) == 0)
@@ -215,7 +217,7 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
 {
     struct codec_ok ok;
     if (codec_ok_parse(pkt + 4, plen, s->resp.peer.caps, &ok) != 0)
-        return -1;
+        return PROXY_EPROTO;
     s->resp.status = ok.status;
     s->resp.warnings = ok.warnings;
     s->resp.rows_affected += ok.affected_rows;
@@ -239,8 +241,10 @@ static int handle_ok(struct session *s, const uint8_t *pkt, size_t plen, bool *m
         memcpy(info, ok.info, ilen);
     info[ilen] = '\0';
     uint16_t status = ok.status & (uint16_t)~SERVER_SESSION_STATE_CHANGED_F;
-    return codec_write_ok_caps(&s->out, (uint8_t)(pkt[3] + s->resp.seq_shift), s->caps,
-                               ok.affected_rows, ok.last_insert_id, status, ok.warnings, info);
+    if (codec_write_ok_caps(&s->out, (uint8_t)(pkt[3] + s->resp.seq_shift), s->caps,
+                            ok.affected_rows, ok.last_insert_id, status, ok.warnings, info) != 0)
+        return PROXY_ENOMEM;
+    return 0;
 }
 
 static void handle_err(struct session *s, const uint8_t *pkt, size_t plen)
@@ -261,7 +265,7 @@ static int handle_eof(struct session *s, const uint8_t *pkt, size_t plen)
 {
     struct codec_eof eof;
     if (codec_eof_parse(pkt + 4, plen, &eof) != 0)
-        return -1;
+        return PROXY_EPROTO;
     s->resp.status = eof.status;
     s->resp.warnings = eof.warnings;
     if (!(eof.status & SERVER_STATUS_IN_TRANS_F) && !s->resp.swallow)
@@ -292,7 +296,7 @@ static int first_prepare(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     if (plen < 12 || pkt[4] != CODEC_OK)
-        return -1;
+        return PROXY_EPROTO;
     r->prep_stmt_id = codec_u32(pkt + 5);
     r->prep_cols = r->pcols = codec_u16(pkt + 9);
     r->prep_params = r->pparams = codec_u16(pkt + 11);
@@ -308,27 +312,23 @@ static int first_ok(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     bool more = false;
+    int rc;
     if (pkt[4] == CODEC_EOF) { /* COM_SET_OPTION and the like */
-        if (handle_eof(s, pkt, plen) != 0)
-            return -1;
+        if ((rc = handle_eof(s, pkt, plen)) != 0)
+            return rc;
         to(r, RS_DONE);
         return emit_pkt(s, pkt, plen + 4);
     }
-    if (handle_ok(s, pkt, plen, &more) != 0)
-        return -1;
+    if ((rc = handle_ok(s, pkt, plen, &more)) != 0)
+        return rc;
     to(r, more && r->kind != RESP_SIMPLE ? RS_FIRST : RS_DONE);
     return 0;
 }
 
 static int first_infile(struct session *s, uint8_t *pkt, size_t plen)
 {
-    if (!client_sends_file(s)) {
-        slog_warn(s,
-                  "a backend of hostgroup %d asked for a local file the "
-                  "client never offered; refused",
-                  s->resp.peer.hostgroup);
-        return -1;
-    }
+    if (!client_sends_file(s))
+        return PROXY_EINFILE; /* the caller logs it, naming the server */
     to(&s->resp, RS_INFILE);
     return emit_pkt(s, pkt, plen + 4);
 }
@@ -342,7 +342,7 @@ static int replay_cached_meta(struct session *s, const uint8_t *pkt)
     struct resp *r = &s->resp;
     const struct bstmt *b = s->cur_bstmt;
     if (!b || !b->coldefs.len || b->ncols != r->ncols_left)
-        return -1;
+        return PROXY_EPROTO;
     uint8_t seq = (uint8_t)(pkt[3] + r->seq_shift + 1);
     size_t off = 0;
     for (uint64_t i = 0; i < r->ncols_left && off + 4 <= b->coldefs.len; i++) {
@@ -350,7 +350,7 @@ static int replay_cached_meta(struct session *s, const uint8_t *pkt)
         uint8_t h[4];
         codec_header_write(h, l, seq++);
         if (emit(s, h, 4) != 0 || emit(s, b->coldefs.data + off + 4, l) != 0)
-            return -1;
+            return PROXY_ENOMEM;
         off += 4u + l;
     }
     r->seq_shift = (uint8_t)(r->seq_shift + r->ncols_left);
@@ -367,7 +367,7 @@ static int first_result(struct session *s, uint8_t *pkt, size_t plen)
     codec_reader_init(&rd, pkt + 4, plen);
     if (codec_read_lenenc(&rd, &r->ncols_left, NULL) != 0 || r->ncols_left == 0 ||
         codec_reader_left(&rd) > (r->cache_meta ? 1u : 0u))
-        return -1;
+        return PROXY_EPROTO;
     to(r, RS_COLS);
     if (!r->cache_meta || codec_reader_left(&rd) != 1)
         return emit_pkt(s, pkt, plen + 4);
@@ -377,11 +377,11 @@ static int first_result(struct session *s, uint8_t *pkt, size_t plen)
     uint8_t hdr[4];
     codec_header_write(hdr, (uint32_t)rd.pos, (uint8_t)(pkt[3] + r->seq_shift));
     if (emit(s, hdr, 4) != 0 || emit(s, pkt + 4, rd.pos) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     if (follows)
         return 0;
     if (r->kind != RESP_EXECUTE)
-        return -1;
+        return PROXY_EPROTO;
     return replay_cached_meta(s, pkt);
 }
 
@@ -403,7 +403,7 @@ static int on_first(struct session *s, uint8_t *pkt, size_t plen)
     if (first == CODEC_OK || (r->kind == RESP_SIMPLE && is_eof(pkt, plen)))
         return first_ok(s, pkt, plen);
     if (r->kind == RESP_SIMPLE)
-        return -1;
+        return PROXY_EPROTO;
     if (first == CODEC_LOCAL_INFILE && r->kind == RESP_QUERY)
         return first_infile(s, pkt, plen);
     return first_result(s, pkt, plen);
@@ -415,8 +415,9 @@ static int on_first(struct session *s, uint8_t *pkt, size_t plen)
 static int on_definition(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
-    if (handle_coldef(s, pkt, plen) != 0)
-        return -1;
+    int rc = handle_coldef(s, pkt, plen);
+    if (rc != 0)
+        return rc;
     if (r->st == RS_COLS && --r->ncols_left == 0)
         to(r, RS_COLS_EOF);
     else if (r->st == RS_PARAMS && --r->pparams == 0)
@@ -430,11 +431,11 @@ static int on_cols_eof(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     if (!is_eof(pkt, plen) || handle_eof(s, pkt, plen) != 0)
-        return -1;
+        return PROXY_EPROTO;
     if (r->kind == RESP_EXECUTE && r->cache_meta && s->meta.len && s->cur_bstmt) {
         /* The definitions the server sent are the ones to replay next. */
         if (codec_buf_append(&s->meta, pkt, plen + 4) != 0)
-            return -1;
+            return PROXY_ENOMEM;
         codec_buf_free(&s->cur_bstmt->coldefs);
         s->cur_bstmt->coldefs = s->meta;
         codec_buf_init(&s->meta);
@@ -465,12 +466,12 @@ static int on_meta_eof(struct session *s, uint8_t *pkt, size_t plen)
     for (uint16_t i = 0; i < b->ncols && off + 4 <= b->coldefs.len; i++)
         off += 4u + codec_u24(b->coldefs.data + off);
     if (off + 4 > b->coldefs.len)
-        return -1;
+        return PROXY_EPROTO;
     uint8_t h[4];
     uint32_t l = codec_u24(b->coldefs.data + off);
     codec_header_write(h, l, (uint8_t)(pkt[3] + r->seq_shift));
     if (emit(s, h, 4) != 0 || emit(s, b->coldefs.data + off + 4, l) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     r->seq_shift++;
     return emit_pkt(s, pkt, plen + 4);
 }
@@ -500,16 +501,19 @@ static int end_of_rows(struct session *s, uint8_t *pkt, size_t plen)
         to(r, RS_DONE);
         return emit_pkt(s, pkt, plen + 4);
     }
-    if (handle_eof(s, pkt, plen) != 0)
-        return -1;
+    int rc = handle_eof(s, pkt, plen);
+    if (rc != 0)
+        return rc;
     bool more =
         (r->status & SERVER_MORE_RESULTS_EXISTS_F) && r->st == RS_ROWS && r->kind != RESP_FETCH;
     to(r, more ? RS_FIRST : RS_DONE);
     if (deprecate_eof(s)) {
         /* The client wants an OK (0xfe header) where the EOF was. */
         r->sent_any = true;
-        return codec_write_ok_eof(&s->out, (uint8_t)(pkt[3] + r->seq_shift), r->status,
-                                  r->warnings);
+        if (codec_write_ok_eof(&s->out, (uint8_t)(pkt[3] + r->seq_shift), r->status, r->warnings) !=
+            0)
+            return PROXY_ENOMEM;
+        return 0;
     }
     return emit_pkt(s, pkt, plen + 4);
 }
@@ -536,9 +540,9 @@ static int on_defs_eof(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     if (!plen || pkt[4] != CODEC_EOF)
-        return -1;
+        return PROXY_EPROTO;
     if (r->st == RS_PCOLS_EOF && codec_buf_append(&s->meta, pkt, plen + 4) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     to(r, r->st == RS_PARAMS_EOF && r->pcols ? RS_PCOLS : RS_DONE);
     return deprecate_eof(s) ? drop_pkt(s) : emit_pkt(s, pkt, plen + 4);
 }
@@ -557,7 +561,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
 {
     enum resp_state st = s->resp.st;
     if ((size_t)st >= sizeof(on_state) / sizeof(on_state[0]) || !on_state[st])
-        return -1;
+        return PROXY_EPROTO;
     return on_state[st](s, pkt, plen);
 }
 
@@ -568,7 +572,7 @@ static int handle_packet(struct session *s, uint8_t *pkt, size_t plen)
 static int check_seq(struct resp *r, uint8_t seq)
 {
     if (r->seq_known && seq != (uint8_t)(r->last_seq + 1))
-        return -1;
+        return PROXY_EPROTO;
     r->seq_known = true;
     r->last_seq = seq;
     return 0;
@@ -590,30 +594,32 @@ void response_expect_reply(struct resp *r, const uint8_t *data, size_t len)
 
 /* Whether the packet starting at p passes through as it arrives (header
  * now, payload as it comes) rather than whole. Needs 5 bytes in the row
- * states; -1 when they are not there yet. */
-static int streams(const struct resp *r, const uint8_t *p, size_t avail, uint32_t plen, bool cont)
+ * states: STREAM_WAIT when they are not there yet. */
+enum stream_how { STREAM_WAIT = -1, STREAM_WHOLE = 0, STREAM_PASS = 1 };
+static enum stream_how streams(const struct resp *r, const uint8_t *p, size_t avail, uint32_t plen,
+                               bool cont)
 {
     if (cont)
-        return 1; /* the rest of a 16 MiB packet */
+        return STREAM_PASS; /* the rest of a 16 MiB packet */
     switch (r->st) {
     case RS_COLS:
     case RS_PARAMS:
     case RS_PCOLS:
         /* Definitions are rewritten (extended metadata) or kept (for
          * metadata caching): whole packets then. */
-        return !r->strip_meta && !capturing_meta(r);
+        return !r->strip_meta && !capturing_meta(r) ? STREAM_PASS : STREAM_WHOLE;
     case RS_FIELDS:
         if (r->strip_meta)
-            return 0;
+            return STREAM_WHOLE;
         /* fall through */
     case RS_ROWS:
         if (avail < 5 && plen > 0)
-            return -1;
+            return STREAM_WAIT;
         if (plen && ((p[4] == CODEC_EOF && plen < 9) || p[4] == CODEC_ERR))
-            return 0;
-        return !r->capture_row;
+            return STREAM_WHOLE;
+        return !r->capture_row ? STREAM_PASS : STREAM_WHOLE;
     default:
-        return 0;
+        return STREAM_WHOLE;
     }
 }
 
@@ -631,8 +637,9 @@ static int stream_header(struct session *s, uint8_t *p, uint32_t plen, bool cont
         else if (r->st == RS_ROWS)
             r->rows_sent++;
     }
-    if (check_seq(r, p[3]) != 0 || emit_pkt(s, p, 4) != 0)
-        return -1;
+    int rc = check_seq(r, p[3]);
+    if (rc != 0 || (rc = emit_pkt(s, p, 4)) != 0)
+        return rc;
     s->be->rpos += 4;
     r->pkt_left = plen;
     return 0;
@@ -644,7 +651,7 @@ static int stream_payload(struct session *s, uint8_t *p, size_t avail)
     struct resp *r = &s->resp;
     size_t take = avail < r->pkt_left ? avail : r->pkt_left;
     if (emit(s, p, take) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     s->be->rpos += take;
     r->pkt_left -= (uint32_t)take;
     return 0;
@@ -658,41 +665,42 @@ static int hold_whole(struct backend *be, uint8_t *p, size_t avail, uint32_t ple
     memmove(be->rbuf.data, p, avail);
     be->rbuf.len = avail;
     be->rpos = 0;
-    return codec_buf_reserve(&be->rbuf, plen + 4u);
+    return codec_buf_reserve(&be->rbuf, plen + 4u) == 0 ? 0 : PROXY_ENOMEM;
 }
 
 int response_parse(struct session *s)
 {
     struct backend *be = s->be;
     struct resp *r = &s->resp;
+    int rc;
     while (r->st != RS_DONE && r->st != RS_INFILE) {
         size_t avail = be->rbuf.len - be->rpos;
         if (avail == 0)
             return 0; /* (and an empty buffer may have no memory: no NULL + 0) */
         uint8_t *p = be->rbuf.data + be->rpos;
         if (r->pkt_left) {
-            if (stream_payload(s, p, avail) != 0)
-                return -1;
+            if ((rc = stream_payload(s, p, avail)) != 0)
+                return rc;
             continue;
         }
         if (avail < 4)
             return 0;
         uint32_t plen = codec_u24(p);
         bool cont = r->continuation;
-        int stream = streams(r, p, avail, plen, cont);
-        if (stream < 0)
+        enum stream_how stream = streams(r, p, avail, plen, cont);
+        if (stream == STREAM_WAIT)
             return 0;
-        if (stream) {
+        if (stream == STREAM_PASS) {
             r->continuation = plen == CODEC_MAX_PAYLOAD;
-            if (stream_header(s, p, plen, cont) != 0)
-                return -1;
+            if ((rc = stream_header(s, p, plen, cont)) != 0)
+                return rc;
             continue;
         }
         if (avail < plen + 4u)
-            return hold_whole(be, p, avail, plen) == 0 ? 0 : -1;
+            return hold_whole(be, p, avail, plen);
         r->continuation = plen == CODEC_MAX_PAYLOAD;
-        if (check_seq(r, p[3]) != 0 || handle_packet(s, p, plen) != 0)
-            return -1;
+        if ((rc = check_seq(r, p[3])) != 0 || (rc = handle_packet(s, p, plen)) != 0)
+            return rc;
         be->rpos += plen + 4u;
     }
     return r->st == RS_DONE ? 1 : 0;

@@ -47,8 +47,11 @@ void response_expect_reply(struct resp *r, const uint8_t *data, size_t len);
 /* Walks s->be->rbuf from s->be->rpos, appending to s->out and updating the
  * session and backend state that OK packets track. Returns 1 when the reply
  * is complete, 0 when more bytes are needed (or RS_INFILE waits for the
- * client), -1 on a protocol error (the connection is unusable). */
-int response_parse(struct session *s);
+ * client), or a negative code after which the connection is unusable:
+ * PROXY_EPROTO (malformed, out of sequence or not what the command
+ * expects), PROXY_EINFILE (a LOCAL INFILE request the client never
+ * offered a file for), PROXY_ENOMEM. Logs nothing: the caller does. */
+int response_parse(struct session *s) __attribute__((warn_unused_result));
 
 /* The client's LOAD DATA LOCAL file went to the backend, empty packet and
  * all: the server's answer to the statement comes next (RS_INFILE ends). */

@@ -89,15 +89,15 @@ static int build_key(struct session *s, const char *q, size_t len)
     if (codec_buf_append(k, head, 2) != 0 ||
         codec_buf_append(k, s->username, strlen(s->username) + 1) != 0 ||
         codec_buf_append(k, s->schema, strlen(s->schema) + 1) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     for (size_t i = 0; i < sizeof(key_vars) / sizeof(key_vars[0]); i++) {
         const char *v = varset_get(&s->vars, key_vars[i]);
         if (!v)
             v = "";
         if (codec_buf_append(k, v, strlen(v) + 1) != 0)
-            return -1;
+            return PROXY_ENOMEM;
     }
-    return codec_buf_append(k, q, len);
+    return codec_buf_append(k, q, len) == 0 ? 0 : PROXY_ENOMEM;
 }
 
 bool qc_answer(struct session *s, const char *q, size_t len, uint64_t *rows)
@@ -178,9 +178,12 @@ void qc_finish(struct session *s)
 
 void backend_kill_query(struct session *s)
 {
-    if (s->conn &&
+    if (!s->conn)
+        return;
+    int rc =
         proxy_kill_thread(&s->worker->loop, pool_conn_server_name(s->conn), pool_conn_user(s->conn),
-                          s->user->password, pool_conn_thread_id(s->conn)) != 0)
-        slog_warn(s, "cannot start the kill of thread %lu on %s", pool_conn_thread_id(s->conn),
-                  pool_conn_server_name(s->conn));
+                          s->user->password, pool_conn_thread_id(s->conn));
+    if (rc != 0)
+        slog_warn(s, "cannot start the kill of thread %lu on %s: %s", pool_conn_thread_id(s->conn),
+                  pool_conn_server_name(s->conn), proxy_strerror(rc));
 }

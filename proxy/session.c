@@ -285,7 +285,7 @@ int session_input_space(struct session *s, uint8_t **base, size_t *len)
     if (s->cmd_len || s->writing || s->auth_held)
         want = 16384; /* read-ahead of a busy session: INPUT_BACKLOG_MAX */
     if (codec_buf_reserve(&s->in, want) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     *base = s->in.data + s->in.len;
     *len = s->in.cap - s->in.len;
     return 0;
@@ -587,8 +587,9 @@ static void reset_connection(struct session *s)
 
 int session_stmt_add(struct session *s, struct cstmt *st)
 {
-    if (stmt_map_put(&s->stmt_ids, st) != 0)
-        return -1;
+    int rc = stmt_map_put(&s->stmt_ids, st);
+    if (rc != 0)
+        return rc;
     st->next = s->stmts;
     s->stmts = st;
     s->n_stmts++;

@@ -14,6 +14,7 @@
  */
 #include "proxy/codec.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -168,15 +169,18 @@ void codec_native_hash(const char *password, size_t len, uint8_t out[20])
     memset(stage1, 0, sizeof(stage1));
 }
 
-static int hex_val(char c)
+/* The value of the hex digit c in *out; false when c is none. */
+static bool hex_val(char c, unsigned *out)
 {
     if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+        *out = (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+        *out = (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+        *out = (unsigned)(c - 'A' + 10);
+    else
+        return false;
+    return true;
 }
 
 int codec_native_hash_parse(const char *text, size_t len, uint8_t out[20])
@@ -187,10 +191,9 @@ int codec_native_hash_parse(const char *text, size_t len, uint8_t out[20])
     if (len != 1 + 2 * SHA1_LEN || text[0] != '*')
         return CODEC_EINVAL;
     for (i = 0; i < SHA1_LEN; i++) {
-        int hi = hex_val(text[1 + 2 * i]);
-        int lo = hex_val(text[2 + 2 * i]);
+        unsigned hi, lo;
 
-        if (hi < 0 || lo < 0)
+        if (!hex_val(text[1 + 2 * i], &hi) || !hex_val(text[2 + 2 * i], &lo))
             return CODEC_EINVAL;
         tmp[i] = (uint8_t)(hi << 4 | lo);
     }

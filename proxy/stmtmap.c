@@ -16,16 +16,26 @@ static size_t slot_of(const struct stmt_map *m, uint32_t id)
     return (size_t)id & (m->cap - 1);
 }
 
+/* Puts st in m, which has room for it. */
+static void place(struct stmt_map *m, struct cstmt *st)
+{
+    size_t i = slot_of(m, st->id);
+    while (m->slots[i])
+        i = (i + 1) & (m->cap - 1);
+    m->slots[i] = st;
+    m->n++;
+}
+
 static int grow(struct stmt_map *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;
     struct cstmt **slots = calloc(cap, sizeof(*slots));
     if (!slots)
-        return -1;
+        return PROXY_ENOMEM;
     struct stmt_map bigger = {.slots = slots, .cap = cap, .n = 0};
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i])
-            (void)stmt_map_put(&bigger, m->slots[i]);
+            place(&bigger, m->slots[i]);
     free(m->slots);
     *m = bigger;
     return 0;
@@ -34,12 +44,8 @@ static int grow(struct stmt_map *m)
 int stmt_map_put(struct stmt_map *m, struct cstmt *st)
 {
     if ((m->n + 1) * 2 > m->cap && grow(m) != 0)
-        return -1;
-    size_t i = slot_of(m, st->id);
-    while (m->slots[i])
-        i = (i + 1) & (m->cap - 1);
-    m->slots[i] = st;
-    m->n++;
+        return PROXY_ENOMEM;
+    place(m, st);
     return 0;
 }
 

@@ -54,7 +54,7 @@ int varset_set(struct varset *vs, const char *name, size_t nlen, const char *val
      * no variable, and cmp_name() relies on there being none: after
      * strncmp() stopped at such a NUL it would read past the stored name. */
     if (memchr(name, '\0', nlen))
-        return -1;
+        return PROXY_EINVAL;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         int c = cmp_name(vs->v[mid].name, name, nlen);
@@ -63,7 +63,7 @@ int varset_set(struct varset *vs, const char *name, size_t nlen, const char *val
                 return 0;
             char *nv = dup_n(value, vlen);
             if (!nv)
-                return -1;
+                return PROXY_ENOMEM;
             free(vs->v[mid].value);
             vs->v[mid].value = nv;
             return 0;
@@ -77,7 +77,7 @@ int varset_set(struct varset *vs, const char *name, size_t nlen, const char *val
         size_t cap = vs->cap ? vs->cap * 2 : 8;
         struct var *nv = realloc(vs->v, cap * sizeof(*nv));
         if (!nv)
-            return -1;
+            return PROXY_ENOMEM;
         vs->v = nv;
         vs->cap = cap;
     }
@@ -85,7 +85,7 @@ int varset_set(struct varset *vs, const char *name, size_t nlen, const char *val
     if (!n || !v) {
         free(n);
         free(v);
-        return -1;
+        return PROXY_ENOMEM;
     }
     memmove(&vs->v[lo + 1], &vs->v[lo], (vs->n - lo) * sizeof(*vs->v));
     vs->v[lo].name = n;
@@ -110,7 +110,7 @@ int varset_copy(struct varset *dst, const struct varset *src)
         if (varset_set(&tmp, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
                        strlen(src->v[i].value)) != 0) {
             varset_free(&tmp);
-            return -1;
+            return PROXY_ENOMEM;
         }
     varset_free(dst);
     *dst = tmp;
@@ -170,11 +170,11 @@ static int append_hex_string(struct codec_buf *sql, const char *v)
 {
     static const char digits[] = "0123456789ABCDEF";
     if (codec_buf_append(sql, "_utf8mb4 X'", 11) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         uint8_t two[2] = {(uint8_t)digits[*p >> 4], (uint8_t)digits[*p & 15]};
         if (codec_buf_append(sql, two, 2) != 0)
-            return -1;
+            return PROXY_ENOMEM;
     }
     return codec_buf_u8(sql, '\'');
 }
@@ -184,7 +184,7 @@ static int append_assignment(struct codec_buf *sql, int count, const char *name,
     if (codec_buf_append(sql, count ? ", " : "SET ", count ? 2 : 4) != 0 ||
         codec_buf_append(sql, "@@session.", 10) != 0 ||
         codec_buf_append(sql, name, strlen(name)) != 0 || codec_buf_append(sql, "=", 1) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     if (!value)
         return codec_buf_append(sql, "DEFAULT", 7);
     if (looks_numeric(value) || strcmp(value, "NULL") == 0)
@@ -192,7 +192,7 @@ static int append_assignment(struct codec_buf *sql, int count, const char *name,
     if (!quotes_plainly(value))
         return append_hex_string(sql, value);
     if (codec_buf_u8(sql, '\'') != 0 || codec_buf_append(sql, value, strlen(value)) != 0)
-        return -1;
+        return PROXY_ENOMEM;
     return codec_buf_u8(sql, '\'');
 }
 
@@ -204,16 +204,16 @@ int varset_diff_sql(const struct varset *want, const struct varset *have, struct
         int c = i == want->n ? 1 : j == have->n ? -1 : strcmp(want->v[i].name, have->v[j].name);
         if (c < 0) {
             if (append_assignment(sql, count++, want->v[i].name, want->v[i].value) != 0)
-                return -1;
+                return PROXY_ENOMEM;
             i++;
         } else if (c > 0) {
             if (append_assignment(sql, count++, have->v[j].name, NULL) != 0)
-                return -1;
+                return PROXY_ENOMEM;
             j++;
         } else {
             if (strcmp(want->v[i].value, have->v[j].value) != 0 &&
                 append_assignment(sql, count++, want->v[i].name, want->v[i].value) != 0)
-                return -1;
+                return PROXY_ENOMEM;
             i++;
             j++;
         }
@@ -256,6 +256,6 @@ int varset_set_charset(struct varset *vs, unsigned collation_id)
                                         "character_set_results"};
     for (int i = 0; i < 3; i++)
         if (varset_set(vs, names[i], strlen(names[i]), c->charset, strlen(c->charset)) != 0)
-            return -1;
+            return PROXY_ENOMEM;
     return varset_set(vs, "collation_connection", 20, c->collation, strlen(c->collation));
 }

@@ -405,7 +405,7 @@ static int grow_slots(struct router_digest_merge *m)
     size_t nslots = (m->mask + 1) * 2;
     size_t *slots = calloc(nslots, sizeof(*slots));
     if (slots == NULL)
-        return -1;
+        return ROUTER_ENOMEM;
     for (size_t i = 0; i < m->n; i++) {
         size_t j = (size_t)m->acc[i].key.hash & (nslots - 1);
         while (slots[j] != 0)
@@ -421,8 +421,8 @@ static int grow_slots(struct router_digest_merge *m)
 /* Adds one copied entry (and its text) into m. */
 static int merge_entry(struct router_digest_merge *m, const struct entry *e, const char *text)
 {
-    if (2 * (m->n + 1) > m->mask + 1 && grow_slots(m) < 0)
-        return -1;
+    if (2 * (m->n + 1) > m->mask + 1 && grow_slots(m) != 0)
+        return ROUTER_ENOMEM;
     size_t j = (size_t)e->key.hash & m->mask;
     while (m->slots[j] != 0 && !key_equal(&m->acc[m->slots[j] - 1].key, &e->key))
         j = (j + 1) & m->mask;
@@ -446,7 +446,7 @@ static int merge_entry(struct router_digest_merge *m, const struct entry *e, con
             size_t ncap = m->cap ? 2 * m->cap : 64;
             struct acc *n = realloc(m->acc, ncap * sizeof(*n));
             if (n == NULL)
-                return -1;
+                return ROUTER_ENOMEM;
             m->acc = n;
             m->cap = ncap;
         }
@@ -455,7 +455,7 @@ static int merge_entry(struct router_digest_merge *m, const struct entry *e, con
         size_t tlen = e->key.overflow ? strlen(OVERFLOW_TEXT) : e->text_len;
         a->text = malloc(tlen + 1);
         if (a->text == NULL)
-            return -1;
+            return ROUTER_ENOMEM;
         memcpy(a->text, t, tlen);
         a->text[tlen] = '\0';
         a->key = e->key;
@@ -469,7 +469,7 @@ static int merge_entry(struct router_digest_merge *m, const struct entry *e, con
 }
 
 /* Copies st's table into c (and resets st if asked), holding st's lock only
- * for the copy. Returns -1 on allocation failure, st untouched then; c's
+ * for the copy. Returns 0 or ROUTER_ENOMEM (st untouched then); c's
  * buffers stay the caller's to free either way. */
 static int copy_table(struct router_digest_stats *st, bool reset, struct copy *c)
 {
@@ -484,11 +484,11 @@ static int copy_table(struct router_digest_stats *st, bool reset, struct copy *c
             want = st->capacity + 1;
         struct entry *entries = realloc(c->entries, want * sizeof(*entries));
         if (entries == NULL)
-            return -1;
+            return ROUTER_ENOMEM;
         c->entries = entries;
         char *texts = realloc(c->texts, want * (c->text_cap ? c->text_cap : 1));
         if (texts == NULL)
-            return -1;
+            return ROUTER_ENOMEM;
         c->texts = texts;
         pthread_mutex_lock(&st->lock);
         size_t n = st->n + st->overflow_used;
@@ -522,11 +522,11 @@ int router_digest_stats_merge(struct router_digest_stats *const *stats, size_t n
                               struct router_digest_merge **out)
 {
     struct copy c = {0};
-    int rc = -1;
+    int rc = ROUTER_ENOMEM;
     struct router_digest_merge *m = calloc(1, sizeof(*m));
     *out = NULL;
     if (m == NULL)
-        return -1;
+        return ROUTER_ENOMEM;
     m->mask = 63;
     m->slots = calloc(m->mask + 1, sizeof(*m->slots));
     if (m->slots == NULL)

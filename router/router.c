@@ -9,6 +9,22 @@
 #include <string.h>
 #include <strings.h>
 
+const char *router_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case ROUTER_ENOMEM:
+        return "out of memory";
+    case ROUTER_EINVAL:
+        return "a query rule does not compile";
+    case ROUTER_EARG:
+        return "a required argument is missing";
+    default:
+        return "unknown router error";
+    }
+}
+
 /* Byte classes as the "C" locale has them, by table: the <ctype.h> calls
  * go through the locale on every byte and were a third of the scan. */
 #define CH_SPACE 0x01u

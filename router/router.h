@@ -21,6 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---------------------------------------------------------------- errors */
+
+/* What a fallible function of the router returns: 0 on success or one of
+ * these. */
+enum router_err {
+    ROUTER_ENOMEM = -1, /* allocation failed */
+    ROUTER_EINVAL = -2, /* a rule does not compile (bad regex, re_modifiers,
+                         * digest or replace_pattern; duplicate rule_id) */
+    ROUTER_EARG = -3,   /* a required argument is missing (NULL) */
+};
+
+/* A static description of err (0, a ROUTER_E* code); "unknown router error"
+ * for any other value. Never NULL. */
+const char *router_strerror(int err);
+
 /* ------------------------------------------------------- statement scan */
 
 #define ROUTER_STMT_NAMED_LOCK 0x01u  /* GET_LOCK(...): lock lives on the connection */
@@ -123,9 +138,12 @@ struct router_rule_spec {
 struct router_rules;
 
 /* Compiles specs (copied; evaluated by ascending rule_id, inactive rows
- * skipped). On a bad regex returns -1 and writes into errbuf a message that
- * names the rule_id, the column, PCRE2's message and the offset; nothing is
- * allocated then. Returns 0 and *out on success. */
+ * skipped). Returns 0 and *out on success. On a row that does not compile
+ * (a bad regex, unknown re_modifiers, a malformed digest or replace_pattern,
+ * a duplicate rule_id) returns ROUTER_EINVAL and writes into errbuf a
+ * message that names the rule_id, the column and, for a regex, PCRE2's
+ * message and the offset; ROUTER_ENOMEM when memory is short (errbuf says
+ * so too). *out is NULL and nothing stays allocated on failure. */
 int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct router_rules **out,
                          char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 void router_rules_free(struct router_rules *rules);
@@ -315,7 +333,8 @@ struct router_digest_merge;
  * object is reset under the same lock right after its copy, so no sample is
  * lost or counted twice between two reading resets (ProxySQL's
  * stats_mysql_query_digest_reset). The reader's thread; allocates. Returns
- * 0 and *out, or -1 on allocation failure (nothing reset then). */
+ * 0 and *out, or ROUTER_ENOMEM (*out NULL; the workers copied before the
+ * failure may have been reset already, the others are untouched). */
 int router_digest_stats_merge(struct router_digest_stats *const *stats, size_t n, bool reset,
                               struct router_digest_merge **out) __attribute__((warn_unused_result));
 /* Fills *row with the next merged row (in no particular order) and returns
@@ -409,11 +428,11 @@ struct router_explain_step {
  * flag and text, and the digest. Rule hit counters are not incremented.
  * scratch is required (also when rules is NULL: the digest is written
  * there) and out->rewritten points into it until its next use. Returns 0,
- * or -1 when step or scratch is NULL (nothing called). Allocates nothing;
- * thread-safe for distinct scratch objects. */
+ * or ROUTER_EARG when step or scratch is NULL (nothing called). Allocates
+ * nothing; thread-safe for distinct scratch objects. */
 int router_explain(const struct router_rules *rules, struct router_scratch *scratch,
                    const struct router_facts *facts, const char *sql, size_t len,
                    void (*step)(void *arg, const struct router_explain_step *st), void *arg,
-                   struct router_decision *out);
+                   struct router_decision *out) __attribute__((warn_unused_result));
 
 #endif

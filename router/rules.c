@@ -563,7 +563,7 @@ int router_explain(const struct router_rules *rules, struct router_scratch *scra
     struct router_explain_step st;
 
     if (step == NULL || scratch == NULL)
-        return -1;
+        return ROUTER_EARG;
     /* Digested up front for the report, into the buffer digest_check()
      * uses; ev.digest_done stays false so that it digests again (the same
      * bytes) only if a rule consults the digest, and out->digest keeps

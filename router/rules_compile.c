@@ -40,15 +40,15 @@ __attribute__((format(printf, 3, 4))) static void set_error(char *err, size_t er
 
 /* -------------------------------------------------------------- compile */
 
-/* Copies s; NULL stays NULL, and so does "" when empty_is_null. Returns -1 on
- * allocation failure. */
+/* Copies s; NULL stays NULL, and so does "" when empty_is_null. Returns 0
+ * or ROUTER_ENOMEM. */
 static int copy_string(const char *s, bool empty_is_null, char **out)
 {
     *out = NULL;
     if (s == NULL || (empty_is_null && s[0] == '\0'))
         return 0;
     *out = strdup(s);
-    return *out ? 0 : -1;
+    return *out ? 0 : ROUTER_ENOMEM;
 }
 
 static int parse_modifiers(const struct router_rule_spec *s, struct rule *r, char *err,
@@ -74,7 +74,7 @@ static int parse_modifiers(const struct router_rule_spec *s, struct rule *r, cha
             set_error(err, errlen,
                       "rule_id %d: re_modifiers: unknown modifier '%.*s' (CASELESS, GLOBAL)",
                       r->rule_id, (int)n, p);
-            return -1;
+            return ROUTER_EINVAL;
         }
         p += n;
     }
@@ -105,7 +105,7 @@ static int parse_digest(const struct router_rule_spec *s, struct rule *r, char *
     if (!ok) {
         set_error(err, errlen, "rule_id %d: digest: '%s' is not 0x followed by 1-16 hex digits",
                   r->rule_id, d);
-        return -1;
+        return ROUTER_EINVAL;
     }
     r->has_digest = true;
     r->digest = v;
@@ -125,7 +125,7 @@ static int compile_regex(const char *pattern, const char *column, struct rule *r
             snprintf((char *)msg, sizeof(msg), "PCRE2 error %d", code);
         set_error(err, errlen, "rule_id %d: %s: %s at offset %zu", r->rule_id, column,
                   (const char *)msg, (size_t)offset);
-        return -1;
+        return ROUTER_EINVAL;
     }
     /* JIT may be unavailable (CPU, SELinux, pattern size): the interpreter
      * gives the same results, so a failure is not an error. */
@@ -174,7 +174,7 @@ static int compile_match_pattern(const struct router_rule_spec *s, struct rule *
                          &r->pattern_anchored, err, errlen);
 nomem:
     set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-    return -1;
+    return ROUTER_ENOMEM;
 }
 
 /* ProxySQL (RE2 and pcrecpp alike) writes group references in replace_pattern
@@ -189,7 +189,7 @@ static int compile_replacement(const struct router_rule_spec *s, struct rule *r,
     if (r->kind != MATCH_REGEX) {
         set_error(err, errlen, "rule_id %d: replace_pattern needs a match_pattern to replace",
                   r->rule_id);
-        return -1;
+        return ROUTER_EINVAL;
     }
     uint32_t groups;
     if (pcre2_pattern_info(r->match_pattern, PCRE2_INFO_CAPTURECOUNT, &groups) != 0)
@@ -198,14 +198,14 @@ static int compile_replacement(const struct router_rule_spec *s, struct rule *r,
         set_error(err, errlen,
                   "rule_id %d: match_pattern has %u capture groups; replace_pattern allows %u",
                   r->rule_id, groups, ROUTER_RULES_OVEC_PAIRS - 1);
-        return -1;
+        return ROUTER_EINVAL;
     }
     size_t n = strlen(in);
     /* Each input byte becomes at most two output bytes ("\1" -> "${1}"). */
     char *out = malloc(2 * n + 1);
     if (out == NULL) {
         set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-        return -1;
+        return ROUTER_ENOMEM;
     }
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -225,7 +225,7 @@ static int compile_replacement(const struct router_rule_spec *s, struct rule *r,
                           "rule_id %d: replace_pattern: \\%u but match_pattern has %u groups",
                           r->rule_id, g, groups);
                 free(out);
-                return -1;
+                return ROUTER_EINVAL;
             }
             o += (size_t)sprintf(out + o, "${%u}", g);
             i++;
@@ -235,7 +235,7 @@ static int compile_replacement(const struct router_rule_spec *s, struct rule *r,
                       "(use \\0..\\9 or \\\\)",
                       r->rule_id, i);
             free(out);
-            return -1;
+            return ROUTER_EINVAL;
         }
     }
     out[o] = '\0';
@@ -342,7 +342,7 @@ static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err
         copy_string(s->error_msg, false, &r->error_msg) < 0 ||
         copy_string(s->ok_msg, false, &r->ok_msg) < 0) {
         set_error(err, errlen, "rule_id %d: out of memory", r->rule_id);
-        return -1;
+        return ROUTER_ENOMEM;
     }
     if (r->client_addr) {
         r->client_addr_len = strlen(r->client_addr);
@@ -353,14 +353,17 @@ static int rule_init(struct rule *r, const struct router_rule_spec *s, char *err
             r->client_addr_len--;
         }
     }
-    if (parse_modifiers(s, r, err, errlen) < 0 || parse_digest(s, r, err, errlen) < 0)
-        return -1;
-    if (s->match_digest && compile_regex(s->match_digest, "match_digest", r, &r->match_digest,
-                                         &r->digest_jit, &r->digest_anchored, err, errlen) < 0)
-        return -1;
-    if (compile_match_pattern(s, r, err, errlen) < 0 || compile_replacement(s, r, err, errlen) < 0)
-        return -1;
-    return 0;
+    int rc = parse_modifiers(s, r, err, errlen);
+    if (rc == 0)
+        rc = parse_digest(s, r, err, errlen);
+    if (rc == 0 && s->match_digest)
+        rc = compile_regex(s->match_digest, "match_digest", r, &r->match_digest, &r->digest_jit,
+                           &r->digest_anchored, err, errlen);
+    if (rc == 0)
+        rc = compile_match_pattern(s, r, err, errlen);
+    if (rc == 0)
+        rc = compile_replacement(s, r, err, errlen);
+    return rc;
 }
 
 /* Whether a match of a rule at flag f, at position i, can reach a rule with
@@ -402,7 +405,7 @@ int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct 
     struct router_rules *rules = NULL;
     const struct router_rule_spec **order = NULL;
     size_t active = 0;
-    int rc = -1;
+    int rc = ROUTER_ENOMEM;
 
     *out = NULL;
     for (size_t i = 0; i < n; i++)
@@ -423,11 +426,13 @@ int router_rules_compile(const struct router_rule_spec *specs, size_t n, struct 
     for (size_t i = 0; i < active; i++) {
         if (i > 0 && order[i]->rule_id == order[i - 1]->rule_id) {
             set_error(errbuf, errlen, "rule_id %d: duplicate rule_id", order[i]->rule_id);
+            rc = ROUTER_EINVAL;
             goto out;
         }
         /* Counted before init so that a half-built rule is closed too. */
         rules->n++;
-        if (rule_init(&rules->rule[i], order[i], errbuf, errlen) < 0)
+        rc = rule_init(&rules->rule[i], order[i], errbuf, errlen);
+        if (rc != 0)
             goto out;
     }
     mark_guards(rules);

@@ -919,6 +919,59 @@ static void test_handshake_response_bad(void **state)
     codec_buf_free(&b);
 }
 
+/* ---- error codes ---- */
+
+static void test_error_codes(void **state)
+{
+    static const int codes[] = {
+        0, CODEC_EAGAIN, CODEC_EINVAL, CODEC_ENOSPACE, CODEC_ENOMEM, CODEC_ETOOBIG};
+    struct codec_buf b;
+    struct codec_resultset rs;
+    struct codec_handshake_response hr;
+    uint8_t seq = 7;
+    char *name;
+    const char *names[1];
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(codes); i++) {
+        const char *msg = codec_strerror(codes[i]);
+
+        assert_non_null(msg);
+        assert_true(msg[0] != '\0');
+        assert_string_not_equal(msg, "unknown codec error");
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(msg, codec_strerror(codes[k]));
+    }
+    assert_string_equal(codec_strerror(-100), "unknown codec error");
+    assert_string_equal(codec_strerror(1), "unknown codec error");
+
+    /* Sizes past SIZE_MAX are refused before anything is allocated. */
+    codec_buf_init(&b);
+    assert_int_equal(codec_buf_append(&b, "ab", 2), 0);
+    assert_int_equal(codec_buf_reserve(&b, SIZE_MAX), CODEC_ETOOBIG);
+    assert_int_equal(codec_buf_reserve(&b, SIZE_MAX - 1), CODEC_ETOOBIG);
+    assert_int_equal(codec_buf_append_packets(&b, (const uint8_t *)"", SIZE_MAX - 8, &seq),
+                     CODEC_ETOOBIG);
+    assert_int_equal(seq, 7);
+    assert_int_equal(b.len, 2);
+
+    /* A column name that its 2-byte length cannot hold. */
+    name = malloc(0x10000 + 1);
+    assert_non_null(name);
+    memset(name, 'c', 0x10000);
+    name[0x10000] = '\0';
+    names[0] = name;
+    assert_int_equal(codec_rs_begin(&rs, &b, 1, 0, 0, 1, names), CODEC_ETOOBIG);
+    assert_int_equal(b.len, 2);
+    free(name);
+
+    /* A handshake response cut inside its fixed part. */
+    codec_buf_reset(&b);
+    assert_int_equal(codec_buf_u32(&b, CLIENT_PROTOCOL_41_F), 0);
+    assert_int_equal(codec_handshake_response_parse(b.data, b.len, &hr), CODEC_EINVAL);
+    codec_buf_free(&b);
+}
+
 /* ---- COM_CHANGE_USER ---- */
 
 static void test_change_user(void **state)
@@ -1311,6 +1364,7 @@ int main(void)
         cmocka_unit_test(test_native_hash),
         cmocka_unit_test(test_native_verify),
         cmocka_unit_test(test_native_token_vector),
+        cmocka_unit_test(test_error_codes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -350,8 +350,13 @@ static void test_reasons(void **state)
     struct router_decision dec;
     memset(&rec, 0, sizeof(rec));
     assert_int_equal(router_explain(rules, NULL, &app_facts, sql, strlen(sql), record, &rec, &dec),
-                     -1);
+                     ROUTER_EARG);
     assert_int_equal(rec.n, 0);
+    struct router_scratch *scratch = router_scratch_new(1024);
+    assert_non_null(scratch);
+    assert_int_equal(router_explain(rules, scratch, &app_facts, sql, strlen(sql), NULL, &rec, &dec),
+                     ROUTER_EARG);
+    router_scratch_free(scratch);
     router_rules_free(rules);
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "proxy/errors.h"
 #include "proxy/qcache.h"
 
 static void put_ok(struct qcache *c, const char *key, const char *data, uint64_t now, uint64_t ttl)
@@ -109,12 +110,12 @@ static void test_oversized_refused(void **state)
     struct qcache *c = qcache_new(100);
     char big[200];
     memset(big, 'x', sizeof(big));
-    assert_int_equal(qcache_put(c, "k", 1, big, sizeof(big), 0, 10), -1);
+    assert_int_equal(qcache_put(c, "k", 1, big, sizeof(big), 0, 10), PROXY_ETOOBIG);
     const uint8_t *d;
     size_t n;
     assert_false(qcache_get(c, "k", 1, 0, &d, &n));
     struct qcache *off = qcache_new(0); /* size 0: caches nothing */
-    assert_int_equal(qcache_put(off, "k", 1, "v", 1, 0, 10), -1);
+    assert_int_equal(qcache_put(off, "k", 1, "v", 1, 0, 10), PROXY_ETOOBIG);
     qcache_free(off);
     qcache_free(c);
 }

@@ -122,7 +122,7 @@ struct rcase {
     enum resp_kind kind;
     uint32_t client_caps;
     struct pkts backend; /* numbered from 1 */
-    int rc;              /* 1 complete, -1 protocol error */
+    int rc;              /* 1 complete, or response_parse()'s PROXY_E* code */
     struct pkts client;  /* what the client gets, numbered from 1 */
     bool error;          /* resp.error at the end */
 };
@@ -177,12 +177,20 @@ static void test_table(void **state)
          list(2, P(COLDEF), P(EOF_)), false},
         {"simple command answered with EOF", RESP_SIMPLE, 0, list(1, P(EOF_)), 1, list(1, P(EOF_)),
          false},
-        {"column count with trailing bytes", RESP_QUERY, 0, list(1, P("\x07\x07\x07")), -1, list(0),
-         false},
-        {"unrequested LOCAL INFILE", RESP_QUERY, 0, list(1, P("\xfb/etc/passwd")), -1, list(0),
-         false},
-        {"prepare reply too short", RESP_PREPARE, 0, list(1, P("\x00\x01\x00")), -1, list(0),
-         false},
+        {"column count with trailing bytes", RESP_QUERY, 0, list(1, P("\x07\x07\x07")),
+         PROXY_EPROTO, list(0), false},
+        {"unrequested LOCAL INFILE", RESP_QUERY, 0, list(1, P("\xfb/etc/passwd")), PROXY_EINFILE,
+         list(0), false},
+        {"prepare reply too short", RESP_PREPARE, 0, list(1, P("\x00\x01\x00")), PROXY_EPROTO,
+         list(0), false},
+        {"simple command answered with a result set", RESP_SIMPLE, 0, list(1, P("\x01")),
+         PROXY_EPROTO, list(0), false},
+        {"malformed OK", RESP_QUERY, 0, list(1, P("\x00\xfc")), PROXY_EPROTO, list(0), false},
+        {"malformed column definition of a prepare", RESP_PREPARE, 0,
+         list(2, P("\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"),
+              P("\x03"
+                "de")),
+         PROXY_EPROTO, list(0), false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (cases[i].client.count == 0 && cases[i].rc == 1)
@@ -190,6 +198,24 @@ static void test_table(void **state)
         run_case(&cases[i], false);
         run_case(&cases[i], true);
     }
+}
+
+/* Every code has its own text; other values get the fallback. */
+static void test_strerror(void **state)
+{
+    (void)state;
+    static const int codes[] = {0,         PROXY_ENOMEM, PROXY_EPROTO, PROXY_EINFILE,
+                                PROXY_EIO, PROXY_EINVAL, PROXY_ETOOBIG};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        const char *msg = proxy_strerror(codes[i]);
+        assert_non_null(msg);
+        assert_true(msg[0] != '\0');
+        assert_string_not_equal(msg, "unknown proxy error");
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(msg, proxy_strerror(codes[k]));
+    }
+    assert_string_equal(proxy_strerror(-100), "unknown proxy error");
+    assert_string_equal(proxy_strerror(2), "unknown proxy error");
 }
 
 /* A reply that numbers its packets out of order is a protocol error, even
@@ -205,7 +231,7 @@ static void test_sequence_gap(void **state)
     wire.data[4 + 1 + 3] = 7; /* the definition claims sequence 7 */
     response_start(s, RESP_QUERY, false, &peer);
     response_expect_reply(&s->resp, (const uint8_t *)"\x01\x00\x00\x00\x03", 5);
-    assert_int_equal(feed(s, &wire, false), -1);
+    assert_int_equal(feed(s, &wire, false), PROXY_EPROTO);
     codec_buf_free(&wire);
     free_session(s);
 }
@@ -221,7 +247,7 @@ static void test_first_packet_numbered_after_the_command(void **state)
     frame(&wire, &l, 5);
     response_start(s, RESP_QUERY, false, &peer);
     response_expect_reply(&s->resp, (const uint8_t *)"\x01\x00\x00\x00\x03", 5);
-    assert_int_equal(feed(s, &wire, false), -1);
+    assert_int_equal(feed(s, &wire, false), PROXY_EPROTO);
     codec_buf_free(&wire);
     free_session(s);
 }
@@ -311,6 +337,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_sequence_gap),
         cmocka_unit_test(test_first_packet_numbered_after_the_command),
         cmocka_unit_test(test_prepare_reply),

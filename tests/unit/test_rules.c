@@ -502,7 +502,8 @@ static void test_compile_errors(void **state)
         const struct bad_case *c = &bad_cases[i];
         struct router_rules *rules = (struct router_rules *)&rules;
         char err[256] = "";
-        assert_int_equal(router_rules_compile(c->spec, c->n, &rules, err, sizeof(err)), -1);
+        assert_int_equal(router_rules_compile(c->spec, c->n, &rules, err, sizeof(err)),
+                         ROUTER_EINVAL);
         assert_null(rules);
         for (size_t k = 0; k < N(c->want) && c->want[k]; k++)
             if (strstr(err, c->want[k]) == NULL)
@@ -510,7 +511,7 @@ static void test_compile_errors(void **state)
     }
     /* No error buffer: still fails cleanly. */
     struct router_rules *rules;
-    assert_int_equal(router_rules_compile(bad_cases[0].spec, 1, &rules, NULL, 0), -1);
+    assert_int_equal(router_rules_compile(bad_cases[0].spec, 1, &rules, NULL, 0), ROUTER_EINVAL);
     /* An inactive rule is not compiled, so it cannot fail the set. */
     static const struct router_rule_spec inactive_bad[] = {
         RULE(.rule_id = 1, .active = false, .match_pattern = "("),
@@ -519,6 +520,23 @@ static void test_compile_errors(void **state)
     assert_int_equal(router_rules_compile(inactive_bad, 1, &rules, err, sizeof(err)), 0);
     assert_int_equal(router_rules_count(rules), 0);
     router_rules_free(rules);
+}
+
+/* Every code has its own text; other values get the fallback. */
+static void test_strerror(void **state)
+{
+    (void)state;
+    static const int codes[] = {0, ROUTER_ENOMEM, ROUTER_EINVAL, ROUTER_EARG};
+    for (size_t i = 0; i < N(codes); i++) {
+        const char *msg = router_strerror(codes[i]);
+        assert_non_null(msg);
+        assert_true(msg[0] != '\0');
+        assert_string_not_equal(msg, "unknown router error");
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(msg, router_strerror(codes[k]));
+    }
+    assert_string_equal(router_strerror(-99), "unknown router error");
+    assert_string_equal(router_strerror(1), "unknown router error");
 }
 
 /* The prefix fast path must give PCRE2's answer. "^(?:lit)" means the same
@@ -697,11 +715,11 @@ static void test_digest_rules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decision_table),      cmocka_unit_test(test_no_rule_set),
-        cmocka_unit_test(test_hits_and_order),      cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_prefix_equals_regex), cmocka_unit_test(test_rewrite_overflow),
-        cmocka_unit_test(test_digest_rules),        cmocka_unit_test(test_rule_actions),
-        cmocka_unit_test(test_carry_hits),
+        cmocka_unit_test(test_decision_table),   cmocka_unit_test(test_no_rule_set),
+        cmocka_unit_test(test_hits_and_order),   cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_strerror),         cmocka_unit_test(test_prefix_equals_regex),
+        cmocka_unit_test(test_rewrite_overflow), cmocka_unit_test(test_digest_rules),
+        cmocka_unit_test(test_rule_actions),     cmocka_unit_test(test_carry_hits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,20 @@ static void test_value_literals(void **state)
 
 /* Only what differs is sent; a variable the backend has and the session
  * does not goes back to DEFAULT. */
+/* A name with a NUL inside is refused; the set is unchanged. */
+static void test_set_errors(void **state)
+{
+    (void)state;
+    struct varset vs;
+    varset_init(&vs);
+    assert_int_equal(varset_set(&vs, "a\0b", 3, "1", 1), PROXY_EINVAL);
+    assert_int_equal(vs.n, 0);
+    assert_int_equal(varset_set(&vs, "ab", 2, "1", 1), 0);
+    assert_int_equal(varset_set(&vs, "ab\0", 3, "2", 1), PROXY_EINVAL);
+    assert_string_equal(varset_get(&vs, "ab"), "1");
+    varset_free(&vs);
+}
+
 static void test_diff(void **state)
 {
     (void)state;
@@ -112,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_value_literals),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_set_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
