@@ -40,7 +40,7 @@ static int rules(struct proxy *p, struct admin_proxy_stats *out)
     size_t n = r ? router_rules_count(r) : 0;
     out->rules = calloc(n ? n : 1, sizeof(*out->rules));
     if (!out->rules)
-        return -1;
+        return PROXY_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         out->rules[i].rule_id = router_rules_rule_id(r, i);
         out->rules[i].hits = router_rules_hits(r, i);
@@ -65,7 +65,7 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
 
     out->globals = calloc(N_GLOBALS, sizeof(*out->globals));
     if (!out->globals)
-        return -1;
+        return PROXY_ENOMEM;
     stats_counters_sum(p->stats, &c);
     stats_cmd_sum(p->stats, cmds);
     for (int t = 0; t < STATS_CMD_TYPES; t++)
@@ -106,7 +106,7 @@ static int hosts(struct proxy *p, struct admin_proxy_stats *out)
 {
     out->hosts = calloc(HOST_ROWS_MAX, sizeof(*out->hosts));
     if (!out->hosts)
-        return -1;
+        return PROXY_ENOMEM;
     out->n_hosts = limits_host_failures(p, out->hosts, HOST_ROWS_MAX);
     return 0;
 }
@@ -115,7 +115,7 @@ static int commands(struct proxy *p, struct admin_proxy_stats *out)
 {
     out->commands = calloc(STATS_CMD_TYPES, sizeof(*out->commands));
     if (!out->commands)
-        return -1;
+        return PROXY_ENOMEM;
     stats_cmd_sum(p->stats, out->commands);
     out->n_commands = STATS_CMD_TYPES;
     return 0;
@@ -134,7 +134,7 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
     if (rc == 0 && (what & ADMIN_PROXY_COMMANDS))
         rc = commands(p, out);
     if (rc == 0 && (what & ADMIN_PROXY_PROCESSES))
-        rc = stats_plist_rows(p->stats, &out->processes, &out->n_processes) == 0 ? 0 : -1;
+        rc = stats_plist_rows(p->stats, &out->processes, &out->n_processes) == 0 ? 0 : PROXY_ENOMEM;
     if (rc == 0 && (what & ADMIN_PROXY_HOSTS))
         rc = hosts(p, out);
     if (rc != 0)

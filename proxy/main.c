@@ -113,14 +113,14 @@ static int daemonize(const char *datadir)
     snprintf(path, sizeof(path), "%s/sluice.log", datadir);
     pid_t pid = fork();
     if (pid < 0)
-        return -1;
+        return PROXY_EIO;
     if (pid > 0)
         _exit(0);
     setsid();
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int nul = open("/dev/null", O_RDONLY);
     if (fd < 0 || nul < 0)
-        return -1;
+        return PROXY_EIO;
     dup2(nul, STDIN_FILENO);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
@@ -134,7 +134,10 @@ struct options {
     bool foreground;
 };
 
-/* 0 to run, or the exit status (after --help or a usage error). */
+/* What parse_args returns after --help: exit with status 0. */
+#define EXIT_AFTER_HELP (-1)
+
+/* 0 to run, EXIT_AFTER_HELP, or the exit status of a usage error. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option opts[] = {
@@ -158,7 +161,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'h':
             usage(stdout);
-            return -1;
+            return EXIT_AFTER_HELP;
         default:
             usage(stderr);
             return 2;
@@ -202,7 +205,7 @@ static void set_sources(struct admin_store *store, struct proxy *proxy, struct m
 /* Opens the main thread's services in start-up order (see
  * docs/architecture.md): the processlist exchange, the admin and metrics
  * ports, the detach, the monitor. On failure logs why, closes what it
- * opened and returns -1. */
+ * opened and returns PROXY_EIO. */
 static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store *store,
                          struct admin_config *cfg, const struct options *o)
 {
@@ -210,7 +213,7 @@ static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store
     set_sources(store, m->proxy, NULL);
     if (proxy_stats_open(m->proxy, loop) != 0) {
         log_error("cannot start the processlist exchange");
-        return -1;
+        return PROXY_EIO;
     }
     m->stats_open = true;
     /* The admin interface runs on this thread: it owns the store. */
@@ -239,7 +242,7 @@ static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store
 fail:
     log_error("%s", err);
     close_services(m);
-    return -1;
+    return PROXY_EIO;
 }
 
 /* Runs the main loop until the workers drained. Returns the exit status. */
@@ -264,17 +267,18 @@ static int run(struct main_ctx *m, uv_loop_t *loop, const struct admin_config *c
     return started ? 0 : 1;
 }
 
-/* Opens the store and builds the first snapshot. 0, or -1 (logged). */
+/* Opens the store and builds the first snapshot. 0, or PROXY_EINVAL
+ * (logged). */
 static int load(const struct options *o, struct admin_store **store, struct admin_config **cfg)
 {
     char err[1024] = "";
     if (admin_store_open(o->datadir, o->config, store, err, sizeof(err)) != 0) {
         log_error("cannot open store in %s: %s", o->datadir, err);
-        return -1;
+        return PROXY_EINVAL;
     }
     if (admin_config_load(*store, cfg, err, sizeof(err)) != 0) {
         log_error("invalid configuration: %s", err);
-        return -1;
+        return PROXY_EINVAL;
     }
     return 0;
 }
@@ -284,7 +288,7 @@ int main(int argc, char **argv)
     struct options o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)
-        return rc < 0 ? 0 : rc;
+        return rc == EXIT_AFTER_HELP ? 0 : rc;
     /* Everything Sluice creates (the datadir, sluice.db and its journal,
      * sluice.log) is for its own user only, whatever umask it inherits;
      * admin/store.c also sets the modes itself. */

@@ -107,7 +107,7 @@ void pinstats_forget(struct session *s)
 int proxy_session_stats(void *proxy, struct admin_session_stats *out)
 {
     struct proxy *p = proxy;
-    return stats_session_stats(p->stats, out) == 0 ? 0 : -1;
+    return stats_session_stats(p->stats, out) == 0 ? 0 : PROXY_ENOMEM;
 }
 
 void proxy_session_stats_free(void *proxy, struct admin_session_stats *st)

@@ -13,6 +13,7 @@
 
 #include "admin/admin.h"
 #include "monitor/monitor.h"
+#include "proxy/errors.h"
 
 #include <uv.h>
 
@@ -25,16 +26,16 @@ struct proxy;
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen);
 /* Starts listening on the client port and starts the worker threads. Call
  * it once every other listener (admin, metrics) is open. Main thread.
- * Returns 0 or -1 (the port cannot listen, logged). */
+ * Returns 0 or PROXY_EIO (the port cannot listen, logged). */
 int proxy_start(struct proxy *p);
 /* Waits until every worker has stopped (after proxy_stop). Main thread. */
 void proxy_wait(struct proxy *p);
 /* Makes cfg the runtime configuration (LOAD ... TO RUNTIME): the pool takes
  * the new server list at once; each worker swaps its snapshot on its next
  * loop turn and each session between two statements, so no connection is
- * dropped. Takes its own reference. Main thread. Returns 0 or -1 when the
- * pool could not take every server (those not added are reported in the
- * log). */
+ * dropped. Takes its own reference. Main thread. Returns 0 or PROXY_ENOMEM
+ * when the pool could not take every server (those not added are reported
+ * in the log). */
 int proxy_publish(struct proxy *p, struct admin_config *cfg);
 /* From now on proxy_publish() hands server lists to m, which applies them
  * to the pool with its own decisions. NULL detaches. Main thread. */
@@ -46,7 +47,7 @@ struct router_digest_stats *const *proxy_digest_stats(struct proxy *p, size_t *n
 /* Pin reasons, pinning statements and client sessions per hostgroup,
  * merged over every worker (admin_sources.session_stats; proxy is the
  * struct proxy). Fills *out with malloc'd arrays that
- * proxy_session_stats_free() releases. Returns 0, or -1 on ENOMEM with
+ * proxy_session_stats_free() releases. Returns 0, or PROXY_ENOMEM with
  * *out empty. Any thread; each figure is exact, the set is not one
  * instant. */
 int proxy_session_stats(void *proxy, struct admin_session_stats *out);
@@ -55,7 +56,7 @@ void proxy_session_stats_free(void *proxy, struct admin_session_stats *st);
  * processlist for the admin tables (admin_sources.proxy_stats; proxy is the
  * struct proxy): fills the parts of *out that what's ADMIN_PROXY_* bits
  * name, with malloc'd arrays that proxy_admin_stats_free() releases.
- * Returns 0, or -1 on ENOMEM with *out empty. Main thread (it reads the
+ * Returns 0, or PROXY_ENOMEM with *out empty. Main thread (it reads the
  * published rule set). The processlist is the one gathered last: ask for a
  * fresh one first (proxy_stats(), stats_plist_ask()). */
 int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out);

@@ -40,12 +40,12 @@ static int bind_reuseport(const char *host, int port, char *errbuf, size_t errle
         sslen = sizeof(*in6);
     } else {
         snprintf(errbuf, errlen, "invalid listen address '%s'", host);
-        return -1;
+        return PROXY_EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(errbuf, errlen, "socket: %s", strerror(errno));
-        return -1;
+        return PROXY_EIO;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -53,7 +53,7 @@ static int bind_reuseport(const char *host, int port, char *errbuf, size_t errle
     if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
         close(fd);
-        return -1;
+        return PROXY_EIO;
     }
     return fd;
 }
@@ -133,7 +133,7 @@ int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec *
 {
     struct pool_server_spec *specs = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*specs));
     if (!specs)
-        return -1;
+        return PROXY_ENOMEM;
     for (size_t i = 0; i < cfg->n_servers; i++) {
         const struct admin_server *sv = &cfg->servers[i];
         specs[i].hostgroup = sv->hostgroup;
@@ -192,14 +192,15 @@ int proxy_publish(struct proxy *p, struct admin_config *cfg)
     if (p->monitor) {
         /* The monitor owns the effective list: it places and shuns servers
          * on top of the configured ones. */
-        rc = monitor_configure(p->monitor, cfg);
+        if (monitor_configure(p->monitor, cfg) != 0)
+            rc = PROXY_ENOMEM;
     } else {
         struct pool_server_spec *specs;
         if (proxy_server_specs(cfg, &specs) != 0)
-            return -1;
+            return PROXY_ENOMEM;
         if (pool_update(p->pool, specs, cfg->n_servers) != 0) {
             log_error("runtime servers: the pool could not take every server");
-            rc = -1;
+            rc = PROXY_ENOMEM;
         }
         free(specs);
     }
@@ -219,7 +220,7 @@ int proxy_publish(struct proxy *p, struct admin_config *cfg)
 }
 
 /* Worker i of p: its loop, its listening socket on host:port (bound, not
- * listening yet), its handles and its per-worker state. 0, or -1 with a
+ * listening yet), its handles and its per-worker state. 0, or a PROXY_E* with a
  * message in errbuf. */
 static int worker_init(struct proxy *p, int i, const char *host, int port, char *errbuf,
                        size_t errlen)
@@ -235,13 +236,13 @@ static int worker_init(struct proxy *p, int i, const char *host, int port, char 
         goto oom;
     int fd = bind_reuseport(host, port, errbuf, errlen);
     if (fd < 0)
-        return -1;
+        return fd;
     uv_tcp_init(&w->loop, &w->listener);
     w->listener.data = w;
     if (uv_tcp_open(&w->listener, fd) != 0) {
         close(fd);
         snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
-        return -1;
+        return PROXY_EIO;
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
@@ -262,7 +263,7 @@ static int worker_init(struct proxy *p, int i, const char *host, int port, char 
     return 0;
 oom:
     snprintf(errbuf, errlen, "out of memory");
-    return -1;
+    return PROXY_ENOMEM;
 }
 
 struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
@@ -327,7 +328,7 @@ int proxy_start(struct proxy *p)
         int rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
         if (rc != 0) {
             log_error("cannot listen on %s: %s", p->listen_name, uv_strerror(rc));
-            return -1;
+            return PROXY_EIO;
         }
         w->listening = true;
     }
