@@ -297,20 +297,6 @@ out:
     return rc;
 }
 
-/* Splits pool's "host:port" at the last ':' (pool writes it as "%s:%d", so
- * an IPv6 host keeps its own colons). */
-static void split_name(const char *name, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(name, ':');
-    size_t n = colon ? (size_t)(colon - name) : strlen(name);
-
-    if (n >= hostlen)
-        n = hostlen - 1;
-    memcpy(host, name, n);
-    host[n] = '\0';
-    *port = colon ? atoi(colon + 1) : 0;
-}
-
 static void bind_pool_row(sqlite3_stmt *ins, const struct pool_server_stats *st, const char *host,
                           int port, const char *status)
 {
@@ -391,7 +377,7 @@ static int fill_pool(sqlite3 *db, const struct admin_sources *src, bool advisor,
         rc = admin_stats_prepare_insert(db, table, cols, advisor ? 9 : 23, &ins, errbuf, errlen);
     for (size_t i = 0; i < n && rc == 0; i++) {
         pool_server_stats(src->pool, i, &st);
-        split_name(st.name, host, sizeof(host), &port);
+        pool_split_name(st.name, host, sizeof(host), &port);
         if (advisor) {
             bind_advisor_row(ins, &st, host, port);
         } else {

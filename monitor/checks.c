@@ -279,6 +279,17 @@ static void check_ping(struct mon_target *t, const struct mon_settings *st, MYSQ
     end(t->m, &r);
 }
 
+/* A check's query failed: says why in r and drops the connection, which a
+ * failed or timed-out query leaves in an unknown state. */
+static void query_failed(MYSQL **my, bool timed_out, int timeout_ms, struct mon_result *r)
+{
+    if (timed_out)
+        snprintf(r->error, sizeof(r->error), "timeout after %d ms", timeout_ms);
+    else
+        snprintf(r->error, sizeof(r->error), "%u: %s", mysql_errno(*my), mysql_error(*my));
+    drop(my);
+}
+
 static void check_read_only(struct mon_target *t, const struct mon_settings *st, MYSQL **my)
 {
     struct mon_result r;
@@ -299,11 +310,7 @@ static void check_read_only(struct mon_target *t, const struct mon_settings *st,
                 snprintf(r.error, sizeof(r.error), "no value for @@global.read_only");
             }
         } else {
-            if (timed_out)
-                snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->read_only_timeout_ms);
-            else
-                snprintf(r.error, sizeof(r.error), "%u: %s", mysql_errno(*my), mysql_error(*my));
-            drop(my);
+            query_failed(my, timed_out, st->read_only_timeout_ms, &r);
         }
     }
     if (res)
@@ -367,11 +374,7 @@ static void check_lag(struct mon_target *t, const struct mon_settings *st, MYSQL
             if (r.ok && !r.not_replica)
                 read_gtid_pos(*my, t0 + st->lag_timeout_ms, &r);
         } else {
-            if (timed_out)
-                snprintf(r.error, sizeof(r.error), "timeout after %d ms", st->lag_timeout_ms);
-            else
-                snprintf(r.error, sizeof(r.error), "%u: %s", mysql_errno(*my), mysql_error(*my));
-            drop(my);
+            query_failed(my, timed_out, st->lag_timeout_ms, &r);
         }
     }
     if (res)

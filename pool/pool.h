@@ -296,6 +296,10 @@ struct pool_server_stats {
     int peak_in_use;
     int suggested;
 };
+/* Splits a server name as the pool writes it ("host:port", in
+ * pool_server_stats.name and pool_conn_server_name) at the last ':', so an
+ * IPv6 host keeps its own colons. host is cut to hostlen-1 bytes. */
+void pool_split_name(const char *name, char *host, size_t hostlen, int *port);
 size_t pool_server_count(const struct pool *pool);
 void pool_server_stats(struct pool *pool, size_t index, struct pool_server_stats *out);
 

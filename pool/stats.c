@@ -10,6 +10,7 @@
 #include "pool/pool_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int bucket_of(uint64_t us)
@@ -109,4 +110,16 @@ void pool_stats_fill(struct server *s, struct pool_server_stats *out, uint64_t n
     out->suggested = borrows ? (int)ceil(l + 3.0 * sqrt(l)) : 0;
     if (borrows && out->suggested < 1)
         out->suggested = 1;
+}
+
+void pool_split_name(const char *name, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(name, ':');
+    size_t n = colon ? (size_t)(colon - name) : strlen(name);
+
+    if (n >= hostlen)
+        n = hostlen - 1;
+    memcpy(host, name, n);
+    host[n] = '\0';
+    *port = colon ? atoi(colon + 1) : 0;
 }

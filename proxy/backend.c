@@ -751,83 +751,78 @@ static void run_step(struct session *s)
     forward(s);
 }
 
+/* What a prelude step's successful reply leaves on the backend connection,
+ * one function per step (after its error was handled): 0, or -1 when the
+ * session went to backend_broken(). */
+static int gtid_applied(struct session *s)
+{
+    s->want_gtid[0] = '\0';
+    if (s->resp.error || s->resp.captured_null || strcmp(s->resp.captured, "0") != 0) {
+        /* This replica has not applied the session's write: run where the
+         * write went. Counted as a fallback, never an error. */
+        backend_detach(s, !s->resp.error);
+        s->hostgroup = s->gtid_fallback_hg;
+        acquire(s);
+        return 1;
+    }
+    return 0;
+}
+
+static int option_set(struct session *s)
+{
+    s->be->multi_statements = s->multi_statements;
+    return 0;
+}
+
+static int schema_set(struct session *s)
+{
+    snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
+    return 0;
+}
+
+static int vars_set(struct session *s)
+{
+    if (varset_copy(&s->be->vars, &s->vars) != 0) {
+        backend_broken(s, "out of memory");
+        return -1;
+    }
+    s->be->synced_session = s;
+    s->be->synced_version = s->vars_version;
+    return 0;
+}
+
+static int last_id_set(struct session *s)
+{
+    s->be->last_insert_id = s->last_insert_id;
+    return 0;
+}
+
+/* The statement is prepared on this connection: cache it (bstmt.c). */
+static int reprepared(struct session *s)
+{
+    if (bstmt_keep(s) == 0)
+        return 0;
+    backend_broken(s, "out of memory");
+    return -1;
+}
+
+static int (*const step_took[BS_FORWARD])(struct session *s) = {
+    [BS_GTID_WAIT] = gtid_applied, [BS_SET_OPTION] = option_set, [BS_INIT_DB] = schema_set,
+    [BS_SET_VARS] = vars_set,      [BS_LAST_ID] = last_id_set,   [BS_REPREPARE] = reprepared,
+};
+
 static void on_step_reply(struct session *s)
 {
-    struct backend *be = s->be;
-    switch (s->step) {
-    case BS_GTID_WAIT:
-        s->want_gtid[0] = '\0';
-        if (s->resp.error || s->resp.captured_null || strcmp(s->resp.captured, "0") != 0) {
-            /* This replica has not applied the session's write: run where the
-             * write went. Counted as a fallback, never an error. */
-            backend_detach(s, !s->resp.error);
-            s->hostgroup = s->gtid_fallback_hg;
-            acquire(s);
-            return;
-        }
-        s->step = BS_SET_OPTION;
-        run_step(s);
-        return;
-    case BS_SET_OPTION:
-        if (s->resp.error)
-            return step_error(s);
-        be->multi_statements = s->multi_statements;
-        s->step = BS_INIT_DB;
-        run_step(s);
-        return;
-    case BS_INIT_DB:
-        if (s->resp.error)
-            return step_error(s);
-        snprintf(be->schema, sizeof(be->schema), "%s", s->schema);
-        s->step = BS_SET_VARS;
-        run_step(s);
-        return;
-    case BS_SET_VARS:
-        if (s->resp.error)
-            return step_error(s);
-        if (varset_copy(&be->vars, &s->vars) != 0) {
-            backend_broken(s, "out of memory");
-            return;
-        }
-        be->synced_session = s;
-        be->synced_version = s->vars_version;
-        s->step = BS_LAST_ID;
-        run_step(s);
-        return;
-    case BS_LAST_ID:
-        if (s->resp.error)
-            return step_error(s);
-        be->last_insert_id = s->last_insert_id;
-        s->step = BS_REPREPARE;
-        run_step(s);
-        return;
-    case BS_REPREPARE: {
-        if (s->resp.error)
-            return step_error(s);
-        struct bstmt *b = calloc(1, sizeof(*b));
-        if (!b || !(b->sql = malloc(s->cur_stmt->sql_len ? s->cur_stmt->sql_len : 1))) {
-            free(b);
-            backend_broken(s, "out of memory");
-            return;
-        }
-        memcpy(b->sql, s->cur_stmt->sql, s->cur_stmt->sql_len);
-        b->sql_len = s->cur_stmt->sql_len;
-        b->hash = s->cur_stmt->hash;
-        b->backend_id = s->resp.prep_stmt_id;
-        b->nparams = s->resp.prep_params;
-        b->ncols = s->resp.prep_cols;
-        b->coldefs = s->meta;
-        codec_buf_init(&s->meta);
-        bstmt_push_front(be, b);
-        be->n_stmts++;
-        s->step = BS_FORWARD;
-        forward(s);
-        return;
-    }
-    case BS_FORWARD:
+    if (s->step == BS_FORWARD) {
         forward_done(s);
         return;
     }
+    if (s->resp.error && s->step != BS_GTID_WAIT)
+        return step_error(s);
+    if (step_took[s->step](s) != 0)
+        return;
+    s->step++;
+    run_step(s);
 }
 
 /* Attaches conn to the session and starts the steps. */

@@ -86,42 +86,47 @@ void bstmt_push_front(struct backend *be, struct bstmt *b)
     be->lru_head = b;
 }
 
+int bstmt_keep(struct session *s)
+{
+    const struct cstmt *st = s->cur_stmt;
+    struct bstmt *b = calloc(1, sizeof(*b));
+    if (!b || !(b->sql = malloc(st->sql_len ? st->sql_len : 1))) {
+        free(b);
+        return PROXY_ENOMEM;
+    }
+    memcpy(b->sql, st->sql, st->sql_len);
+    b->sql_len = st->sql_len;
+    b->hash = st->hash;
+    b->backend_id = s->resp.prep_stmt_id;
+    b->nparams = s->resp.prep_params;
+    b->ncols = s->resp.prep_cols;
+    b->coldefs = s->meta;
+    codec_buf_init(&s->meta);
+    bstmt_push_front(s->be, b);
+    s->be->n_stmts++;
+    return 0;
+}
+
 /* A COM_STMT_PREPARE's reply is complete: the backend keeps the statement
  * (with the column definitions the reply carried, for metadata caching)
  * and the session gets its own under the client's id; a refused prepare
  * leaves nothing. */
 void bstmt_prepared(struct session *s)
 {
-    if (!s->resp.error && s->cur_stmt) {
-        /* Remember the backend's statement for reuse. */
-        struct cstmt *st = s->cur_stmt;
-        st->nparams = s->resp.prep_params;
-        st->ncols = s->resp.prep_cols;
-        struct bstmt *b = calloc(1, sizeof(*b));
-        if (b && (b->sql = malloc(st->sql_len ? st->sql_len : 1))) {
-            memcpy(b->sql, st->sql, st->sql_len);
-            b->sql_len = st->sql_len;
-            b->hash = st->hash;
-            b->backend_id = s->resp.prep_stmt_id;
-            b->nparams = st->nparams;
-            b->ncols = st->ncols;
-            b->coldefs = s->meta;
-            codec_buf_init(&s->meta);
-            bstmt_push_front(s->be, b);
-            s->be->n_stmts++;
-        } else {
-            free(b);
-        }
-        if (session_stmt_add(s, st) != 0) {
-            free(st->sql);
-            codec_buf_free(&st->prep_resp);
-            free(st);
-        }
-        s->cur_stmt = NULL;
-    } else if (s->cur_stmt) {
-        free(s->cur_stmt->sql);
-        codec_buf_free(&s->cur_stmt->prep_resp);
-        free(s->cur_stmt);
-        s->cur_stmt = NULL;
+    struct cstmt *st = s->cur_stmt;
+    if (!st)
+        return;
+    s->cur_stmt = NULL;
+    if (s->resp.error) {
+        session_stmt_free(st);
+        return;
     }
+    st->nparams = s->resp.prep_params;
+    st->ncols = s->resp.prep_cols;
+    s->cur_stmt = st;
+    /* Without room the statement is prepared again on its next execute. */
+    (void)bstmt_keep(s);
+    s->cur_stmt = NULL;
+    if (session_stmt_add(s, st) != 0)
+        session_stmt_free(st);
 }

@@ -46,18 +46,6 @@ static const char *command_name(uint8_t cmd)
     }
 }
 
-/* "host:port" at the last ':' (pool writes "%s:%d"). */
-static void split_host_port(const char *name, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(name, ':');
-    size_t n = colon ? (size_t)(colon - name) : strlen(name);
-    if (n >= hostlen)
-        n = hostlen - 1;
-    memcpy(host, name, n);
-    host[n] = '\0';
-    *port = colon ? atoi(colon + 1) : 0;
-}
-
 static void local_address(int fd, char *host, size_t hostlen, int *port)
 {
     struct sockaddr_storage ss;
@@ -108,7 +96,7 @@ static void fill_row(const struct worker *w, const struct session *s, uint64_t n
     r->hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : (s->user ? s->hostgroup : -1);
     if (s->conn) {
         r->has_backend = true;
-        split_host_port(pool_conn_server_name(s->conn), r->srv_host, sizeof(r->srv_host),
+        pool_split_name(pool_conn_server_name(s->conn), r->srv_host, sizeof(r->srv_host),
                         &r->srv_port);
         local_address(pool_conn_fd(s->conn), r->l_srv_host, sizeof(r->l_srv_host), &r->l_srv_port);
     }

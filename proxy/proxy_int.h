@@ -98,6 +98,9 @@ struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, siz
 void bstmt_unlink(struct backend *be, struct bstmt *b);
 void bstmt_push_front(struct backend *be, struct bstmt *b);
 void bstmt_free(struct bstmt *b);
+/* Caches s->cur_stmt as prepared on s->be, with the id, counts and column
+ * definitions (s->meta, taken) of the reply in s->resp. 0 or PROXY_ENOMEM. */
+int bstmt_keep(struct session *s);
 void bstmt_prepared(struct session *s);
 
 /* ------------------------------------------------------------ sessions */
@@ -430,6 +433,8 @@ void session_update_reading(struct session *s);
 /* Adds a prepared statement the server accepted to the session's own: 0 or
  * PROXY_ENOMEM (st not added; the caller still owns it). */
 int session_stmt_add(struct session *s, struct cstmt *st) __attribute__((warn_unused_result));
+/* Frees a client statement that is in no session's list. */
+void session_stmt_free(struct cstmt *st);
 
 /* Closes the session because a limit killed it: its backend connection is
  * closed, not reused (the server rolls back an open transaction). If a

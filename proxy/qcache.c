@@ -9,6 +9,7 @@
  */
 #include "proxy/qcache.h"
 
+#include "common/common.h"
 #include "proxy/errors.h"
 
 #include <stdlib.h>
@@ -38,17 +39,6 @@ struct qcache {
 static void bump(uint64_t *counter, uint64_t add)
 {
     __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + add, __ATOMIC_RELAXED);
-}
-
-static uint64_t hash_key(const void *key, size_t len)
-{
-    const uint8_t *p = key;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 static size_t entry_cost(const struct qentry *e)
@@ -139,7 +129,7 @@ size_t qcache_limit(const struct qcache *c)
 bool qcache_get(struct qcache *c, const void *key, size_t keylen, uint64_t now_ms,
                 const uint8_t **data, size_t *len)
 {
-    uint64_t h = hash_key(key, keylen);
+    uint64_t h = common_hash(key, keylen);
     struct qentry *e = find(c, h, key, keylen);
     if (e && e->expires_ms <= now_ms) {
         drop(c, e);
@@ -183,7 +173,7 @@ int qcache_put(struct qcache *c, const void *key, size_t keylen, const void *dat
     size_t cost = sizeof(struct qentry) + keylen + len;
     if (cost > c->limit || keylen > SIZE_MAX / 2 || len > SIZE_MAX / 2)
         return PROXY_ETOOBIG;
-    uint64_t h = hash_key(key, keylen);
+    uint64_t h = common_hash(key, keylen);
     struct qentry *old = find(c, h, key, keylen);
     if (old)
         drop(c, old);

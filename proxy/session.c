@@ -79,6 +79,14 @@ void session_set_state(struct session *s, enum sess_state st)
 
 /* A statement being prepared when the session closed is not in the
  * session's list yet (backend.c adds it when the server answers). */
+void session_stmt_free(struct cstmt *st)
+{
+    free(st->sql);
+    free(st->param_types);
+    codec_buf_free(&st->prep_resp);
+    free(st);
+}
+
 static void free_orphan_stmt(struct session *s)
 {
     struct cstmt *st = s->cur_stmt;
@@ -87,10 +95,7 @@ static void free_orphan_stmt(struct session *s)
     for (struct cstmt *l = s->stmts; l; l = l->next)
         if (l == st)
             return;
-    free(st->sql);
-    free(st->param_types);
-    codec_buf_free(&st->prep_resp);
-    free(st);
+    session_stmt_free(st);
     s->cur_stmt = NULL;
 }
 
@@ -116,13 +121,9 @@ static void on_handle_closed(uv_handle_t *h)
         limits_client_leave(w->proxy);
     limits_user_leave(w->proxy, s->uslot);
     free_orphan_stmt(s);
-    for (struct cstmt *st = s->stmts; st;) {
-        struct cstmt *next = st->next;
-        free(st->sql);
-        free(st->param_types);
-        codec_buf_free(&st->prep_resp);
-        free(st);
-        st = next;
+    for (struct cstmt *st = s->stmts, *next; st; st = next) {
+        next = st->next;
+        session_stmt_free(st);
     }
     stmt_map_free(&s->stmt_ids);
     codec_buf_free(&s->in);
@@ -412,13 +413,9 @@ static void reset_session_state(struct session *s)
     s->keep_next = 0;
     s->in_txn = false;
     s->last_insert_id = 0;
-    for (struct cstmt *st = s->stmts; st;) {
-        struct cstmt *next = st->next;
-        free(st->sql);
-        free(st->param_types);
-        codec_buf_free(&st->prep_resp);
-        free(st);
-        st = next;
+    for (struct cstmt *st = s->stmts, *next; st; st = next) {
+        next = st->next;
+        session_stmt_free(st);
     }
     s->stmts = NULL;
     s->n_stmts = 0;
@@ -616,10 +613,7 @@ static void stmt_close(struct session *s, const uint8_t *payload, size_t len)
     s->n_stmts--;
     if (s->cur_stmt == st)
         s->cur_stmt = NULL;
-    free(st->sql);
-    free(st->param_types);
-    codec_buf_free(&st->prep_resp);
-    free(st);
+    session_stmt_free(st);
     /* No reply: COM_STMT_CLOSE has none. The backend keeps its statement
      * in its LRU cache for the next session that prepares the same text. */
     if ((s->pin & PIN_CURSOR) || (s->pin & PIN_LONG_DATA)) {
