@@ -7,6 +7,7 @@
 
 #include "admin/admin.h"
 #include "common/common.h"
+#include "net/net.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
 #include "proxy/qcache.h"
@@ -261,7 +262,7 @@ struct session {
     const struct session_io *io;
     uint32_t id;
     enum sess_state state;
-    uv_tcp_t tcp;
+    struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
     int pending_closes;
     bool close_after_write;
@@ -280,7 +281,6 @@ struct session {
     struct codec_buf in;
     struct codec_buf out;
     bool writing;
-    uv_write_t wreq;
 
     /* session state replayed on any backend */
     char schema[193];
