@@ -76,11 +76,11 @@ struct net_conn {
     char peer[64];    /* "ip:port" ("[ip]:port" for IPv6), "?" before accept */
     char peer_ip[48]; /* the address alone, "" before accept */
     int pending_closes;
-    bool timer_on;  /* timer initialised: one more handle to close */
-    bool writing;   /* a net_conn_write in flight */
-    bool ending;    /* net_conn_end: FIN after the write, input dropped */
-    bool peer_eof;  /* the peer closed its side while ending */
-    bool closing;   /* net_conn_close called */
+    bool timer_on; /* timer initialised: one more handle to close */
+    bool writing;  /* a net_conn_write in flight */
+    bool ending;   /* net_conn_end: FIN after the write, input dropped */
+    bool peer_eof; /* the peer closed its side while ending */
+    bool closing;  /* net_conn_close called */
 };
 
 /* Prepares c on loop (no socket yet). ops must outlive c; data is the owner.
