@@ -360,7 +360,7 @@ struct session {
 
 /* ------------------------------------------------------------- workers */
 
-/* Client-session counters, exported by proxy/metrics.c. Each worker owns
+/* Client-session counters, exported by proxy/metrics_render.c. Each worker owns
  * one set and only its thread writes it (proxy_count), so an increment is a
  * plain load and store with no lock prefix and no cache line bouncing
  * between workers; a reader sums the workers' sets (proxy_counters_sum). */
@@ -561,9 +561,13 @@ void pinstats_forget(struct session *s);
 enum pin_reason pinstats_state_reason(const char *q, size_t len);
 const char *pinstats_reason_name(int reason);
 
-/* metrics.c: sums every worker's counters into *out (relaxed loads: each
- * figure is exact, the set is not one instant). Any thread. */
+/* metrics_render.c: sums every worker's counters into *out (relaxed loads:
+ * each figure is exact, the set is not one instant). Any thread. */
 void proxy_counters_sum(struct proxy *p, struct proxy_counters *out);
+/* Appends the whole Prometheus exposition to b; start_time is Sluice's, in
+ * Unix seconds. 0, or -1 when memory ran out (b holds part of it). Main
+ * thread (it reads the monitor). */
+int metrics_render(struct proxy *p, double start_time, struct codec_buf *b);
 
 /* cmdstats.c. The type (0..CMD_TYPES-1) of a statement by its first
  * keywords, and its name (ProxySQL's: "SELECT", "CREATE_TABLE"...). */
