@@ -27,6 +27,12 @@
 /* The least input buffer an ending connection drops input into. */
 #define DROP_MIN 4096u
 
+static void listener_check_done(struct net_listener *l)
+{
+    if (l->tcp_closed && !l->conns)
+        l->closed(l); /* may free l */
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     struct net_conn *c = h->data;
@@ -35,7 +41,19 @@ static void on_handle_closed(uv_handle_t *h)
     free(c->in.data);
     c->in.data = NULL;
     c->in.len = c->in.cap = 0;
+    struct net_listener *l = c->listener;
+    if (l) {
+        if (c->lprev)
+            c->lprev->lnext = c->lnext;
+        else
+            l->conns = c->lnext;
+        if (c->lnext)
+            c->lnext->lprev = c->lprev;
+        l->nconns--;
+    }
     c->ops->closed(c); /* may free c */
+    if (l)
+        listener_check_done(l);
 }
 
 void net_conn_close(struct net_conn *c)
@@ -261,17 +279,55 @@ void net_conn_timer(struct net_conn *c, uint64_t ms)
 
 /* -------------------------------------------------------------- listening */
 
-int net_listen(uv_tcp_t *tcp, uv_loop_t *loop, const char *host, int port, int backlog,
-               uv_connection_cb on_connection)
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct net_listener *l = server->data;
+    if (status == 0 && !l->closing)
+        l->accept(l);
+}
+
+int net_listener_open(struct net_listener *l, uv_loop_t *loop, const char *host, int port,
+                      int backlog)
 {
     struct sockaddr_storage ss;
-    uv_tcp_init(loop, tcp);
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
     int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
     if (rc != 0)
         rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
     if (rc == 0)
-        rc = uv_tcp_bind(tcp, (struct sockaddr *)&ss, 0);
+        rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)tcp, backlog, on_connection);
+        rc = uv_listen((uv_stream_t *)&l->tcp, backlog, on_connection);
     return rc;
+}
+
+int net_listener_accept(struct net_listener *l, struct net_conn *c, const struct net_ops *ops,
+                        void *data)
+{
+    net_conn_init(c, l->tcp.loop, ops, data);
+    c->listener = l;
+    c->lnext = l->conns;
+    if (l->conns)
+        l->conns->lprev = c;
+    l->conns = c;
+    l->nconns++;
+    return net_conn_accept(c, (uv_stream_t *)&l->tcp);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct net_listener *l = h->data;
+    l->tcp_closed = true;
+    listener_check_done(l);
+}
+
+void net_listener_close(struct net_listener *l)
+{
+    if (l->closing)
+        return;
+    l->closing = true;
+    for (struct net_conn *c = l->conns; c; c = c->lnext)
+        net_conn_close(c); /* unlinked from its close callback, later */
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 }

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 struct net_conn;
+struct net_listener;
 
 /*
  * The owner's callbacks. c->data is the owner. In data, written and timeout
@@ -76,11 +77,13 @@ struct net_conn {
     char peer[64];    /* "ip:port" ("[ip]:port" for IPv6), "?" before accept */
     char peer_ip[48]; /* the address alone, "" before accept */
     int pending_closes;
-    bool timer_on; /* timer initialised: one more handle to close */
-    bool writing;  /* a net_conn_write in flight */
-    bool ending;   /* net_conn_end: FIN after the write, input dropped */
-    bool peer_eof; /* the peer closed its side while ending */
-    bool closing;  /* net_conn_close called */
+    bool timer_on;                  /* timer initialised: one more handle to close */
+    bool writing;                   /* a net_conn_write in flight */
+    bool ending;                    /* net_conn_end: FIN after the write, input dropped */
+    bool peer_eof;                  /* the peer closed its side while ending */
+    bool closing;                   /* net_conn_close called */
+    struct net_listener *listener;  /* accepted through net_listener_accept */
+    struct net_conn *lprev, *lnext; /* listener's list */
 };
 
 /* Prepares c on loop (no socket yet). ops must outlive c; data is the owner.
@@ -124,10 +127,40 @@ void net_conn_timer(struct net_conn *c, uint64_t ms);
  * no-op), from any callback but closed. */
 void net_conn_close(struct net_conn *c);
 
-/* Binds tcp (initialised here on loop) to host:port (IPv4 or IPv6 literal)
- * and listens with backlog; on_connection as uv_listen's. On failure the
- * handle is initialised and the caller closes it. */
-int net_listen(uv_tcp_t *tcp, uv_loop_t *loop, const char *host, int port, int backlog,
-               uv_connection_cb on_connection) __attribute__((warn_unused_result));
+/*
+ * A listening socket and the connections accepted from it (the admin port,
+ * the metrics port; a worker's SO_REUSEPORT socket is its own). Embedded in
+ * its owner, which reads conns and nconns. Callbacks, with l->data the
+ * owner:
+ *   accept(l)  a connection waits: the owner allocates itself and calls
+ *              net_listener_accept. Not called once closing.
+ *   closed(l)  the socket and every connection of conns are closed (each
+ *              connection's own closed came first); the owner may free l.
+ */
+struct net_listener {
+    uv_tcp_t tcp;
+    void (*accept)(struct net_listener *l);
+    void (*closed)(struct net_listener *l);
+    void *data;
+    struct net_conn *conns; /* accepted and not yet closed */
+    int nconns;
+    bool closing;    /* net_listener_close called */
+    bool tcp_closed; /* its socket's close callback ran */
+};
+
+/* Binds l (initialised here on loop; the caller sets accept, closed and
+ * data) to host:port (an IPv4 or IPv6 literal) and listens with backlog. On
+ * failure the caller still closes l with net_listener_close. */
+int net_listener_open(struct net_listener *l, uv_loop_t *loop, const char *host, int port,
+                      int backlog) __attribute__((warn_unused_result));
+/* Initialises c on l's loop as net_conn_init does, counts it among l's
+ * connections and accepts into it as net_conn_accept does; on failure the
+ * owner closes c as usual. */
+int net_listener_accept(struct net_listener *l, struct net_conn *c, const struct net_ops *ops,
+                        void *data) __attribute__((warn_unused_result));
+/* Stops accepting, closes every connection still open (net_conn_close; an
+ * owner that must do more first closes its own before) and the socket;
+ * closed fires once all are closed, on a later turn of the loop. */
+void net_listener_close(struct net_listener *l);
 
 #endif

@@ -51,20 +51,15 @@ enum admin_sess_state {
 };
 
 struct proxy_admin {
-    uv_loop_t *loop;
-    uv_tcp_t tcp;
+    struct net_listener lst; /* the port and its sessions (their net_conn) */
     struct admin_store *store;
     struct proxy *proxy;
     struct admin_config *cfg; /* credentials and version (ref) */
-    struct admin_sess *sessions;
     /* The session whose BEGIN is open on the store's one SQLite connection:
      * others wait their turn (error 1205) rather than run inside it, and
      * its transaction is rolled back if it disconnects. */
     struct admin_sess *txn_owner;
     uint32_t next_id;
-    int n_sessions;
-    bool closed;
-    bool tcp_closed;
 };
 
 struct admin_sess {
@@ -81,14 +76,11 @@ struct admin_sess {
     /* The last statement's warnings, for SHOW WARNINGS (owned). */
     struct admin_warning *warnings;
     size_t n_warnings;
-    struct admin_sess *prev, *next;
 };
 
-static void listener_free_if_done(struct proxy_admin *l)
+static void listener_closed(struct net_listener *lst)
 {
-    /* Sessions point at the listener: it goes last. */
-    if (!l->tcp_closed || l->sessions)
-        return;
+    struct proxy_admin *l = lst->data;
     admin_config_unref(l->cfg);
     free(l);
 }
@@ -96,18 +88,9 @@ static void listener_free_if_done(struct proxy_admin *l)
 static void sess_closed(struct net_conn *c)
 {
     struct admin_sess *a = c->data;
-    struct proxy_admin *l = a->l;
-    l->n_sessions--;
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        l->sessions = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
     codec_buf_free(&a->out);
     free(a->warnings);
     free(a);
-    listener_free_if_done(l);
 }
 
 static void sess_close(struct admin_sess *a)
@@ -400,7 +383,7 @@ static void greet(struct admin_sess *a)
     for (size_t i = 0; i < sizeof(a->scramble); i++)
         a->scramble[i] = (uint8_t)(33 + a->scramble[i] % 94);
     a->state = AS_HANDSHAKE;
-    if (l->n_sessions > ADMIN_MAX_SESSIONS) {
+    if (l->lst.nconns > ADMIN_MAX_SESSIONS) {
         log_warn("admin: refused a connection from %s: %d admin sessions already open",
                  a->net.peer_ip, ADMIN_MAX_SESSIONS);
         (void)codec_write_err(&a->out, 0, 1040, "08004", "Too many connections");
@@ -418,24 +401,16 @@ static void greet(struct admin_sess *a)
     flush(a);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_accept(struct net_listener *lst)
 {
-    struct proxy_admin *l = server->data;
-    if (status < 0 || l->closed)
-        return;
+    struct proxy_admin *l = lst->data;
     struct admin_sess *a = calloc(1, sizeof(*a));
     if (!a)
         return;
     a->l = l;
     a->id = ++l->next_id;
     codec_buf_init(&a->out);
-    net_conn_init(&a->net, l->loop, &sess_ops, a);
-    l->n_sessions++;
-    a->next = l->sessions;
-    if (l->sessions)
-        l->sessions->prev = a;
-    l->sessions = a;
-    if (net_conn_accept(&a->net, server) != 0) {
+    if (net_listener_accept(lst, &a->net, &sess_ops, a) != 0) {
         sess_close(a);
         return;
     }
@@ -447,58 +422,54 @@ struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *stor
                                        struct proxy *proxy, struct admin_config *cfg, char *errbuf,
                                        size_t errlen)
 {
-    char first[256], host[256];
+    char host[256];
     int port;
-    if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0)
+    if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0 ||
+        proxy_admin_iface(cfg, host, sizeof(host), &port, errbuf, errlen) != 0)
         return NULL;
-    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
-        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
-        return NULL;
-    }
     struct proxy_admin *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    l->loop = loop;
     l->store = store;
     l->proxy = proxy;
     l->cfg = admin_config_ref(cfg);
-    int rc = net_listen(&l->tcp, loop, host, port, 128, on_connection);
-    l->tcp.data = l;
+    l->lst.accept = on_accept;
+    l->lst.closed = listener_closed;
+    l->lst.data = l;
+    int rc = net_listener_open(&l->lst, loop, host, port, 128);
     if (rc != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d (admin): %s", host, port, uv_strerror(rc));
-        l->closed = true;
-        uv_close((uv_handle_t *)&l->tcp, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        admin_config_unref(l->cfg);
-        free(l);
+        net_listener_close(&l->lst);
+        uv_run(loop, UV_RUN_NOWAIT); /* listener_closed frees l */
         return NULL;
     }
     log_info("admin interface on %s:%d", host, port);
     return l;
 }
 
-static void listener_closed(uv_handle_t *h)
+int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                      char *errbuf, size_t errlen)
 {
-    struct proxy_admin *l = h->data;
-    l->tcp_closed = true;
-    listener_free_if_done(l);
+    char first[256];
+    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
+    char *semi = strchr(first, ';');
+    if (semi)
+        *semi = '\0';
+    if (admin_parse_hostport(first, host, hostlen, port) != 0) {
+        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
+        return -1;
+    }
+    return 0;
 }
 
 void proxy_admin_close(struct proxy_admin *l)
 {
     if (!l)
         return;
-    l->closed = true;
-    for (struct admin_sess *a = l->sessions; a;) {
-        struct admin_sess *next = a->next;
-        sess_close(a);
-        a = next;
-    }
-    uv_close((uv_handle_t *)&l->tcp, listener_closed);
+    /* Our own close first: it rolls back a transaction left open. */
+    for (struct net_conn *c = l->lst.conns; c; c = c->lnext)
+        sess_close(c->data);
+    net_listener_close(&l->lst);
 }

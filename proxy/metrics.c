@@ -39,14 +39,9 @@
 #define MAX_CONNS 64           /* scrapers are few; more is a flood */
 
 struct proxy_metrics {
-    uv_loop_t *loop;
-    uv_tcp_t tcp;
+    struct net_listener lst; /* the port and its connections */
     struct proxy *proxy;
-    struct http_conn *conns;
-    int nconns;
     double start_time; /* unix time of proxy_metrics_listen, seconds */
-    bool closed;
-    bool tcp_closed;
 };
 
 struct http_conn {
@@ -54,30 +49,18 @@ struct http_conn {
     struct net_conn net;   /* socket, request head (net.in), deadline */
     char status_head[256]; /* status line and headers of the response */
     struct codec_buf body;
-    struct http_conn *prev, *next;
 };
 
-static void listener_free_if_done(struct proxy_metrics *m)
+static void listener_closed(struct net_listener *lst)
 {
-    /* Connections point at the listener: it goes last. */
-    if (m->tcp_closed && !m->conns)
-        free(m);
+    free(lst->data);
 }
 
 static void conn_closed(struct net_conn *net)
 {
     struct http_conn *c = net->data;
-    struct proxy_metrics *m = c->m;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        m->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    m->nconns--;
     codec_buf_free(&c->body);
     free(c);
-    listener_free_if_done(m);
 }
 
 static void on_deadline(struct net_conn *net)
@@ -231,23 +214,15 @@ static const struct net_ops http_ops = {
     .closed = conn_closed,
 };
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_accept(struct net_listener *lst)
 {
-    struct proxy_metrics *m = server->data;
-    if (status < 0 || m->closed)
-        return;
+    struct proxy_metrics *m = lst->data;
     struct http_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return;
     c->m = m;
     codec_buf_init(&c->body);
-    net_conn_init(&c->net, m->loop, &http_ops, c);
-    c->next = m->conns;
-    if (m->conns)
-        m->conns->prev = c;
-    m->conns = c;
-    m->nconns++;
-    if (net_conn_accept(&c->net, server) != 0 || m->nconns > MAX_CONNS) {
+    if (net_listener_accept(lst, &c->net, &http_ops, c) != 0 || lst->nconns > MAX_CONNS) {
         net_conn_close(&c->net);
         return;
     }
@@ -266,58 +241,38 @@ struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
         errbuf[0] = '\0';
     if (!cfg->restapi_enabled)
         return NULL;
-    char first[256], host[256];
+    char host[256];
     int ignored_port;
-    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, sizeof(host), &ignored_port) != 0) {
-        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
+    if (proxy_admin_iface(cfg, host, sizeof(host), &ignored_port, errbuf, errlen) != 0)
         return NULL;
-    }
     int port = cfg->restapi_port;
     struct proxy_metrics *m = calloc(1, sizeof(*m));
     if (!m) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    m->loop = loop;
     m->proxy = p;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     m->start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    int rc = net_listen(&m->tcp, loop, host, port, 32, on_connection);
-    m->tcp.data = m;
+    m->lst.accept = on_accept;
+    m->lst.closed = listener_closed;
+    m->lst.data = m;
+    int rc = net_listener_open(&m->lst, loop, host, port, 32);
     if (rc != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d (metrics, admin-restapi_port): %s", host,
                  port, uv_strerror(rc));
-        /* Freed by listener_closed on the loop's next turn. */
-        proxy_metrics_close(m);
+        net_listener_close(&m->lst); /* listener_closed frees m, on a later turn */
         return NULL;
     }
     log_info("metrics on http://%s:%d/metrics", host, port);
     return m;
 }
 
-static void listener_closed(uv_handle_t *h)
-{
-    struct proxy_metrics *m = h->data;
-    m->tcp_closed = true;
-    listener_free_if_done(m);
-}
-
 void proxy_metrics_close(struct proxy_metrics *m)
 {
-    if (!m)
-        return;
-    m->closed = true;
-    for (struct http_conn *c = m->conns; c;) {
-        struct http_conn *next = c->next;
-        net_conn_close(&c->net);
-        c = next;
-    }
-    uv_close((uv_handle_t *)&m->tcp, listener_closed);
+    if (m)
+        net_listener_close(&m->lst);
 }
 
 void proxy_trim_memory(struct proxy *p)

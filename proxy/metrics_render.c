@@ -322,18 +322,24 @@ static void render_pool(struct out *o, struct proxy *p)
     free(st);
 }
 
+/* A family of one sample without labels. */
+static void put_single(struct out *o, const char *name, const char *type, const char *help,
+                       uint64_t value)
+{
+    put_family(o, name, type, help);
+    put(o, "%s %" PRIu64 "\n", name, value);
+}
+
 static void render_sessions(struct out *o, struct proxy *p)
 {
     struct proxy_counters c;
     proxy_counters_sum(p, &c);
-    put_family(o, "sluice_client_connections_accepted_total", "counter",
-               "Client connections accepted.");
-    put(o, "sluice_client_connections_accepted_total %" PRIu64 "\n", c.clients_accepted);
-    put_family(o, "sluice_client_connections", "gauge", "Client connections open now.");
-    put(o, "sluice_client_connections %" PRIu64 "\n", c.clients_connected);
-    put_family(o, "sluice_client_auth_failures_total", "counter",
-               "Client logins and COM_CHANGE_USERs refused with access denied.");
-    put(o, "sluice_client_auth_failures_total %" PRIu64 "\n", c.auth_failures);
+    put_single(o, "sluice_client_connections_accepted_total", "counter",
+               "Client connections accepted.", c.clients_accepted);
+    put_single(o, "sluice_client_connections", "gauge", "Client connections open now.",
+               c.clients_connected);
+    put_single(o, "sluice_client_auth_failures_total", "counter",
+               "Client logins and COM_CHANGE_USERs refused with access denied.", c.auth_failures);
     put_family(o, "sluice_commands_total", "counter",
                "Client commands received, by command (other: command bytes above 31).");
     for (int k = 0; k < PROXY_NCOMMANDS; k++)
@@ -346,21 +352,18 @@ static void render_qcache(struct out *o, struct proxy *p)
 {
     struct qcache_stats st;
     proxy_qcache_stats(p, &st);
-    put_family(o, "sluice_query_cache_hits_total", "counter",
-               "Statements answered from the query cache.");
-    put(o, "sluice_query_cache_hits_total %" PRIu64 "\n", st.hits);
-    put_family(o, "sluice_query_cache_misses_total", "counter",
-               "Cacheable statements not found in the query cache (or expired).");
-    put(o, "sluice_query_cache_misses_total %" PRIu64 "\n", st.misses);
-    put_family(o, "sluice_query_cache_stores_total", "counter", "Responses stored in the cache.");
-    put(o, "sluice_query_cache_stores_total %" PRIu64 "\n", st.stores);
-    put_family(o, "sluice_query_cache_evictions_total", "counter",
-               "Entries evicted to stay under mysql-query_cache_size_MB.");
-    put(o, "sluice_query_cache_evictions_total %" PRIu64 "\n", st.evictions);
-    put_family(o, "sluice_query_cache_entries", "gauge", "Entries in the query cache now.");
-    put(o, "sluice_query_cache_entries %" PRIu64 "\n", st.entries);
-    put_family(o, "sluice_query_cache_bytes", "gauge", "Memory held by query cache entries.");
-    put(o, "sluice_query_cache_bytes %" PRIu64 "\n", st.bytes);
+    put_single(o, "sluice_query_cache_hits_total", "counter",
+               "Statements answered from the query cache.", st.hits);
+    put_single(o, "sluice_query_cache_misses_total", "counter",
+               "Cacheable statements not found in the query cache (or expired).", st.misses);
+    put_single(o, "sluice_query_cache_stores_total", "counter", "Responses stored in the cache.",
+               st.stores);
+    put_single(o, "sluice_query_cache_evictions_total", "counter",
+               "Entries evicted to stay under mysql-query_cache_size_MB.", st.evictions);
+    put_single(o, "sluice_query_cache_entries", "gauge", "Entries in the query cache now.",
+               st.entries);
+    put_single(o, "sluice_query_cache_bytes", "gauge", "Memory held by query cache entries.",
+               st.bytes);
 }
 
 /* A histogram per statement type (stats_mysql_commands_counters' buckets,
@@ -438,10 +441,10 @@ static void render_digests(struct out *o, struct proxy *p)
         sum_us += row.sum_time;
     }
     router_digest_merge_free(merge);
-    put_family(o, "sluice_queries_total", "counter",
+    put_single(o, "sluice_queries_total", "counter",
                "Statements recorded in the query digest statistics (goes back to 0 when "
-               "stats_mysql_query_digest_reset is read).");
-    put(o, "sluice_queries_total %" PRIu64 "\n", count);
+               "stats_mysql_query_digest_reset is read).",
+               count);
     put_family(o, "sluice_query_time_seconds_total", "counter",
                "Total execution time of those statements, in seconds.");
     put(o, "sluice_query_time_seconds_total %" PRIu64 ".%06" PRIu64 "\n", sum_us / 1000000,

@@ -561,6 +561,11 @@ void pinstats_forget(struct session *s);
 enum pin_reason pinstats_state_reason(const char *q, size_t len);
 const char *pinstats_reason_name(int reason);
 
+/* admin_listener.c: the host and port of the first admin-mysql_ifaces entry
+ * (metrics listens on that host too). 0, or -1 with errbuf filled in. */
+int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                      char *errbuf, size_t errlen);
+
 /* metrics_render.c: sums every worker's counters into *out (relaxed loads:
  * each figure is exact, the set is not one instant). Any thread. */
 void proxy_counters_sum(struct proxy *p, struct proxy_counters *out);
