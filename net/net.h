@@ -65,6 +65,7 @@ struct net_buf {
     size_t cap;
 };
 
+/* The owner reads in, peer, peer_ip and writing; the rest is the layer's. */
 struct net_conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* initialised on first use */
