@@ -41,6 +41,9 @@
 /* Admin sessions open at once: operators and their tools need a handful;
  * more is someone knocking on the port. */
 #define ADMIN_MAX_SESSIONS 64
+/* Input held at once: one whole message (a larger one is refused from its
+ * header) and a read's worth after it. */
+#define ADMIN_READ_MAX (ADMIN_MAX_MESSAGE + 65536u)
 
 enum admin_sess_state {
     AS_HANDSHAKE, /* greeting sent, waiting for the handshake response */
@@ -50,39 +53,28 @@ enum admin_sess_state {
 };
 
 struct proxy_admin {
-    uv_loop_t *loop;
-    uv_tcp_t tcp;
+    struct net_listener lst; /* the port and its sessions (their net_conn) */
     struct admin_store *store;
     struct proxy *proxy;
     struct admin_config *cfg; /* credentials and version (ref) */
-    struct admin_sess *sessions;
     /* The session whose BEGIN is open on the store's one SQLite connection:
      * others wait their turn (error 1205) rather than run inside it, and
      * its transaction is rolled back if it disconnects. */
     struct admin_sess *txn_owner;
     uint32_t next_id;
-    int n_sessions;
-    bool closed;
-    bool tcp_closed;
 };
 
 struct admin_sess {
     struct proxy_admin *l;
-    uv_tcp_t tcp;
-    uv_timer_t login_timer; /* mysql-connect_timeout_client */
-    int pending_closes;
+    struct net_conn net; /* socket, input, login timer (mysql-connect_timeout_client) */
     enum admin_sess_state state;
     uint32_t id;
     uint32_t caps;
     uint8_t scramble[20];
     char user[128];
-    char peer_ip[48];
     bool loopback;
-    struct codec_buf in;
     struct codec_buf out;
-    bool writing;
     bool close_after_write;
-    uv_write_t wreq;
     /* A statement that reads stats_mysql_processlist waits, unread, for
      * the workers' rows (stats_plist_ask) and then runs with plist_fresh. */
     struct stats_plist_wait plist_wait;
@@ -90,36 +82,21 @@ struct admin_sess {
     /* The last statement's warnings, for SHOW WARNINGS (owned). */
     struct admin_warning *warnings;
     size_t n_warnings;
-    struct admin_sess *prev, *next;
 };
 
-static void listener_free_if_done(struct proxy_admin *l)
+static void listener_closed(struct net_listener *lst)
 {
-    /* Sessions point at the listener: it goes last. */
-    if (!l->tcp_closed || l->sessions)
-        return;
+    struct proxy_admin *l = lst->data;
     admin_config_unref(l->cfg);
     free(l);
 }
 
-static void sess_closed(uv_handle_t *h)
+static void sess_closed(struct net_conn *c)
 {
-    struct admin_sess *a = h->data;
-    struct proxy_admin *l = a->l;
-    if (--a->pending_closes > 0)
-        return;
-    l->n_sessions--;
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        l->sessions = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
-    codec_buf_free(&a->in);
+    struct admin_sess *a = c->data;
     codec_buf_free(&a->out);
     free(a->warnings);
     free(a);
-    listener_free_if_done(l);
 }
 
 static void sess_close(struct admin_sess *a)
@@ -137,27 +114,20 @@ static void sess_close(struct admin_sess *a)
         a->l->txn_owner = NULL;
         log_warn("admin: user '%s' disconnected inside a transaction: rolled back", a->user);
     }
-    a->pending_closes = 2;
-    uv_close((uv_handle_t *)&a->tcp, sess_closed);
-    uv_close((uv_handle_t *)&a->login_timer, sess_closed);
+    net_conn_close(&a->net);
 }
 
-static void flush(struct admin_sess *a);
 static void process(struct admin_sess *a);
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 /* While a reply is written nothing is read: what the client sends meanwhile
  * waits in the socket, not in memory. */
-static void write_done(uv_write_t *req, int status)
+static void on_written(struct net_conn *c, int status)
 {
-    struct admin_sess *a = req->data;
-    a->writing = false;
+    struct admin_sess *a = c->data;
     codec_buf_reset(&a->out);
     if (a->state == AS_CLOSING)
         return;
-    if (status < 0 || a->close_after_write ||
-        uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) != 0) {
+    if (status < 0 || a->close_after_write || net_conn_read_start(&a->net, ADMIN_READ_MAX) != 0) {
         sess_close(a);
         return;
     }
@@ -166,7 +136,7 @@ static void write_done(uv_write_t *req, int status)
 
 static void flush(struct admin_sess *a)
 {
-    if (a->writing || a->state == AS_CLOSING)
+    if (a->net.writing || a->state == AS_CLOSING)
         return;
     if (a->out.len == 0) {
         if (a->close_after_write)
@@ -174,13 +144,9 @@ static void flush(struct admin_sess *a)
         return;
     }
     uv_buf_t buf = uv_buf_init((char *)a->out.data, (unsigned)a->out.len);
-    a->wreq.data = a;
-    a->writing = true;
-    uv_read_stop((uv_stream_t *)&a->tcp);
-    if (uv_write(&a->wreq, (uv_stream_t *)&a->tcp, &buf, 1, write_done) != 0) {
-        a->writing = false;
+    (void)net_conn_read_stop(&a->net);
+    if (net_conn_write(&a->net, &buf, 1) != 0)
         sess_close(a);
-    }
 }
 
 /* Is user:password one of the configured admin credentials? *weak tells
@@ -215,8 +181,9 @@ static bool credentials_match(const struct admin_sess *a, const uint8_t *token, 
 static void deny(struct admin_sess *a, uint8_t seq, const char *why)
 {
     char msg[300];
-    snprintf(msg, sizeof(msg), "Access denied for user '%.100s'@'%s'%s", a->user, a->peer_ip, why);
-    log_info("admin: access denied for user '%.100s' from %s%s", a->user, a->peer_ip, why);
+    snprintf(msg, sizeof(msg), "Access denied for user '%.100s'@'%s'%s", a->user, a->net.peer_ip,
+             why);
+    log_info("admin: access denied for user '%.100s' from %s%s", a->user, a->net.peer_ip, why);
     (void)codec_write_err(&a->out, seq, 1045, "28000", msg);
     a->close_after_write = true;
 }
@@ -233,12 +200,12 @@ static void finish_login(struct admin_sess *a, uint8_t seq, const uint8_t *token
          * a remote guesser that admin:admin is right. */
         log_warn("admin: user '%.100s' from %s has the default or an empty password, which "
                  "work only from localhost",
-                 a->user, a->peer_ip);
+                 a->user, a->net.peer_ip);
         deny(a, seq, " (using password: YES)");
         return;
     }
     a->state = AS_READY;
-    uv_timer_stop(&a->login_timer);
+    net_conn_timer(&a->net, 0);
     (void)codec_write_ok(&a->out, seq, 0, 0, SERVER_STATUS_AUTOCOMMIT_F, 0, NULL);
 }
 
@@ -297,7 +264,7 @@ static void plist_ready(struct stats_plist_wait *w)
     if (a->plist_asking)
         return; /* answered at once: wait_for_processlist goes on */
     a->plist_fresh = true;
-    if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) != 0) {
+    if (net_conn_read_start(&a->net, ADMIN_READ_MAX) != 0) {
         sess_close(a);
         return;
     }
@@ -326,12 +293,12 @@ static bool wait_for_processlist(struct admin_sess *a, const uint8_t *sql, size_
         return false;
     a->plist_wait.done = plist_ready;
     a->plist_waiting = a->plist_asking = true;
-    uv_read_stop((uv_stream_t *)&a->tcp);
+    (void)net_conn_read_stop(&a->net);
     stats_plist_ask(proxy_stats(a->l->proxy), &a->plist_wait);
     a->plist_asking = false;
     if (a->plist_waiting)
         return true;
-    return uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) == 0 ? false : true;
+    return net_conn_read_start(&a->net, ADMIN_READ_MAX) != 0;
 }
 
 static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
@@ -400,17 +367,19 @@ static void command(struct admin_sess *a, const uint8_t *p, size_t len)
 
 static void process(struct admin_sess *a)
 {
-    while (a->state != AS_CLOSING && !a->close_after_write && !a->writing && !a->plist_waiting) {
+    while (a->state != AS_CLOSING && !a->close_after_write && !a->net.writing &&
+           !a->plist_waiting) {
+        const struct net_buf *in = &a->net.in;
         unsigned npk;
         uint8_t last_seq;
         uint64_t max = a->state == AS_READY ? ADMIN_MAX_MESSAGE : ADMIN_PREAUTH_MAX_MESSAGE;
-        if (codec_message_announced(a->in.data, a->in.len, &last_seq) > max) {
+        if (codec_message_announced(in->data, in->len, &last_seq) > max) {
             (void)codec_write_err(&a->out, (uint8_t)(last_seq + 1), 1153, "08S01",
                                   "Admin statement too large");
             a->close_after_write = true;
             break;
         }
-        long span = codec_message_span(a->in.data, a->in.len, &npk);
+        long span = codec_message_span(in->data, in->len, &npk);
         if (span < 0)
             break;
         if (npk != 1) {
@@ -418,9 +387,9 @@ static void process(struct admin_sess *a)
             a->close_after_write = true;
             break;
         }
-        uint32_t plen = codec_u24(a->in.data);
-        uint8_t seq = a->in.data[3];
-        const uint8_t *payload = a->in.data + 4;
+        uint32_t plen = codec_u24(in->data);
+        uint8_t seq = in->data[3];
+        const uint8_t *payload = in->data + 4;
         if (a->state == AS_HANDSHAKE)
             handshake(a, payload, plen, seq);
         else if (a->state == AS_SWITCH)
@@ -431,171 +400,135 @@ static void process(struct admin_sess *a)
             return;
         if (a->plist_waiting)
             break; /* the message stays: it runs when the rows are in */
-        memmove(a->in.data, a->in.data + span, a->in.len - (size_t)span);
-        a->in.len -= (size_t)span;
+        net_conn_consume(&a->net, (size_t)span);
     }
     flush(a);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_data(struct net_conn *c, ssize_t nread)
 {
-    struct admin_sess *a = h->data;
-    (void)suggested;
-    if (codec_buf_reserve(&a->in, 16384) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    buf->base = (char *)a->in.data + a->in.len;
-    buf->len = a->in.cap - a->in.len;
-}
-
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
-{
-    struct admin_sess *a = st->data;
-    (void)buf;
+    struct admin_sess *a = c->data;
     if (nread < 0) {
         sess_close(a);
         return;
     }
-    a->in.len += (size_t)nread;
     process(a);
 }
 
-static void on_login_timeout(uv_timer_t *t)
+static void on_login_timeout(struct net_conn *c)
 {
-    struct admin_sess *a = t->data;
+    struct admin_sess *a = c->data;
     if (a->state == AS_HANDSHAKE || a->state == AS_SWITCH) {
-        log_info("admin: no login from %s within mysql-connect_timeout_client (%d ms)", a->peer_ip,
-                 a->l->cfg->connect_timeout_client_ms);
+        log_info("admin: no login from %s within mysql-connect_timeout_client (%d ms)",
+                 a->net.peer_ip, a->l->cfg->connect_timeout_client_ms);
         sess_close(a);
     }
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static const struct net_ops sess_ops = {
+    .data = on_data,
+    .written = on_written,
+    .timeout = on_login_timeout,
+    .closed = sess_closed,
+};
+
+/* Greets a new session, or refuses it with 1040 past ADMIN_MAX_SESSIONS. */
+static void greet(struct admin_sess *a)
 {
-    struct proxy_admin *l = server->data;
-    if (status < 0 || l->closed)
-        return;
-    struct admin_sess *a = calloc(1, sizeof(*a));
-    if (!a)
-        return;
-    a->l = l;
-    a->id = ++l->next_id;
-    codec_buf_init(&a->in);
-    codec_buf_init(&a->out);
-    uv_tcp_init(l->loop, &a->tcp);
-    uv_timer_init(l->loop, &a->login_timer);
-    a->tcp.data = a;
-    a->login_timer.data = a;
-    l->n_sessions++;
-    a->next = l->sessions;
-    if (l->sessions)
-        l->sessions->prev = a;
-    l->sessions = a;
-    if (uv_accept(server, (uv_stream_t *)&a->tcp) != 0) {
-        sess_close(a);
-        return;
-    }
-    struct sockaddr_storage ss;
-    int sslen = sizeof(ss);
-    if (uv_tcp_getpeername(&a->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
-        if (ss.ss_family == AF_INET) {
-            uv_ip4_name((struct sockaddr_in *)&ss, a->peer_ip, sizeof(a->peer_ip));
-        } else if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, a->peer_ip, sizeof(a->peer_ip));
-        }
-        a->loopback = admin_addr_is_loopback(a->peer_ip);
-    }
+    struct proxy_admin *l = a->l;
     if (getrandom(a->scramble, sizeof(a->scramble), 0) != (ssize_t)sizeof(a->scramble))
         for (size_t i = 0; i < sizeof(a->scramble); i++)
             a->scramble[i] = (uint8_t)rand();
     for (size_t i = 0; i < sizeof(a->scramble); i++)
         a->scramble[i] = (uint8_t)(33 + a->scramble[i] % 94);
     a->state = AS_HANDSHAKE;
-    if (l->n_sessions > ADMIN_MAX_SESSIONS) {
-        log_warn("admin: refused a connection from %s: %d admin sessions already open", a->peer_ip,
-                 ADMIN_MAX_SESSIONS);
+    if (l->lst.nconns > ADMIN_MAX_SESSIONS) {
+        log_warn("admin: refused a connection from %s: %d admin sessions already open",
+                 a->net.peer_ip, ADMIN_MAX_SESSIONS);
         (void)codec_write_err(&a->out, 0, 1040, "08004", "Too many connections");
         a->close_after_write = true;
         flush(a);
         return;
     }
-    uv_timer_start(&a->login_timer, on_login_timeout, (uint64_t)l->cfg->connect_timeout_client_ms,
-                   0);
+    net_conn_timer(&a->net, (uint64_t)l->cfg->connect_timeout_client_ms);
     if (codec_write_handshake(&a->out, a->id, "10.11.6-Sluice-admin", a->scramble, ADMIN_CAPS, 45,
-                              SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0) {
+                              SERVER_STATUS_AUTOCOMMIT_F, "mysql_native_password") != 0 ||
+        net_conn_read_start(&a->net, ADMIN_READ_MAX) != 0) {
         sess_close(a);
         return;
     }
-    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
     flush(a);
+}
+
+static void on_accept(struct net_listener *lst)
+{
+    struct proxy_admin *l = lst->data;
+    struct admin_sess *a = calloc(1, sizeof(*a));
+    if (!a)
+        return;
+    a->l = l;
+    a->id = ++l->next_id;
+    codec_buf_init(&a->out);
+    if (net_listener_accept(lst, &a->net, &sess_ops, a) != 0) {
+        sess_close(a);
+        return;
+    }
+    a->loopback = admin_addr_is_loopback(a->net.peer_ip);
+    greet(a);
 }
 
 struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *store,
                                        struct proxy *proxy, struct admin_config *cfg, char *errbuf,
                                        size_t errlen)
 {
-    char first[256], host[256];
+    char host[256];
     int port;
-    if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0)
+    if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0 ||
+        proxy_admin_iface(cfg, host, sizeof(host), &port, errbuf, errlen) != 0)
         return NULL;
-    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
-        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
-        return NULL;
-    }
     struct proxy_admin *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    l->loop = loop;
     l->store = store;
     l->proxy = proxy;
     l->cfg = admin_config_ref(cfg);
-    uv_tcp_init(loop, &l->tcp);
-    l->tcp.data = l;
-    struct sockaddr_storage ss;
-    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
-    if (rc != 0)
-        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
-    if (rc == 0)
-        rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 128, on_connection);
+    l->lst.accept = on_accept;
+    l->lst.closed = listener_closed;
+    l->lst.data = l;
+    int rc = net_listener_open(&l->lst, loop, host, port, 128);
     if (rc != 0) {
         snprintf(errbuf, errlen, "cannot listen on %s:%d (admin): %s", host, port, uv_strerror(rc));
-        l->closed = true;
-        uv_close((uv_handle_t *)&l->tcp, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        admin_config_unref(l->cfg);
-        free(l);
+        net_listener_close(&l->lst);
+        uv_run(loop, UV_RUN_NOWAIT); /* listener_closed frees l */
         return NULL;
     }
     log_info("admin interface on %s:%d", host, port);
     return l;
 }
 
-static void listener_closed(uv_handle_t *h)
+int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                      char *errbuf, size_t errlen)
 {
-    struct proxy_admin *l = h->data;
-    l->tcp_closed = true;
-    listener_free_if_done(l);
+    char first[256];
+    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
+    char *semi = strchr(first, ';');
+    if (semi)
+        *semi = '\0';
+    if (admin_parse_hostport(first, host, hostlen, port) != 0) {
+        snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
+        return PROXY_EINVAL;
+    }
+    return 0;
 }
 
 void proxy_admin_close(struct proxy_admin *l)
 {
     if (!l)
         return;
-    l->closed = true;
-    for (struct admin_sess *a = l->sessions; a;) {
-        struct admin_sess *next = a->next;
-        sess_close(a);
-        a = next;
-    }
-    uv_close((uv_handle_t *)&l->tcp, listener_closed);
+    /* Our own close first: it rolls back a transaction left open. */
+    for (struct net_conn *c = l->lst.conns; c; c = c->lnext)
+        sess_close(c->data);
+    net_listener_close(&l->lst);
 }

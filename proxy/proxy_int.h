@@ -7,6 +7,7 @@
 
 #include "admin/admin.h"
 #include "common/common.h"
+#include "net/net.h"
 #include "pool/pool.h"
 #include "proxy/codec.h"
 #include "proxy/errors.h"
@@ -257,7 +258,7 @@ struct session {
     const struct session_io *io;
     uint32_t id;
     enum sess_state state;
-    uv_tcp_t tcp;
+    struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
     int pending_closes;
     bool close_after_write;
@@ -276,7 +277,6 @@ struct session {
     struct codec_buf in;
     struct codec_buf out;
     bool writing;
-    uv_write_t wreq;
 
     /* session state replayed on any backend */
     char schema[193];
@@ -487,6 +487,17 @@ void limits_guard_start(struct worker *w);
 void pinstats_account(struct session *s);
 /* The session ends: it leaves every gauge. */
 void pinstats_forget(struct session *s);
+
+/* admin_listener.c: the host and port of the first admin-mysql_ifaces entry
+ * (metrics listens on that host too). 0, or PROXY_EINVAL with errbuf filled
+ * in. */
+int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                      char *errbuf, size_t errlen);
+
+/* metrics_render.c: appends the whole Prometheus exposition to b;
+ * start_time is Sluice's, in Unix seconds. 0, or PROXY_ENOMEM when memory
+ * ran out (b holds part of it). Main thread (it reads the monitor). */
+int metrics_render(struct proxy *p, double start_time, struct codec_buf *b);
 
 /* cmdstats.c: counts the session's COM_QUERY or COM_STMT_EXECUTE that ends
  * at now_ns in stats_mysql_commands_counters; other commands are ignored.

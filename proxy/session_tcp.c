@@ -1,71 +1,65 @@
 /*
- * The TCP transport of client sessions (struct session_io): accepts a
- * connection from a worker's listener, reads into the session's input
- * buffer, writes with uv_try_write and falls back to uv_write for the rest.
+ * The TCP transport of client sessions (struct session_io): an adapter from
+ * the session's transport calls to the connection layer (net/net.h). The
+ * layer reads straight into the session's input buffer (session_input_space
+ * is its room, so the limits.c budget counts every byte), writes with
+ * uv_try_write and falls back to a background write for the rest.
  * Everything about bytes and their meaning stays in session.c; this file
  * only moves them, so the session state machine runs without a socket in
  * the fuzz target (tests/fuzz/fuzz_session.c gives it a memory transport).
+ * The session keeps its own timer (session.c, backend.c), not the layer's.
  */
 #include "common/common.h"
 #include "proxy/proxy_int.h"
 
 #include <stdio.h>
-#include <string.h>
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static int room(struct net_conn *c, uint8_t **base, size_t *len)
 {
-    struct session *s = h->data;
-    uint8_t *base;
-    size_t len;
-    (void)suggested;
-    if (session_input_space(s, &base, &len) != 0) {
-        buf->base = NULL;
-        buf->len = 0;
-        return;
-    }
-    *buf = uv_buf_init((char *)base, (unsigned)len);
+    return session_input_space(c->data, base, len);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_data(struct net_conn *c, ssize_t nread)
 {
-    (void)buf;
-    if (nread != 0)
-        session_input(stream->data, nread);
+    session_input(c->data, nread);
 }
 
-static void on_write_done(uv_write_t *req, int status)
+static void on_written(struct net_conn *c, int status)
 {
-    session_write_done(req->data, status);
+    session_write_done(c->data, status);
 }
 
-static void on_closed(uv_handle_t *h)
+static void on_closed(struct net_conn *c)
 {
-    session_io_closed(h->data);
+    session_io_closed(c->data);
 }
+
+static const struct net_ops tcp_ops = {
+    .room = room,
+    .data = on_data,
+    .written = on_written,
+    .closed = on_closed,
+};
 
 static int tcp_try_write(struct session *s, const uint8_t *data, size_t len)
 {
-    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-    return uv_try_write((uv_stream_t *)&s->tcp, &buf, 1);
+    return net_conn_try_write(&s->tcp, data, len);
 }
 
 static int tcp_write(struct session *s, const uint8_t *data, size_t len)
 {
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-    s->wreq.data = s;
-    return uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_write_done);
+    return net_conn_write(&s->tcp, &buf, 1);
 }
 
 static int tcp_read(struct session *s, bool on)
 {
-    if (!on)
-        return uv_read_stop((uv_stream_t *)&s->tcp);
-    return uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    return on ? net_conn_read_start(&s->tcp, 0) : net_conn_read_stop(&s->tcp);
 }
 
 static void tcp_close(struct session *s)
 {
-    uv_close((uv_handle_t *)&s->tcp, on_closed);
+    net_conn_close(&s->tcp);
 }
 
 static const struct session_io tcp_io = {
@@ -75,38 +69,17 @@ static const struct session_io tcp_io = {
     .close = tcp_close,
 };
 
-/* "ip:port" of the peer into s->peer and the address alone into s->peer_ip. */
-static void name_peer(struct session *s)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    char ip[48] = "";
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-        snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
-                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-        snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
-                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-    }
-    snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", ip);
-}
-
 void session_accept(struct worker *w, uv_stream_t *listener)
 {
     struct session *s = session_new(w, &tcp_io);
     if (!s)
         return;
-    uv_tcp_init(&w->loop, &s->tcp);
-    s->tcp.data = s;
-    if (uv_accept(listener, (uv_stream_t *)&s->tcp) != 0) {
+    net_conn_init(&s->tcp, &w->loop, &tcp_ops, s);
+    if (net_conn_accept(&s->tcp, listener) != 0) {
         session_close(s);
         return;
     }
-    uv_tcp_nodelay(&s->tcp, 1);
-    name_peer(s);
+    snprintf(s->peer, sizeof(s->peer), "%s", s->tcp.peer);
+    snprintf(s->peer_ip, sizeof(s->peer_ip), "%s", s->tcp.peer_ip);
     session_start(s);
 }
