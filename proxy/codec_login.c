@@ -78,6 +78,14 @@ static int read_auth(struct codec_reader *r, uint32_t caps, bool allow_lenenc, c
     return codec_read_nul_str(r, auth, auth_len);
 }
 
+/* A NUL-terminated field that clients may leave out at the end of the
+ * packet: read when present says so and bytes are left, else left NULL. */
+static int read_trailing_str(struct codec_reader *r, unsigned present, const uint8_t **s,
+                             size_t *len)
+{
+    return present && codec_reader_left(r) > 0 ? codec_read_nul_str(r, s, len) : 0;
+}
+
 int codec_handshake_response_parse(const uint8_t *payload, size_t len,
                                    struct codec_handshake_response *out)
 {
@@ -98,11 +106,8 @@ int codec_handshake_response_parse(const uint8_t *payload, size_t len,
         read_auth(&r, out->caps, true, &out->auth, &out->auth_len) < 0)
         goto bad;
     /* Some clients set the flag but end the packet before the field. */
-    if ((out->caps & CLIENT_CONNECT_WITH_DB_F) && codec_reader_left(&r) > 0 &&
-        codec_read_nul_str(&r, &out->db, &out->db_len) < 0)
-        goto bad;
-    if ((out->caps & CLIENT_PLUGIN_AUTH_F) && codec_reader_left(&r) > 0 &&
-        codec_read_nul_str(&r, &out->plugin, &out->plugin_len) < 0)
+    if (read_trailing_str(&r, out->caps & CLIENT_CONNECT_WITH_DB_F, &out->db, &out->db_len) < 0 ||
+        read_trailing_str(&r, out->caps & CLIENT_PLUGIN_AUTH_F, &out->plugin, &out->plugin_len) < 0)
         goto bad;
     /* Connect attributes, if any, are not needed by the proxy. */
     return 0;
@@ -146,12 +151,10 @@ int codec_change_user_parse(const uint8_t *payload, size_t len, uint32_t client_
         goto bad;
     /* Everything after the auth data is optional in practice: old
      * clients stop after it, newer ones add db, charset, plugin, attrs. */
-    if (codec_reader_left(&r) > 0 && codec_read_nul_str(&r, &out->db, &out->db_len) < 0)
-        goto bad;
-    if (codec_reader_left(&r) > 0 && codec_read_u16(&r, &out->charset) < 0)
-        goto bad;
-    if ((client_caps & CLIENT_PLUGIN_AUTH_F) && codec_reader_left(&r) > 0 &&
-        codec_read_nul_str(&r, &out->plugin, &out->plugin_len) < 0)
+    if (read_trailing_str(&r, true, &out->db, &out->db_len) < 0 ||
+        (codec_reader_left(&r) > 0 && codec_read_u16(&r, &out->charset) < 0) ||
+        read_trailing_str(&r, client_caps & CLIENT_PLUGIN_AUTH_F, &out->plugin, &out->plugin_len) <
+            0)
         goto bad;
     return 0;
 bad:

@@ -412,18 +412,36 @@ static int on_first(struct session *s, uint8_t *pkt, size_t plen)
 /* ------------------------------------------------ the other states */
 
 /* RS_COLS, RS_PARAMS, RS_PCOLS: one definition. */
+/* A column or parameter definition went by: counts it down, and after the
+ * last one expects the EOF that ends them. False outside the definitions. */
+static bool definition_seen(struct resp *r)
+{
+    uint64_t left;
+    enum resp_state next;
+    if (r->st == RS_COLS) {
+        left = --r->ncols_left;
+        next = RS_COLS_EOF;
+    } else if (r->st == RS_PARAMS) {
+        left = --r->pparams;
+        next = RS_PARAMS_EOF;
+    } else if (r->st == RS_PCOLS) {
+        left = --r->pcols;
+        next = RS_PCOLS_EOF;
+    } else {
+        return false;
+    }
+    if (left == 0)
+        to(r, next);
+    return true;
+}
+
 static int on_definition(struct session *s, uint8_t *pkt, size_t plen)
 {
     struct resp *r = &s->resp;
     int rc = handle_coldef(s, pkt, plen);
     if (rc != 0)
         return rc;
-    if (r->st == RS_COLS && --r->ncols_left == 0)
-        to(r, RS_COLS_EOF);
-    else if (r->st == RS_PARAMS && --r->pparams == 0)
-        to(r, RS_PARAMS_EOF);
-    else if (r->st == RS_PCOLS && --r->pcols == 0)
-        to(r, RS_PCOLS_EOF);
+    (void)definition_seen(r);
     return 0;
 }
 
@@ -627,16 +645,8 @@ static enum stream_how streams(const struct resp *r, const uint8_t *p, size_t av
 static int stream_header(struct session *s, uint8_t *p, uint32_t plen, bool cont)
 {
     struct resp *r = &s->resp;
-    if (!cont) {
-        if (r->st == RS_COLS && --r->ncols_left == 0)
-            to(r, RS_COLS_EOF);
-        else if (r->st == RS_PARAMS && --r->pparams == 0)
-            to(r, RS_PARAMS_EOF);
-        else if (r->st == RS_PCOLS && --r->pcols == 0)
-            to(r, RS_PCOLS_EOF);
-        else if (r->st == RS_ROWS)
-            r->rows_sent++;
-    }
+    if (!cont && !definition_seen(r) && r->st == RS_ROWS)
+        r->rows_sent++;
     int rc = check_seq(r, p[3]);
     if (rc != 0 || (rc = emit_pkt(s, p, 4)) != 0)
         return rc;
