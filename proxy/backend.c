@@ -236,62 +236,6 @@ static void on_query_timeout(uv_timer_t *t)
 
 /* ---------------------------------------------------------- completion */
 
-static bool has_user_var(const uint8_t *q, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (q[i] == '@' && (i + 1 < n && q[i + 1] != '@') && (i == 0 || q[i - 1] != '@'))
-            return true;
-    return false;
-}
-
-static void update_pins(struct session *s)
-{
-    struct resp *r = &s->resp;
-    if (r->error) {
-        /* An ERR packet carries no status flags: a failed statement (a
-         * duplicate key, say) leaves the transaction open, and releasing
-         * the connection would hand it to another session. Stay pinned
-         * until a later OK or EOF tells (a deadlock's rollback shows there). */
-        s->in_txn = s->in_txn || (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
-        return;
-    }
-    /* A prepare reply carries no status flags (a PREPARE changes no
-     * transaction state): reading them would end the session's
-     * transaction and hand its backend to the pool. */
-    if (s->cmd != CODEC_COM_STMT_PREPARE)
-        s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
-    if (r->state_changed) {
-        /* User variables, temporary tables and SQL PREPARE cannot be
-         * replayed, and the server flags them without naming a variable.
-         * A system-variable SET is flagged too but names its variables;
-         * when such a statement also assigns a user variable, pin. */
-        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
-            s->pin |= PIN_SESSION_STATE;
-            s->state_reasons |= STATS_PIN_BIT(
-                s->cmd == CODEC_COM_QUERY
-                    ? stats_pin_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
-                    : STATS_PIN_SESSION_STATE);
-        }
-    }
-    if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)
-        s->pin |= PIN_NAMED_LOCK;
-    if (s->stmt_flags & ROUTER_STMT_LOCK_TABLES)
-        s->pin |= PIN_LOCK_TABLES;
-    if (s->stmt_flags & ROUTER_STMT_UNLOCK_TABLES)
-        s->pin &= ~PIN_LOCK_TABLES;
-    if (s->cmd == CODEC_COM_STMT_EXECUTE) {
-        s->pin &= ~PIN_LONG_DATA;
-        if (r->status & SERVER_STATUS_CURSOR_EXISTS_F)
-            s->pin |= PIN_CURSOR;
-    }
-    if (s->cmd == CODEC_COM_STMT_FETCH && (r->status & SERVER_STATUS_LAST_ROW_SENT_F))
-        s->pin &= ~PIN_CURSOR;
-    if (s->cmd == CODEC_COM_STMT_RESET)
-        s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
-    if (r->warnings && s->keep_next < 1)
-        s->keep_next = 1; /* SHOW WARNINGS must see this statement's */
-}
-
 static void finish_command(struct session *s)
 {
     if (s->timeout_ms > 0)
@@ -323,7 +267,7 @@ static void forward_done(struct session *s)
     }
     if (s->keep_next > 0 && s->cmd != CODEC_COM_STMT_PREPARE)
         s->keep_next--;
-    update_pins(s);
+    pinstats_after_command(s);
     finish_command(s);
 }
 
@@ -558,82 +502,97 @@ static void evict_lru(struct session *s)
     }
 }
 
+/* The response a command gets when it is relayed as the client sent it. */
+static enum resp_kind relayed_kind(uint8_t cmd)
+{
+    switch (cmd) {
+    case CODEC_COM_QUERY:
+        return RESP_QUERY;
+    case CODEC_COM_FIELD_LIST:
+        return RESP_FIELD_LIST;
+    case CODEC_COM_STATISTICS:
+        return RESP_ANY_ONE;
+    case CODEC_COM_STMT_PREPARE:
+        return RESP_PREPARE;
+    case CODEC_COM_STMT_FETCH:
+        return RESP_FETCH;
+    case CODEC_COM_STMT_SEND_LONG_DATA:
+        return RESP_NONE;
+    default: /* COM_INIT_DB, COM_STMT_RESET */
+        return RESP_SIMPLE;
+    }
+}
+
+/* A statement command names the backend's statement: the session's one,
+ * found in the connection's cache by its text. 0, 1 when the command was
+ * answered with an error instead, or the send's error. */
+static int forward_stmt(struct session *s)
+{
+    struct bstmt *b = bstmt_find(s->be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len);
+    if (!b) {
+        fail_command(s, 1243, "HY000", "Prepared statement lost on backend");
+        return 1;
+    }
+    s->cur_bstmt = b;
+    bstmt_unlink(s->be, b);
+    bstmt_push_front(s->be, b);
+    if (s->cmd == CODEC_COM_STMT_EXECUTE) {
+        start_resp(s, RESP_EXECUTE, false);
+        if (s->timeout_ms > 0)
+            uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
+        return send_execute(s, b->backend_id);
+    }
+    if (s->cmd == CODEC_COM_STMT_SEND_LONG_DATA)
+        s->pin |= PIN_LONG_DATA;
+    else
+        start_resp(s, relayed_kind(s->cmd), false);
+    codec_put_u32(s->in.data + 5, b->backend_id);
+    return backend_send(s, s->in.data, s->cmd_len);
+}
+
+static int forward_query(struct session *s)
+{
+    start_resp(s, RESP_QUERY, false);
+    qc_begin(s);
+    if (s->timeout_ms > 0)
+        uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
+    if (s->rewritten)
+        return backend_send(s, s->rewrite.data, s->rewrite.len);
+    return backend_send(s, s->in.data, s->cmd_len);
+}
+
 static void forward(struct session *s)
 {
+    int rc;
     s->step = BS_FORWARD;
-    int rc = 0;
     pool_conn_count(s->conn, 1, 0, 0);
     s->qc_capture = false;
     switch (s->cmd) {
     case CODEC_COM_QUERY:
-        start_resp(s, RESP_QUERY, false);
-        qc_begin(s);
-        if (s->timeout_ms > 0)
-            uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
-        if (s->rewritten)
-            rc = backend_send(s, s->rewrite.data, s->rewrite.len);
-        else
-            rc = backend_send(s, s->in.data, s->cmd_len);
-        break;
-    case CODEC_COM_INIT_DB:
-        start_resp(s, RESP_SIMPLE, false);
-        rc = backend_send(s, s->in.data, s->cmd_len);
-        break;
-    case CODEC_COM_FIELD_LIST:
-        start_resp(s, RESP_FIELD_LIST, false);
-        rc = backend_send(s, s->in.data, s->cmd_len);
-        break;
-    case CODEC_COM_STATISTICS:
-        start_resp(s, RESP_ANY_ONE, false);
-        rc = backend_send(s, s->in.data, s->cmd_len);
+        rc = forward_query(s);
         break;
     case CODEC_COM_STMT_PREPARE:
         evict_lru(s);
-        start_resp(s, RESP_PREPARE, false);
+        /* fall through */
+    case CODEC_COM_INIT_DB:
+    case CODEC_COM_FIELD_LIST:
+    case CODEC_COM_STATISTICS:
+        start_resp(s, relayed_kind(s->cmd), false);
         rc = backend_send(s, s->in.data, s->cmd_len);
         break;
-    default: {
-        struct bstmt *b =
-            bstmt_find(s->be, s->cur_stmt->hash, s->cur_stmt->sql, s->cur_stmt->sql_len);
-        if (!b) {
-            fail_command(s, 1243, "HY000", "Prepared statement lost on backend");
+    default: /* the statement commands */
+        rc = forward_stmt(s);
+        if (rc == 1)
             return;
-        }
-        s->cur_bstmt = b;
-        bstmt_unlink(s->be, b);
-        bstmt_push_front(s->be, b);
-        if (s->cmd == CODEC_COM_STMT_EXECUTE) {
-            start_resp(s, RESP_EXECUTE, false);
-            if (s->timeout_ms > 0)
-                uv_timer_start(&s->timer, on_query_timeout, (uint64_t)s->timeout_ms, 0);
-            rc = send_execute(s, b->backend_id);
-        } else if (s->cmd == CODEC_COM_STMT_FETCH) {
-            start_resp(s, RESP_FETCH, false);
-            codec_put_u32(s->in.data + 5, b->backend_id);
-            rc = backend_send(s, s->in.data, s->cmd_len);
-        } else if (s->cmd == CODEC_COM_STMT_RESET) {
-            start_resp(s, RESP_SIMPLE, false);
-            codec_put_u32(s->in.data + 5, b->backend_id);
-            rc = backend_send(s, s->in.data, s->cmd_len);
-        } else { /* COM_STMT_SEND_LONG_DATA */
-            codec_put_u32(s->in.data + 5, b->backend_id);
-            rc = backend_send(s, s->in.data, s->cmd_len);
-            s->pin |= PIN_LONG_DATA;
-            if (rc != 0) {
-                backend_broken(s, "write failed");
-                return;
-            }
-            update_poll(s);
-            session_command_done(s);
-            return;
-        }
-    }
     }
     if (rc != 0) {
         backend_broken(s, "write failed");
         return;
     }
     update_poll(s);
+    /* COM_STMT_SEND_LONG_DATA has no reply: the command is over. */
+    if (s->cmd == CODEC_COM_STMT_SEND_LONG_DATA)
+        session_command_done(s);
 }
 
 /* Runs the next prelude step that is needed, or forwards the command. */

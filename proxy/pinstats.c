@@ -1,6 +1,9 @@
 /*
- * The proxy's side of the pin-reason accounting (stats/pins.c): which
- * reasons a session holds, and the statement that made it pinned.
+ * Why a session keeps its backend connection, and the proxy's side of the
+ * pin-reason accounting (stats/pins.c).
+ *
+ * pinstats_after_command() sets the session's PIN_* bits and in_txn from
+ * the response to each command (backend.c's forward_done).
  *
  * pinstats_account() runs when a command ends (session_command_done) and
  * hands the session's reasons to stats_pin_update(), which compares them
@@ -67,6 +70,64 @@ static const char *pinning_statement(struct session *s, uint64_t *digest, char *
     router_digest(q, len, w->digest_text, sizeof(w->digest_text), (size_t)s->cfg->digest_max_len,
                   digest);
     return w->digest_text;
+}
+
+static bool has_user_var(const uint8_t *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (q[i] == '@' && (i + 1 < n && q[i + 1] != '@') && (i == 0 || q[i - 1] != '@'))
+            return true;
+    return false;
+}
+
+/* What a command's response leaves pinned: the transaction, state the
+ * server flagged, locks, cursors, long data, warnings to keep. */
+void pinstats_after_command(struct session *s)
+{
+    struct resp *r = &s->resp;
+    if (r->error) {
+        /* An ERR packet carries no status flags: a failed statement (a
+         * duplicate key, say) leaves the transaction open, and releasing
+         * the connection would hand it to another session. Stay pinned
+         * until a later OK or EOF tells (a deadlock's rollback shows there). */
+        s->in_txn = s->in_txn || (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
+        return;
+    }
+    /* A prepare reply carries no status flags (a PREPARE changes no
+     * transaction state): reading them would end the session's
+     * transaction and hand its backend to the pool. */
+    if (s->cmd != CODEC_COM_STMT_PREPARE)
+        s->in_txn = (r->status & SERVER_STATUS_IN_TRANS_F) != 0;
+    if (r->state_changed) {
+        /* User variables, temporary tables and SQL PREPARE cannot be
+         * replayed, and the server flags them without naming a variable.
+         * A system-variable SET is flagged too but names its variables;
+         * when such a statement also assigns a user variable, pin. */
+        if (!r->vars_reported || (s->cmd == 0x03 && has_user_var(s->in.data + 5, s->cmd_len - 5))) {
+            s->pin |= PIN_SESSION_STATE;
+            s->state_reasons |= STATS_PIN_BIT(
+                s->cmd == CODEC_COM_QUERY
+                    ? stats_pin_state_reason((const char *)s->in.data + 5, s->cmd_len - 5)
+                    : STATS_PIN_SESSION_STATE);
+        }
+    }
+    if (s->stmt_flags & ROUTER_STMT_NAMED_LOCK)
+        s->pin |= PIN_NAMED_LOCK;
+    if (s->stmt_flags & ROUTER_STMT_LOCK_TABLES)
+        s->pin |= PIN_LOCK_TABLES;
+    if (s->stmt_flags & ROUTER_STMT_UNLOCK_TABLES)
+        s->pin &= ~PIN_LOCK_TABLES;
+    if (s->cmd == CODEC_COM_STMT_EXECUTE) {
+        s->pin &= ~PIN_LONG_DATA;
+        if (r->status & SERVER_STATUS_CURSOR_EXISTS_F)
+            s->pin |= PIN_CURSOR;
+    }
+    if (s->cmd == CODEC_COM_STMT_FETCH && (r->status & SERVER_STATUS_LAST_ROW_SENT_F))
+        s->pin &= ~PIN_CURSOR;
+    if (s->cmd == CODEC_COM_STMT_RESET)
+        s->pin &= ~(PIN_CURSOR | PIN_LONG_DATA);
+    if (r->warnings && s->keep_next < 1)
+        s->keep_next = 1; /* SHOW WARNINGS must see this statement's */
 }
 
 void pinstats_account(struct session *s)

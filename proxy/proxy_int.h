@@ -485,6 +485,9 @@ void limits_guard_start(struct worker *w);
  * (with the digest of the statement in flight). Cheap when nothing
  * changed. Worker thread. */
 void pinstats_account(struct session *s);
+/* Sets the session's PIN_* bits and in_txn from the response to the command
+ * that just ended (its status flags, its statement's flags). */
+void pinstats_after_command(struct session *s);
 /* The session ends: it leaves every gauge. */
 void pinstats_forget(struct session *s);
 
