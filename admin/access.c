@@ -1,6 +1,6 @@
 /*
  * Who may reach the admin interface with which credentials: pure checks the
- * admin listener (proxy/admin_listener.c) applies at start and at login.
+ * admin listener (ops/admin_listener.c) applies at start and at login.
  *
  * As in ProxySQL, the default credentials admin:admin work only from a
  * loopback client; Sluice treats a credential with an empty password the

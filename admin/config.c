@@ -27,7 +27,7 @@
 #include <strings.h>
 
 /*
- * SHA-1 (FIPS 180-4), one-shot. proxy/codec.c has its own (codec_sha1), but
+ * SHA-1 (FIPS 180-4), one-shot. codec/codec.c has its own (codec_sha1), but
  * admin sits below proxy and must not link against it; the duplication is a
  * few dozen lines and deliberate.
  */

@@ -20,6 +20,7 @@
 #include "common/common.h"
 #include "proxy/proxy_int.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,4 +221,17 @@ void limits_guard_start(struct worker *w)
     uv_timer_init(&w->loop, &w->guard_timer);
     w->guard_timer.data = w;
     uv_timer_start(&w->guard_timer, on_guard, GUARD_PERIOD_MS, GUARD_PERIOD_MS);
+}
+
+void proxy_trim_memory(struct proxy *p)
+{
+    static uint64_t peak; /* main thread only */
+    struct stats_counters c;
+    stats_counters_sum(p->stats, &c);
+    if (c.clients_connected > peak)
+        peak = c.clients_connected;
+    if (peak - c.clients_connected >= 1000) {
+        malloc_trim(0);
+        peak = c.clients_connected;
+    }
 }

@@ -8,6 +8,7 @@
  */
 #include "admin/admin.h"
 #include "common/common.h"
+#include "ops/ops.h"
 #include "proxy/proxy.h"
 
 #include <errno.h>
@@ -35,8 +36,8 @@ static void usage(FILE *f)
 
 struct main_ctx {
     struct proxy *proxy;
-    struct proxy_admin *admin;
-    struct proxy_metrics *metrics;
+    struct ops_admin *admin;
+    struct ops_metrics *metrics;
     struct monitor *monitor;
     uv_signal_t sigterm, sigint;
     uv_timer_t housekeeping;
@@ -76,9 +77,9 @@ static void notify_ready(void)
 /* Closes what open_services opened (NULL members are skipped). */
 static void close_services(struct main_ctx *m)
 {
-    proxy_admin_close(m->admin);
+    ops_admin_close(m->admin);
     m->admin = NULL;
-    proxy_metrics_close(m->metrics);
+    ops_metrics_close(m->metrics);
     m->metrics = NULL;
     proxy_set_monitor(m->proxy, NULL);
     monitor_close(m->monitor);
@@ -217,11 +218,11 @@ static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store
     }
     m->stats_open = true;
     /* The admin interface runs on this thread: it owns the store. */
-    m->admin = proxy_admin_listen(loop, store, m->proxy, cfg, err, sizeof(err));
+    m->admin = ops_admin_listen(loop, store, m->proxy, cfg, err, sizeof(err));
     if (!m->admin)
         goto fail;
     err[0] = '\0';
-    m->metrics = proxy_metrics_listen(loop, m->proxy, cfg, err, sizeof(err));
+    m->metrics = ops_metrics_listen(loop, m->proxy, cfg, err, sizeof(err));
     if (!m->metrics && err[0]) /* NULL, no message: admin-restapi_enabled is false */
         goto fail;
     if (!o->foreground && daemonize(o->datadir) != 0) {

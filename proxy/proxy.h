@@ -67,7 +67,6 @@ void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st);
 struct stats *proxy_stats(struct proxy *p);
 int proxy_stats_open(struct proxy *p, uv_loop_t *main_loop);
 void proxy_stats_close(struct proxy *p);
-/* Asks the workers to drain and stop; safe from any thread. */
 /* Gives memory back to the system after a crowd of clients left: glibc
  * keeps the freed session buffers of its per-thread arenas, so after
  * 10,000 connections close the process would stay ~80 MiB larger. Call it
@@ -75,30 +74,22 @@ void proxy_stats_close(struct proxy *p);
  * client connections fell by 1,000 or more since the peak it last saw
  * (a trim takes a few milliseconds, off the worker threads). */
 void proxy_trim_memory(struct proxy *p);
+/* Asks the workers to drain and stop; safe from any thread. */
 void proxy_stop(struct proxy *p);
 void proxy_free(struct proxy *p);
 
-/* The admin interface (admin-mysql_ifaces of cfg): a MySQL-protocol
- * listener on loop (the main thread's, which owns store) that runs admin
- * SQL and publishes new runtime snapshots to p. Returns NULL with a message
- * in errbuf when it cannot listen. */
-struct proxy_admin;
-struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *store, struct proxy *p,
-                                       struct admin_config *cfg, char *errbuf, size_t errlen);
-/* Closes the listener and its sessions (their handles close on loop). */
-void proxy_admin_close(struct proxy_admin *admin);
-
-/* Prometheus metrics over HTTP (proxy/metrics.c): GET /metrics on the host
- * of cfg's first admin-mysql_ifaces entry, port admin-restapi_port, served on
- * loop (the main thread's). cfg is read during the call only; p must outlive
- * the listener. Returns NULL with errbuf empty when admin-restapi_enabled is
- * false, NULL with a message in errbuf when it cannot listen. */
-struct proxy_metrics;
-struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
-                                           const struct admin_config *cfg, char *errbuf,
-                                           size_t errlen);
-/* Closes the listener and its connections; freed once their handles have
- * closed on loop. NULL is fine. */
-void proxy_metrics_close(struct proxy_metrics *m);
+/* What the operator listeners (ops/) read beyond the stats: the monitor
+ * (NULL before proxy_set_monitor) and the query caches' figures summed over
+ * the workers. Main thread. */
+struct monitor *proxy_monitor(struct proxy *p);
+struct proxy_qcache_figures {
+    uint64_t hits;      /* lookups answered */
+    uint64_t misses;    /* lookups not answered (expired entries included) */
+    uint64_t stores;    /* entries added */
+    uint64_t evictions; /* entries dropped to stay under the limit */
+    uint64_t entries;   /* gauge */
+    uint64_t bytes;     /* gauge: memory accounted to entries */
+};
+void proxy_qcache_figures(struct proxy *p, struct proxy_qcache_figures *out);
 
 #endif

@@ -6,10 +6,10 @@
 #define SLUICE_PROXY_INT_H
 
 #include "admin/admin.h"
+#include "codec/codec.h"
 #include "common/common.h"
 #include "net/net.h"
 #include "pool/pool.h"
-#include "proxy/codec.h"
 #include "proxy/errors.h"
 #include "proxy/qcache.h"
 #include "router/router.h"
@@ -491,17 +491,6 @@ void pinstats_after_command(struct session *s);
 /* The session ends: it leaves every gauge. */
 void pinstats_forget(struct session *s);
 
-/* admin_listener.c: the host and port of the first admin-mysql_ifaces entry
- * (metrics listens on that host too). 0, or PROXY_EINVAL with errbuf filled
- * in. */
-int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
-                      char *errbuf, size_t errlen);
-
-/* metrics_render.c: appends the whole Prometheus exposition to b;
- * start_time is Sluice's, in Unix seconds. 0, or PROXY_ENOMEM when memory
- * ran out (b holds part of it). Main thread (it reads the monitor). */
-int metrics_render(struct proxy *p, double start_time, struct codec_buf *b);
-
 /* cmdstats.c: counts the session's COM_QUERY or COM_STMT_EXECUTE that ends
  * at now_ns in stats_mysql_commands_counters; other commands are ignored.
  * Worker thread, no lock. */
@@ -581,8 +570,5 @@ void qc_abandon(struct session *s);
 /* Asks the server of s->conn, over a separate connection made in the
  * thread pool, to kill the backend's thread; the caller closes s->conn. */
 void backend_kill_query(struct session *s);
-
-/* Sums every worker's query cache counters into *out. Any thread. */
-void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out);
 
 #endif

@@ -356,6 +356,21 @@ void proxy_set_monitor(struct proxy *p, struct monitor *m)
     p->monitor = m;
 }
 
+struct monitor *proxy_monitor(struct proxy *p)
+{
+    return p->monitor;
+}
+
+void proxy_qcache_figures(struct proxy *p, struct proxy_qcache_figures *out)
+{
+    struct qcache_stats sum = {0};
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->workers[i].qcache)
+            qcache_stats_add(p->workers[i].qcache, &sum);
+    *out = (struct proxy_qcache_figures){sum.hits,      sum.misses,  sum.stores,
+                                         sum.evictions, sum.entries, sum.bytes};
+}
+
 struct pool *proxy_pool(struct proxy *p)
 {
     return p->pool;

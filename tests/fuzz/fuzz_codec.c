@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the MySQL wire codec (proxy/codec.c).
+ * libFuzzer target for the MySQL wire codec (codec/codec.c).
  *
  * The first input byte picks a parser (modulo the number of modes), the rest
  * is its input. Besides what ASan and UBSan catch, each mode checks the
@@ -15,7 +15,7 @@
  *   5 codec_message_span        6 a reader driven by the input
  *   7 native hash text          8 OK/ERR/result-set writers, parsed back
  */
-#include "proxy/codec.h"
+#include "codec/codec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Capability and status flags, as proxy/codec.h names them.
+# Capability and status flags, as codec/codec.h names them.
 LONG_PASSWORD = 0x1
 FOUND_ROWS = 0x2
 CONNECT_WITH_DB = 0x8

@@ -1,4 +1,4 @@
-"""Prometheus metrics over HTTP (admin-restapi_enabled, admin-restapi_port; proxy/metrics.c).
+"""Prometheus metrics over HTTP (admin-restapi_enabled, admin-restapi_port; ops/metrics.c).
 
 Each Sluice gets its own admin-restapi_port so parallel instances do not collide; the whole
 exposition is validated with `promtool check metrics` (Debian package prometheus, installed by

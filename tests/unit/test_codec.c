@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/codec.c and proxy/sha1.c: byte-exact checks of what
+ * Unit tests for codec/codec.c and codec/sha1.c: byte-exact checks of what
  * the codec writes and of what it reads back from hand-built packets,
  * including every truncation of the inputs that matter.
  */
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "proxy/codec.h"
+#include "codec/codec.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,5 +1,5 @@
 /*
- * The Prometheus text exposition of /metrics (proxy/metrics.c serves it):
+ * The Prometheus text exposition of /metrics (ops/metrics.c serves it):
  * one function a group of families, appending to one buffer with put(),
  * which remembers an allocation failure so the scrape gets 500 instead of a
  * partial page.
@@ -12,8 +12,7 @@
  */
 #include "common/common.h"
 #include "monitor/monitor.h"
-#include "proxy/proxy.h"
-#include "proxy/proxy_int.h"
+#include "ops/ops_int.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -62,14 +61,6 @@ static const char *const command_names[STATS_NCOMMANDS] = {
     "COM_RESET_CONNECTION",
     "other",
 };
-
-void proxy_qcache_stats(struct proxy *p, struct qcache_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (int i = 0; i < p->nworkers; i++)
-        if (p->workers[i].qcache)
-            qcache_stats_add(p->workers[i].qcache, out);
-}
 
 /* Rendering appends with printf-style calls and checks the buffer once at
  * the end: an allocation failure leaves `failed` set and the scrape gets 500. */
@@ -162,17 +153,14 @@ static void render_status(struct out *o, struct proxy *p, const struct pool_serv
                "1 for the state the server is in (ONLINE, SHUNNED, OFFLINE_SOFT, OFFLINE_HARD).");
     for (size_t i = 0; i < n; i++) {
         const char *now = names[st[i].status <= POOL_SERVER_OFFLINE_HARD ? st[i].status : 0];
-        if (p->monitor) {
+        struct monitor *mon = proxy_monitor(p);
+        if (mon) {
             char host[sizeof(st[i].name)];
-            snprintf(host, sizeof(host), "%s", st[i].name);
-            char *colon = strrchr(host, ':');
-            if (colon) {
-                *colon = '\0';
-                const char *m =
-                    monitor_server_status(p->monitor, st[i].hostgroup, host, atoi(colon + 1));
-                if (m && strcmp(m, "ONLINE") != 0)
-                    now = m;
-            }
+            int port;
+            pool_split_name(st[i].name, host, sizeof(host), &port);
+            const char *m = monitor_server_status(mon, st[i].hostgroup, host, port);
+            if (m && strcmp(m, "ONLINE") != 0)
+                now = m;
         }
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
             put(o, "sluice_pool_server_status{hostgroup=\"%d\",server=\"", st[i].hostgroup);
@@ -319,7 +307,7 @@ static void put_single(struct out *o, const char *name, const char *type, const 
 static void render_sessions(struct out *o, struct proxy *p)
 {
     struct stats_counters c;
-    stats_counters_sum(p->stats, &c);
+    stats_counters_sum(proxy_stats(p), &c);
     put_single(o, "sluice_client_connections_accepted_total", "counter",
                "Client connections accepted.", c.clients_accepted);
     put_single(o, "sluice_client_connections", "gauge", "Client connections open now.",
@@ -336,8 +324,8 @@ static void render_sessions(struct out *o, struct proxy *p)
 
 static void render_qcache(struct out *o, struct proxy *p)
 {
-    struct qcache_stats st;
-    proxy_qcache_stats(p, &st);
+    struct proxy_qcache_figures st;
+    proxy_qcache_figures(p, &st);
     put_single(o, "sluice_query_cache_hits_total", "counter",
                "Statements answered from the query cache.", st.hits);
     put_single(o, "sluice_query_cache_misses_total", "counter",
@@ -358,7 +346,7 @@ static void render_qcache(struct out *o, struct proxy *p)
 static void render_commands(struct out *o, struct proxy *p)
 {
     struct admin_command_stats c[STATS_CMD_TYPES];
-    stats_cmd_sum(p->stats, c);
+    stats_cmd_sum(proxy_stats(p), c);
     put_family(o, "sluice_commands_latency_seconds", "histogram",
                "Client statements (COM_QUERY, COM_STMT_EXECUTE) by type of their first keyword, "
                "by time from receipt to the end of the response.");
@@ -395,12 +383,12 @@ static void render_pins(struct out *o, struct proxy *p)
                "Client sessions keeping their backend connection now, by reason.");
     for (int r = 0; r < STATS_PIN_N; r++)
         put(o, "sluice_pinned_sessions{reason=\"%s\"} %" PRIu64 "\n", stats_pin_reason_name(r),
-            stats_pinned_now(p->stats, r));
+            stats_pinned_now(proxy_stats(p), r));
     put_family(o, "sluice_pin_events_total", "counter",
                "Times a client session became pinned to its backend connection, by reason.");
     for (int r = 0; r < STATS_PIN_N; r++)
         put(o, "sluice_pin_events_total{reason=\"%s\"} %" PRIu64 "\n", stats_pin_reason_name(r),
-            stats_pin_events(p->stats, r));
+            stats_pin_events(proxy_stats(p), r));
 }
 
 static void render_digests(struct out *o, struct proxy *p)
@@ -428,7 +416,7 @@ static void render_digests(struct out *o, struct proxy *p)
     put(o, "sluice_query_time_seconds_total %" PRIu64 ".%06" PRIu64 "\n", sum_us / 1000000,
         sum_us % 1000000);
 }
-int metrics_render(struct proxy *p, double start_time, struct codec_buf *b)
+int ops_metrics_render(struct proxy *p, double start_time, struct codec_buf *b)
 {
     struct out o = {.b = b};
     put_family(&o, "sluice_up", "gauge", "1 while Sluice answers.");
@@ -446,5 +434,5 @@ int metrics_render(struct proxy *p, double start_time, struct codec_buf *b)
     render_pins(&o, p);
     render_pool(&o, p);
     render_digests(&o, p);
-    return o.failed ? PROXY_ENOMEM : 0;
+    return o.failed ? -1 : 0;
 }

@@ -19,8 +19,7 @@
  * (admin_check_exposure).
  */
 #include "common/common.h"
-#include "proxy/proxy.h"
-#include "proxy/proxy_int.h"
+#include "ops/ops_int.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -52,7 +51,7 @@ enum admin_sess_state {
     AS_CLOSING,   /* handle closing */
 };
 
-struct proxy_admin {
+struct ops_admin {
     struct net_listener lst; /* the port and its sessions (their net_conn) */
     struct admin_store *store;
     struct proxy *proxy;
@@ -65,7 +64,7 @@ struct proxy_admin {
 };
 
 struct admin_sess {
-    struct proxy_admin *l;
+    struct ops_admin *l;
     struct net_conn net; /* socket, input, login timer (mysql-connect_timeout_client) */
     enum admin_sess_state state;
     uint32_t id;
@@ -86,7 +85,7 @@ struct admin_sess {
 
 static void listener_closed(struct net_listener *lst)
 {
-    struct proxy_admin *l = lst->data;
+    struct ops_admin *l = lst->data;
     admin_config_unref(l->cfg);
     free(l);
 }
@@ -435,7 +434,7 @@ static const struct net_ops sess_ops = {
 /* Greets a new session, or refuses it with 1040 past ADMIN_MAX_SESSIONS. */
 static void greet(struct admin_sess *a)
 {
-    struct proxy_admin *l = a->l;
+    struct ops_admin *l = a->l;
     if (getrandom(a->scramble, sizeof(a->scramble), 0) != (ssize_t)sizeof(a->scramble))
         for (size_t i = 0; i < sizeof(a->scramble); i++)
             a->scramble[i] = (uint8_t)rand();
@@ -462,7 +461,7 @@ static void greet(struct admin_sess *a)
 
 static void on_accept(struct net_listener *lst)
 {
-    struct proxy_admin *l = lst->data;
+    struct ops_admin *l = lst->data;
     struct admin_sess *a = calloc(1, sizeof(*a));
     if (!a)
         return;
@@ -477,16 +476,15 @@ static void on_accept(struct net_listener *lst)
     greet(a);
 }
 
-struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *store,
-                                       struct proxy *proxy, struct admin_config *cfg, char *errbuf,
-                                       size_t errlen)
+struct ops_admin *ops_admin_listen(uv_loop_t *loop, struct admin_store *store, struct proxy *proxy,
+                                   struct admin_config *cfg, char *errbuf, size_t errlen)
 {
     char host[256];
     int port;
     if (admin_check_exposure(cfg->admin_interfaces, cfg->admin_credentials, errbuf, errlen) != 0 ||
-        proxy_admin_iface(cfg, host, sizeof(host), &port, errbuf, errlen) != 0)
+        ops_admin_iface(cfg, host, sizeof(host), &port, errbuf, errlen) != 0)
         return NULL;
-    struct proxy_admin *l = calloc(1, sizeof(*l));
+    struct ops_admin *l = calloc(1, sizeof(*l));
     if (!l) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
@@ -508,8 +506,8 @@ struct proxy_admin *proxy_admin_listen(uv_loop_t *loop, struct admin_store *stor
     return l;
 }
 
-int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
-                      char *errbuf, size_t errlen)
+int ops_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                    char *errbuf, size_t errlen)
 {
     char first[256];
     snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
@@ -518,12 +516,12 @@ int proxy_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen
         *semi = '\0';
     if (admin_parse_hostport(first, host, hostlen, port) != 0) {
         snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
-        return PROXY_EINVAL;
+        return -1;
     }
     return 0;
 }
 
-void proxy_admin_close(struct proxy_admin *l)
+void ops_admin_close(struct ops_admin *l)
 {
     if (!l)
         return;

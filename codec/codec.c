@@ -16,7 +16,7 @@
  *
  * SHA-1 and mysql_native_password live in sha1.c.
  */
-#include "proxy/codec.h"
+#include "codec/codec.h"
 
 #include <assert.h>
 #include <limits.h>

@@ -1,7 +1,8 @@
 /*
  * MySQL wire protocol codec: pure functions over byte buffers, no sockets.
  *
- * Private to proxy/ (unit tests include it too). Every function works on
+ * A module of its own (codec/), used by the client relay (proxy/) and the
+ * operator listeners (ops/): it uses no other module. Every function works on
  * (ptr, len) and never reads past len; parse functions return a negative
  * CODEC_E* code on truncated or malformed input instead of guessing.
  *
@@ -10,8 +11,8 @@
  * 0xffffff bytes means "continued in the next packet"; the logical message
  * ends with the first packet shorter than 0xffffff (possibly empty).
  */
-#ifndef SLUICE_PROXY_CODEC_H
-#define SLUICE_PROXY_CODEC_H
+#ifndef SLUICE_CODEC_H
+#define SLUICE_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>

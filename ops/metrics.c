@@ -1,6 +1,6 @@
 /*
  * Prometheus metrics over HTTP (admin-restapi_enabled, admin-restapi_port):
- * the serving half; the exposition is rendered by proxy/metrics_render.c.
+ * the serving half; the exposition is rendered by ops/metrics_render.c.
  *
  * A small HTTP server on the main thread's loop, on the host of the first
  * admin-mysql_ifaces entry: one request per connection, as HTTP/1.0 clients
@@ -25,8 +25,7 @@
  * accept.
  */
 #include "common/common.h"
-#include "proxy/proxy.h"
-#include "proxy/proxy_int.h"
+#include "ops/ops_int.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -38,14 +37,14 @@
 #define CONN_DEADLINE_MS 10000 /* from accept to close */
 #define MAX_CONNS 64           /* scrapers are few; more is a flood */
 
-struct proxy_metrics {
+struct ops_metrics {
     struct net_listener lst; /* the port and its connections */
     struct proxy *proxy;
-    double start_time; /* unix time of proxy_metrics_listen, seconds */
+    double start_time; /* unix time of ops_metrics_listen, seconds */
 };
 
 struct http_conn {
-    struct proxy_metrics *m;
+    struct ops_metrics *m;
     struct net_conn net;   /* socket, request head (net.in), deadline */
     char status_head[256]; /* status line and headers of the response */
     struct codec_buf body;
@@ -163,7 +162,7 @@ static void handle_request(struct http_conn *c, size_t hlen)
         return;
     }
     codec_buf_reset(&c->body);
-    if (metrics_render(c->m->proxy, c->m->start_time, &c->body) != 0) {
+    if (ops_metrics_render(c->m->proxy, c->m->start_time, &c->body) != 0) {
         log_warn("metrics: out of memory rendering a scrape");
         respond_text(c, "500 Internal Server Error", "Internal Server Error\n", NULL);
         return;
@@ -216,7 +215,7 @@ static const struct net_ops http_ops = {
 
 static void on_accept(struct net_listener *lst)
 {
-    struct proxy_metrics *m = lst->data;
+    struct ops_metrics *m = lst->data;
     struct http_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return;
@@ -233,9 +232,8 @@ static void on_accept(struct net_listener *lst)
 
 /* ---------------------------------------------------------------- public */
 
-struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
-                                           const struct admin_config *cfg, char *errbuf,
-                                           size_t errlen)
+struct ops_metrics *ops_metrics_listen(uv_loop_t *loop, struct proxy *p,
+                                       const struct admin_config *cfg, char *errbuf, size_t errlen)
 {
     if (errlen > 0)
         errbuf[0] = '\0';
@@ -243,10 +241,10 @@ struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
         return NULL;
     char host[256];
     int ignored_port;
-    if (proxy_admin_iface(cfg, host, sizeof(host), &ignored_port, errbuf, errlen) != 0)
+    if (ops_admin_iface(cfg, host, sizeof(host), &ignored_port, errbuf, errlen) != 0)
         return NULL;
     int port = cfg->restapi_port;
-    struct proxy_metrics *m = calloc(1, sizeof(*m));
+    struct ops_metrics *m = calloc(1, sizeof(*m));
     if (!m) {
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
@@ -269,21 +267,8 @@ struct proxy_metrics *proxy_metrics_listen(uv_loop_t *loop, struct proxy *p,
     return m;
 }
 
-void proxy_metrics_close(struct proxy_metrics *m)
+void ops_metrics_close(struct ops_metrics *m)
 {
     if (m)
         net_listener_close(&m->lst);
-}
-
-void proxy_trim_memory(struct proxy *p)
-{
-    static uint64_t peak; /* main thread only */
-    struct stats_counters c;
-    stats_counters_sum(p->stats, &c);
-    if (c.clients_connected > peak)
-        peak = c.clients_connected;
-    if (peak - c.clients_connected >= 1000) {
-        malloc_trim(0);
-        peak = c.clients_connected;
-    }
 }

@@ -12,7 +12,7 @@
  *   server check  SHA1(T XOR SHA1(S || H)) == H
  * so the server never needs the password itself.
  */
-#include "proxy/codec.h"
+#include "codec/codec.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * client's handshake response, the auth switch request and COM_CHANGE_USER.
  * Every length is bounded by the payload; see codec.h for the contracts.
  */
-#include "proxy/codec.h"
+#include "codec/codec.h"
 
 #include <assert.h>
 #include <limits.h>
