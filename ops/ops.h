@@ -27,7 +27,7 @@
  * in errbuf when it cannot listen. */
 struct ops_admin;
 struct ops_admin *ops_admin_listen(uv_loop_t *loop, struct admin_store *store, struct proxy *p,
-                                       struct admin_config *cfg, char *errbuf, size_t errlen);
+                                   struct admin_config *cfg, char *errbuf, size_t errlen);
 /* Closes the listener and its sessions (their handles close on loop). */
 void ops_admin_close(struct ops_admin *admin);
 
@@ -38,8 +38,7 @@ void ops_admin_close(struct ops_admin *admin);
  * false, NULL with a message in errbuf when it cannot listen. */
 struct ops_metrics;
 struct ops_metrics *ops_metrics_listen(uv_loop_t *loop, struct proxy *p,
-                                           const struct admin_config *cfg, char *errbuf,
-                                           size_t errlen);
+                                       const struct admin_config *cfg, char *errbuf, size_t errlen);
 /* Closes the listener and its connections; freed once their handles have
  * closed on loop. NULL is fine. */
 void ops_metrics_close(struct ops_metrics *m);

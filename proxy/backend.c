@@ -174,6 +174,20 @@ static bool may_retry(const struct session *s)
     return router_stmt_is_read((const char *)q + 5, len - 5);
 }
 
+/* The backend connection is gone with whatever the session had on it: a
+ * transaction or pinned state cannot move to another server, so such a
+ * session ends after its error (close_after_write). */
+static void drop_backend(struct session *s)
+{
+    bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
+    backend_detach(s, false);
+    s->pin = 0;
+    s->keep_next = 0;
+    s->in_txn = false;
+    if (lost_state)
+        s->close_after_write = true;
+}
+
 static void backend_broken(struct session *s, const char *why)
 {
     if (may_retry(s)) {
@@ -190,13 +204,7 @@ static void backend_broken(struct session *s, const char *why)
         return;
     }
     slog_warn(s, "backend %s %s", s->conn ? pool_conn_server_name(s->conn) : "?", why);
-    bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
-    backend_detach(s, false);
-    s->pin = 0;
-    s->keep_next = 0;
-    s->in_txn = false;
-    if (lost_state)
-        s->close_after_write = true; /* a transaction never moves to another server */
+    drop_backend(s);
     fail_command(s, 2013, "HY000", "Lost connection to backend server during query");
 }
 
@@ -224,13 +232,7 @@ static void on_query_timeout(uv_timer_t *t)
         session_close(s);
         return;
     }
-    bool lost_state = s->in_txn || (s->pin & ~PIN_CURSOR);
-    backend_detach(s, false);
-    s->pin = 0;
-    s->keep_next = 0;
-    s->in_txn = false;
-    if (lost_state)
-        s->close_after_write = true;
+    drop_backend(s);
     fail_command(s, 1907, "HY000", "Query execution was interrupted, query_timeout exceeded");
 }
 

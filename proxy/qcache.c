@@ -215,7 +215,7 @@ void qcache_free(struct qcache *c)
     free(c);
 }
 
-void qcache_stats_add(const struct qcache *c, struct qcache_stats *out)
+void qcache_stats_add(const struct qcache *c, struct proxy_qcache_figures *out)
 {
     out->hits += __atomic_load_n(&c->hits, __ATOMIC_RELAXED);
     out->misses += __atomic_load_n(&c->misses, __ATOMIC_RELAXED);

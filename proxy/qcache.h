@@ -21,6 +21,8 @@
 #ifndef SLUICE_PROXY_QCACHE_H
 #define SLUICE_PROXY_QCACHE_H
 
+#include "proxy/proxy.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,15 +30,6 @@
 #define QCACHE_ENTRY_MAX (1024u * 1024u) /* largest response worth keeping, bytes */
 
 struct qcache;
-
-struct qcache_stats {
-    uint64_t hits;      /* lookups answered */
-    uint64_t misses;    /* lookups not answered (expired entries included) */
-    uint64_t stores;    /* entries added */
-    uint64_t evictions; /* entries dropped to stay under the limit */
-    uint64_t entries;   /* gauge */
-    uint64_t bytes;     /* gauge: memory accounted to entries */
-};
 
 /* A cache that holds at most limit bytes (0: caches nothing). NULL on
  * allocation failure. */
@@ -65,6 +58,6 @@ int qcache_put(struct qcache *c, const void *key, size_t keylen, const void *dat
 void qcache_clear(struct qcache *c);
 
 /* Adds c's counters to *out. Any thread. */
-void qcache_stats_add(const struct qcache *c, struct qcache_stats *out);
+void qcache_stats_add(const struct qcache *c, struct proxy_qcache_figures *out);
 
 #endif

@@ -363,12 +363,10 @@ struct monitor *proxy_monitor(struct proxy *p)
 
 void proxy_qcache_figures(struct proxy *p, struct proxy_qcache_figures *out)
 {
-    struct qcache_stats sum = {0};
+    memset(out, 0, sizeof(*out));
     for (int i = 0; i < p->nworkers; i++)
         if (p->workers[i].qcache)
-            qcache_stats_add(p->workers[i].qcache, &sum);
-    *out = (struct proxy_qcache_figures){sum.hits,      sum.misses,  sum.stores,
-                                         sum.evictions, sum.entries, sum.bytes};
+            qcache_stats_add(p->workers[i].qcache, out);
 }
 
 struct pool *proxy_pool(struct proxy *p)

@@ -41,7 +41,7 @@ static void test_hit_miss_expiry(void **state)
     assert_true(get(c, "a", 1499, "one"));
     assert_false(get(c, "a", 1500, "")); /* expired at exactly now + ttl */
     assert_false(get(c, "a", 1000, "")); /* and dropped, not revived */
-    struct qcache_stats st = {0};
+    struct proxy_qcache_figures st = {0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.hits, 2);
     assert_int_equal(st.misses, 3);
@@ -67,7 +67,7 @@ static void test_keys_differ_by_every_byte(void **state)
     put_ok(c, "k", "old", 0, 100);
     put_ok(c, "k", "new!", 0, 100); /* replaces */
     assert_true(get(c, "k", 1, "new!"));
-    struct qcache_stats st = {0};
+    struct proxy_qcache_figures st = {0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.entries, 3);
     qcache_free(c);
@@ -90,14 +90,14 @@ static void test_lru_eviction(void **state)
     assert_true(get(c, "a", 2, data));
     assert_true(get(c, "c", 2, data));
     assert_true(get(c, "d", 2, data));
-    struct qcache_stats st = {0};
+    struct proxy_qcache_figures st = {0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.evictions, 1);
     assert_int_equal(st.entries, 3);
     assert_true(st.bytes <= 3 * 1100);
     /* Shrinking the limit evicts at once. */
     qcache_set_limit(c, 1100);
-    st = (struct qcache_stats){0};
+    st = (struct proxy_qcache_figures){0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.entries, 1);
     assert_true(get(c, "d", 3, data));
@@ -138,7 +138,7 @@ static void test_many_entries_grow(void **state)
         assert_memory_equal(d, key, len);
     }
     qcache_clear(c);
-    struct qcache_stats st = {0};
+    struct proxy_qcache_figures st = {0};
     qcache_stats_add(c, &st);
     assert_int_equal(st.entries, 0);
     assert_int_equal(st.bytes, 0);
