@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* nftw; meson passes -D_GNU_SOURCE, direct gcc builds do not */
+#endif
 #include "tests/unit/admin_fixture.h"
 
 #include <ftw.h>
