@@ -21,6 +21,9 @@ LOGFILE="$DEMO/sluice.log"
 SLUICE_PORT=6033
 START_TIMEOUT=30
 
+# shellcheck source=tests/lib-proc.sh
+source "$ROOT/tests/lib-proc.sh"
+
 die() {
     echo "demo: error: $*" >&2
     exit 1
@@ -41,19 +44,13 @@ sluice_pid() {
     fi
 }
 
+log() { echo "demo: $*" >&2; }
+
 stop_sluice() {
-    local pid i
+    local pid
     pid=$(sluice_pid)
     if [[ -n "$pid" ]]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "demo: sluice (pid $pid) did not exit in 10 s; killing it" >&2
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+        stop_pid "$pid"
         echo "demo: sluice stopped"
     fi
     rm -f "$PIDFILE"

@@ -218,16 +218,9 @@ wait_ready() {
     done
 }
 
-stop_node() {
-    local n=$1 pid deadline
-    pid=$(node_pid "$n")
-    if [[ -z "$pid" ]]; then
-        rm -f "$(node_pidfile "$n").launch"
-        return 0
-    fi
-    kill -CONT "$pid" 2>/dev/null || true # in case a test left it SIGSTOPped
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$(($(date +%s) + STOP_TIMEOUT))
+# Waits until node $1's process $2 has exited; at epoch second $3 it is killed instead.
+wait_exit() {
+    local n=$1 pid=$2 deadline=$3
     while kill -0 "$pid" 2>/dev/null; do
         if (($(date +%s) >= deadline)); then
             log "node$n (pid $pid) did not exit after ${STOP_TIMEOUT}s; sending SIGKILL"
@@ -237,6 +230,18 @@ stop_node() {
         fi
         sleep 0.1
     done
+}
+
+stop_node() {
+    local n=$1 pid
+    pid=$(node_pid "$n")
+    if [[ -z "$pid" ]]; then
+        rm -f "$(node_pidfile "$n").launch"
+        return 0
+    fi
+    kill -CONT "$pid" 2>/dev/null || true # in case a test left it SIGSTOPped
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_exit "$n" "$pid" "$(($(date +%s) + STOP_TIMEOUT))"
     rm -f "$(node_pidfile "$n").launch"
 }
 
@@ -504,15 +509,7 @@ cmd_stop() {
     for entry in "${pids[@]+"${pids[@]}"}"; do
         n=${entry%%:*}
         pid=${entry#*:}
-        while kill -0 "$pid" 2>/dev/null; do
-            if (($(date +%s) >= deadline)); then
-                log "node$n (pid $pid) did not exit after ${STOP_TIMEOUT}s; sending SIGKILL"
-                kill -KILL "$pid" 2>/dev/null || true
-                sleep 0.2
-                break
-            fi
-            sleep 0.1
-        done
+        wait_exit "$n" "$pid" "$deadline"
     done
     for n in $(list_nodes); do rm -f "$(node_pidfile "$n").launch"; done
     if [[ -f "$DIR/sockdir" ]]; then rm -rf "$(cat "$DIR/sockdir")" && rm -f "$DIR/sockdir"; fi

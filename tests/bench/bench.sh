@@ -38,19 +38,9 @@ set -uo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd -P)
 FLEET_SH=$SRC/tests/fleet.sh
 
-QUICK=0
-OUT=""
-NO_BUILD=0
-while (($#)); do
-    case "$1" in
-    --quick) QUICK=1; shift ;;
-    --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-    --out=*) OUT=${1#*=}; shift ;;
-    --no-build) NO_BUILD=1; shift ;;
-    -h | --help) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args bench.sh "$@"
 
 BASE_PORT=${BENCH_BASE_PORT:-23000}
 REPEATS=${BENCH_REPEATS:-3}
@@ -109,7 +99,7 @@ FLEET_DIR=$OUT/fleet
 FLEET_STARTED=0
 
 cleanup() {
-    local pid i
+    local pid
     trap - EXIT INT TERM
     if [[ -s "$HAPROXY_PIDFILE" ]]; then
         while read -r pid; do
@@ -118,16 +108,7 @@ cleanup() {
         rm -f "$HAPROXY_PIDFILE"
     fi
     if [[ -n "$SLUICE_PID" ]] && kill -0 "$SLUICE_PID" 2>/dev/null; then
-        kill -TERM "$SLUICE_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$SLUICE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$SLUICE_PID" 2>/dev/null; then
-            log "sluice (pid $SLUICE_PID) did not exit 10 s after SIGTERM; sending SIGKILL"
-            kill -KILL "$SLUICE_PID" 2>/dev/null || true
-        fi
-        wait "$SLUICE_PID" 2>/dev/null || true
+        stop_pid "$SLUICE_PID"
     fi
     if ((FLEET_STARTED)); then
         "$FLEET_SH" stop "$FLEET_DIR" || true

@@ -102,20 +102,27 @@ static void hold_unwatch(struct hold *h, struct hconn *c)
     }
 }
 
-static void hold_fail(struct hold *h, struct hconn *c)
+/* Counts error code (message msg) against c's state and closes c. */
+static void hold_fail_as(struct hold *h, struct hconn *c, unsigned int code, const char *msg)
 {
-    unsigned int e = mysql_errno(c->m);
     struct errcount *ec = c->state == H_CONNECT ? h->ec_connect
                           : c->state == H_PING  ? h->ec_ping
                                                 : h->ec_stmt;
 
-    err_add(ec, e ? e : 2000, mysql_error(c->m));
+    err_add(ec, code, msg);
     if (c->state == H_PING)
         h->idle--;
     hold_unwatch(h, c);
     mysql_close(c->m);
     c->m = NULL;
     c->state = H_FAILED;
+}
+
+static void hold_fail(struct hold *h, struct hconn *c)
+{
+    unsigned int e = mysql_errno(c->m);
+
+    hold_fail_as(h, c, e ? e : 2000, mysql_error(c->m));
 }
 
 /* Run c's state machine as far as it goes without waiting; ev: MYSQL_WAIT_* that occurred,
@@ -276,18 +283,8 @@ static void hold_run(struct hold *h, int n, enum hstate phase, double give_up)
         }
         if (now >= give_up) {
             while (h->nactive > 0) {
-                struct hconn *c = h->active[h->nactive - 1];
-                struct errcount *ec = c->state == H_CONNECT ? h->ec_connect
-                                      : c->state == H_PING  ? h->ec_ping
-                                                            : h->ec_stmt;
-
-                err_add(ec, 2000, "connload: phase time limit reached");
-                if (c->state == H_PING)
-                    h->idle--;
-                hold_unwatch(h, c);
-                mysql_close(c->m);
-                c->m = NULL;
-                c->state = H_FAILED;
+                hold_fail_as(h, h->active[h->nactive - 1], 2000,
+                             "connload: phase time limit reached");
             }
             break;
         }

@@ -47,19 +47,9 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd -P)
 FLEET_SH=$SRC/tests/fleet.sh
 PY=/usr/bin/python3
 
-QUICK=0
-OUT=""
-NO_BUILD=0
-while (($#)); do
-    case "$1" in
-    --quick) QUICK=1; shift ;;
-    --out) OUT=${2:?--out needs a directory}; shift 2 ;;
-    --out=*) OUT=${1#*=}; shift ;;
-    --no-build) NO_BUILD=1; shift ;;
-    -h | --help) sed -n '2,/^set -uo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "pool_bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
-    esac
-done
+# shellcheck source=tests/bench/lib.sh
+. "$SRC/tests/bench/lib.sh"
+bench_args pool_bench.sh "$@"
 
 q_or_full() { # QUICK-VALUE FULL-VALUE
     if ((QUICK)); then echo "$1"; else echo "$2"; fi
@@ -128,20 +118,8 @@ stop_bg() {
 }
 
 sluice_stop() {
-    local i
     [[ -n "$SLUICE_PID" ]] || return 0
-    if kill -0 "$SLUICE_PID" 2>/dev/null; then
-        kill -TERM "$SLUICE_PID" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do
-            kill -0 "$SLUICE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$SLUICE_PID" 2>/dev/null; then
-            log "sluice (pid $SLUICE_PID) did not exit 10 s after SIGTERM; sending SIGKILL"
-            kill -KILL "$SLUICE_PID" 2>/dev/null || true
-        fi
-    fi
-    wait "$SLUICE_PID" 2>/dev/null || true
+    stop_pid "$SLUICE_PID"
     SLUICE_PID=""
 }
 

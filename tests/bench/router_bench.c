@@ -69,17 +69,11 @@ static char pad_text[NRULES + 1][6][96];
 static void pad_rule(struct router_rule_spec *s, int id, int kind)
 {
     char(*t)[96] = pad_text[id];
-    *s = (struct router_rule_spec){.rule_id = id,
-                                   .active = true,
-                                   .flag_out = -1,
-                                   .destination_hostgroup = 2,
-                                   .cache_ttl = -1,
-                                   .timeout = -1,
-                                   .retries = -1,
-                                   .delay = -1,
-                                   .multiplex = -1,
-                                   .log = -1,
-                                   .apply = true};
+    *s = rules_sql_defaults(); /* re_modifiers CASELESS, as NULL */
+    s->rule_id = id;
+    s->active = true;
+    s->destination_hostgroup = 2;
+    s->apply = true;
     switch (kind % 6) {
     case 0: /* another user's route */
         snprintf(t[0], sizeof(t[0]), "report_%d", id);

@@ -230,7 +230,7 @@ static void value(struct parser *ps, const struct column *col, struct router_rul
     }
 }
 
-static struct router_rule_spec defaults(void)
+struct router_rule_spec rules_sql_defaults(void)
 {
     return (struct router_rule_spec){
         .re_modifiers = "CASELESS",
@@ -291,7 +291,7 @@ static void insert(struct parser *ps, struct rules_sql *rs, size_t *cap)
     expect(ps, ')');
     expect_word(ps, "VALUES");
     do {
-        struct router_rule_spec s = defaults();
+        struct router_rule_spec s = rules_sql_defaults();
         bool has_id = false;
         expect(ps, '(');
         for (size_t i = 0; i < ncols && !ps->failed; i++) {

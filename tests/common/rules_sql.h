@@ -45,4 +45,7 @@ int rules_sql_load(const char *path, struct rules_sql *out, char *err, size_t er
 
 void rules_sql_free(struct rules_sql *rs);
 
+/* A rule with every column at the store's default (see above), rule_id 0 and inactive. */
+struct router_rule_spec rules_sql_defaults(void);
+
 #endif

@@ -148,24 +148,77 @@ static MYSQL_STMT *prepare(MYSQL *m, const char *sql)
     return s;
 }
 
+static MYSQL_STMT *preparef(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static MYSQL_STMT *preparef(MYSQL *m, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return prepare(m, sql);
+}
+
 static void stmt_exec(MYSQL_STMT *s, const char *what)
 {
     if (mysql_stmt_execute(s))
         fail("execute %s failed: %u %s", what, mysql_stmt_errno(s), mysql_stmt_error(s));
 }
 
-static void bind_long(MYSQL_BIND *b, int *v)
+/* Binds buf, of type and cap bytes (0: fixed-size types, or a parameter), whose length
+ * is *len when len is not NULL. */
+static void bind_buf(MYSQL_BIND *b, enum enum_field_types type, void *buf, unsigned long cap,
+                     unsigned long *len)
 {
     memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_LONG;
-    b->buffer = v;
+    b->buffer_type = type;
+    b->buffer = buf;
+    b->buffer_length = cap;
+    b->length = len;
+}
+
+static void bind_long(MYSQL_BIND *b, int *v)
+{
+    bind_buf(b, MYSQL_TYPE_LONG, v, 0, NULL);
 }
 
 static void bind_longlong(MYSQL_BIND *b, long long *v)
 {
-    memset(b, 0, sizeof *b);
-    b->buffer_type = MYSQL_TYPE_LONGLONG;
-    b->buffer = v;
+    bind_buf(b, MYSQL_TYPE_LONGLONG, v, 0, NULL);
+}
+
+static void bind_string(MYSQL_BIND *b, char *buf, unsigned long *len)
+{
+    bind_buf(b, MYSQL_TYPE_STRING, buf, 0, len);
+}
+
+/* A DATETIME value for a parameter. */
+static MYSQL_TIME datetime(unsigned int year, unsigned int month, unsigned int day,
+                           unsigned int hour, unsigned int minute, unsigned int second)
+{
+    MYSQL_TIME t = {.year = year,
+                    .month = month,
+                    .day = day,
+                    .hour = hour,
+                    .minute = minute,
+                    .second = second,
+                    .time_type = MYSQL_TIMESTAMP_DATETIME};
+    return t;
+}
+
+/* Creates table capi_<name>_<suffix> (its name into t) of (id INT PRIMARY KEY, v vtype)
+ * and prepares an INSERT into it, id bound to *id and v to vbuf (*vlen bytes) in pb. */
+static MYSQL_STMT *id_v_insert(MYSQL *m, char t[64], const char *name, const char *vtype,
+                               MYSQL_BIND pb[2], int *id, char *vbuf, unsigned long *vlen)
+{
+    MYSQL_STMT *s;
+    snprintf(t, 64, "capi_%s_%s", name, g_sfx);
+    execf(m, "CREATE TABLE %s (id INT PRIMARY KEY, v %s)", t, vtype);
+    s = preparef(m, "INSERT INTO %s VALUES (?, ?)", t);
+    bind_long(&pb[0], id);
+    bind_string(&pb[1], vbuf, vlen);
+    CHECK(mysql_stmt_bind_param(s, pb) == 0, "bind");
+    return s;
 }
 
 /* Execute a statement with one INT parameter whose result is one BIGINT column; return it. */
@@ -293,27 +346,18 @@ static void check_stmt_types(void)
           "CREATE TABLE %s (id INT PRIMARY KEY, i INT, s VARCHAR(64), d DOUBLE, "
           "dt DATETIME, b BLOB) DEFAULT CHARSET=utf8mb4",
           t);
-    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?)", t);
-    ins = prepare(m, sql);
+    ins = preparef(m, "INSERT INTO %s VALUES (?, ?, ?, ?, ?, ?)", t);
     CHECK(mysql_stmt_param_count(ins) == 6, "param count %lu", mysql_stmt_param_count(ins));
 
     for (i = 0; i < 300; i++)
         bv[i] = (unsigned char)(i * 7);
     memset(pb, 0, sizeof pb);
-    pb[0].buffer_type = MYSQL_TYPE_LONG;
-    pb[0].buffer = &id;
-    pb[1].buffer_type = MYSQL_TYPE_LONG;
-    pb[1].buffer = &iv;
-    pb[2].buffer_type = MYSQL_TYPE_STRING;
-    pb[2].buffer = sv;
-    pb[2].length = &slen;
-    pb[3].buffer_type = MYSQL_TYPE_DOUBLE;
-    pb[3].buffer = &dv;
-    pb[4].buffer_type = MYSQL_TYPE_DATETIME;
-    pb[4].buffer = &tv;
-    pb[5].buffer_type = MYSQL_TYPE_BLOB;
-    pb[5].buffer = bv;
-    pb[5].length = &blen;
+    bind_long(&pb[0], &id);
+    bind_long(&pb[1], &iv);
+    bind_string(&pb[2], sv, &slen);
+    bind_buf(&pb[3], MYSQL_TYPE_DOUBLE, &dv, 0, NULL);
+    bind_buf(&pb[4], MYSQL_TYPE_DATETIME, &tv, 0, NULL);
+    bind_buf(&pb[5], MYSQL_TYPE_BLOB, bv, 0, &blen);
     for (i = 1; i < 6; i++)
         pb[i].is_null = &nulls[i];
     CHECK(mysql_stmt_bind_param(ins, pb) == 0, "bind_param: %s", mysql_stmt_error(ins));
@@ -324,14 +368,7 @@ static void check_stmt_types(void)
     snprintf(sv, sizeof sv, "%s", utf);
     slen = strlen(sv);
     dv = 3.25;
-    memset(&tv, 0, sizeof tv);
-    tv.year = 2024;
-    tv.month = 2;
-    tv.day = 29;
-    tv.hour = 13;
-    tv.minute = 14;
-    tv.second = 15;
-    tv.time_type = MYSQL_TIMESTAMP_DATETIME;
+    tv = datetime(2024, 2, 29, 13, 14, 15);
     blen = sizeof bv;
     stmt_exec(ins, "insert row 1");
     CHECK(mysql_stmt_affected_rows(ins) == 1, "affected rows %llu",
@@ -350,12 +387,7 @@ static void check_stmt_types(void)
     snprintf(sv, sizeof sv, "third");
     slen = 5;
     dv = -1e-3;
-    tv.year = 1999;
-    tv.month = 12;
-    tv.day = 31;
-    tv.hour = 23;
-    tv.minute = 59;
-    tv.second = 59;
+    tv = datetime(1999, 12, 31, 23, 59, 59);
     blen = 0;
     stmt_exec(ins, "insert row 3");
     CHECK(mysql_stmt_close(ins) == 0, "close insert");
@@ -364,25 +396,15 @@ static void check_stmt_types(void)
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE i IS NULL", t);
     expect_scalar(m, sql, "2");
 
-    snprintf(sql, sizeof sql, "SELECT i, s, d, dt, b FROM %s WHERE id = ?", t);
-    sel = prepare(m, sql);
+    sel = preparef(m, "SELECT i, s, d, dt, b FROM %s WHERE id = ?", t);
     CHECK(mysql_stmt_param_count(sel) == 1 && mysql_stmt_field_count(sel) == 5,
           "select: %lu params %u fields", mysql_stmt_param_count(sel), mysql_stmt_field_count(sel));
     memset(rb, 0, sizeof rb);
-    rb[0].buffer_type = MYSQL_TYPE_LONG;
-    rb[0].buffer = &r_i;
-    rb[1].buffer_type = MYSQL_TYPE_STRING;
-    rb[1].buffer = r_s;
-    rb[1].buffer_length = sizeof r_s;
-    rb[1].length = &r_slen;
-    rb[2].buffer_type = MYSQL_TYPE_DOUBLE;
-    rb[2].buffer = &r_d;
-    rb[3].buffer_type = MYSQL_TYPE_DATETIME;
-    rb[3].buffer = &r_t;
-    rb[4].buffer_type = MYSQL_TYPE_BLOB;
-    rb[4].buffer = r_b;
-    rb[4].buffer_length = sizeof r_b;
-    rb[4].length = &r_blen;
+    bind_long(&rb[0], &r_i);
+    bind_buf(&rb[1], MYSQL_TYPE_STRING, r_s, sizeof r_s, &r_slen);
+    bind_buf(&rb[2], MYSQL_TYPE_DOUBLE, &r_d, 0, NULL);
+    bind_buf(&rb[3], MYSQL_TYPE_DATETIME, &r_t, 0, NULL);
+    bind_buf(&rb[4], MYSQL_TYPE_BLOB, r_b, sizeof r_b, &r_blen);
     for (i = 0; i < 5; i++) {
         rb[i].is_null = &r_null[i];
         rb[i].error = &r_err[i];
@@ -442,17 +464,7 @@ static void check_stmt_many(void)
     int id;
     int i;
 
-    snprintf(t, sizeof t, "capi_many_%s", g_sfx);
-    execf(m, "CREATE TABLE %s (id INT PRIMARY KEY, v VARCHAR(20))", t);
-    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?, ?)", t);
-    ins = prepare(m, sql);
-    memset(pb, 0, sizeof pb);
-    pb[0].buffer_type = MYSQL_TYPE_LONG;
-    pb[0].buffer = &id;
-    pb[1].buffer_type = MYSQL_TYPE_STRING;
-    pb[1].buffer = vbuf;
-    pb[1].length = &vlen;
-    CHECK(mysql_stmt_bind_param(ins, pb) == 0, "bind");
+    ins = id_v_insert(m, t, "many", "VARCHAR(20)", pb, &id, vbuf, &vlen);
     for (i = 1; i <= 1000; i++) {
         id = i;
         vlen = (unsigned long)snprintf(vbuf, sizeof vbuf, "v%d", i);
@@ -473,8 +485,7 @@ static void check_stmt_many(void)
         mysql_free_result(r);
     }
     /* A SELECT statement executed 1,000 times, each result checked. */
-    snprintf(sql, sizeof sql, "SELECT CHAR_LENGTH(v) + ? FROM %s WHERE id = ?", t);
-    sel = prepare(m, sql);
+    sel = preparef(m, "SELECT CHAR_LENGTH(v) + ? FROM %s WHERE id = ?", t);
     for (i = 1; i <= 1000; i++) {
         MYSQL_BIND kb[2], rb;
         int add = 1000000, key = i;
@@ -551,8 +562,7 @@ static void check_stmt_errors(void)
         MYSQL_BIND b;
         snprintf(t, sizeof t, "capi_err_%s", g_sfx);
         execf(m, "CREATE TABLE %s (id INT PRIMARY KEY)", t);
-        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?)", t);
-        s = prepare(m, sql);
+        s = preparef(m, "INSERT INTO %s VALUES (?)", t);
         bind_long(&b, &k);
         mysql_stmt_bind_param(s, &b);
         stmt_exec(s, "first insert");
@@ -585,8 +595,7 @@ static void check_long_data(void)
         data[i] = (unsigned char)((i * 31 + 7) ^ (i >> 9));
     snprintf(t, sizeof t, "capi_long_%s", g_sfx);
     execf(m, "CREATE TABLE %s (id INT PRIMARY KEY, b LONGBLOB, s TEXT)", t);
-    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?, ?, ?)", t);
-    s = prepare(m, sql);
+    s = preparef(m, "INSERT INTO %s VALUES (?, ?, ?)", t);
     memset(pb, 0, sizeof pb);
     pb[0].buffer_type = MYSQL_TYPE_LONG;
     pb[0].buffer = &id;
@@ -641,17 +650,7 @@ static void check_stmt_reset(void)
     int id = 1;
     int i, rc;
 
-    snprintf(t, sizeof t, "capi_reset_%s", g_sfx);
-    execf(m, "CREATE TABLE %s (id INT PRIMARY KEY, v TEXT)", t);
-    snprintf(sql, sizeof sql, "INSERT INTO %s VALUES (?, ?)", t);
-    s = prepare(m, sql);
-    memset(pb, 0, sizeof pb);
-    pb[0].buffer_type = MYSQL_TYPE_LONG;
-    pb[0].buffer = &id;
-    pb[1].buffer_type = MYSQL_TYPE_STRING;
-    pb[1].buffer = vbuf;
-    pb[1].length = &vlen;
-    CHECK(mysql_stmt_bind_param(s, pb) == 0, "bind");
+    s = id_v_insert(m, t, "reset", "TEXT", pb, &id, vbuf, &vlen);
     CHECK(mysql_stmt_send_long_data(s, 1, "DISCARDED", 9) == 0, "send_long_data");
     CHECK(mysql_stmt_reset(s) == 0, "reset: %s", mysql_stmt_error(s));
     stmt_exec(s, "insert after reset");
@@ -696,7 +695,7 @@ static void check_cursor(void)
     MYSQL *m = open_conn();
     MYSQL_STMT *s;
     MYSQL_BIND rb;
-    char t[64], sql[256];
+    char t[64];
     unsigned long type = CURSOR_TYPE_READ_ONLY, prefetch = 10;
     long long v = 0, count = 0, sum = 0;
     int rc;
@@ -704,8 +703,7 @@ static void check_cursor(void)
     snprintf(t, sizeof t, "capi_cursor_%s", g_sfx);
     execf(m, "CREATE TABLE %s (id INT PRIMARY KEY)", t);
     execf(m, "INSERT INTO %s SELECT seq FROM seq_1_to_1000", t);
-    snprintf(sql, sizeof sql, "SELECT id FROM %s ORDER BY id", t);
-    s = prepare(m, sql);
+    s = preparef(m, "SELECT id FROM %s ORDER BY id", t);
     CHECK(mysql_stmt_attr_set(s, STMT_ATTR_CURSOR_TYPE, &type) == 0, "cursor type");
     CHECK(mysql_stmt_attr_set(s, STMT_ATTR_PREFETCH_ROWS, &prefetch) == 0, "prefetch");
     stmt_exec(s, "cursor select");

@@ -5,6 +5,7 @@ started per test (the normal mode) or directly to the primary (SLUICE_TEST_DIREC
 check the tests themselves against a real server). Every wait here is bounded.
 """
 
+import contextlib
 import os
 import random
 import re
@@ -235,6 +236,19 @@ def sluice_config(fleet, port, admin_port, cap, threads, extra_sql="", metrics_p
                   extra_sql))
 
 
+def replica_servers(fleet, cap=10):
+    """Config rows putting every replica of fleet in hostgroup 1, cap connections each."""
+    return "".join(
+        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+        "VALUES (1, '%s', %d, %d);\n" % (fleet.host, p, cap) for p in fleet.replica_ports)
+
+
+def mysql_variables(**values):
+    """Config rows setting mysql-NAME to value for each NAME=value."""
+    return "".join("INSERT OR REPLACE INTO global_variables VALUES ('mysql-%s', '%s');\n"
+                   % (k, v) for k, v in values.items())
+
+
 def tail(path, lines=60):
     try:
         with open(path, "rb") as f:
@@ -368,6 +382,32 @@ def q1(conn, sql, args=None):
     return rows[0][0]
 
 
+@contextlib.contextmanager
+def closing_all(*things):
+    """Yields things (the thing itself when there is one) and closes each, in order, when
+    the block ends, as a try/finally would: `with closing_all(connect(target),
+    Noise(target)) as (conn, noise):`."""
+    try:
+        yield things[0] if len(things) == 1 else things
+    finally:
+        for thing in things:
+            thing.close()
+
+
+def q_in_background(conn, sql):
+    """A thread (not started) that runs q(conn, sql), and an Event set when it has ended,
+    whichever way."""
+    done = threading.Event()
+
+    def run():
+        try:
+            q(conn, sql)
+        finally:
+            done.set()
+
+    return threading.Thread(target=run), done
+
+
 def error_code(exc):
     return exc.args[0] if exc.args else None
 
@@ -478,6 +518,15 @@ def admin(target, user="admin", password="admin"):
     return pymysql.connect(host=target.host, port=target.admin_port, user=user,
                            password=password, autocommit=True, connect_timeout=10,
                            read_timeout=30)
+
+
+def rss_kib(pid):
+    """The resident set size of process pid, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def capi_client_path(workdir):

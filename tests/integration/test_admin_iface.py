@@ -11,21 +11,9 @@ import pymysql
 import pytest
 
 import harness
-from harness import connect, error_code, q, q1
+from harness import admin, connect, error_code, q, q1, replica_servers
 
 pytestmark = pytest.mark.proxy_only
-
-
-def admin(target, user="admin", password="admin"):
-    return pymysql.connect(host=target.host, port=target.admin_port, user=user,
-                           password=password, autocommit=True, connect_timeout=10,
-                           read_timeout=30)
-
-
-def replicas_sql(fleet):
-    return "".join(
-        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
-        "VALUES (1, '%s', %d, 10);\n" % (fleet.host, p) for p in fleet.replica_ports)
 
 
 def test_admin_login_and_refusals(sluice, fleet):
@@ -67,7 +55,7 @@ def test_mariadb_cli_works_against_admin(sluice):
 
 def test_rule_loaded_to_runtime_moves_traffic_and_bad_regex_changes_nothing(sluice, fleet):
     harness.require(fleet.replica_ports, "the fleet has no replicas")
-    target = sluice(extra_sql=replicas_sql(fleet))
+    target = sluice(extra_sql=replica_servers(fleet))
     app = connect(target)
     assert q1(app, "SELECT @@port") == fleet.primary_port
     a = admin(target)

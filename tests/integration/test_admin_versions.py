@@ -8,21 +8,9 @@ import pymysql
 import pytest
 
 import harness
-from harness import connect, error_code, q, q1
+from harness import admin, connect, error_code, q, q1, replica_servers
 
 pytestmark = pytest.mark.proxy_only
-
-
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10,
-                           read_timeout=30)
-
-
-def replicas_sql(fleet):
-    return "".join(
-        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
-        "VALUES (1, '%s', %d, 10);\n" % (fleet.host, p) for p in fleet.replica_ports)
 
 
 def run(conn, sql):
@@ -39,7 +27,7 @@ def versions(a):
 
 def test_versions_diff_rollback_rule_tests_and_lint(sluice, fleet):
     harness.require(fleet.replica_ports, "the fleet has no replicas")
-    target = sluice(extra_sql=replicas_sql(fleet))
+    target = sluice(extra_sql=replica_servers(fleet))
     app = connect(target)
     a = admin(target)
     assert q1(app, "SELECT @@port") == fleet.primary_port

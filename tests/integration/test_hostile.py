@@ -15,20 +15,12 @@ import pytest
 
 import harness
 import mysqlwire
-from harness import Deadline, connect, error_code, q, q1
+from harness import Deadline, connect, error_code, q, q1, rss_kib
 
 pytestmark = pytest.mark.proxy_only
 
 
 admin = harness.admin
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def asan_slack_kib(target):

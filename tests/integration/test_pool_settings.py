@@ -10,20 +10,9 @@ import pymysql
 import pytest
 
 import harness
-from harness import Deadline, connect, error_code, poll, q, q1, wait_until
+from harness import Deadline, admin, connect, error_code, mysql_variables, poll, q, q1, wait_until
 
 pytestmark = pytest.mark.proxy_only
-
-
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10,
-                           read_timeout=30)
-
-
-def variables(**kv):
-    return "".join("INSERT OR REPLACE INTO global_variables VALUES ('mysql-%s', '%s');\n"
-                   % (k, v) for k, v in kv.items())
 
 
 def pool_rows(a, where=""):
@@ -64,7 +53,7 @@ def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
         "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
         "VALUES (1, '%s', %d, 20);\n" % (fleet.host, p) for p in fleet.replica_ports)
     rate = 5
-    target = sluice(extra_sql=servers + variables(
+    target = sluice(extra_sql=servers + mysql_variables(
         min_idle_connections=10, connection_warmup_rate=rate,
         connection_warmup_jitter_ms=5000))
     a = admin(target)
@@ -103,7 +92,7 @@ def test_warm_up_fills_min_idle_at_the_rate_limit_with_jitter(sluice, fleet):
 
 
 def test_idle_timeout_closes_idle_connections_above_min_idle(sluice, fleet):
-    target = sluice(cap=10, extra_sql=variables(connection_idle_timeout_ms=800,
+    target = sluice(cap=10, extra_sql=mysql_variables(connection_idle_timeout_ms=800,
                                                 min_idle_connections=2))
     times, errors = run_concurrently(target, "SELECT SLEEP(0.3)", 6)
     assert not errors
@@ -117,7 +106,7 @@ def test_idle_timeout_closes_idle_connections_above_min_idle(sluice, fleet):
 
 
 def test_max_age_recycles_connections(sluice):
-    target = sluice(extra_sql=variables(connection_max_age_ms=700))
+    target = sluice(extra_sql=mysql_variables(connection_max_age_ms=700))
     c = connect(target)
     ids = []
     deadline = Deadline(3)
@@ -138,8 +127,8 @@ def test_keepalive_ping_keeps_idle_connections_past_wait_timeout(sluice, fleet):
     root = fleet.root()
     q(root, "SET GLOBAL wait_timeout = 2")
     try:
-        kept = sluice(extra_sql=variables(ping_interval_server_msec=500))
-        unpinged = sluice(extra_sql=variables(ping_interval_server_msec=0))
+        kept = sluice(extra_sql=mysql_variables(ping_interval_server_msec=500))
+        unpinged = sluice(extra_sql=mysql_variables(ping_interval_server_msec=0))
         ck, cu = connect(kept), connect(unpinged)
         first_kept = q1(ck, "SELECT CONNECTION_ID()")
         first_unpinged = q1(cu, "SELECT CONNECTION_ID()")
@@ -160,7 +149,7 @@ def test_keepalive_ping_keeps_idle_connections_past_wait_timeout(sluice, fleet):
 
 
 def test_test_on_borrow_pings_before_each_lend(sluice, fleet):
-    target = sluice(extra_sql=variables(test_on_borrow="true", ping_interval_server_msec=0))
+    target = sluice(extra_sql=mysql_variables(test_on_borrow="true", ping_interval_server_msec=0))
     c = connect(target)
     q1(c, "SELECT 1")
     before = fleet.global_status("Com_admin_commands")
@@ -184,7 +173,7 @@ def hold_transaction(target):
 
 
 def test_fail_fast_on_queue_length(sluice):
-    target = sluice(cap=1, extra_sql=variables(queue_fail_fast_length=1,
+    target = sluice(cap=1, extra_sql=mysql_variables(queue_fail_fast_length=1,
                                                connect_timeout_server_max=5000))
     holder = hold_transaction(target)
     waiter_result = []
@@ -216,7 +205,7 @@ def test_fail_fast_on_queue_length(sluice):
 
 
 def test_fail_fast_on_queue_wait(sluice):
-    target = sluice(cap=1, extra_sql=variables(queue_fail_fast_wait_ms=300,
+    target = sluice(cap=1, extra_sql=mysql_variables(queue_fail_fast_wait_ms=300,
                                                connect_timeout_server_max=5000))
     holder = hold_transaction(target)
     waiter = connect(target)
@@ -250,7 +239,7 @@ def test_connect_errors_go_to_another_server_and_shun(sluice, fleet):
     # A second server in hostgroup 0 that refuses connections.
     bad = "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) " \
           "VALUES (0, '127.0.0.1', 1, 10);\n"
-    target = sluice(cap=20, extra_sql=bad + variables(shun_on_failures=2,
+    target = sluice(cap=20, extra_sql=bad + mysql_variables(shun_on_failures=2,
                                                       shun_recovery_time_sec=30))
     # 24 new connections, each to either server at random: the odds that fewer than the two
     # that shun it (shun_on_failures) reach the refusing server are about 1 in 700,000.
@@ -268,7 +257,7 @@ def test_weights_split_reads(sluice, fleet):
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections,"
                " weight) VALUES (5, '%s', %d, 10, 1), (5, '%s', %d, 10, 9);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
-    target = sluice(extra_sql=servers + variables(hostgroup_hints="true"))
+    target = sluice(extra_sql=servers + mysql_variables(hostgroup_hints="true"))
     c = connect(target)
     ports = [q1(c, "/* hostgroup=5 */ SELECT @@port") for _ in range(300)]
     share = ports.count(fleet.replica_ports[0]) / len(ports)
@@ -356,7 +345,7 @@ def test_queue_wait_figures_and_advisor(sluice):
 def test_keepalive_pings_do_not_grow_the_warm_pool(sluice):
     """A connection out for its keep-alive ping still counts as idle: warm-up does not open
     another one in its place, so pings every 100 ms leave the pool at its minimum."""
-    target = sluice(extra_sql=variables(min_idle_connections=3, connection_warmup_rate=50,
+    target = sluice(extra_sql=mysql_variables(min_idle_connections=3, connection_warmup_rate=50,
                                         connection_warmup_jitter_ms=0,
                                         ping_interval_server_msec=100))
     a = admin(target)
@@ -376,7 +365,7 @@ def test_a_released_connection_serves_its_hostgroup_queue_on_any_server(sluice, 
     servers = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections)"
                " VALUES (5, '%s', %d, 1), (5, '%s', %d, 1);\n"
                % (fleet.host, fleet.primary_port, fleet.host, fleet.replica_ports[0]))
-    target = sluice(extra_sql=servers + variables(hostgroup_hints="true",
+    target = sluice(extra_sql=servers + mysql_variables(hostgroup_hints="true",
                                                   connect_timeout_server_max=4000))
     a = admin(target)
     for _ in range(4):  # the waiter queues at either server at random

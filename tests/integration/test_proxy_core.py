@@ -12,17 +12,9 @@ import pymysql
 import pytest
 
 import harness
-from harness import connect, error_code, q, q1
+from harness import connect, error_code, q, q1, rss_kib
 
 pytestmark = pytest.mark.proxy_only
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def test_1_gib_result_streams_with_bounded_proxy_memory(sluice):

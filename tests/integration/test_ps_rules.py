@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import harness
-from harness import q1, unique
+from harness import q1, replica_servers, unique
 
 pytestmark = pytest.mark.proxy_only
 
@@ -20,12 +20,6 @@ RW_SPLIT = os.path.join(harness.SOURCE_ROOT, "configs", "rw-split.sql")
 @pytest.fixture(scope="module")
 def capi_client(tmp_path_factory):
     return harness.capi_client_path(str(tmp_path_factory.mktemp("capi")))
-
-
-def replica_servers(fleet, cap=10):
-    return "".join(
-        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
-        "VALUES (1, '%s', %d, %d);\n" % (fleet.host, p, cap) for p in fleet.replica_ports)
 
 
 @pytest.fixture

@@ -16,18 +16,15 @@ import pymysql
 import pytest
 from pymysql.constants import CLIENT
 
-from harness import Noise, connect, error_code, q, q1, unique
+from harness import Noise, closing_all, connect, error_code, q, q1, unique
 
 
 # --- connect and auth --------------------------------------------------------------------
 
 def test_connect_with_good_password_and_select_1(target):
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         assert q(conn, "SELECT 1") == ((1,),)
         assert q1(conn, "SELECT CURRENT_USER()").startswith("app@")
-    finally:
-        conn.close()
 
 
 def test_wrong_password_is_refused_with_1045_without_hanging(target):
@@ -38,11 +35,8 @@ def test_wrong_password_is_refused_with_1045_without_hanging(target):
     assert "Access denied" in str(ei.value)
     assert time.monotonic() - t0 < 5
     # A failed login leaves the proxy working for others.
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         assert q1(conn, "SELECT 1") == 1
-    finally:
-        conn.close()
 
 
 def test_unknown_user_is_refused_with_1045(target):
@@ -52,14 +46,11 @@ def test_unknown_user_is_refused_with_1045(target):
 
 
 def test_version_comment_and_version_answer(target):
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         comment = q1(conn, "SELECT @@version_comment LIMIT 1")
         assert isinstance(comment, str) and comment != ""
         version = q1(conn, "SELECT VERSION()")
         assert isinstance(version, str) and version[0].isdigit()
-    finally:
-        conn.close()
 
 
 def test_session_without_default_schema_sees_no_database(sluice):
@@ -80,9 +71,7 @@ def test_session_without_default_schema_sees_no_database(sluice):
 
 def test_select_db_and_use_change_schema(sluice):
     target = sluice(cap=1)
-    conn = connect(target, db="app")
-    noise = Noise(target)
-    try:
+    with closing_all(connect(target, db="app"), Noise(target)) as (conn, noise):
         assert q1(conn, "SELECT DATABASE()") == "app"
         conn.select_db("sbtest")  # COM_INIT_DB
         for _ in range(3):
@@ -105,17 +94,13 @@ def test_select_db_and_use_change_schema(sluice):
         noise.between()
         assert q1(conn, "SELECT v FROM %s" % t) == 7
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
-        noise.close()
 
 
 # --- data round trip ---------------------------------------------------------------------
 
 def test_round_trip_of_null_emoji_datetime_decimal_and_binary_blob(target):
     t = unique("types")
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         q(conn, "CREATE TABLE %s (id INT PRIMARY KEY, s VARCHAR(100) CHARACTER SET utf8mb4, "
                 "dt DATETIME, d DECIMAL(20,6), b BLOB, n INT NULL) "
                 "DEFAULT CHARSET=utf8mb4" % t)
@@ -138,20 +123,21 @@ def test_round_trip_of_null_emoji_datetime_decimal_and_binary_blob(target):
                  % t) == ((len(text), len(text.encode("utf-8")), 1024),)
         assert q1(conn, "SELECT COUNT(*) FROM %s WHERE n IS NULL" % t) == 2
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
 
 
 # --- transactions ------------------------------------------------------------------------
 
+def open_transaction(a, b, t):
+    """Session b creates table t; session a starts a transaction that inserts row 1."""
+    q(b, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
+    q(a, "START TRANSACTION")
+    q(a, "INSERT INTO %s VALUES (1)" % t)
+
+
 def test_commit_is_visible_to_another_session_and_rollback_is_not(target):
     t = unique("txn")
-    a = connect(target, autocommit=False)
-    b = connect(target)
-    try:
-        q(b, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
-        q(a, "START TRANSACTION")
-        q(a, "INSERT INTO %s VALUES (1)" % t)
+    with closing_all(connect(target, autocommit=False), connect(target)) as (a, b):
+        open_transaction(a, b, t)
         assert q1(a, "SELECT COUNT(*) FROM %s" % t) == 1
         assert q1(b, "SELECT COUNT(*) FROM %s" % t) == 0
         a.commit()
@@ -176,16 +162,11 @@ def test_commit_is_visible_to_another_session_and_rollback_is_not(target):
         q(a, "COMMIT")
         assert q(b, "SELECT id FROM %s ORDER BY id" % t) == ((1,), (5,))
         q(b, "DROP TABLE %s" % t)
-    finally:
-        a.close()
-        b.close()
 
 
 def test_autocommit_off_then_on_commits_pending_work(target):
     t = unique("autoc")
-    a = connect(target)
-    b = connect(target)
-    try:
+    with closing_all(connect(target), connect(target)) as (a, b):
         q(b, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
         a.autocommit(False)
         assert q1(a, "SELECT @@autocommit") == 0
@@ -205,9 +186,6 @@ def test_autocommit_off_then_on_commits_pending_work(target):
         q(a, "SET autocommit = 1")
         assert q1(b, "SELECT COUNT(*) FROM %s" % t) == 3
         q(b, "DROP TABLE %s" % t)
-    finally:
-        a.close()
-        b.close()
 
 
 def test_autocommit_off_session_keeps_its_transaction_while_others_run(sluice):
@@ -281,8 +259,7 @@ def test_multi_statement_returns_every_result_set(target):
 
 
 def test_200000_row_result_arrives_complete(target):
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         with conn.cursor() as cur:
             n = cur.execute("SELECT seq, CONCAT('row-', seq) FROM seq_1_to_200000")
             assert n == 200000
@@ -305,8 +282,6 @@ def test_200000_row_result_arrives_complete(target):
                        "WHERE n < 200000) SELECT COUNT(*), SUM(n) FROM r") == \
             ((200000, decimal.Decimal(200000 * 200001 // 2)),)
         assert q1(conn, "SELECT 1") == 1
-    finally:
-        conn.close()
 
 
 def test_20_mib_blob_round_trip_keeps_sha256(target):
@@ -338,8 +313,7 @@ def test_20_mib_blob_round_trip_keeps_sha256(target):
 # --- errors ------------------------------------------------------------------------------
 
 def test_sql_errors_1064_and_1146_pass_through_and_session_stays_usable(target):
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         q(conn, "SET @keep = 'still here'")
         with pytest.raises(pymysql.err.ProgrammingError) as ei:
             q(conn, "SELEC 1")
@@ -358,18 +332,12 @@ def test_sql_errors_1064_and_1146_pass_through_and_session_stays_usable(target):
         assert error_code(ei.value) == 1062
         q(conn, "DROP TABLE %s" % t)
         assert q1(conn, "SELECT @keep") == "still here"
-    finally:
-        conn.close()
 
 
 def test_error_inside_transaction_keeps_transaction_open(target):
     t = unique("txnerr")
-    a = connect(target, autocommit=False)
-    b = connect(target)
-    try:
-        q(b, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
-        q(a, "START TRANSACTION")
-        q(a, "INSERT INTO %s VALUES (1)" % t)
+    with closing_all(connect(target, autocommit=False), connect(target)) as (a, b):
+        open_transaction(a, b, t)
         with pytest.raises(pymysql.err.ProgrammingError):
             q(a, "SELECT * FROM no_such_table_txnerr")
         q(a, "INSERT INTO %s VALUES (2)" % t)
@@ -377,18 +345,19 @@ def test_error_inside_transaction_keeps_transaction_open(target):
         a.commit()
         assert q1(b, "SELECT COUNT(*) FROM %s" % t) == 2
         q(b, "DROP TABLE %s" % t)
-    finally:
-        a.close()
-        b.close()
 
 
 # --- session state across multiplexing ---------------------------------------------------
 
+def session_and_noise(sluice, cap):
+    """A session and a Noise session on a new Sluice with a pool of cap backend connections,
+    both closed when the with block ends."""
+    target = sluice(cap=cap)
+    return closing_all(connect(target), Noise(target))
+
+
 def test_set_names_persists_across_statements(sluice):
-    target = sluice(cap=1)
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with session_and_noise(sluice, 1) as (conn, noise):
         # In latin1, the two UTF-8 bytes of 'é' are two characters; in utf8mb4 one.
         probe = "SELECT @@character_set_client, @@character_set_results, " \
                 "CHAR_LENGTH('\u00e9'), HEX(CONVERT('\u00e9' USING utf8mb4))"
@@ -402,16 +371,10 @@ def test_set_names_persists_across_statements(sluice):
             noise.between()
             assert q(conn, probe) == (("utf8mb4", "utf8mb4", 1, "C3A9"),)
             assert q1(conn, "SELECT @@collation_connection") == "utf8mb4_bin"
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_user_variable_persists_across_statements(sluice):
-    target = sluice(cap=2)
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with session_and_noise(sluice, 2) as (conn, noise):
         q(conn, "SET @v = 'hello', @n = 41")
         for i in range(5):
             noise.between()
@@ -420,16 +383,10 @@ def test_user_variable_persists_across_statements(sluice):
         q(conn, "SET @v = NULL")
         noise.between()
         assert q1(conn, "SELECT @v") is None
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_sql_mode_ansi_quotes_persists_across_statements(sluice):
-    target = sluice(cap=1)
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with session_and_noise(sluice, 1) as (conn, noise):
         assert q1(conn, 'SELECT "abc"') == "abc"
         q(conn, "SET SESSION sql_mode = 'ANSI_QUOTES'")
         for _ in range(4):
@@ -443,32 +400,21 @@ def test_sql_mode_ansi_quotes_persists_across_statements(sluice):
         noise.between()
         assert q1(conn, 'SELECT "abc"') == "abc"
         assert q1(conn, "SELECT @@SESSION.sql_mode = @@GLOBAL.sql_mode") == 1
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_time_zone_persists_across_statements(sluice):
-    target = sluice(cap=1)
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with session_and_noise(sluice, 1) as (conn, noise):
         q(conn, "SET time_zone = '+05:30'")
         for _ in range(4):
             noise.between()
             assert q(conn, "SELECT @@time_zone, FROM_UNIXTIME(0)") == \
                 (("+05:30", datetime.datetime(1970, 1, 1, 5, 30)),)
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_arbitrary_set_statements_persist(sluice):
     target = sluice(cap=1)
     t = unique("safe")
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with closing_all(connect(target), Noise(target)) as (conn, noise):
         q(conn, "CREATE TABLE %s (id INT PRIMARY KEY, v INT)" % t)
         q(conn, "INSERT INTO %s VALUES (1, 1), (2, 2)" % t)
         q(conn, "SET SQL_SAFE_UPDATES = 1")
@@ -489,27 +435,20 @@ def test_arbitrary_set_statements_persist(sluice):
         q(conn, "UPDATE %s SET v = 0" % t)
         assert q1(conn, "SELECT SUM(v) FROM %s" % t) == 0
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_ping_answers_and_session_continues(target):
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         q(conn, "SET @before_ping = 3")
         for _ in range(5):
             conn.ping(reconnect=False)
         assert q1(conn, "SELECT @before_ping") == 3
         assert q1(conn, "SELECT 1") == 1
-    finally:
-        conn.close()
 
 
 def test_insert_id_and_affected_rows(target):
     t = unique("ids")
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         q(conn, "CREATE TABLE %s (id INT AUTO_INCREMENT PRIMARY KEY, v INT)" % t)
         with conn.cursor() as cur:
             assert cur.execute("INSERT INTO %s (v) VALUES (10), (20), (30)" % t) == 3
@@ -529,29 +468,23 @@ def test_insert_id_and_affected_rows(target):
             assert cur.execute("DELETE FROM %s WHERE id > 2" % t) == 2
             assert cur.execute("SELECT * FROM %s" % t) == 2
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
 
 
 def test_found_rows_client_flag_is_honoured(target):
     t = unique("found")
-    conn = connect(target, client_flag=CLIENT.FOUND_ROWS)
-    try:
+    with closing_all(connect(target, client_flag=CLIENT.FOUND_ROWS)) as conn:
         q(conn, "CREATE TABLE %s (id INT PRIMARY KEY, v INT)" % t)
         q(conn, "INSERT INTO %s VALUES (1, 1), (2, 2)" % t)
         with conn.cursor() as cur:
             assert cur.execute("UPDATE %s SET v = 1 WHERE id = 1" % t) == 1
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
 
 
 def test_last_insert_id_survives_another_session_sharing_the_backend(sluice):
     target = sluice(cap=1)
     t = unique("lid")
     t2 = unique("lidnoise")
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         q(conn, "CREATE TABLE %s (id INT AUTO_INCREMENT PRIMARY KEY, v INT)" % t)
         q(conn, "CREATE TABLE sbtest.%s (id INT AUTO_INCREMENT PRIMARY KEY, v INT) "
                 "AUTO_INCREMENT=1000" % t2)
@@ -567,16 +500,12 @@ def test_last_insert_id_survives_another_session_sharing_the_backend(sluice):
             noise.close()
         q(conn, "DROP TABLE %s" % t)
         q(conn, "DROP TABLE sbtest.%s" % t2)
-    finally:
-        conn.close()
 
 
 def test_warnings_of_a_truncating_insert_are_reported(sluice):
     target = sluice(cap=1)
     t = unique("warn")
-    conn = connect(target)
-    noise = Noise(target)
-    try:
+    with closing_all(connect(target), Noise(target)) as (conn, noise):
         q(conn, "CREATE TABLE %s (s VARCHAR(5))" % t)
         q(conn, "SET SESSION sql_mode = ''")  # truncation is a warning, not an error
         with conn.cursor() as cur:
@@ -602,18 +531,11 @@ def test_warnings_of_a_truncating_insert_are_reported(sluice):
         assert q(conn, "SHOW WARNINGS") == ()
         assert q1(conn, "SELECT COUNT(*) FROM %s WHERE s = 'far t'" % t) == 1
         q(conn, "DROP TABLE %s" % t)
-    finally:
-        conn.close()
-        noise.close()
 
 
 def test_sessions_of_two_users_each_see_their_own_user(target):
-    a = connect(target)
-    b = connect(target, user=target.fleet.app2_user, password=target.fleet.app2_password)
-    try:
+    app2 = dict(user=target.fleet.app2_user, password=target.fleet.app2_password)
+    with closing_all(connect(target), connect(target, **app2)) as (a, b):
         for _ in range(5):
             assert q1(a, "SELECT CURRENT_USER()").startswith("app@")
             assert q1(b, "SELECT CURRENT_USER()").startswith("app2@")
-    finally:
-        a.close()
-        b.close()

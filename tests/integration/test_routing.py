@@ -9,7 +9,7 @@ import pymysql
 import pytest
 
 import harness
-from harness import connect, error_code, q, q1, unique
+from harness import connect, error_code, q, q1, replica_servers, unique
 
 pytestmark = pytest.mark.proxy_only
 
@@ -19,12 +19,6 @@ INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgr
 INSERT INTO mysql_query_rules (rule_id, active, match_pattern, destination_hostgroup, apply)
   VALUES (20, 1, '^SELECT', 1, 1);
 """
-
-
-def replica_servers(fleet, cap=10):
-    return "".join(
-        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
-        "VALUES (1, '%s', %d, %d);\n" % (fleet.host, p, cap) for p in fleet.replica_ports)
 
 
 @pytest.fixture

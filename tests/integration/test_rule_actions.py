@@ -63,12 +63,17 @@ CACHE_RULE = ("INSERT INTO mysql_query_rules (rule_id, active, match_pattern, ca
               "apply) VALUES (10, 1, '%s', %d, 1);\n")
 
 
+def cached_reader(sluice, pattern, ttl):
+    """with_metrics() with CACHE_RULE for pattern and ttl, and a session on it."""
+    target = with_metrics(sluice, CACHE_RULE % (pattern, ttl))
+    return target, connect(target)
+
+
 def test_cached_select_is_answered_from_the_cache_until_its_ttl(sluice, cached_table):
     t, root = cached_table
     ttl = 2000
     # One worker: the cache is per worker, and the test wants every connection on it.
-    target = with_metrics(sluice, CACHE_RULE % ("^SELECT v FROM qc_", ttl))
-    conn = connect(target)
+    target, conn = cached_reader(sluice, "^SELECT v FROM qc_", ttl)
     sql = "SELECT v FROM %s WHERE id = 1" % t
     start = time.monotonic()
     assert q1(conn, sql) == 1
@@ -135,8 +140,7 @@ def test_cache_serves_clients_with_and_without_deprecate_eof(sluice, cached_tabl
 def test_writes_are_never_cached_and_transactions_bypass_the_cache(sluice, cached_table):
     t, root = cached_table
     # A rule that would cache everything.
-    target = with_metrics(sluice, CACHE_RULE % (".", 30000))
-    conn = connect(target)
+    target, conn = cached_reader(sluice, ".", 30000)
     sql = "SELECT v FROM %s WHERE id = 1" % t
     for i in range(2, 5):
         q(conn, "INSERT INTO %s VALUES (%d, %d)" % (t, i, i))
@@ -165,8 +169,7 @@ def test_writes_are_never_cached_and_transactions_bypass_the_cache(sluice, cache
 
 def test_cache_size_zero_at_runtime_empties_and_disables_it(sluice, cached_table):
     t, root = cached_table
-    target = with_metrics(sluice, CACHE_RULE % ("^SELECT v FROM qc_", 60000))
-    conn = connect(target)
+    target, conn = cached_reader(sluice, "^SELECT v FROM qc_", 60000)
     sql = "SELECT v FROM %s WHERE id = 1" % t
     assert q1(conn, sql) == 1
     q(root, "UPDATE %s SET v = 3 WHERE id = 1" % t)
@@ -187,8 +190,7 @@ def test_cache_size_zero_at_runtime_empties_and_disables_it(sluice, cached_table
 
 def test_big_result_streams_and_is_not_cached(sluice, cached_table):
     t, root = cached_table
-    target = with_metrics(sluice, CACHE_RULE % ("^SELECT REPEAT", 30000))
-    conn = connect(target)
+    target, conn = cached_reader(sluice, "^SELECT REPEAT", 30000)
     sql = "SELECT REPEAT('x', 1024 * 1024) AS a, seq FROM seq_1_to_3"
     before = metrics(target)
     rows = q(conn, sql)

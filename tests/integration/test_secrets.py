@@ -3,33 +3,19 @@ stats_mysql_processlist while it runs (as text and as a prepared statement), and
 digest in stats_mysql_query_digest holds no literal either."""
 
 import subprocess
-import threading
 
-import pymysql
 import pytest
 
 import harness
-from harness import connect, q
+from harness import admin, connect, q, q_in_background
 
 pytestmark = pytest.mark.proxy_only
 
 
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10,
-                           read_timeout=30)
-
-
-def admin_rows(adm, sql):
-    with adm.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall()
-
-
 def running_info(adm, marker, seconds=5):
     """The info column of the session whose statement contains marker, once it shows."""
-    found = harness.wait_until(lambda: admin_rows(adm, "SELECT info FROM stats_mysql_processlist "
-                                                       "WHERE info LIKE '%%%s%%'" % marker),
+    found = harness.wait_until(lambda: q(adm, "SELECT info FROM stats_mysql_processlist "
+                                              "WHERE info LIKE '%%%s%%'" % marker),
                                seconds, "a statement with %s in the processlist" % marker)
     return found[0][0]
 
@@ -43,21 +29,13 @@ def test_processlist_and_digest_mask_password_literals(sluice):
     target = sluice()
     adm = admin(target)
     conn = connect(target)
-    done = threading.Event()
-
-    def run():
-        try:
-            q(conn, "SELECT SLEEP(2) AS zzz_text, PASSWORD('topsecret')")
-        finally:
-            done.set()
-
-    t = threading.Thread(target=run)
+    t, done = q_in_background(conn, "SELECT SLEEP(2) AS zzz_text, PASSWORD('topsecret')")
     t.start()
     try:
         info = running_info(adm, "zzz_text")
         assert info == "SELECT SLEEP(2) AS zzz_text, PASSWORD('***')", info
         assert done.wait(10)
-        digests = [r[0] for r in admin_rows(adm, "SELECT digest_text FROM "
+        digests = [r[0] for r in q(adm, "SELECT digest_text FROM "
                                                  "stats_mysql_query_digest")]
         assert any("zzz_text" in d for d in digests), digests
         assert not any("topsecret" in d for d in digests), digests

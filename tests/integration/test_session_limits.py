@@ -4,6 +4,7 @@ mysql-max_transaction_time (the transaction is rolled back and the client discon
 why multiplexing is lost (stats_mysql_pin_reasons, stats_mysql_pin_digests,
 stats_mysql_multiplexing and the sluice_pinned_sessions / sluice_pin_events_total metrics)."""
 
+import contextlib
 import re
 import struct
 import time
@@ -14,20 +15,9 @@ import pytest
 from pymysql import _auth
 
 import harness
-from harness import connect, error_code, q, q1, unique, wait_until
+from harness import admin, connect, error_code, mysql_variables, q, q1, unique, wait_until
 
 pytestmark = pytest.mark.proxy_only
-
-
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10,
-                           read_timeout=30)
-
-
-def variables_sql(**values):
-    return "".join("INSERT OR REPLACE INTO global_variables VALUES ('mysql-%s', '%s');\n"
-                   % (k, v) for k, v in values.items())
 
 
 def refused(target, **kw):
@@ -49,7 +39,7 @@ def stderr_text(target):
 
 def test_global_limit_refuses_with_1040_and_frees_a_slot_on_close(sluice):
     # Two workers: the count must be exact across them.
-    target = sluice(threads=2, extra_sql=variables_sql(max_connections=3))
+    target = sluice(threads=2, extra_sql=mysql_variables(max_connections=3))
     conns = [connect(target) for _ in range(3)]
     try:
         for c in conns:
@@ -125,12 +115,23 @@ def test_change_user_moves_the_per_user_count(sluice, fleet):
 
 # --- leak protection ------------------------------------------------------------------
 
-def test_idle_transaction_is_rolled_back_and_disconnected(sluice, fleet):
-    target = sluice(extra_sql=variables_sql(idle_transaction_timeout=1000))
-    t = unique("idle_txn")
+@contextlib.contextmanager
+def scratch_table(target, prefix):
+    """A new InnoDB table (id INT PRIMARY KEY) made through a session of its own on target;
+    yields (name, session), then drops the table and closes the session."""
+    t = unique(prefix)
     setup = connect(target)
     q(setup, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
     try:
+        yield t, setup
+    finally:
+        q(setup, "DROP TABLE IF EXISTS %s" % t)
+        setup.close()
+
+
+def test_idle_transaction_is_rolled_back_and_disconnected(sluice, fleet):
+    target = sluice(extra_sql=mysql_variables(idle_transaction_timeout=1000))
+    with scratch_table(target, "idle_txn") as (t, setup):
         idle_outside = connect(target)
         assert q1(idle_outside, "SELECT 1") == 1
         in_txn = connect(target)
@@ -152,17 +153,11 @@ def test_idle_transaction_is_rolled_back_and_disconnected(sluice, fleet):
         assert re.search(r"user '%s' from 127\.0\.0\.1:\d+: transaction open for \d+ ms "
                          r"\(idle for \d+ ms\), over mysql-idle_transaction_timeout \(1000 ms\)"
                          % fleet.app_user, log), log[-2000:]
-    finally:
-        q(setup, "DROP TABLE IF EXISTS %s" % t)
-        setup.close()
 
 
 def test_max_transaction_time_kills_a_running_statement_with_1969(sluice, fleet):
-    target = sluice(extra_sql=variables_sql(max_transaction_time=1500))
-    t = unique("max_txn")
-    setup = connect(target)
-    q(setup, "CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB" % t)
-    try:
+    target = sluice(extra_sql=mysql_variables(max_transaction_time=1500))
+    with scratch_table(target, "max_txn") as (t, setup):
         c = connect(target)
         q(c, "BEGIN")
         q(c, "INSERT INTO %s VALUES (1)" % t)
@@ -183,15 +178,12 @@ def test_max_transaction_time_kills_a_running_statement_with_1969(sluice, fleet)
         q(setup, "COMMIT")
         assert q1(setup, "SELECT COUNT(*) FROM %s" % t) == 1
         assert "over mysql-max_transaction_time (1500 ms)" in stderr_text(target)
-    finally:
-        q(setup, "DROP TABLE IF EXISTS %s" % t)
-        setup.close()
 
 
 def test_max_transaction_time_counts_from_the_newest_transaction(sluice):
     # "COMMIT; BEGIN" in one multi-statement: the session never looks idle outside a
     # transaction, yet the transaction after it is new.
-    target = sluice(extra_sql=variables_sql(max_transaction_time=2000))
+    target = sluice(extra_sql=mysql_variables(max_transaction_time=2000))
     c = connect(target, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
     try:
         q(c, "BEGIN")
@@ -211,7 +203,7 @@ def test_max_transaction_time_counts_from_the_newest_transaction(sluice):
 def test_error_inside_a_transaction_keeps_its_backend(sluice):
     # One backend connection: if the failed statement released it, the other session would
     # run inside the open transaction and see its uncommitted row.
-    target = sluice(cap=1, extra_sql=variables_sql(connect_timeout_server=500,
+    target = sluice(cap=1, extra_sql=mysql_variables(connect_timeout_server=500,
                                                    connect_timeout_server_max=1000))
     t = unique("err_txn")
     c = connect(target)

@@ -6,25 +6,18 @@ stats_mysql_processlist (one row per client session, the statement running)."""
 import re
 import shutil
 import subprocess
-import threading
 import urllib.request
 
 import pymysql
 import pytest
 
 import harness
-from harness import connect, q, q1, unique
+from harness import admin, closing_all, connect, q, q1, q_in_background, replica_servers, unique
 
 pytestmark = pytest.mark.proxy_only
 
 BUCKETS = ["cnt_100us", "cnt_500us", "cnt_1ms", "cnt_5ms", "cnt_10ms", "cnt_50ms",
            "cnt_100ms", "cnt_500ms", "cnt_1s", "cnt_5s", "cnt_10s", "cnt_INFs"]
-
-
-def admin(target):
-    return pymysql.connect(host=target.host, port=target.admin_port, user="admin",
-                           password="admin", autocommit=True, connect_timeout=10,
-                           read_timeout=30)
 
 
 def typed(row):
@@ -111,9 +104,7 @@ def test_commands_counters_count_each_type_with_its_latency(sluice):
 
 def test_sql_prepared_statements_count_as_their_own_types(sluice):
     target = sluice()
-    adm = admin(target)
-    conn = connect(target)
-    try:
+    with closing_all(admin(target)) as adm, closing_all(connect(target)) as conn:
         before = commands(adm)["SELECT"]["Total_cnt"]
         # SQL-level PREPARE/EXECUTE are COM_QUERYs named by their own keyword (binary
         # protocol executes count by their statement's text: see the sysbench test).
@@ -125,15 +116,11 @@ def test_sql_prepared_statements_count_as_their_own_types(sluice):
         assert after["EXECUTE"]["Total_cnt"] >= 1
         assert after["DEALLOCATE"]["Total_cnt"] >= 1
         assert after["SELECT"]["Total_cnt"] == before
-    finally:
-        conn.close()
-        adm.close()
 
 
 def test_global_figures_move(sluice):
     target = sluice(threads=2)
-    adm = admin(target)
-    try:
+    with closing_all(admin(target)) as adm:
         # The harness's probes of the ports are connections too: wait until they are gone.
         g0 = settle(lambda: globals_(adm), lambda g: g["Client_Connections_connected"] == 0)
         for name in ("ProxySQL_Uptime", "Active_Transactions", "Client_Connections_aborted",
@@ -174,8 +161,6 @@ def test_global_figures_move(sluice):
         harness.wait_until(lambda: globals_(adm)["Client_Connections_connected"] ==
                            g0["Client_Connections_connected"], 10,
                            "closed sessions to be no longer counted")
-    finally:
-        adm.close()
 
 
 def test_processlist_shows_running_statement_and_idle_sessions(sluice):
@@ -185,15 +170,7 @@ def test_processlist_shows_running_statement_and_idle_sessions(sluice):
     idle = connect(target)
     busy_id = busy.thread_id()
     idle_id = idle.thread_id()
-    done = threading.Event()
-
-    def run():
-        try:
-            q(busy, "SELECT SLEEP(2) AS zzz")
-        finally:
-            done.set()
-
-    t = threading.Thread(target=run)
+    t, done = q_in_background(busy, "SELECT SLEEP(2) AS zzz")
     try:
         assert q1(idle, "SELECT 1") == 1
         t.start()
@@ -231,17 +208,13 @@ def test_processlist_shows_running_statement_and_idle_sessions(sluice):
 
 def test_rule_hits_count_up_survive_a_reload_and_restart_when_changed(sluice, fleet):
     harness.require(fleet.replica_ports, "the fleet has no replicas")
-    servers = "".join(
-        "INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
-        "VALUES (1, '%s', %d, 10);\n" % (fleet.host, p) for p in fleet.replica_ports)
+    servers = replica_servers(fleet)
     rules = ("INSERT INTO mysql_query_rules (rule_id, active, match_digest, "
              "destination_hostgroup, apply) VALUES (10, 1, '^SELECT .* FOR UPDATE', 0, 1);\n"
              "INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
              "destination_hostgroup, apply) VALUES (20, 1, '^SELECT', 1, 1);\n")
     target = sluice(extra_sql=servers + rules)
-    adm = admin(target)
-    conn = connect(target)
-    try:
+    with closing_all(admin(target)) as adm, closing_all(connect(target)) as conn:
         def hits():
             return {int(r): int(h)
                     for r, h in q(adm, "SELECT rule_id, hits FROM stats_mysql_query_rules")}
@@ -269,15 +242,11 @@ def test_rule_hits_count_up_survive_a_reload_and_restart_when_changed(sluice, fl
         assert hits()[20] == 0
         q(conn, "SELECT 1")
         assert settle(hits, lambda h: h[20] >= 1)[20] == 1
-    finally:
-        conn.close()
-        adm.close()
 
 
 def test_new_tables_are_read_only_and_listed(sluice):
     target = sluice()
-    adm = admin(target)
-    try:
+    with closing_all(admin(target)) as adm:
         tables = {r[0] for r in q(adm, "SHOW TABLES")}
         for t in ("stats_mysql_query_rules", "stats_mysql_global",
                   "stats_mysql_commands_counters", "stats_mysql_processlist"):
@@ -288,15 +257,12 @@ def test_new_tables_are_read_only_and_listed(sluice):
         n = q1(adm, "SELECT COUNT(*) FROM stats_mysql_global g, stats_mysql_commands_counters c "
                     "WHERE c.Command = 'SELECT'")
         assert int(n) >= 10
-    finally:
-        adm.close()
 
 
 def test_latency_histogram_in_the_metrics(sluice):
     target = sluice()
     assert harness.wait_port(target.host, target.metrics_port, 10, target.proc)
-    conn = connect(target)
-    try:
+    with closing_all(connect(target)) as conn:
         for _ in range(3):
             q(conn, "SELECT 1")
         q(conn, "DO 1")
@@ -332,5 +298,3 @@ def test_latency_histogram_in_the_metrics(sluice):
             r = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
             assert r.returncode == 0, r.stdout.decode()
-    finally:
-        conn.close()

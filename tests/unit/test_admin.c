@@ -3,17 +3,14 @@
  * config script, reopening, failing scripts, password forms, validation of
  * users and globals, host:port parsing and snapshot refcounting.
  *
- * Each test gets a fresh directory from mkdtemp under /tmp (removed in
- * teardown); the datadir inside it does not exist yet, so every test also
- * exercises its creation. Tests reach the SQLite handle through admin_int.h
- * to edit tables the way the admin SQL interface would.
+ * Each test gets a fresh directory from mkdtemp under /tmp (the shared
+ * fixture, admin_fixture.h, removed in teardown); the datadir inside it does not exist yet, so
+ * every test also exercises its creation. Tests reach the SQLite handle through admin_int.h to edit
+ * tables the way the admin SQL interface would.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* nftw; meson passes -D_GNU_SOURCE, direct gcc builds do not */
-#endif
 #include "admin/admin_int.h"
+#include "tests/unit/admin_fixture.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,62 +27,13 @@
 #include <cmocka.h>
 /* clang-format on */
 
-struct fixture {
-    char root[64];     /* mkdtemp directory */
-    char datadir[128]; /* root/data, created by admin_store_open */
-    char conf[128];    /* root/sluice.sql */
-    char db[160];      /* datadir/sluice.db */
-    char err[512];
-};
-
 /* MariaDB's PASSWORD('password'). */
 static const char password_hash_hex[] = "2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    assert_non_null(fx);
-    strcpy(fx->root, "/tmp/sluice_test_admin_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluice.sql", fx->root);
-    snprintf(fx->db, sizeof(fx->db), "%s/sluice.db", fx->datadir);
-    *state = fx;
+    fixture_new(state, "admin", NULL);
     return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0;
 }
 
 /* Writes script as the config file and opens a new store with it. */
@@ -865,19 +813,20 @@ static void test_strerror(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_new_store_with_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_store_without_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_ignores_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_sql_matches_builtin_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_db_file_counts_as_new, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_datadir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_password_forms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_hostgroup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_server_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_global_out_of_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_hostport, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refcount, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_store_with_config, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_new_store_without_config, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_ignores_config, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_default_sql_matches_builtin_defaults, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_db_file_counts_as_new, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_config, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_datadir, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_password_forms, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_hostgroup, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_server_rows, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_global_out_of_range, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_hostport, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_refcount, setup, fixture_teardown),
         cmocka_unit_test(test_strerror),
     };
 

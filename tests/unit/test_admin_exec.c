@@ -4,19 +4,17 @@
  * and DISK, validation at LOAD ... TO RUNTIME, the mariadb client's
  * introspection queries and the error results.
  *
- * Each test gets a fresh directory from mkdtemp under /tmp (removed in
- * teardown) holding the datadir and a config file. The fixture plays the
- * admin listener's part: it keeps the published snapshot and replaces it
- * with res.new_runtime whenever a statement returns one.
+ * Each test starts the shared fixture (admin_fixture.h) on its fleet: a
+ * fresh directory holding the datadir and a config file, a store and the
+ * published runtime snapshot.
  */
 #include "admin/admin.h"
+#include "tests/unit/admin_fixture.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* cmocka.h needs these first; keep clang-format from sorting it above them. */
 /* clang-format off */
@@ -25,173 +23,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 /* clang-format on */
-
-struct fixture {
-    char root[64];     /* mkdtemp directory */
-    char datadir[128]; /* root/data */
-    char conf[128];    /* root/sluice.sql */
-    char err[512];
-    struct admin_store *store;
-    struct admin_config *runtime; /* the "published" snapshot */
-    struct admin_result res;      /* the last statement's result */
-};
-
-static const char fleet[] =
-    "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (0, 'db1', 3306);\n"
-    "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (1, 'db2', 3306);\n"
-    "INSERT INTO mysql_users (username, password, default_hostgroup) VALUES ('app', 'pw', 0);\n"
-    "INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgroup,"
-    " apply) VALUES (1, 1, '^SELECT', 1, 1);\n";
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* Opens the store in the fixture's datadir and loads the runtime, as
- * proxy/main.c does at start-up. Returns 0 or prints why not. */
-static int try_start(struct fixture *fx)
-{
-    int rc = admin_store_open(fx->datadir, fx->conf, &fx->store, fx->err, sizeof(fx->err));
-
-    if (rc != 0) {
-        print_error("admin_store_open: %s (%s)\n", admin_strerror(rc), fx->err);
-        return rc;
-    }
-    rc = admin_config_load(fx->store, &fx->runtime, fx->err, sizeof(fx->err));
-    if (rc != 0) {
-        print_error("admin_config_load: %s (%s)\n", admin_strerror(rc), fx->err);
-        admin_store_close(fx->store);
-        fx->store = NULL;
-    }
-    return rc;
-}
-
-static void start(struct fixture *fx)
-{
-    assert_int_equal(try_start(fx), 0);
-}
-
-static void stop(struct fixture *fx)
-{
-    admin_result_free(&fx->res);
-    admin_config_unref(fx->runtime);
-    fx->runtime = NULL;
-    admin_store_close(fx->store);
-    fx->store = NULL;
-}
-
-static int teardown(void **state);
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    assert_non_null(fx);
-    strcpy(fx->root, "/tmp/sluice_test_admin_exec_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluice.sql", fx->root);
-    write_file(fx->conf, fleet);
-    *state = fx;
-    /* cmocka skips teardown when setup fails, so clean up here. */
-    if (try_start(fx) != 0) {
-        teardown(state);
-        return -1;
-    }
-    return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    stop(fx);
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-/* Runs sql and publishes a new snapshot if there is one; returns whether
- * one was published. */
-static bool run(struct fixture *fx, const char *sql)
-{
-    int rc;
-
-    admin_result_free(&fx->res);
-    rc = admin_execute(fx->store, fx->runtime, sql, strlen(sql), &fx->res);
-    assert_int_equal(rc == 0, fx->res.kind != ADMIN_RES_ERROR);
-    if (!fx->res.new_runtime)
-        return false;
-    admin_config_unref(fx->runtime);
-    fx->runtime = fx->res.new_runtime;
-    fx->res.new_runtime = NULL;
-    return true;
-}
-
-/* Runs sql expecting OK; returns the affected rows. */
-static uint64_t run_ok(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_OK)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-    return fx->res.affected_rows;
-}
-
-/* Runs sql expecting a result set of ncols columns and nrows rows. */
-static void run_rows(struct fixture *fx, const char *sql, size_t ncols, size_t nrows)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ROWS)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-    assert_int_equal(fx->res.ncols, ncols);
-    assert_int_equal(fx->res.nrows, nrows);
-}
-
-/* Runs sql expecting an error with this code and SQLSTATE; returns the message. */
-static const char *run_err(struct fixture *fx, const char *sql, unsigned code, const char *sqlstate)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ERROR)
-        fail_msg("%s: kind %d, want error %u", sql, fx->res.kind, code);
-    assert_int_equal(fx->res.err_code, code);
-    assert_string_equal(fx->res.err_sqlstate, sqlstate);
-    assert_int_equal(fx->res.ncols, 0);
-    assert_null(fx->res.rows);
-    return fx->res.err_msg;
-}
-
-static const char *cell(const struct fixture *fx, size_t r, size_t c)
-{
-    assert_true(r < fx->res.nrows && c < fx->res.ncols);
-    return fx->res.rows[r][c];
-}
-
-/* The single value of a one-row, one-column query. */
-static const char *value(struct fixture *fx, const char *sql)
-{
-    run_rows(fx, sql, 1, 1);
-    return cell(fx, 0, 0);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    /* A NULL cell is a failure too (and GCC wants the check for %s). */
-    if (!haystack || !strstr(haystack, needle))
-        fail_msg("'%s' does not contain '%s'", haystack ? haystack : "NULL", needle);
-}
 
 static void test_layers_round_trip(void **state)
 {
@@ -228,9 +59,9 @@ static void test_layers_round_trip(void **state)
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM disk.mysql_servers"), "3");
 
     /* A restart reads DISK and ignores the config file (which would fail). */
-    stop(fx);
+    fixture_stop(fx);
     write_file(fx->conf, "INSERT INTO mysql_servers (hostname) VALUES ('other'); NOT SQL;");
-    start(fx);
+    fixture_start(fx);
     assert_int_equal(fx->runtime->n_servers, 3);
     assert_string_equal(fx->runtime->servers[2].host, "db3");
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_servers WHERE hostname = 'other'"),
@@ -796,28 +627,33 @@ static void test_config_build(void **state)
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM runtime_mysql_users"), "1");
 }
 
+static int setup(void **state)
+{
+    return fixture_setup_started(state, "admin_exec", fixture_fleet);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_layers_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_from_disk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_save_from_runtime, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_regex_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_users_keep_runtime_servers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_user_missing_hostgroup, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_select_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_multi_statement, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_show_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_show_create_table, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client_queries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sql_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_protected_tables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_monitor_logs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_variables_modules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_command_spellings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_config_build, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layers_round_trip, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_load_from_disk, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_save_from_runtime, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_regex_refused, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_users_keep_runtime_servers, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_user_missing_hostgroup, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_select_rows, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_multi_statement, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_show_tables, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_show_create_table, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_client_queries, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_command, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_errors, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_protected_tables, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_logs, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_variables_modules, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_command_spellings, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_config_build, setup, fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,9 +10,9 @@
  * and can be looked for.
  */
 #include "admin/admin.h"
+#include "tests/unit/admin_fixture.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,108 +27,20 @@
 #include <cmocka.h>
 /* clang-format on */
 
-struct fixture {
-    char root[64];     /* mkdtemp directory */
-    char datadir[128]; /* root/data */
-    char conf[128];    /* root/sluice.sql */
-    char err[512];
-    struct admin_store *store;
-    struct admin_result res; /* the last statement's result */
-};
-
 static const char fleet[] =
     "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (0, 'db1', 3306);\n"
     "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (1, 'db2', 3306);\n"
     "INSERT INTO mysql_users (username, password, default_hostgroup) VALUES ('app', 'pw', 0);\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    assert_non_null(fx);
-    strcpy(fx->root, "/tmp/sluice_test_admin_harden_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluice.sql", fx->root);
-    write_file(fx->conf, fleet);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    admin_result_free(&fx->res);
-    admin_store_close(fx->store);
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
+    fixture_new(state, "admin_harden", fleet);
     return 0;
 }
 
 static void open_store(struct fixture *fx)
 {
-    int rc = admin_store_open(fx->datadir, fx->conf, &fx->store, fx->err, sizeof(fx->err));
-
-    if (rc != 0)
-        fail_msg("admin_store_open: %s (%s)", admin_strerror(rc), fx->err);
-}
-
-static void run(struct fixture *fx, const char *sql)
-{
-    int rc;
-
-    admin_result_free(&fx->res);
-    rc = admin_execute(fx->store, NULL, sql, strlen(sql), &fx->res);
-    assert_int_equal(rc == 0, fx->res.kind != ADMIN_RES_ERROR);
-    assert_null(fx->res.new_runtime);
-}
-
-static void run_ok(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind == ADMIN_RES_ERROR)
-        fail_msg("%s: error %u %s", sql, fx->res.err_code, fx->res.err_msg);
-}
-
-/* The single value of a one-row, one-column query. */
-static const char *value(struct fixture *fx, const char *sql)
-{
-    run_ok(fx, sql);
-    assert_int_equal(fx->res.kind, ADMIN_RES_ROWS);
-    assert_int_equal(fx->res.ncols, 1);
-    assert_int_equal(fx->res.nrows, 1);
-    return fx->res.rows[0][0];
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!haystack || !strstr(haystack, needle))
-        fail_msg("'%s' does not contain '%s'", haystack ? haystack : "NULL", needle);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-
-    return lstat(path, &st) == 0;
+    assert_int_equal(fixture_open(fx, fx->conf), 0);
 }
 
 /* Everything an escape could change: the rows of MEMORY and DISK that hold
@@ -255,12 +167,12 @@ static void test_ordinary_sql_allowed(void **state)
     assert_string_equal(
         value(fx, "SELECT max(n) FROM (SELECT row_number() OVER () AS n FROM mysql_servers)"), "2");
     assert_string_equal(value(fx, "SELECT DATABASE() || USER()"), "mainadmin@localhost");
-    run_ok(fx, "PRAGMA table_info(mysql_servers)");
+    run_set(fx, "PRAGMA table_info(mysql_servers)");
     assert_true(fx->res.nrows > 3);
     assert_string_equal(
         value(fx, "SELECT name FROM pragma_table_info('mysql_servers') WHERE cid = 0"),
         "hostgroup_id");
-    run_ok(fx, "PRAGMA index_list(mysql_servers)");
+    run_set(fx, "PRAGMA index_list(mysql_servers)");
     assert_string_equal(value(fx, "PRAGMA disk.quick_check"), "ok");
 }
 
@@ -435,11 +347,12 @@ static void test_exposure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_escapes_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_trigger_cannot_smuggle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ordinary_sql_allowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_private_files_under_umask_000, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_modes_warned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escapes_refused, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_trigger_cannot_smuggle, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ordinary_sql_allowed, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_private_files_under_umask_000, setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_open_modes_warned, setup, fixture_teardown),
         cmocka_unit_test(test_loopback_addresses),
         cmocka_unit_test(test_weak_credentials),
         cmocka_unit_test(test_exposure),

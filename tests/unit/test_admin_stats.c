@@ -7,20 +7,19 @@
  * read-only, listed by SHOW TABLES, and refreshed only when a statement
  * reads them.
  *
- * Each test opens a store in a fresh mkdtemp directory (removed in
- * teardown); no config file, so the defaults are used.
+ * Each test opens a store with the shared fixture (admin_fixture.h) in a
+ * fresh mkdtemp directory; no config file, so the defaults are used.
  */
 #include "admin/admin.h"
 #include "pool/pool.h"
 #include "router/router.h"
+#include "tests/unit/admin_fixture.h"
 
 #include <ctype.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* cmocka.h needs these first; keep clang-format from sorting it above them. */
 /* clang-format off */
@@ -31,55 +30,31 @@
 #include <cmocka.h>
 /* clang-format on */
 
-struct fixture {
-    char root[64];     /* mkdtemp directory */
-    char datadir[128]; /* root/data */
-    char err[512];
-    struct admin_store *store;
-    struct admin_result res;            /* the last statement's result */
-    struct router_digest_stats *w[2];   /* one per "worker" */
-    struct router_digest_stats *src[3]; /* w[0], NULL (skipped), w[1] */
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+/* One digest statistics object per "worker", made by setup and freed by
+ * teardown; sources[] is what the store reads: worker[0], NULL (skipped),
+ * worker[1]. */
+static struct router_digest_stats *worker[2];
+static struct router_digest_stats *sources[3];
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-
-    admin_result_free(&fx->res);
-    admin_store_close(fx->store);
-    router_digest_stats_free(fx->w[0]);
-    router_digest_stats_free(fx->w[1]);
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
+    router_digest_stats_free(worker[0]);
+    router_digest_stats_free(worker[1]);
+    memset(worker, 0, sizeof(worker));
+    memset(sources, 0, sizeof(sources));
+    return fixture_teardown(state);
 }
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    int rc;
+    struct fixture *fx = fixture_new(state, "admin_stats", NULL);
 
-    assert_non_null(fx);
-    *state = fx;
-    strcpy(fx->root, "/tmp/sluice_test_admin_stats_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    fx->w[0] = router_digest_stats_new(16, 128);
-    fx->w[1] = router_digest_stats_new(16, 128);
-    fx->src[0] = fx->w[0];
-    fx->src[2] = fx->w[1];
-    rc = admin_store_open(fx->datadir, NULL, &fx->store, fx->err, sizeof(fx->err));
+    worker[0] = router_digest_stats_new(16, 128);
+    worker[1] = router_digest_stats_new(16, 128);
+    sources[0] = worker[0];
+    sources[2] = worker[1];
     /* cmocka skips teardown when setup fails, so clean up here. */
-    if (rc != 0 || !fx->w[0] || !fx->w[1]) {
-        print_error("setup: %s (%s)\n", admin_strerror(rc), fx->err);
+    if (fixture_open(fx, NULL) != 0 || !worker[0] || !worker[1]) {
         teardown(state);
         return -1;
     }
@@ -91,50 +66,18 @@ static void set_sources(struct fixture *fx, struct pool *pool)
 {
     struct admin_sources src = {
         .pool = pool,
-        .digest_stats = fx->src,
-        .n_digest_stats = sizeof(fx->src) / sizeof(fx->src[0]),
+        .digest_stats = sources,
+        .n_digest_stats = sizeof(sources) / sizeof(sources[0]),
     };
 
     admin_store_set_sources(fx->store, &src);
 }
 
-static void run(struct fixture *fx, const char *sql)
-{
-    admin_result_free(&fx->res);
-    admin_execute(fx->store, NULL, sql, strlen(sql), &fx->res);
-}
-
-/* Runs sql expecting a result set (any number of rows). */
-static void run_set(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ROWS)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-}
-
-/* Runs sql expecting a result set of nrows rows. */
-static void run_rows(struct fixture *fx, const char *sql, size_t nrows)
+/* Runs sql expecting a result set of nrows rows (any number of columns). */
+static void run_nrows(struct fixture *fx, const char *sql, size_t nrows)
 {
     run_set(fx, sql);
     assert_int_equal(fx->res.nrows, nrows);
-}
-
-static void run_ok(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_OK)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-}
-
-/* Runs sql expecting error 1105/HY000; returns the message. */
-static const char *run_err(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ERROR)
-        fail_msg("%s: expected an error, got kind %d", sql, fx->res.kind);
-    assert_int_equal(fx->res.err_code, 1105);
-    assert_string_equal(fx->res.err_sqlstate, "HY000");
-    return fx->res.err_msg;
 }
 
 /* The value in row r of the column named name. */
@@ -181,14 +124,14 @@ static uint64_t record(struct router_digest_stats *st, int hostgroup, const char
 }
 
 /* One SELECT shape recorded by both workers, one UPDATE by the second. */
-static void record_samples(struct fixture *fx, uint64_t *select_hash, uint64_t *update_hash)
+static void record_samples(uint64_t *select_hash, uint64_t *update_hash)
 {
-    *select_hash = record(fx->w[0], 1, "app", "SELECT * FROM t WHERE id = 1", 100, 0, 1, 1000);
-    record(fx->w[0], 1, "app", "SELECT * FROM t WHERE id = 2", 300, 0, 2, 1001);
+    *select_hash = record(worker[0], 1, "app", "SELECT * FROM t WHERE id = 1", 100, 0, 1, 1000);
+    record(worker[0], 1, "app", "SELECT * FROM t WHERE id = 2", 300, 0, 2, 1001);
     for (int i = 0; i < 20; i++)
-        record(fx->w[1], 1, "app", "select * from t where id = 99", 200 + (uint64_t)i * 10, 0, 1,
+        record(worker[1], 1, "app", "select * from t where id = 99", 200 + (uint64_t)i * 10, 0, 1,
                1002 + i);
-    *update_hash = record(fx->w[1], 0, "app", "UPDATE t SET a = 5 WHERE id = 3", 50, 5, 0, 999);
+    *update_hash = record(worker[1], 0, "app", "UPDATE t SET a = 5 WHERE id = 3", 50, 5, 0, 999);
 }
 
 static void assert_digest_hex(const char *text, uint64_t hash)
@@ -214,9 +157,9 @@ static void test_digest_merged(void **state)
     struct fixture *fx = *state;
     uint64_t sel, upd;
 
-    record_samples(fx, &sel, &upd);
+    record_samples(&sel, &upd);
     set_sources(fx, NULL);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest ORDER BY hostgroup", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest ORDER BY hostgroup", 2);
     assert_int_equal(fx->res.ncols, sizeof(names) / sizeof(names[0]));
     for (size_t c = 0; c < fx->res.ncols; c++)
         assert_string_equal(fx->res.col_names[c], names[c]);
@@ -253,9 +196,9 @@ static void test_digest_merged(void **state)
     assert_true(num(fx, 1, "p99_time") <= num(fx, 1, "max_time"));
 
     /* Reading the plain table resets nothing. */
-    run_rows(fx, "SELECT count_star FROM stats_mysql_query_digest WHERE hostgroup = 1", 1);
+    run_nrows(fx, "SELECT count_star FROM stats_mysql_query_digest WHERE hostgroup = 1", 1);
     assert_int_equal(num(fx, 0, "count_star"), 22);
-    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+    assert_int_equal(router_digest_stats_size(worker[1]), 2);
 }
 
 static void test_digest_reset(void **state)
@@ -263,28 +206,28 @@ static void test_digest_reset(void **state)
     struct fixture *fx = *state;
     uint64_t sel, upd;
 
-    record_samples(fx, &sel, &upd);
+    record_samples(&sel, &upd);
     set_sources(fx, NULL);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset ORDER BY hostgroup", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest_reset ORDER BY hostgroup", 2);
     assert_int_equal(fx->res.ncols, 17);
     assert_digest_hex(field(fx, 1, "digest"), sel);
     assert_int_equal(num(fx, 1, "count_star"), 22);
-    assert_int_equal(router_digest_stats_size(fx->w[0]), 0);
-    assert_int_equal(router_digest_stats_size(fx->w[1]), 0);
+    assert_int_equal(router_digest_stats_size(worker[0]), 0);
+    assert_int_equal(router_digest_stats_size(worker[1]), 0);
 
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
 
     /* count(*) reads no column, yet the table is refreshed; and inside an
      * operator's transaction the refresh nests in a savepoint. */
-    record(fx->w[1], 2, "bob", "DELETE FROM t WHERE id = 1", 10, 1, 0, 2000);
+    record(worker[1], 2, "bob", "DELETE FROM t WHERE id = 1", 10, 1, 0, 2000);
     run_ok(fx, "BEGIN");
-    run_rows(fx, "SELECT count(*) AS n FROM stats_mysql_query_digest", 1);
+    run_nrows(fx, "SELECT count(*) AS n FROM stats_mysql_query_digest", 1);
     assert_int_equal(num(fx, 0, "n"), 1);
-    run_rows(fx, "SELECT count(*) AS n FROM main.stats_mysql_query_digest_reset", 1);
+    run_nrows(fx, "SELECT count(*) AS n FROM main.stats_mysql_query_digest_reset", 1);
     assert_int_equal(num(fx, 0, "n"), 1);
     run_ok(fx, "COMMIT");
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
 }
 
 /* A name in a string literal or in an EXPLAIN resets nothing; a view over a
@@ -294,16 +237,16 @@ static void test_refresh_only_when_read(void **state)
     struct fixture *fx = *state;
     uint64_t sel, upd;
 
-    record_samples(fx, &sel, &upd);
+    record_samples(&sel, &upd);
     set_sources(fx, NULL);
-    run_rows(fx, "SELECT 'stats_mysql_query_digest_reset' AS t", 1);
+    run_nrows(fx, "SELECT 'stats_mysql_query_digest_reset' AS t", 1);
     run_set(fx, "EXPLAIN SELECT * FROM stats_mysql_query_digest_reset");
     run_set(fx, "EXPLAIN QUERY PLAN SELECT * FROM stats_mysql_query_digest_reset");
-    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+    assert_int_equal(router_digest_stats_size(worker[1]), 2);
 
     run_ok(fx, "CREATE VIEW busy AS SELECT digest, count_star FROM stats_mysql_query_digest"
                " WHERE count_star > 1");
-    run_rows(fx, "SELECT * FROM busy", 1);
+    run_nrows(fx, "SELECT * FROM busy", 1);
     assert_int_equal(num(fx, 0, "count_star"), 22);
 }
 
@@ -312,20 +255,20 @@ static void test_no_sources(void **state)
     struct fixture *fx = *state;
     uint64_t sel, upd;
 
-    record_samples(fx, &sel, &upd);
+    record_samples(&sel, &upd);
     /* Never set: empty. */
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
-    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
     assert_int_equal(fx->res.ncols, 23);
 
     /* Set, then cleared with NULL: empty again, nothing reset. */
     set_sources(fx, NULL);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest", 2);
     admin_store_set_sources(fx->store, NULL);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
-    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_digest_reset", 0);
+    assert_int_equal(router_digest_stats_size(worker[1]), 2);
 }
 
 static void test_connection_pool(void **state)
@@ -364,12 +307,12 @@ static void test_connection_pool(void **state)
     struct pool *pool;
 
     set_sources(fx, NULL);
-    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
 
     pool = pool_new(specs, 2, 1, &settings);
     assert_non_null(pool);
     set_sources(fx, pool);
-    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool ORDER BY hostgroup", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_connection_pool ORDER BY hostgroup", 2);
     assert_int_equal(fx->res.ncols, sizeof(names) / sizeof(names[0]));
     for (size_t c = 0; c < fx->res.ncols; c++)
         assert_string_equal(fx->res.col_names[c], names[c]);
@@ -391,7 +334,7 @@ static void test_connection_pool(void **state)
         assert_int_equal(num(fx, r, "weight"), specs[r].weight);
     }
     /* No traffic yet: the advisor has a row per server and suggests nothing. */
-    run_rows(fx, "SELECT * FROM stats_mysql_pool_advisor ORDER BY hostgroup", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_pool_advisor ORDER BY hostgroup", 2);
     for (size_t r = 0; r < 2; r++) {
         assert_int_equal(num(fx, r, "suggested_connections"), 0);
         assert_int_equal(num(fx, r, "max_connections"), specs[r].max_connections);
@@ -400,16 +343,16 @@ static void test_connection_pool(void **state)
     struct pool_server_spec soft[2] = {specs[0], specs[1]};
     soft[1].status = POOL_SERVER_OFFLINE_SOFT;
     assert_int_equal(pool_update(pool, soft, 2), 0);
-    run_rows(fx, "SELECT status FROM stats_mysql_connection_pool WHERE hostgroup = 1", 1);
+    run_nrows(fx, "SELECT status FROM stats_mysql_connection_pool WHERE hostgroup = 1", 1);
     assert_string_equal(field(fx, 0, "status"), "OFFLINE_SOFT");
     /* Typed like ProxySQL's: srv_port compares as a number. */
-    run_rows(fx, "SELECT srv_host FROM stats_mysql_connection_pool WHERE srv_port = 3307", 1);
+    run_nrows(fx, "SELECT srv_host FROM stats_mysql_connection_pool WHERE srv_port = 3307", 1);
     assert_string_equal(field(fx, 0, "srv_host"), "10.0.0.7");
 
     /* The pool goes away: the store must forget it first. */
     admin_store_set_sources(fx->store, NULL);
     pool_free(pool);
-    run_rows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_connection_pool", 0);
 }
 
 /* A stand-in for the proxy's session figures: two reasons, two digests in
@@ -474,18 +417,18 @@ static void test_session_tables(void **state)
     };
 
     /* No source: empty tables. */
-    run_rows(fx, "SELECT * FROM stats_mysql_pin_reasons", 0);
-    run_rows(fx, "SELECT * FROM stats_mysql_multiplexing", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_pin_reasons", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_multiplexing", 0);
     assert_int_equal(fx->res.ncols, 4);
 
     admin_store_set_sources(fx->store, &src);
-    run_rows(fx, "SELECT * FROM stats_mysql_pin_reasons ORDER BY total DESC", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_pin_reasons ORDER BY total DESC", 2);
     assert_string_equal(field(fx, 0, "reason"), "transaction");
     assert_int_equal(num(fx, 0, "pinned_now"), 3);
     assert_int_equal(num(fx, 0, "total"), 40);
     assert_int_equal(num(fx, 1, "pinned_now"), 0);
 
-    run_rows(fx, "SELECT * FROM stats_mysql_pin_digests", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_pin_digests", 2);
     assert_string_equal(field(fx, 0, "digest"), "0xABCDEF0123456789");
     assert_string_equal(field(fx, 0, "digest_text"), "BEGIN");
     assert_string_equal(field(fx, 1, "reason"), "user_variable");
@@ -493,7 +436,7 @@ static void test_session_tables(void **state)
     assert_int_equal(num(fx, 1, "count_star"), 2);
 
     /* No pool: nothing lent, so no ratio. */
-    run_rows(fx, "SELECT * FROM stats_mysql_multiplexing", 1);
+    run_nrows(fx, "SELECT * FROM stats_mysql_multiplexing", 1);
     assert_int_equal(num(fx, 0, "hostgroup"), 1);
     assert_int_equal(num(fx, 0, "client_sessions"), 20);
     assert_int_equal(num(fx, 0, "backends_in_use"), 0);
@@ -501,17 +444,18 @@ static void test_session_tables(void **state)
 
     /* One statement reading all three asks the source once. */
     stub.fills = stub.frees = 0;
-    run_rows(fx,
-             "SELECT (SELECT COUNT(*) FROM stats_mysql_pin_reasons),"
-             " (SELECT COUNT(*) FROM stats_mysql_pin_digests),"
-             " (SELECT COUNT(*) FROM stats_mysql_multiplexing)",
-             1);
+    run_nrows(fx,
+              "SELECT (SELECT COUNT(*) FROM stats_mysql_pin_reasons),"
+              " (SELECT COUNT(*) FROM stats_mysql_pin_digests),"
+              " (SELECT COUNT(*) FROM stats_mysql_multiplexing)",
+              1);
     assert_int_equal(stub.fills, 1);
     assert_int_equal(stub.frees, 1);
 
     /* A failing source makes the statement fail with a message. */
     stub.fail = true;
-    assert_non_null(strstr(run_err(fx, "SELECT * FROM stats_mysql_pin_reasons"), "out of memory"));
+    assert_non_null(strstr(run_err(fx, "SELECT * FROM stats_mysql_pin_reasons", 1105, "HY000"),
+                           "out of memory"));
     stub.fail = false;
     admin_store_set_sources(fx->store, NULL);
 }
@@ -598,25 +542,25 @@ static void test_proxy_tables(void **state)
     };
 
     /* No source: empty tables with ProxySQL's columns. */
-    run_rows(fx, "SELECT * FROM stats_mysql_commands_counters", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_commands_counters", 0);
     assert_int_equal(fx->res.ncols, 15);
     assert_string_equal(fx->res.col_names[14], "cnt_INFs");
-    run_rows(fx, "SELECT * FROM stats_mysql_processlist", 0);
+    run_nrows(fx, "SELECT * FROM stats_mysql_processlist", 0);
     assert_int_equal(fx->res.ncols, 14);
 
     admin_store_set_sources(fx->store, &src);
-    run_rows(fx, "SELECT * FROM stats_mysql_query_rules ORDER BY rule_id", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_query_rules ORDER BY rule_id", 2);
     assert_int_equal(num(fx, 0, "rule_id"), 10);
     assert_int_equal(num(fx, 0, "hits"), 7);
     assert_int_equal(num(fx, 1, "hits"), 0);
     /* Only the rules were asked for: the processlist costs a round of the workers. */
     assert_int_equal(stub.asked, ADMIN_PROXY_RULES);
 
-    run_rows(fx, "SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'",
-             1);
+    run_nrows(fx, "SELECT Variable_Value FROM stats_mysql_global WHERE Variable_Name = 'Questions'",
+              1);
     assert_string_equal(fx->res.rows[0][0], "42");
 
-    run_rows(fx, "SELECT * FROM stats_mysql_commands_counters ORDER BY Command", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_commands_counters ORDER BY Command", 2);
     assert_string_equal(field(fx, 0, "Command"), "SELECT");
     assert_int_equal(num(fx, 0, "Total_cnt"), 3);
     assert_int_equal(num(fx, 0, "Total_Time_us"), 1200);
@@ -624,7 +568,7 @@ static void test_proxy_tables(void **state)
     assert_int_equal(num(fx, 0, "cnt_INFs"), 1);
     assert_int_equal(num(fx, 1, "cnt_10s"), 0);
 
-    run_rows(fx, "SELECT * FROM stats_mysql_processlist ORDER BY SessionID", 2);
+    run_nrows(fx, "SELECT * FROM stats_mysql_processlist ORDER BY SessionID", 2);
     assert_int_equal(num(fx, 0, "ThreadID"), 1);
     assert_string_equal(field(fx, 0, "db"), "shop");
     assert_string_equal(field(fx, 0, "srv_host"), "db1");
@@ -642,17 +586,18 @@ static void test_proxy_tables(void **state)
     /* One statement reading all four asks once, for all four parts. */
     stub.fills = stub.frees = 0;
     stub.asked = 0;
-    run_rows(fx,
-             "SELECT (SELECT COUNT(*) FROM stats_mysql_query_rules),"
-             " (SELECT COUNT(*) FROM stats_mysql_global),"
-             " (SELECT COUNT(*) FROM stats_mysql_commands_counters),"
-             " (SELECT COUNT(*) FROM stats_mysql_processlist)",
-             1);
+    run_nrows(fx,
+              "SELECT (SELECT COUNT(*) FROM stats_mysql_query_rules),"
+              " (SELECT COUNT(*) FROM stats_mysql_global),"
+              " (SELECT COUNT(*) FROM stats_mysql_commands_counters),"
+              " (SELECT COUNT(*) FROM stats_mysql_processlist)",
+              1);
     assert_int_equal(stub.fills, 1);
     assert_int_equal(stub.frees, 1);
     assert_int_equal(stub.asked, ADMIN_PROXY_RULES | ADMIN_PROXY_GLOBALS | ADMIN_PROXY_COMMANDS |
                                      ADMIN_PROXY_PROCESSES);
-    assert_non_null(strstr(run_err(fx, "DELETE FROM stats_mysql_processlist"), "is read-only"));
+    assert_non_null(
+        strstr(run_err(fx, "DELETE FROM stats_mysql_processlist", 1105, "HY000"), "is read-only"));
     admin_store_set_sources(fx->store, NULL);
 }
 
@@ -670,23 +615,26 @@ static void test_read_only(void **state)
     struct fixture *fx = *state;
     uint64_t sel, upd;
 
-    record_samples(fx, &sel, &upd);
+    record_samples(&sel, &upd);
     set_sources(fx, NULL);
     for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
-        assert_non_null(
-            strstr(run_err(fx, writes[i]), "is read-only: it is computed when queried"));
-    assert_non_null(
-        strstr(run_err(fx, "DROP TABLE stats_mysql_query_digest"), "cannot be dropped"));
-    assert_non_null(strstr(run_err(fx, "ALTER TABLE stats_mysql_connection_pool ADD COLUMN x INT"),
-                           "cannot be dropped or altered"));
-    assert_non_null(strstr(run_err(fx, "CREATE TRIGGER t AFTER INSERT ON stats_mysql_query_digest"
-                                       " BEGIN SELECT 1; END"),
+        assert_non_null(strstr(run_err(fx, writes[i], 1105, "HY000"),
+                               "is read-only: it is computed when queried"));
+    assert_non_null(strstr(run_err(fx, "DROP TABLE stats_mysql_query_digest", 1105, "HY000"),
+                           "cannot be dropped"));
+    assert_non_null(strstr(
+        run_err(fx, "ALTER TABLE stats_mysql_connection_pool ADD COLUMN x INT", 1105, "HY000"),
+        "cannot be dropped or altered"));
+    assert_non_null(strstr(run_err(fx,
+                                   "CREATE TRIGGER t AFTER INSERT ON stats_mysql_query_digest"
+                                   " BEGIN SELECT 1; END",
+                                   1105, "HY000"),
                            "cannot have triggers"));
     /* A refused DELETE of the _reset table must not have reset anything. */
-    assert_int_equal(router_digest_stats_size(fx->w[1]), 2);
+    assert_int_equal(router_digest_stats_size(worker[1]), 2);
     /* Copying stats into an operator's own table is fine. */
     run_ok(fx, "CREATE TABLE snap AS SELECT digest, count_star FROM stats_mysql_query_digest");
-    run_rows(fx, "SELECT * FROM snap", 2);
+    run_nrows(fx, "SELECT * FROM snap", 2);
 }
 
 static void test_show_tables(void **state)
@@ -707,7 +655,7 @@ static void test_show_tables(void **state)
             found = found || strcmp(fx->res.rows[r][0], stats[s]) == 0;
         assert_true(found);
     }
-    run_rows(fx, "SHOW CREATE TABLE stats_mysql_query_digest", 1);
+    run_nrows(fx, "SHOW CREATE TABLE stats_mysql_query_digest", 1);
     assert_non_null(strstr(fx->res.rows[0][1], "p99_time"));
     /* Not part of any layer: DISK has no stats tables. */
     run_set(fx, "SHOW TABLES FROM disk");

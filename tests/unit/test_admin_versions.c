@@ -3,20 +3,20 @@
  * rule tests and lint at LOAD ... TO RUNTIME (admin/ruletests.c) and the
  * warnings of admin results (admin/exec.c).
  *
- * As in test_admin_exec.c, each test gets a fresh datadir under /tmp and the
- * fixture plays the admin listener: it keeps the published snapshot and
- * replaces it with res.new_runtime whenever a statement returns one. Where a
- * query would be routed is asked through EXPLAIN QUERY RULES on the runtime,
- * the same router_classify() the workers run.
+ * As in test_admin_exec.c, each test starts the shared fixture
+ * (admin_fixture.h) on its fleet; the fixture plays the admin listener: it
+ * keeps the published snapshot and replaces it with res.new_runtime whenever
+ * a statement returns one. Where a query would be routed is asked through
+ * EXPLAIN QUERY RULES on the runtime, the same router_classify() the workers
+ * run.
  */
 #include "admin/admin.h"
+#include "tests/unit/admin_fixture.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* cmocka.h needs these first; keep clang-format from sorting it above them. */
 /* clang-format off */
@@ -25,156 +25,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 /* clang-format on */
-
-struct fixture {
-    char root[64];
-    char datadir[128];
-    char conf[128];
-    char err[512];
-    struct admin_store *store;
-    struct admin_config *runtime;
-    struct admin_result res;
-};
-
-/* Reads go to hostgroup 1 (db2), the rest to app's default, 0 (db1). */
-static const char fleet[] =
-    "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (0, 'db1', 3306);\n"
-    "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (1, 'db2', 3306);\n"
-    "INSERT INTO mysql_users (username, password, default_hostgroup) VALUES ('app', 'pw', 0);\n"
-    "INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgroup,"
-    " apply) VALUES (1, 1, '^SELECT', 1, 1);\n";
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int try_start(struct fixture *fx)
-{
-    int rc = admin_store_open(fx->datadir, fx->conf, &fx->store, fx->err, sizeof(fx->err));
-
-    if (rc != 0) {
-        print_error("admin_store_open: %s (%s)\n", admin_strerror(rc), fx->err);
-        return rc;
-    }
-    rc = admin_config_load(fx->store, &fx->runtime, fx->err, sizeof(fx->err));
-    if (rc != 0) {
-        print_error("admin_config_load: %s (%s)\n", admin_strerror(rc), fx->err);
-        admin_store_close(fx->store);
-        fx->store = NULL;
-    }
-    return rc;
-}
-
-static void stop(struct fixture *fx)
-{
-    admin_result_free(&fx->res);
-    admin_config_unref(fx->runtime);
-    fx->runtime = NULL;
-    admin_store_close(fx->store);
-    fx->store = NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    stop(fx);
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    assert_non_null(fx);
-    strcpy(fx->root, "/tmp/sluice_test_admin_versions_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluice.sql", fx->root);
-    write_file(fx->conf, fleet);
-    *state = fx;
-    if (try_start(fx) != 0) {
-        teardown(state);
-        return -1;
-    }
-    return 0;
-}
-
-/* Runs sql; publishes a new snapshot if there is one and says so. */
-static bool run(struct fixture *fx, const char *sql)
-{
-    int rc;
-
-    admin_result_free(&fx->res);
-    rc = admin_execute(fx->store, fx->runtime, sql, strlen(sql), &fx->res);
-    assert_int_equal(rc == 0, fx->res.kind != ADMIN_RES_ERROR);
-    if (!fx->res.new_runtime)
-        return false;
-    admin_config_unref(fx->runtime);
-    fx->runtime = fx->res.new_runtime;
-    fx->res.new_runtime = NULL;
-    return true;
-}
-
-static uint64_t run_ok(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_OK)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-    return fx->res.affected_rows;
-}
-
-static void run_rows(struct fixture *fx, const char *sql, size_t ncols, size_t nrows)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ROWS)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-    assert_int_equal(fx->res.ncols, ncols);
-    if (fx->res.nrows != nrows)
-        fail_msg("%s: %zu rows, want %zu", sql, fx->res.nrows, nrows);
-}
-
-static const char *run_err(struct fixture *fx, const char *sql, unsigned code)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_ERROR)
-        fail_msg("%s: kind %d, want error %u", sql, fx->res.kind, code);
-    assert_int_equal(fx->res.err_code, code);
-    return fx->res.err_msg;
-}
-
-static const char *cell(const struct fixture *fx, size_t r, size_t c)
-{
-    assert_true(r < fx->res.nrows && c < fx->res.ncols);
-    return fx->res.rows[r][c];
-}
-
-static const char *value(struct fixture *fx, const char *sql)
-{
-    run_rows(fx, sql, 1, 1);
-    return cell(fx, 0, 0);
-}
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-    if (!haystack || !strstr(haystack, needle))
-        fail_msg("'%s' does not contain '%s'", haystack ? haystack : "NULL", needle);
-}
 
 /* Whether one of the result's warnings contains needle. */
 static bool has_warning(const struct fixture *fx, const char *needle)
@@ -242,20 +92,21 @@ static void test_versions_recorded(void **state)
     assert_string_equal(cell(fx, 1, 4), "2");
     /* A failed LOAD records nothing. */
     run_ok(fx, "UPDATE mysql_query_rules SET match_digest = '('");
-    run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105);
+    run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105, NULL);
     assert_null(fx->res.new_runtime);
     assert_int_equal(newest(fx, "MYSQL QUERY RULES"), 8);
 
     /* Bad spellings are syntax errors. */
-    run_err(fx, "SHOW CONFIG VERSIONS FOR MYSQL RULES", 1064);
-    run_err(fx, "SHOW CONFIG VERSIONS MYSQL SERVERS", 1064);
-    run_err(fx, "SHOW CONFIG VERSIONS FOR", 1064);
-    run_err(fx, "SHOW CONFIG VERSIONS FOR ADMIN VARIABLES AND MORE", 1064);
-    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION 0", 1064);
-    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION -5", 1064);
-    run_err(fx, "ROLLBACK MYSQL USERS VERSION 2", 1064);
-    run_err(fx, "DIFF MYSQL USERS VERSION", 1064);
-    run_err(fx, "DIFF MYSQL USERS MEMORY RUNTIME DISK DISK DISK DISK DISK DISK DISK DISK", 1064);
+    run_err(fx, "SHOW CONFIG VERSIONS FOR MYSQL RULES", 1064, NULL);
+    run_err(fx, "SHOW CONFIG VERSIONS MYSQL SERVERS", 1064, NULL);
+    run_err(fx, "SHOW CONFIG VERSIONS FOR", 1064, NULL);
+    run_err(fx, "SHOW CONFIG VERSIONS FOR ADMIN VARIABLES AND MORE", 1064, NULL);
+    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION 0", 1064, NULL);
+    run_err(fx, "ROLLBACK ADMIN VARIABLES TO VERSION -5", 1064, NULL);
+    run_err(fx, "ROLLBACK MYSQL USERS VERSION 2", 1064, NULL);
+    run_err(fx, "DIFF MYSQL USERS VERSION", 1064, NULL);
+    run_err(fx, "DIFF MYSQL USERS MEMORY RUNTIME DISK DISK DISK DISK DISK DISK DISK DISK", 1064,
+            NULL);
     /* Aliases and any case work. */
     run_rows(fx, "diff mysql users run mem", 6, 0);
     run_rows(fx, "Show Config Versions For Admin Variables;", 5, 1);
@@ -268,16 +119,17 @@ static void test_versions_read_only_and_saved(void **state)
     struct fixture *fx = *state;
 
     assert_contains(
-        run_err(fx, "INSERT INTO mysql_config_versions VALUES (99, 'x', '', '', 0)", 1105),
+        run_err(fx, "INSERT INTO mysql_config_versions VALUES (99, 'x', '', '', 0)", 1105, NULL),
         "read-only");
-    assert_contains(run_err(fx, "DELETE FROM mysql_config_version_rows", 1105), "read-only");
-    assert_contains(run_err(fx, "UPDATE disk.mysql_config_versions SET \"rows\" = 0", 1105),
+    assert_contains(run_err(fx, "DELETE FROM mysql_config_version_rows", 1105, NULL), "read-only");
+    assert_contains(run_err(fx, "UPDATE disk.mysql_config_versions SET \"rows\" = 0", 1105, NULL),
                     "read-only");
-    assert_contains(run_err(fx, "DROP TABLE mysql_config_versions", 1105), "cannot be dropped");
+    assert_contains(run_err(fx, "DROP TABLE mysql_config_versions", 1105, NULL),
+                    "cannot be dropped");
     assert_contains(run_err(fx,
                             "CREATE TRIGGER t AFTER INSERT ON mysql_config_versions"
                             " BEGIN DELETE FROM mysql_servers; END",
-                            1105),
+                            1105, NULL),
                     "cannot have triggers");
 
     /* SAVE <module> TO DISK saves that module's versions too. */
@@ -290,8 +142,8 @@ static void test_versions_read_only_and_saved(void **state)
     /* A restart reads them back and, the rules unchanged, adds no rules
      * version; the versions of the unsaved modules are gone and recorded
      * anew, with numbers after the saved ones. */
-    stop(fx);
-    assert_int_equal(try_start(fx), 0);
+    fixture_stop(fx);
+    assert_int_equal(fixture_try_start(fx), 0);
     run_rows(fx, "SHOW CONFIG VERSIONS FOR MYSQL QUERY RULES", 5, 2);
     run_rows(fx, "SHOW CONFIG VERSIONS FOR MYSQL USERS", 5, 1);
     assert_int_equal(atoi(cell(fx, 0, 0)), 8);
@@ -338,15 +190,15 @@ static void test_rollback(void **state)
     run_rows(fx, "DIFF MYSQL QUERY RULES", 6, 0);
 
     /* Errors: unknown, another module's, bad syntax, inside a transaction. */
-    assert_contains(run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 999", 1105),
+    assert_contains(run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 999", 1105, NULL),
                     "no version 999");
     snprintf(sql, sizeof(sql), "ROLLBACK MYSQL USERS TO VERSION %d", v1);
-    assert_contains(run_err(fx, sql, 1105), "is of MYSQL QUERY RULES, not of MYSQL USERS");
-    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION x", 1064);
-    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 1 NOW", 1064);
-    run_err(fx, "ROLLBACK MYSQL RULES TO VERSION 1", 1064);
+    assert_contains(run_err(fx, sql, 1105, NULL), "is of MYSQL QUERY RULES, not of MYSQL USERS");
+    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION x", 1064, NULL);
+    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 1 NOW", 1064, NULL);
+    run_err(fx, "ROLLBACK MYSQL RULES TO VERSION 1", 1064, NULL);
     run_ok(fx, "BEGIN");
-    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 1", 1179);
+    run_err(fx, "ROLLBACK MYSQL QUERY RULES TO VERSION 1", 1179, NULL);
     /* A plain ROLLBACK is still SQL's. */
     run_ok(fx, "ROLLBACK");
 }
@@ -365,7 +217,7 @@ static void test_rollback_all_or_nothing(void **state)
     before = fx->runtime;
     /* Version v1 has no hostgroup 2, which app's default needs. */
     snprintf(sql, sizeof(sql), "ROLLBACK MYSQL SERVERS TO VERSION %d", v1);
-    assert_contains(run_err(fx, sql, 1105), "hostgroup");
+    assert_contains(run_err(fx, sql, 1105, NULL), "hostgroup");
     assert_null(fx->res.new_runtime);
     assert_ptr_equal(fx->runtime, before);
     assert_string_equal(value(fx, "SELECT COUNT(*) FROM mysql_servers"), "3");
@@ -444,12 +296,12 @@ static void test_diff(void **state)
     run_rows(fx, "DIFF MYSQL USERS", 6, 0);
     run_rows(fx, "DIFF ADMIN VARIABLES MEMORY DISK", 6, 0);
 
-    run_err(fx, "DIFF MYSQL SERVERS MEMORY VERSION 999", 1105);
+    run_err(fx, "DIFF MYSQL SERVERS MEMORY VERSION 999", 1105, NULL);
     snprintf(sql, sizeof(sql), "DIFF MYSQL USERS VERSION %d", v1);
-    assert_contains(run_err(fx, sql, 1105), "no version");
-    run_err(fx, "DIFF MYSQL SERVERS MEMORY LATER", 1064);
-    run_err(fx, "DIFF MYSQL SERVERS MEMORY RUNTIME DISK", 1064);
-    run_err(fx, "DIFF", 1064);
+    assert_contains(run_err(fx, sql, 1105, NULL), "no version");
+    run_err(fx, "DIFF MYSQL SERVERS MEMORY LATER", 1064, NULL);
+    run_err(fx, "DIFF MYSQL SERVERS MEMORY RUNTIME DISK", 1064, NULL);
+    run_err(fx, "DIFF", 1064, NULL);
 }
 
 static void test_rule_tests(void **state)
@@ -467,7 +319,7 @@ static void test_rule_tests(void **state)
     /* A change that breaks test 1 is refused and changes nothing. */
     run_ok(fx, "UPDATE mysql_query_rules SET destination_hostgroup = 0");
     before = fx->runtime;
-    const char *msg = run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105);
+    const char *msg = run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105, NULL);
     assert_contains(msg, "refused: 1 of 3 rule tests failed");
     assert_contains(msg, "test 1 (SELECT 1): expected hostgroup 1, got 0");
     assert_contains(msg, "FORCE");
@@ -486,7 +338,7 @@ static void test_rule_tests(void **state)
     assert_int_equal(fx->res.warnings[0].code, 1105);
     assert_contains(fx->res.warnings[0].msg, "expected hostgroup 1, got 0");
     assert_int_equal(route(fx, "SELECT 1"), 0);
-    run_err(fx, "SAVE MYSQL QUERY RULES TO DISK FORCE", 1064);
+    run_err(fx, "SAVE MYSQL QUERY RULES TO DISK FORCE", 1064, NULL);
 
     /* Errors expected or not, inactive tests, unknown users, schemas. */
     run_ok(fx, "DELETE FROM mysql_query_rules_tests");
@@ -508,7 +360,7 @@ static void test_rule_tests(void **state)
                " VALUES (15, 'nobody', 'SELECT 3')");
     run_ok(fx, "INSERT INTO mysql_query_rules_tests (test_id, username, query,"
                " expected_hostgroup) VALUES (16, 'app', 'INSERT INTO t VALUES (1)', 1)");
-    msg = run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105);
+    msg = run_err(fx, "LOAD MYSQL QUERY RULES TO RUNTIME", 1105, NULL);
     assert_contains(msg, "4 of 6 rule tests failed");
     assert_true(has_warning(fx, "rule test 13 failed (DROP TABLE t): expected no error, got "
                                 "error 'drops are not allowed'"));
@@ -614,18 +466,23 @@ static void test_warnings_bounded(void **state)
     assert_contains(fx->res.warnings[ADMIN_MAX_WARNINGS - 1].msg, "rule 163");
 }
 
+static int setup(void **state)
+{
+    return fixture_setup_started(state, "admin_versions", fixture_fleet);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_versions_recorded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_versions_read_only_and_saved, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_versions_pruned, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollback_all_or_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_diff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rule_tests, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_warnings_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_versions_recorded, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_versions_read_only_and_saved, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_versions_pruned, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_all_or_nothing, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_diff, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rule_tests, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lint, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_warnings_bounded, setup, fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

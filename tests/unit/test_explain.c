@@ -5,11 +5,10 @@
  * counters left alone) and the admin command EXPLAIN QUERY RULES (runtime
  * and MEMORY rules, the user's default hostgroup, quoting, errors).
  *
- * The admin tests get a fresh directory from mkdtemp under /tmp (removed in
- * teardown) holding the datadir and a config script, as test_admin_exec.c.
+ * The admin tests start the shared fixture (admin_fixture.h) on a config
+ * script, as test_admin_exec.c.
  */
 /* clang-format off */
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 /* clang-format on */
@@ -26,6 +24,7 @@
 #include "admin/admin.h"
 #include "router/router.h"
 #include "tests/common/rules_sql.h"
+#include "tests/unit/admin_fixture.h"
 
 #define DEFAULT_HG 10
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -407,16 +406,6 @@ static void test_rw_split_equal(void **state)
 
 /* -------------------------------------------------------------- admin */
 
-struct fixture {
-    char root[64];     /* mkdtemp directory */
-    char datadir[128]; /* root/data */
-    char conf[128];    /* root/sluice.sql */
-    char err[512];
-    struct admin_store *store;
-    struct admin_config *runtime; /* the "published" snapshot */
-    struct admin_result res;
-};
-
 /* Reads (flag 1) go to hostgroup 1 unless locking; a rewrite on the way. */
 static const char config[] =
     "INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (0, 'db1', 3306);\n"
@@ -457,55 +446,6 @@ enum {
     C_NCOLS,
 };
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *fx = *state;
-
-    admin_result_free(&fx->res);
-    admin_config_unref(fx->runtime);
-    admin_store_close(fx->store);
-    nftw(fx->root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-    free(fx);
-    return 0;
-}
-
-/* Runs sql and publishes a new snapshot if there is one. */
-static void run(struct fixture *fx, const char *sql)
-{
-    admin_result_free(&fx->res);
-    int rc = admin_execute(fx->store, fx->runtime, sql, strlen(sql), &fx->res);
-    assert_int_equal(rc == 0, fx->res.kind != ADMIN_RES_ERROR);
-    if (fx->res.new_runtime) {
-        admin_config_unref(fx->runtime);
-        fx->runtime = fx->res.new_runtime;
-        fx->res.new_runtime = NULL;
-    }
-}
-
-static void run_ok(struct fixture *fx, const char *sql)
-{
-    run(fx, sql);
-    if (fx->res.kind != ADMIN_RES_OK)
-        fail_msg("%s: kind %d, error %u %s", sql, fx->res.kind, fx->res.err_code, fx->res.err_msg);
-}
-
 /* Runs an EXPLAIN expecting rows, the decision row last. */
 static void run_explain(struct fixture *fx, const char *sql, size_t nrows)
 {
@@ -532,12 +472,6 @@ static void run_explain(struct fixture *fx, const char *sql, size_t nrows)
     assert_string_equal(last[C_STEP], step);
 }
 
-static const char *cell(const struct fixture *fx, size_t r, int c)
-{
-    assert_true(r < fx->res.nrows && (size_t)c < fx->res.ncols);
-    return fx->res.rows[r][c];
-}
-
 /* Checks a row's rule_id and outcome. */
 static void assert_row(const struct fixture *fx, size_t r, const char *rule_id, const char *outcome)
 {
@@ -547,23 +481,10 @@ static void assert_row(const struct fixture *fx, size_t r, const char *rule_id, 
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-
-    assert_non_null(fx);
-    strcpy(fx->root, "/tmp/sluice_test_explain_XXXXXX");
-    assert_non_null(mkdtemp(fx->root));
-    snprintf(fx->datadir, sizeof(fx->datadir), "%s/data", fx->root);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluice.sql", fx->root);
-    write_file(fx->conf, config);
-    *state = fx;
-    if (admin_store_open(fx->datadir, fx->conf, &fx->store, fx->err, sizeof(fx->err)) != 0 ||
-        admin_config_load(fx->store, &fx->runtime, fx->err, sizeof(fx->err)) != 0) {
-        print_error("start: %s\n", fx->err);
-        teardown(state);
+    if (fixture_setup_started(state, "explain", config) != 0)
         return -1;
-    }
     /* As an operator would after editing: also publishes a new snapshot. */
-    run_ok(fx, "LOAD MYSQL QUERY RULES TO RUNTIME");
+    run_ok(*state, "LOAD MYSQL QUERY RULES TO RUNTIME");
     return 0;
 }
 
@@ -737,10 +658,10 @@ int main(void)
         cmocka_unit_test(test_hits_unchanged),
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_rw_split_equal),
-        cmocka_unit_test_setup_teardown(test_admin_runtime, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_quoting, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_from_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_syntax, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_runtime, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_quoting, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_from_memory, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_admin_syntax, setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

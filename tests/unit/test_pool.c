@@ -25,6 +25,9 @@
 
 #include "pool/pool_int.h"
 
+/* Settings for pools that never wait on a connect long. */
+static const struct pool_settings quick = {.connect_timeout_ms = 1000};
+
 static void test_wait_percentiles(void **state)
 {
     (void)state;
@@ -118,7 +121,7 @@ static void test_weighted_choice_and_fail_fast(void **state)
          .weight = 5,
          .status = POOL_SERVER_OFFLINE_SOFT},
     };
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
+    struct pool_settings settings = quick;
     struct pool_waiter *waiters[800];
     struct pool_server_stats st[3];
     uv_loop_t loop;
@@ -178,8 +181,7 @@ static void test_gtid_positions(void **state)
         {.hostgroup = 1, .host = "r1", .port = 3307, .max_connections = 1, .weight = 1},
         {.hostgroup = 2, .host = "r1", .port = 3307, .max_connections = 1, .weight = 1},
     };
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
-    struct pool *p = pool_new(specs, 2, 1, &settings);
+    struct pool *p = pool_new(specs, 2, 1, &quick);
     assert_non_null(p);
     struct pool_conn conn = {.pool = p, .server = &p->servers[1]};
 
@@ -208,13 +210,12 @@ static void test_max_latency(void **state)
         {.hostgroup = 0, .host = "a", .port = 1, .weight = 1, .max_latency_ms = 5},
         {.hostgroup = 0, .host = "b", .port = 2, .weight = 1, .max_latency_ms = 5},
     };
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
     struct pool_waiter *w[200];
     struct pool_server_stats st[2];
     struct pool_conn *conn;
     uv_loop_t loop;
     assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(specs, 2, 1, &settings);
+    struct pool *p = pool_new(specs, 2, 1, &quick);
     assert_non_null(p);
     assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
 
@@ -345,6 +346,55 @@ static struct pool_conn *fake_conn(struct pool *p, size_t server, int worker, in
     return c;
 }
 
+/* A pool whose n workers (1 or 2) each run a loop of their own, and the
+ * socketpair of paired_conn() (-1: none, or closed by the test). */
+struct rig {
+    uv_loop_t loop[2];
+    uv_loop_t *loops[2];
+    int n;
+    struct pool *p;
+    int sv[2];
+};
+
+static struct pool *rig_start(struct rig *g, const struct pool_server_spec *specs, size_t n_specs,
+                              int n, const struct pool_settings *settings)
+{
+    g->n = n;
+    g->sv[0] = g->sv[1] = -1;
+    for (int i = 0; i < n; i++) {
+        g->loops[i] = &g->loop[i];
+        assert_int_equal(uv_loop_init(&g->loop[i]), 0);
+    }
+    g->p = pool_new(specs, n_specs, n, settings);
+    assert_non_null(g->p);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pool_worker_attach(g->p, i, &g->loop[i]), 0);
+    return g->p;
+}
+
+/* teardown_pool(), then closes the socketpair. */
+static void rig_stop(struct rig *g)
+{
+    teardown_pool(g->p, g->loops, g->n);
+    for (int i = 0; i < 2; i++)
+        if (g->sv[i] >= 0)
+            close(g->sv[i]);
+}
+
+/* A fake_conn() of user app on one end of a new socketpair, g->sv. */
+static struct pool_conn *paired_conn(struct rig *g, size_t server, int worker)
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, g->sv), 0);
+    return fake_conn(g->p, server, worker, g->sv[0], "app");
+}
+
+/* pool_acquire() for app on worker, reporting to r through ready_cb. */
+static int acquire(struct pool *p, int worker, int hostgroup, struct ready *r,
+                   struct pool_conn **conn, struct pool_waiter **w)
+{
+    return pool_acquire(p, worker, hostgroup, "app", "pw", false, 0, ready_cb, r, conn, w);
+}
+
 static void test_connect_failure_shuns(void **state)
 {
     (void)state;
@@ -354,35 +404,29 @@ static void test_connect_failure_shuns(void **state)
         .hostgroup = 0, .host = "127.0.0.1", .port = port, .max_connections = 4, .weight = 1};
     struct pool_settings settings = {
         .connect_timeout_ms = 3000, .shun_on_failures = 2, .shun_recovery_ms = 60000};
-    uv_loop_t loop;
-    uv_loop_t *loops[] = {&loop};
+    struct rig g;
     struct pool_conn *conn;
     struct pool_waiter *w;
 
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(&spec, 1, 1, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
+    struct pool *p = rig_start(&g, &spec, 1, 1, &settings);
     for (uint64_t i = 1; i <= 2; i++) {
         struct ready r = {0};
-        assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &conn, &w),
-                         POOL_PENDING);
+        assert_int_equal(acquire(p, 0, 0, &r, &conn, &w), POOL_PENDING);
         assert_int_equal(r.calls, 0); /* never inside pool_acquire */
-        RUN_UNTIL(loops, 1, r.calls > 0);
+        RUN_UNTIL(g.loops, g.n, r.calls > 0);
         assert_int_equal(r.calls, 1);
         assert_int_equal(r.err, POOL_ECONNECT);
         assert_null(r.conn);
         assert_non_null(strstr(r.msg, "127.0.0.1"));
         /* The failed connection closes from the loop and frees its slot. */
-        RUN_UNTIL(loops, 1, stats_of(p, 0).open == 0);
+        RUN_UNTIL(g.loops, g.n, stats_of(p, 0).open == 0);
         assert_int_equal(stats_of(p, 0).created_err, i);
         assert_int_equal(stats_of(p, 0).created_ok, 0);
         assert_int_equal(stats_of(p, 0).status, i < 2 ? POOL_SERVER_ONLINE : POOL_SERVER_SHUNNED);
     }
     /* Shunned: no usable server, refused at once. */
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, NULL, &conn, &w),
-                     POOL_ENOSERVER);
-    teardown_pool(p, loops, 1);
+    assert_int_equal(acquire(p, 0, 0, NULL, &conn, &w), POOL_ENOSERVER);
+    rig_stop(&g);
     close(lfd);
 }
 
@@ -400,25 +444,20 @@ static void test_connect_failure_rerouted(void **state)
                                              .max_connections = 1,
                                              .weight = 1};
     struct pool_settings settings = {.connect_timeout_ms = 3000};
-    uv_loop_t loop;
-    uv_loop_t *loops[] = {&loop};
+    struct rig g;
     struct pool_conn *conn;
     struct pool_waiter *w;
     struct ready r = {0};
 
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(specs, 2, 1, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
-    assert_int_equal(pool_acquire(p, 0, 3, "app", "pw", false, 0, ready_cb, &r, &conn, &w),
-                     POOL_PENDING);
-    RUN_UNTIL(loops, 1, r.calls > 0);
+    struct pool *p = rig_start(&g, specs, 2, 1, &settings);
+    assert_int_equal(acquire(p, 0, 3, &r, &conn, &w), POOL_PENDING);
+    RUN_UNTIL(g.loops, g.n, r.calls > 0);
     assert_int_equal(r.err, POOL_ECONNECT);
-    RUN_UNTIL(loops, 1, stats_of(p, 0).open + stats_of(p, 1).open == 0);
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).open + stats_of(p, 1).open == 0);
     assert_int_equal(stats_of(p, 0).created_err, 1);
     assert_int_equal(stats_of(p, 1).created_err, 1);
     assert_int_equal(r.calls, 1);
-    teardown_pool(p, loops, 1);
+    rig_stop(&g);
     close(fd[0]);
     close(fd[1]);
 }
@@ -431,39 +470,31 @@ static const struct pool_server_spec one_slot = {
 static void test_release_reuses_or_closes(void **state)
 {
     (void)state;
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
-    uv_loop_t loop;
-    uv_loop_t *loops[] = {&loop};
+    struct rig g;
     struct pool_conn *conn, *got;
     struct pool_waiter *w;
     struct ready r = {0};
-    int sv[2];
 
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(&one_slot, 1, 1, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct pool_conn *c = fake_conn(p, 0, 0, sv[0], "app");
+    struct pool *p = rig_start(&g, &one_slot, 1, 1, &quick);
+    struct pool_conn *c = paired_conn(&g, 0, 0);
     assert_int_equal(stats_of(p, 0).idle, 1);
 
     /* Idle and of the same account: lent at once, no callback. */
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &got, &w), 0);
+    assert_int_equal(acquire(p, 0, 0, &r, &got, &w), 0);
     assert_ptr_equal(got, c);
     assert_int_equal(stats_of(p, 0).idle, 0);
     pool_release(c, true);
     assert_int_equal(stats_of(p, 0).idle, 1);
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &got, &w), 0);
+    assert_int_equal(acquire(p, 0, 0, &r, &got, &w), 0);
     assert_ptr_equal(got, c);
 
     /* Returned while a request waits: it goes to that request, from the
      * loop rather than inside pool_release. */
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &conn, &w),
-                     POOL_PENDING);
+    assert_int_equal(acquire(p, 0, 0, &r, &conn, &w), POOL_PENDING);
     assert_int_equal(stats_of(p, 0).waiting, 1);
     pool_release(c, true);
     assert_int_equal(r.calls, 0);
-    RUN_UNTIL(loops, 1, r.calls > 0);
+    RUN_UNTIL(g.loops, g.n, r.calls > 0);
     assert_int_equal(r.err, 0);
     assert_ptr_equal(r.conn, c);
     struct pool_server_stats st = stats_of(p, 0);
@@ -472,57 +503,43 @@ static void test_release_reuses_or_closes(void **state)
 
     /* Not reusable: closed, its slot freed. */
     pool_release(c, false);
-    RUN_UNTIL(loops, 1, stats_of(p, 0).open == 0);
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).open == 0);
     assert_int_equal(stats_of(p, 0).idle, 0);
-    teardown_pool(p, loops, 1);
-    close(sv[0]);
-    close(sv[1]);
+    rig_stop(&g);
 }
 
 static void test_cancel_during_delivery(void **state)
 {
     (void)state;
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
-    uv_loop_t loop;
-    uv_loop_t *loops[] = {&loop};
+    struct rig g;
     struct pool_conn *got;
     struct pool_waiter *w1, *w2, *w3;
     struct ready r1 = {0}, r2 = {0}, r3 = {0};
-    int sv[2];
 
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(&one_slot, 1, 1, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct pool_conn *c = fake_conn(p, 0, 0, sv[0], "app");
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r1, &got, &w1), 0);
+    struct pool *p = rig_start(&g, &one_slot, 1, 1, &quick);
+    struct pool_conn *c = paired_conn(&g, 0, 0);
+    assert_int_equal(acquire(p, 0, 0, &r1, &got, &w1), 0);
 
     /* Two wait; the connection is handed to the first, which is cancelled
      * before the hand-over reaches it: the second gets it. */
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r2, &got, &w2),
-                     POOL_PENDING);
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r3, &got, &w3),
-                     POOL_PENDING);
+    assert_int_equal(acquire(p, 0, 0, &r2, &got, &w2), POOL_PENDING);
+    assert_int_equal(acquire(p, 0, 0, &r3, &got, &w3), POOL_PENDING);
     pool_release(c, true);
     assert_int_equal(stats_of(p, 0).waiting, 1);
     pool_cancel(p, w2);
-    RUN_UNTIL(loops, 1, r3.calls > 0);
+    RUN_UNTIL(g.loops, g.n, r3.calls > 0);
     assert_ptr_equal(r3.conn, c);
     assert_int_equal(r2.calls, 0);
 
     /* The same with nobody behind: the connection goes back idle. */
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r2, &got, &w2),
-                     POOL_PENDING);
+    assert_int_equal(acquire(p, 0, 0, &r2, &got, &w2), POOL_PENDING);
     pool_release(c, true);
     pool_cancel(p, w2);
-    RUN_UNTIL(loops, 1, stats_of(p, 0).idle == 1);
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).idle == 1);
     assert_int_equal(r2.calls, 0);
     assert_int_equal(stats_of(p, 0).open, 1);
     assert_int_equal(stats_of(p, 0).waiting, 0);
-    teardown_pool(p, loops, 1);
-    close(sv[0]);
-    close(sv[1]);
+    rig_stop(&g);
 }
 
 /* What an I/O callback saw; it reads one byte and gives the connection
@@ -548,44 +565,34 @@ static void io_release_cb(void *arg, int status, int events)
 static void test_cross_worker_handover(void **state)
 {
     (void)state;
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
-    uv_loop_t loop0, loop1;
-    uv_loop_t *loops[] = {&loop0, &loop1};
+    struct rig g;
     struct pool_conn *got;
     struct pool_waiter *w;
     struct ready r1 = {0}, r0 = {0};
     struct io_seen io = {0};
-    int sv[2];
 
-    assert_int_equal(uv_loop_init(&loop0), 0);
-    assert_int_equal(uv_loop_init(&loop1), 0);
-    struct pool *p = pool_new(&one_slot, 1, 2, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop0), 0);
-    assert_int_equal(pool_worker_attach(p, 1, &loop1), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct pool_conn *c = fake_conn(p, 0, 1, sv[0], "app");
+    struct pool *p = rig_start(&g, &one_slot, 1, 2, &quick);
+    struct pool_conn *c = paired_conn(&g, 0, 1);
 
     /* Lent on worker 1; worker 0 queues; the return on worker 1 serves
      * worker 0: its poll handle closes on loop 1, and it arrives through
      * worker 0's inbox with a new one on loop 0. */
-    assert_int_equal(pool_acquire(p, 1, 0, "app", "pw", false, 0, ready_cb, &r1, &got, &w), 0);
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r0, &got, &w),
-                     POOL_PENDING);
+    assert_int_equal(acquire(p, 1, 0, &r1, &got, &w), 0);
+    assert_int_equal(acquire(p, 0, 0, &r0, &got, &w), POOL_PENDING);
     pool_release(c, true);
     assert_int_equal(r0.calls, 0);
-    RUN_UNTIL(loops, 2, r0.calls > 0);
+    RUN_UNTIL(g.loops, g.n, r0.calls > 0);
     assert_int_equal(r0.err, 0);
     assert_ptr_equal(r0.conn, c);
     assert_int_equal(c->worker, 0);
-    assert_ptr_equal(c->poll.loop, &loop0);
+    assert_ptr_equal(c->poll.loop, &g.loop[0]);
 
     /* It works there: readiness reaches the borrower on loop 0, which
      * releases it from its callback; it then idles on worker 0. */
     io.conn = c;
     pool_conn_watch(c, UV_READABLE, io_release_cb, &io);
-    assert_int_equal(write(sv[1], "x", 1), 1);
-    RUN_UNTIL(loops, 2, io.calls > 0);
+    assert_int_equal(write(g.sv[1], "x", 1), 1);
+    RUN_UNTIL(g.loops, g.n, io.calls > 0);
     assert_int_equal(io.status, 0);
     assert_true(io.events & UV_READABLE);
     assert_int_equal(p->servers[0].idle[0].count, 1);
@@ -594,46 +601,33 @@ static void test_cross_worker_handover(void **state)
     /* An idle connection of worker 0 is donated when worker 1 queues (the
      * slot is taken, so worker 1 cannot connect). */
     r1 = (struct ready){0};
-    assert_int_equal(pool_acquire(p, 1, 0, "app", "pw", false, 0, ready_cb, &r1, &got, &w),
-                     POOL_PENDING);
-    RUN_UNTIL(loops, 2, r1.calls > 0);
+    assert_int_equal(acquire(p, 1, 0, &r1, &got, &w), POOL_PENDING);
+    RUN_UNTIL(g.loops, g.n, r1.calls > 0);
     assert_ptr_equal(r1.conn, c);
-    assert_ptr_equal(c->poll.loop, &loop1);
+    assert_ptr_equal(c->poll.loop, &g.loop[1]);
     pool_release(c, true);
     assert_int_equal(p->servers[0].idle[1].count, 1);
     assert_int_equal(stats_of(p, 0).created_ok + stats_of(p, 0).created_err, 0);
-    teardown_pool(p, loops, 2);
-    close(sv[0]);
-    close(sv[1]);
+    rig_stop(&g);
 }
 
 static void test_cancel_during_cross_worker_handover(void **state)
 {
     (void)state;
-    struct pool_settings settings = {.connect_timeout_ms = 1000};
-    uv_loop_t loop0, loop1;
-    uv_loop_t *loops[] = {&loop0, &loop1};
+    struct rig g;
     struct pool_conn *got;
     struct pool_waiter *w;
     struct ready r1 = {0}, r0 = {0};
-    int sv[2];
 
-    assert_int_equal(uv_loop_init(&loop0), 0);
-    assert_int_equal(uv_loop_init(&loop1), 0);
-    struct pool *p = pool_new(&one_slot, 1, 2, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop0), 0);
-    assert_int_equal(pool_worker_attach(p, 1, &loop1), 0);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct pool_conn *c = fake_conn(p, 0, 1, sv[0], "app");
-    assert_int_equal(pool_acquire(p, 1, 0, "app", "pw", false, 0, ready_cb, &r1, &got, &w), 0);
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r0, &got, &w),
-                     POOL_PENDING);
+    struct pool *p = rig_start(&g, &one_slot, 1, 2, &quick);
+    struct pool_conn *c = paired_conn(&g, 0, 1);
+    assert_int_equal(acquire(p, 1, 0, &r1, &got, &w), 0);
+    assert_int_equal(acquire(p, 0, 0, &r0, &got, &w), POOL_PENDING);
 
     /* Cancelled while the connection is between the loops. */
     pool_release(c, true);
     pool_cancel(p, w);
-    RUN_UNTIL(loops, 2, stats_of(p, 0).idle == 1);
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).idle == 1);
     assert_int_equal(r0.calls, 0);
     assert_int_equal(stats_of(p, 0).open, 1);
     /* Kept where it arrived, watched from that loop: the server hanging up
@@ -641,11 +635,11 @@ static void test_cancel_during_cross_worker_handover(void **state)
     assert_int_equal(c->worker, 0);
     assert_int_equal(p->servers[0].idle[0].count, 1);
     assert_true(c->poll_inited);
-    assert_ptr_equal(c->poll.loop, &loop0);
-    close(sv[1]);
-    RUN_UNTIL(loops, 2, stats_of(p, 0).open == 0);
-    teardown_pool(p, loops, 2);
-    close(sv[0]);
+    assert_ptr_equal(c->poll.loop, &g.loop[0]);
+    close(g.sv[1]);
+    g.sv[1] = -1;
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).open == 0);
+    rig_stop(&g);
 }
 
 /* A slot freed on a shunned server does not take a request queued at
@@ -666,42 +660,33 @@ static void test_shunned_server_takes_no_queued_request(void **state)
     specs[0].port = refusing_port(&lfd);
     struct pool_settings settings = {
         .connect_timeout_ms = 3000, .shun_on_failures = 1, .shun_recovery_ms = 60000};
-    uv_loop_t loop;
-    uv_loop_t *loops[] = {&loop};
+    struct rig g;
     struct pool_conn *got;
     struct pool_waiter *w;
     struct ready r = {0};
-    int sv[2];
 
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct pool *p = pool_new(specs, 2, 1, &settings);
-    assert_non_null(p);
-    assert_int_equal(pool_worker_attach(p, 0, &loop), 0);
+    struct pool *p = rig_start(&g, specs, 2, 1, &settings);
     /* The second server's only slot is lent (while the first is still out
      * of service), so the request goes to the first, fails, shuns it, and
      * queues at the second. */
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct pool_conn *c = fake_conn(p, 1, 0, sv[0], "app");
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, NULL, &got, &w), 0);
+    struct pool_conn *c = paired_conn(&g, 1, 0);
+    assert_int_equal(acquire(p, 0, 0, NULL, &got, &w), 0);
     specs[0].status = POOL_SERVER_ONLINE;
     assert_int_equal(pool_update(p, specs, 2), 0);
-    assert_int_equal(pool_acquire(p, 0, 0, "app", "pw", false, 0, ready_cb, &r, &got, &w),
-                     POOL_PENDING);
-    RUN_UNTIL(loops, 1, stats_of(p, 0).open == 0 || r.calls > 0);
+    assert_int_equal(acquire(p, 0, 0, &r, &got, &w), POOL_PENDING);
+    RUN_UNTIL(g.loops, g.n, stats_of(p, 0).open == 0 || r.calls > 0);
     assert_int_equal(r.calls, 0);
     assert_int_equal(stats_of(p, 0).created_err, 1);
     assert_int_equal(stats_of(p, 0).status, POOL_SERVER_SHUNNED);
     assert_int_equal(stats_of(p, 1).waiting, 1);
     /* It gets the second server's connection when that returns. */
     pool_release(c, true);
-    RUN_UNTIL(loops, 1, r.calls > 0);
+    RUN_UNTIL(g.loops, g.n, r.calls > 0);
     assert_int_equal(r.err, 0);
     assert_ptr_equal(r.conn, c);
     pool_release(c, false);
-    teardown_pool(p, loops, 1);
+    rig_stop(&g);
     close(lfd);
-    close(sv[0]);
-    close(sv[1]);
 }
 
 int main(void)
