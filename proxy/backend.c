@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define RBUF_SIZE 65536
 #define OUT_HIGH_WATER (256 * 1024) /* flush to the client above this */
 #define AUTO_INC_KEEP 5             /* statements that keep the backend after an insert id */
 
@@ -328,14 +327,7 @@ void backend_resume(struct session *s)
 static void read_backend(struct session *s)
 {
     struct backend *be = s->be;
-    if (be->rpos == be->rbuf.len) {
-        be->rbuf.len = be->rpos = 0;
-    } else if (be->rpos > 0 && be->rbuf.cap - be->rbuf.len < 4096) {
-        memmove(be->rbuf.data, be->rbuf.data + be->rpos, be->rbuf.len - be->rpos);
-        be->rbuf.len -= be->rpos;
-        be->rpos = 0;
-    }
-    if (codec_buf_reserve(&be->rbuf, be->rbuf.cap >= RBUF_SIZE ? 4096 : RBUF_SIZE) != 0) {
+    if (backend_rbuf_room(be) != 0) {
         backend_broken(s, "out of memory");
         return;
     }

@@ -54,6 +54,22 @@ void backend_free(void *p)
     free(be);
 }
 
+int backend_rbuf_room(struct backend *be)
+{
+    if (be->rpos == be->rbuf.len) {
+        be->rbuf.len = be->rpos = 0;
+    } else if (be->rpos > 0 && be->rbuf.cap - be->rbuf.len < 4096) {
+        /* Little room left behind a parsed prefix: slide the rest down
+         * rather than grow. */
+        memmove(be->rbuf.data, be->rbuf.data + be->rpos, be->rbuf.len - be->rpos);
+        be->rbuf.len -= be->rpos;
+        be->rpos = 0;
+    }
+    return codec_buf_reserve(&be->rbuf, be->rbuf.cap >= RBUF_SIZE ? 4096 : RBUF_SIZE) == 0
+               ? 0
+               : PROXY_ENOMEM;
+}
+
 struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len)
 {
     for (struct bstmt *b = be->lru_head; b; b = b->lru_next)

@@ -84,14 +84,27 @@ static struct host_entry *claim(struct host_failures *h, const char *ip, uint64_
     return best;
 }
 
-uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, int max_ms)
+/* Locks p's table and finds ip's live entry (*e, NULL if none). NULL, with
+ * nothing locked, when there is no table or no address. */
+static struct host_failures *lock_entry(struct proxy *p, const char *ip, uint64_t *now,
+                                        struct host_entry **e)
 {
     struct host_failures *h = p->host_failures;
-    if (!h || !ip[0] || delay_ms <= 0 || max_ms <= 0)
-        return 0;
-    uint64_t now = clock_now_ns();
+    if (!h || !ip[0])
+        return NULL;
+    *now = clock_now_ns();
     pthread_mutex_lock(&h->lock);
-    struct host_entry *e = find(h, ip, now);
+    *e = find(h, ip, *now);
+    return h;
+}
+
+uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, int max_ms)
+{
+    uint64_t now;
+    struct host_entry *e;
+    struct host_failures *h = delay_ms > 0 && max_ms > 0 ? lock_entry(p, ip, &now, &e) : NULL;
+    if (!h)
+        return 0;
     uint32_t failures = e ? e->failures : 0;
     pthread_mutex_unlock(&h->lock);
     if (failures == 0)
@@ -102,12 +115,11 @@ uint32_t limits_login_delay_ms(struct proxy *p, const char *ip, int delay_ms, in
 
 void limits_login_failed(struct proxy *p, const char *ip)
 {
-    struct host_failures *h = p->host_failures;
-    if (!h || !ip[0])
+    uint64_t now;
+    struct host_entry *e;
+    struct host_failures *h = lock_entry(p, ip, &now, &e);
+    if (!h)
         return;
-    uint64_t now = clock_now_ns();
-    pthread_mutex_lock(&h->lock);
-    struct host_entry *e = find(h, ip, now);
     if (!e)
         e = claim(h, ip, now);
     if (e->failures < UINT32_MAX)
@@ -119,12 +131,11 @@ void limits_login_failed(struct proxy *p, const char *ip)
 
 void limits_login_succeeded(struct proxy *p, const char *ip)
 {
-    struct host_failures *h = p->host_failures;
-    if (!h || !ip[0])
+    uint64_t now;
+    struct host_entry *e;
+    struct host_failures *h = lock_entry(p, ip, &now, &e);
+    if (!h)
         return;
-    uint64_t now = clock_now_ns();
-    pthread_mutex_lock(&h->lock);
-    struct host_entry *e = find(h, ip, now);
     if (e)
         e->ip[0] = '\0';
     pthread_mutex_unlock(&h->lock);

@@ -95,6 +95,10 @@ struct backend {
  * statement cache, most recently used first. */
 struct backend *backend_new(void);
 void backend_free(void *backend);
+/* Makes room in be->rbuf for the next recv (at least 4 KiB; RBUF_SIZE at
+ * first), dropping what was parsed. 0 or PROXY_ENOMEM. */
+#define RBUF_SIZE 65536
+int backend_rbuf_room(struct backend *be) __attribute__((warn_unused_result));
 struct bstmt *bstmt_find(struct backend *be, uint64_t hash, const char *sql, size_t len);
 void bstmt_unlink(struct backend *be, struct bstmt *b);
 void bstmt_push_front(struct backend *be, struct bstmt *b);

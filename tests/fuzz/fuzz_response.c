@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RBUF_SIZE 65536
-
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond))                                                                               \
@@ -129,14 +127,7 @@ static void fz_teardown(struct fz *f)
 /* Appends up to n bytes as one recv() into rbuf, as read_backend() does. */
 static size_t fz_read(struct backend *be, const uint8_t *p, size_t n)
 {
-    if (be->rpos == be->rbuf.len) {
-        be->rbuf.len = be->rpos = 0;
-    } else if (be->rpos > 0 && be->rbuf.cap - be->rbuf.len < 4096) {
-        memmove(be->rbuf.data, be->rbuf.data + be->rpos, be->rbuf.len - be->rpos);
-        be->rbuf.len -= be->rpos;
-        be->rpos = 0;
-    }
-    CHECK(codec_buf_reserve(&be->rbuf, be->rbuf.cap >= RBUF_SIZE ? 4096 : RBUF_SIZE) == 0);
+    CHECK(backend_rbuf_room(be) == 0);
     if (n > be->rbuf.cap - be->rbuf.len)
         n = be->rbuf.cap - be->rbuf.len;
     memcpy(be->rbuf.data + be->rbuf.len, p, n);
