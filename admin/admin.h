@@ -274,6 +274,11 @@ struct admin_warning {
  * default); the count in the OK packet stays exact up to 65535. */
 #define ADMIN_MAX_WARNINGS 64
 
+/* Actions for the proxy (admin_result.actions). */
+#define ADMIN_ACT_PAUSE 0x1u        /* stop accepting new client connections */
+#define ADMIN_ACT_RESUME 0x2u       /* accept them again */
+#define ADMIN_ACT_FLUSH_QCACHE 0x4u /* empty every worker's query cache */
+
 enum admin_result_kind {
     ADMIN_RES_OK,    /* no result set: affected_rows */
     ADMIN_RES_ROWS,  /* a result set: ncols, col_names, nrows, rows (maybe zero rows) */
@@ -298,6 +303,11 @@ struct admin_result {
      * together with kind == ADMIN_RES_ERROR when a LOAD succeeded and a later
      * statement of the same string failed: it must be published anyway. */
     struct admin_config *new_runtime;
+    /* ADMIN_ACT_* bits: what the statements asked the proxy to do (PROXYSQL
+     * PAUSE, RESUME, FLUSH QUERY CACHE). admin has no hold on the workers,
+     * so the caller carries them out after admin_execute(), like
+     * new_runtime, whether the result is OK or a later statement failed. */
+    unsigned actions;
     /* The last statement's warnings (kept also with an ERROR result: a
      * refused LOAD lists every failing rule test there). n_warnings counts
      * all, warnings holds the first ADMIN_MAX_WARNINGS. */
