@@ -366,10 +366,13 @@ struct worker {
     bool draining;
     struct session *sessions;
     int n_sessions;
-    struct admin_config *cfg;                 /* current snapshot (ref) */
-    pthread_mutex_t pending_lock;             /* guards pending_cfg */
-    struct admin_config *pending_cfg;         /* published, not yet taken (ref) */
-    struct router_scratch *scratch;           /* rule evaluation without allocation */
+    struct admin_config *cfg;         /* current snapshot (ref) */
+    pthread_mutex_t pending_lock;     /* guards pending_cfg */
+    struct admin_config *pending_cfg; /* published, not yet taken (ref) */
+    unsigned pending_actions;         /* ADMIN_ACT_* not yet done; pending_lock */
+    bool paused;                      /* PROXYSQL PAUSE: new clients wait */
+    bool accept_pending;              /* a connection came while paused: accept it on RESUME */
+    struct router_scratch *scratch;   /* rule evaluation without allocation */
     struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
     char digest_text[1024];
     struct stats_worker *stats;      /* this worker's figures (stats.h) */
