@@ -446,6 +446,7 @@ struct admin_session_stats {
 #define ADMIN_PROXY_COMMANDS 0x4u
 #define ADMIN_PROXY_PROCESSES 0x8u
 #define ADMIN_PROXY_HOSTS 0x10u
+#define ADMIN_PROXY_USERS 0x20u
 
 struct admin_rule_hits {
     int rule_id;
@@ -492,6 +493,13 @@ struct admin_host_failure {
     uint32_t error_count; /* failed logins in a row */
     int64_t last_updated; /* unix time of the last one */
 };
+/* A frontend user of the runtime and its client sessions now
+ * (stats_mysql_users). */
+struct admin_user_conns {
+    char username[128];
+    uint64_t frontend_connections;
+    int frontend_max_connections; /* mysql_users.max_connections */
+};
 struct admin_proxy_stats {
     struct admin_rule_hits *rules;
     size_t n_rules;
@@ -503,6 +511,8 @@ struct admin_proxy_stats {
     size_t n_processes;
     struct admin_host_failure *hosts;
     size_t n_hosts;
+    struct admin_user_conns *users;
+    size_t n_users;
 };
 
 struct admin_sources {

@@ -239,9 +239,10 @@ int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct a
 #define ADMIN_STATS_COMMANDS 0x800u     /* stats_mysql_commands_counters */
 #define ADMIN_STATS_PROCESSLIST 0x1000u /* stats_mysql_processlist */
 #define ADMIN_STATS_HOST_CACHE 0x2000u  /* stats_mysql_client_host_cache */
+#define ADMIN_STATS_USERS 0x4000u       /* stats_mysql_users */
 #define ADMIN_STATS_PROXY                                                                          \
     (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS |                         \
-     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE)
+     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE | ADMIN_STATS_USERS)
 
 /* Helpers of the stats tables' refills (stats_tables.c), shared with
  * stats_proxy.c. exec runs sql from sqlite3_mprintf (NULL: out of memory)

@@ -479,6 +479,8 @@ size_t limits_host_failures(struct proxy *p, struct admin_host_failure *rows, si
 int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out)
     __attribute__((warn_unused_result));
 void limits_user_leave(struct proxy *p, struct user_slot *slot);
+/* Client sessions of user name now (stats_mysql_users). Any thread. */
+int limits_user_count(struct proxy *p, const char *name);
 /* Starts the worker's periodic sweep of transaction limits; the timer is
  * closed with the worker's other handles. */
 void limits_guard_start(struct worker *w);

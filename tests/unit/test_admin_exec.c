@@ -465,6 +465,7 @@ static const char *const memory_tables[] = {
     "stats_mysql_query_digest",
     "stats_mysql_query_digest_reset",
     "stats_mysql_query_rules",
+    "stats_mysql_users",
 };
 
 static void test_show_tables(void **state)
@@ -491,8 +492,8 @@ static void test_show_tables(void **state)
     assert_string_equal(run_err(fx, "SHOW TABLES FROM nope", 1049, "42000"),
                         "Unknown database 'nope' (main, disk, stats or monitor)");
     /* ProxySQL's schemas: the stats tables, the monitor's logs. */
-    run_rows(fx, "SHOW TABLES FROM stats", 1, 12);
-    for (size_t i = 0; i < 12; i++)
+    run_rows(fx, "SHOW TABLES FROM stats", 1, 13);
+    for (size_t i = 0; i < 13; i++)
         assert_string_equal(cell(fx, i, 0), memory_tables[18 + i]);
     run_rows(fx, "SHOW TABLES IN `monitor`", 1, 4);
     for (size_t i = 0; i < 4; i++)

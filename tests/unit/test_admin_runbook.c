@@ -96,7 +96,8 @@ struct rewrite_case {
 };
 
 static const struct rewrite_case rewrite_cases[] = {
-    {"SELECT * FROM stats.stats_mysql_query_digest", "SELECT * FROM main .stats_mysql_query_digest"},
+    {"SELECT * FROM stats.stats_mysql_query_digest",
+     "SELECT * FROM main .stats_mysql_query_digest"},
     {"select * from STATS . stats_mysql_global", "select * from main  . stats_mysql_global"},
     {"SELECT * FROM `stats`.`stats_mysql_global`", "SELECT * FROM main   .`stats_mysql_global`"},
     {"SELECT * FROM monitor.mysql_server_ping_log", "SELECT * FROM main   .mysql_server_ping_log"},
