@@ -332,8 +332,12 @@ struct admin_result {
  * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb
  * client and common tools send (SELECT @@version_comment LIMIT 1 and other
  * @@variables, SELECT DATABASE(), USER(), VERSION(), SHOW DATABASES, SHOW
- * TABLES [FROM main|disk], SHOW CREATE TABLE t, SET ... (accepted and
- * ignored), USE main); Sluice's configuration versions and checks
+ * TABLES [FROM main|disk|stats|monitor], SHOW CREATE TABLE t, SET NAMES and
+ * other session SETs (accepted, no effect), USE main); ProxySQL's SET
+ * mysql-|admin-<variable> = <value> (writes MEMORY's global_variables),
+ * stats.<table> and monitor.<table>, SHOW MYSQL STATUS|VARIABLES, PROXYSQL
+ * PAUSE|RESUME|FLUSH QUERY CACHE|FLUSH LOGS (the first three through
+ * res->actions); Sluice's configuration versions and checks
  * (versions.c, ruletests.c): LOAD <module> TO RUNTIME FORCE (load even if
  * rule tests in mysql_query_rules_tests fail), SHOW CONFIG VERSIONS [FOR
  * <module>], ROLLBACK <module> TO VERSION n [FORCE], DIFF <module> [<side>
