@@ -274,6 +274,11 @@ struct admin_warning {
  * default); the count in the OK packet stays exact up to 65535. */
 #define ADMIN_MAX_WARNINGS 64
 
+/* Actions for the proxy (admin_result.actions). */
+#define ADMIN_ACT_PAUSE 0x1u        /* stop accepting new client connections */
+#define ADMIN_ACT_RESUME 0x2u       /* accept them again */
+#define ADMIN_ACT_FLUSH_QCACHE 0x4u /* empty every worker's query cache */
+
 enum admin_result_kind {
     ADMIN_RES_OK,    /* no result set: affected_rows */
     ADMIN_RES_ROWS,  /* a result set: ncols, col_names, nrows, rows (maybe zero rows) */
@@ -298,6 +303,11 @@ struct admin_result {
      * together with kind == ADMIN_RES_ERROR when a LOAD succeeded and a later
      * statement of the same string failed: it must be published anyway. */
     struct admin_config *new_runtime;
+    /* ADMIN_ACT_* bits: what the statements asked the proxy to do (PROXYSQL
+     * PAUSE, RESUME, FLUSH QUERY CACHE). admin has no hold on the workers,
+     * so the caller carries them out after admin_execute(), like
+     * new_runtime, whether the result is OK or a later statement failed. */
+    unsigned actions;
     /* The last statement's warnings (kept also with an ERROR result: a
      * refused LOAD lists every failing rule test there). n_warnings counts
      * all, warnings holds the first ADMIN_MAX_WARNINGS. */
@@ -322,8 +332,12 @@ struct admin_result {
  * MYSQL QUERY RULES, MYSQL VARIABLES and ADMIN VARIABLES; what the mariadb
  * client and common tools send (SELECT @@version_comment LIMIT 1 and other
  * @@variables, SELECT DATABASE(), USER(), VERSION(), SHOW DATABASES, SHOW
- * TABLES [FROM main|disk], SHOW CREATE TABLE t, SET ... (accepted and
- * ignored), USE main); Sluice's configuration versions and checks
+ * TABLES [FROM main|disk|stats|monitor], SHOW CREATE TABLE t, SET NAMES and
+ * other session SETs (accepted, no effect), USE main); ProxySQL's SET
+ * mysql-|admin-<variable> = <value> (writes MEMORY's global_variables),
+ * stats.<table> and monitor.<table>, SHOW MYSQL STATUS|VARIABLES, PROXYSQL
+ * PAUSE|RESUME|FLUSH QUERY CACHE|FLUSH LOGS (the first three through
+ * res->actions); Sluice's configuration versions and checks
  * (versions.c, ruletests.c): LOAD <module> TO RUNTIME FORCE (load even if
  * rule tests in mysql_query_rules_tests fail), SHOW CONFIG VERSIONS [FOR
  * <module>], ROLLBACK <module> TO VERSION n [FORCE], DIFF <module> [<side>
@@ -436,6 +450,7 @@ struct admin_session_stats {
 #define ADMIN_PROXY_COMMANDS 0x4u
 #define ADMIN_PROXY_PROCESSES 0x8u
 #define ADMIN_PROXY_HOSTS 0x10u
+#define ADMIN_PROXY_USERS 0x20u
 
 struct admin_rule_hits {
     int rule_id;
@@ -482,6 +497,13 @@ struct admin_host_failure {
     uint32_t error_count; /* failed logins in a row */
     int64_t last_updated; /* unix time of the last one */
 };
+/* A frontend user of the runtime and its client sessions now
+ * (stats_mysql_users). */
+struct admin_user_conns {
+    char username[128];
+    uint64_t frontend_connections;
+    int frontend_max_connections; /* mysql_users.max_connections */
+};
 struct admin_proxy_stats {
     struct admin_rule_hits *rules;
     size_t n_rules;
@@ -493,6 +515,8 @@ struct admin_proxy_stats {
     size_t n_processes;
     struct admin_host_failure *hosts;
     size_t n_hosts;
+    struct admin_user_conns *users;
+    size_t n_users;
 };
 
 struct admin_sources {

@@ -73,6 +73,16 @@ int admin_globals_prefill(sqlite3 *db, char *errbuf, size_t errlen)
 /* The built-in default of a global variable, or NULL if unknown (globals.c). */
 const char *admin_global_default(const char *name);
 
+/* The name of the i-th known global variable, or NULL past the last, for
+ * walking them all (globals.c). */
+const char *admin_global_at(size_t i);
+
+/* Checks value as the variable name's parser at LOAD ... TO RUNTIME would
+ * (the type and bounds of that one variable). Returns 0, ADMIN_EINVAL with a
+ * message (a secret's value is never quoted), or ADMIN_ENOMEM (globals.c). */
+int admin_global_check(const char *name, const char *value, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Seeds every global variable of cfg with its default, then applies the
  * mysql-* rows of <mysql_from>global_variables and the admin-* rows of
  * <admin_from>global_variables (prefixes "main." or "main.runtime_"), and
@@ -229,9 +239,10 @@ int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct a
 #define ADMIN_STATS_COMMANDS 0x800u     /* stats_mysql_commands_counters */
 #define ADMIN_STATS_PROCESSLIST 0x1000u /* stats_mysql_processlist */
 #define ADMIN_STATS_HOST_CACHE 0x2000u  /* stats_mysql_client_host_cache */
+#define ADMIN_STATS_USERS 0x4000u       /* stats_mysql_users */
 #define ADMIN_STATS_PROXY                                                                          \
     (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS |                         \
-     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE)
+     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE | ADMIN_STATS_USERS)
 
 /* Helpers of the stats tables' refills (stats_tables.c), shared with
  * stats_proxy.c. exec runs sql from sqlite3_mprintf (NULL: out of memory)
@@ -393,7 +404,7 @@ int admin_exec_add_row(struct admin_exec *ex, const char *const *values);
 char **admin_result_new_row(struct admin_result *res);
 
 /* Empties res for the next statement, keeping a snapshot an earlier one
- * loaded (res->new_runtime). */
+ * loaded (res->new_runtime) and the proxy actions asked for (res->actions). */
 void admin_result_reset(struct admin_result *res);
 
 /* A malloc'd NUL-terminated copy of n bytes of s, or NULL. */
@@ -414,16 +425,57 @@ int admin_exec_query(struct admin_exec *ex, char *sql, const char *param);
  * what VERSION() answers from ex->runtime (exec_show.c). */
 int admin_exec_functions(struct admin_exec *ex);
 
+/* ProxySQL's schemas stats and monitor (schemas.c). */
+
+/* Rewrites, in place, stats.<t> and monitor.<t> in [p, end) to main.<t>
+ * when <t> is a table of that schema (a stats table, a monitor log), so
+ * ProxySQL's qualified names reach main's tables. Literals and comments are
+ * left alone; the text keeps its length. */
+void admin_schema_rewrite(char *p, const char *end);
+
+/* "main", "disk", "stats" or "monitor" for name in any case, else NULL. */
+const char *admin_schema_name(const char *name);
+
+/* SET (exec_set.c). */
+enum admin_set_kind {
+    ADMIN_SET_SESSION, /* what client libraries send (SET NAMES...): no effect */
+    ADMIN_SET_GLOBAL,  /* SET mysql-|admin-|monitor-<name> = <value> */
+};
+struct admin_set {
+    enum admin_set_kind kind;
+    char name[96];    /* GLOBAL: as written, without backquotes */
+    char value[1024]; /* GLOBAL: unquoted */
+};
+
+/* Parses the SET statement sql (len bytes, no ';'). Returns 0, or
+ * ADMIN_EINVAL for a malformed global SET (no '=', an unterminated quote,
+ * several assignments, a value with blanks unquoted, too long). */
+int admin_set_parse(const char *sql, size_t len, struct admin_set *out)
+    __attribute__((warn_unused_result));
+
+/* Levenshtein distance of a and b, letters compared case-insensitively. */
+size_t admin_edit_distance(const char *a, const char *b);
+
+/* The known global variable closest to name by edit distance (the first of
+ * equals), and the canonical spelling of name if it is known (any case),
+ * else NULL. */
+const char *admin_global_closest(const char *name);
+const char *admin_global_known(const char *name);
+
 /* The command handlers of exec.c's table: each runs the statement ex->stmt
  * with what its pattern captured, and returns 0 or a negative ADMIN_E* code
  * with res an ERROR result. */
-/* exec_show.c: SELECT @@var, SHOW, SET, USE */
+/* exec_show.c: SELECT @@var, SHOW, USE */
 int admin_cmd_sysvars(struct admin_exec *ex, const struct admin_args *a);
 int admin_cmd_show_databases(struct admin_exec *ex, const struct admin_args *a);
 int admin_cmd_show_tables(struct admin_exec *ex, const struct admin_args *a);
 int admin_cmd_show_create(struct admin_exec *ex, const struct admin_args *a);
-int admin_cmd_ignore(struct admin_exec *ex, const struct admin_args *a);
 int admin_cmd_use(struct admin_exec *ex, const struct admin_args *a);
+/* exec_set.c: SET */
+int admin_cmd_set(struct admin_exec *ex, const struct admin_args *a);
+/* exec_proxysql.c: SHOW MYSQL STATUS|VARIABLES, PROXYSQL ... */
+int admin_cmd_show_mysql(struct admin_exec *ex, const struct admin_args *a);
+int admin_cmd_proxysql(struct admin_exec *ex, const struct admin_args *a);
 /* exec_sql.c: START TRANSACTION */
 int admin_cmd_begin(struct admin_exec *ex, const struct admin_args *a);
 /* exec_layers.c: LOAD, SAVE, SHOW CONFIG VERSIONS, ROLLBACK ... TO VERSION, DIFF */

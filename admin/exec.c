@@ -19,8 +19,9 @@
  * The first error stops the string; otherwise the last statement's result
  * is returned, as ProxySQL does.
  *
- * The handlers live by subject: exec_show.c (SHOW, USE, SET, SELECT
- * @@variable), exec_layers.c (LOAD, SAVE, versions), exec_explain.c
+ * The handlers live by subject: exec_show.c (SHOW, USE, SELECT @@variable),
+ * exec_set.c (SET), exec_proxysql.c (SHOW MYSQL STATUS|VARIABLES, PROXYSQL
+ * PAUSE|RESUME|FLUSH), exec_layers.c (LOAD, SAVE, versions), exec_explain.c
  * (EXPLAIN QUERY RULES), exec_sql.c (plain SQL), exec_result.c (building
  * results, SHOW WARNINGS); the authorizer is sandbox.c's.
  *
@@ -51,7 +52,7 @@ static const struct command {
     {"SHOW TABLES FROM ?", admin_cmd_show_tables},
     {"SHOW TABLES IN ?", admin_cmd_show_tables},
     {"SHOW CREATE TABLE ?", admin_cmd_show_create},
-    {"SET *", admin_cmd_ignore},
+    {"SET *", admin_cmd_set},
     {"USE ?", admin_cmd_use},
     {"START TRANSACTION", admin_cmd_begin},
     {"LOAD *", admin_cmd_layer},
@@ -62,6 +63,9 @@ static const struct command {
     {"ROLLBACK ADMIN*", admin_cmd_versions},
     {"DIFF *", admin_cmd_versions},
     {"SHOW WARNINGS", admin_cmd_show_warnings},
+    {"SHOW MYSQL STATUS", admin_cmd_show_mysql},
+    {"SHOW MYSQL VARIABLES", admin_cmd_show_mysql},
+    {"PROXYSQL *", admin_cmd_proxysql},
 };
 
 /* Statement splitting and matching. */
@@ -203,6 +207,9 @@ static int run_statement(struct admin_exec *ex, const char *p, const char **next
         }
     }
     *next = NULL;
+    /* p points into admin_execute()'s own copy of the input, so it may be
+     * edited: ProxySQL's stats.<t> and monitor.<t> become main.<t>. */
+    admin_schema_rewrite((char *)p, st.end);
     return admin_exec_sql(ex, p, next);
 }
 

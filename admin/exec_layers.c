@@ -138,6 +138,15 @@ int admin_cmd_layer(struct admin_exec *ex, const struct admin_args *a)
         }
     }
     admin_excerpt(ex->stmt->start, text, sizeof(text));
+    /* ProxySQL reads a config file into MEMORY; Sluice's config is an SQL
+     * script applied on the first start only. */
+    if (st.n >= 2 && word_is(&st.w[st.n - 1], "CONFIG"))
+        return admin_exec_fail(ex, ER_UNKNOWN_ERROR, "HY000",
+                               "'%s': Sluice differs from ProxySQL here: its config file is an "
+                               "SQL script applied to MEMORY on the first start only "
+                               "(docs/proxysql-differences.md); run its statements on the admin "
+                               "interface instead",
+                               text);
     return admin_exec_fail(ex, ER_PARSE_ERROR, "42000",
                            "You have an error in your SQL syntax near '%s': unknown command; use "
                            "LOAD|SAVE MYSQL SERVERS|USERS|QUERY RULES|VARIABLES or ADMIN VARIABLES "

@@ -40,11 +40,13 @@ static void clear_rows(struct admin_result *res)
 void admin_result_reset(struct admin_result *res)
 {
     struct admin_config *keep = res->new_runtime;
+    unsigned actions = res->actions;
 
     clear_rows(res);
     free(res->warnings);
     memset(res, 0, sizeof(*res));
     res->new_runtime = keep;
+    res->actions = actions;
 }
 
 void admin_result_free(struct admin_result *res)

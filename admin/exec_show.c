@@ -1,10 +1,11 @@
 /*
  * What MySQL clients and tools send that SQLite cannot answer as they expect:
  * SHOW DATABASES|SCHEMAS, SHOW TABLES [FROM|IN <db>], SHOW CREATE TABLE, USE,
- * SET (accepted and ignored), SELECT @@variable[, @@variable...] [LIMIT n],
- * and the SQL functions DATABASE(), USER(), VERSION()... The admin interface
- * has two databases: main (MEMORY and the runtime_* mirrors) and disk (DISK);
- * unqualified names always mean main.
+ * SELECT @@variable[, @@variable...] [LIMIT n], and the SQL functions
+ * DATABASE(), USER(), VERSION()... The admin interface has two databases:
+ * main (MEMORY, the runtime_* mirrors, the stats and monitor tables) and
+ * disk (DISK); unqualified names always mean main. ProxySQL's schema names
+ * stats and monitor are shown too and name main's tables (schemas.c).
  */
 #include "admin/admin_int.h"
 
@@ -78,54 +79,65 @@ static void unquote(const struct admin_word *w, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-/* "main" or "disk" in canonical case, or NULL. */
-static const char *schema_name(const char *name)
-{
-    if (strcasecmp(name, "main") == 0)
-        return "main";
-    if (strcasecmp(name, "disk") == 0)
-        return "disk";
-    return NULL;
-}
-
 static int unknown_db(struct admin_exec *ex, const char *name)
 {
-    return admin_exec_fail(ex, ER_BAD_DB_ERROR, "42000", "Unknown database '%.64s' (main or disk)",
-                           name);
+    return admin_exec_fail(ex, ER_BAD_DB_ERROR, "42000",
+                           "Unknown database '%.64s' (main, disk, stats or monitor)", name);
 }
 
 int admin_cmd_show_databases(struct admin_exec *ex, const struct admin_args *a)
 {
     static const char *const names[] = {"Database"};
-    static const char *const main_row[] = {"main"}, *const disk_row[] = {"disk"};
+    static const char *const rows[][1] = {{"main"}, {"disk"}, {"stats"}, {"monitor"}};
     int rc;
 
     (void)a;
     rc = admin_exec_columns(ex, 1, names);
-    if (rc == 0)
-        rc = admin_exec_add_row(ex, main_row);
-    if (rc == 0)
-        rc = admin_exec_add_row(ex, disk_row);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && rc == 0; i++)
+        rc = admin_exec_add_row(ex, rows[i]);
     return rc;
 }
 
-/* Column "tables", as ProxySQL's admin answers; sqlite_* tables are hidden. */
+/* The tables ProxySQL shows in its schemas stats and monitor, which Sluice
+ * keeps in main (schemas.c). */
+static void schema_tables(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *schema = sqlite3_user_data(ctx);
+    const unsigned char *t = sqlite3_value_text(argv[0]);
+
+    (void)argc;
+    sqlite3_result_int(ctx,
+                       t && (strcmp(schema, "stats") == 0 ? admin_stats_table((const char *)t) != 0
+                                                          : admin_monitor_table((const char *)t)));
+}
+
+/* Column "tables", as ProxySQL's admin answers; sqlite_* tables are hidden.
+ * main lists everything, stats and monitor the tables ProxySQL has there. */
 int admin_cmd_show_tables(struct admin_exec *ex, const struct admin_args *a)
 {
     char name[72];
-    const char *schema = "main";
+    const char *schema = "main", *filter = "";
 
     if (a->n == 1) {
         unquote(&a->arg[0], name, sizeof(name));
-        schema = schema_name(name);
+        schema = admin_schema_name(name);
         if (!schema)
             return unknown_db(ex, name);
+    }
+    if (strcmp(schema, "stats") == 0 || strcmp(schema, "monitor") == 0) {
+        /* A function of the store's connection: internal queries run without
+         * the authorizer, so it need not be on the allow-list. */
+        if (sqlite3_create_function(ex->store->db, "sluice_in_schema", 1, SQLITE_UTF8,
+                                    (void *)schema, schema_tables, NULL, NULL) != SQLITE_OK)
+            return admin_exec_oom(ex);
+        filter = " AND sluice_in_schema(name)";
+        schema = "main";
     }
     return admin_exec_query(ex,
                             sqlite3_mprintf("SELECT name AS tables FROM %s.sqlite_master"
                                             " WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%%'"
-                                            " ESCAPE '\\' ORDER BY name",
-                                            schema),
+                                            " ESCAPE '\\'%s ORDER BY name",
+                                            schema, filter),
                             NULL);
 }
 
@@ -139,10 +151,13 @@ int admin_cmd_show_create(struct admin_exec *ex, const struct admin_args *a)
     dot = strchr(name, '.');
     if (dot) {
         name[dot - name] = '\0';
-        schema = schema_name(name);
+        schema = admin_schema_name(name);
         if (!schema)
             return unknown_db(ex, name);
         table = dot + 1;
+        /* ProxySQL's stats and monitor tables are kept in main (schemas.c). */
+        if (strcmp(schema, "stats") == 0 || strcmp(schema, "monitor") == 0)
+            schema = "main";
     }
     rc = admin_exec_query(ex,
                           sqlite3_mprintf("SELECT name AS \"Table\", sql AS \"Create Table\""
@@ -156,21 +171,15 @@ int admin_cmd_show_create(struct admin_exec *ex, const struct admin_args *a)
     return rc;
 }
 
-/* SET is accepted and ignored: the admin session has no variables, and the
- * mariadb client and connectors send SET NAMES and SET autocommit. */
-int admin_cmd_ignore(struct admin_exec *ex, const struct admin_args *a)
-{
-    (void)a;
-    return admin_exec_ok(ex, 0);
-}
-
 int admin_cmd_use(struct admin_exec *ex, const struct admin_args *a)
 {
     char name[72];
 
     unquote(&a->arg[0], name, sizeof(name));
-    /* Unqualified names always mean main; disk is reached as disk.<table>. */
-    if (strcasecmp(name, "main") != 0)
+    /* Unqualified names always mean main; disk is reached as disk.<table>.
+     * ProxySQL's stats and monitor tables are in main too, so USE stats
+     * changes nothing either. */
+    if (!admin_schema_name(name) || strcasecmp(name, "disk") == 0)
         return unknown_db(ex, name);
     return admin_exec_ok(ex, 0);
 }

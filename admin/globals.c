@@ -177,6 +177,11 @@ const char *admin_global_default(const char *name)
     return NULL;
 }
 
+const char *admin_global_at(size_t i)
+{
+    return i < N_VARS ? vars[i].name : NULL;
+}
+
 /* Strict decimal parse: optional '-', digits only, no blanks, fits a long. */
 static bool parse_long(const char *s, long *out)
 {
@@ -383,5 +388,30 @@ int admin_globals_load(sqlite3 *db, const char *mysql_from, const char *admin_fr
                         cfg->connect_timeout_server_max_ms, cfg->connect_timeout_server_ms);
         rc = ADMIN_EINVAL;
     }
+    return rc;
+}
+
+/* For SET <variable> = <value> (exec_set.c): the value is checked by the
+ * parser LOAD ... TO RUNTIME will use, so an operator hears of a bad value
+ * at once rather than at the next LOAD. Cross-variable checks still wait for
+ * LOAD, which sees every value. */
+int admin_global_check(const char *name, const char *value, char *errbuf, size_t errlen)
+{
+    struct admin_config *scratch;
+    int rc = ADMIN_EINVAL;
+
+    for (size_t i = 0; i < N_VARS; i++) {
+        if (strcmp(name, vars[i].name) != 0)
+            continue;
+        scratch = calloc(1, sizeof(*scratch));
+        if (!scratch)
+            return ADMIN_ENOMEM;
+        rc = set_var(scratch, &vars[i], value, errbuf, errlen);
+        /* A secret may have been copied in: do not leave it in freed memory. */
+        memset(scratch, 0, sizeof(*scratch));
+        free(scratch);
+        return rc;
+    }
+    admin_set_error(errbuf, errlen, "unknown global variable %s", name);
     return rc;
 }

@@ -8,6 +8,7 @@
  *                                  ProxySQL's twelve latency buckets
  *   stats_mysql_processlist        one row per client session now
  *   stats_mysql_client_host_cache  addresses whose logins failed lately
+ *   stats_mysql_users              client sessions per frontend user now
  *
  * admin_stats_refresh() (stats_tables.c) calls admin_stats_proxy_fill()
  * inside its savepoint with the bits of these tables that the statement
@@ -62,6 +63,19 @@ static void bind_global(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, s
     snprintf(value, sizeof(value), "%lld", (long long)ps->globals[i].value);
     bind_str(ins, 1, ps->globals[i].name, false);
     sqlite3_bind_text(ins, 2, value, -1, SQLITE_TRANSIENT);
+}
+
+static size_t count_users(const struct admin_proxy_stats *ps)
+{
+    return ps->n_users;
+}
+
+static void bind_user(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_user_conns *u = &ps->users[i];
+    bind_str(ins, 1, u->username, false);
+    sqlite3_bind_int64(ins, 2, admin_stats_i64(u->frontend_connections));
+    sqlite3_bind_int(ins, 3, u->frontend_max_connections);
 }
 
 static size_t count_commands(const struct admin_proxy_stats *ps)
@@ -153,6 +167,11 @@ static const struct proxy_table proxy_tables[] = {
      "client_address VARCHAR NOT NULL PRIMARY KEY, error_count INT NOT NULL,"
      " last_updated BIGINT NOT NULL",
      3, count_hosts, bind_host},
+    /* ProxySQL's columns. */
+    {"stats_mysql_users", ADMIN_STATS_USERS, ADMIN_PROXY_USERS,
+     "username VARCHAR PRIMARY KEY, frontend_connections INT NOT NULL,"
+     " frontend_max_connections INT NOT NULL",
+     3, count_users, bind_user},
 };
 
 #define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))

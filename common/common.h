@@ -24,6 +24,17 @@ extern int log_current_level;
 void log_set_level(enum log_level level);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Sends stdout and stderr, and so every log line, to path (opened for
+ * append, 0600) and remembers it for log_reopen(). Returns 0 or -1 (errno
+ * set; the descriptors are unchanged). Main thread, at start-up. */
+int log_open_file(const char *path);
+
+/* Opens the remembered log file again, so a file renamed by logrotate is
+ * left behind (PROXYSQL FLUSH LOGS). Returns 1 if a file was reopened, 0
+ * when logging goes to the stderr Sluice was started with (nothing to
+ * reopen), -1 on failure (the old file stays in use). Main thread. */
+int log_reopen(void);
+
 #define LOG_AT(lvl, ...)                                                                           \
     do {                                                                                           \
         if ((int)(lvl) <= log_current_level)                                                       \

@@ -4,6 +4,8 @@
  */
 #include "common/common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,10 @@
 #include <unistd.h>
 
 int log_current_level = LOG_LEVEL_INFO;
+
+/* The file log_open_file() opened; empty: stderr as inherited. Written and
+ * read on the main thread only. */
+static char log_path[4096];
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
@@ -40,4 +46,33 @@ void log_write(enum log_level level, const char *fmt, ...)
     line[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+int log_open_file(const char *path)
+{
+    int fd;
+
+    if (strlen(path) >= sizeof(log_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    /* dup2 replaces the descriptors atomically: a worker's write(2) goes
+     * to the old file or the new one, never to a closed descriptor. */
+    if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    memcpy(log_path, path, strlen(path) + 1);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (!log_path[0])
+        return 0;
+    return log_open_file(log_path) == 0 ? 1 : -1;
 }

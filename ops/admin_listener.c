@@ -333,6 +333,8 @@ static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
         res.new_runtime = NULL;
         log_info("admin: user '%s' loaded a new runtime configuration", a->user);
     }
+    if (res.actions && a->l->proxy)
+        proxy_admin_actions(a->l->proxy, res.actions); /* PROXYSQL PAUSE, RESUME... */
     send_result(a, &res);
     admin_result_free(&res);
 }

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_GLOBALS 16
+#define N_GLOBALS 24 /* the add() calls of globals(), with room */
 
 static int rules(struct proxy *p, struct admin_proxy_stats *out)
 {
@@ -96,6 +96,16 @@ static int globals(struct proxy *p, struct admin_proxy_stats *out)
     add(out, "Query_Processor_time_nsec", c.query_processor_ns);
     add(out, "Queue_length", waiting);
     add(out, "Pinned_sessions", stats_pinned_sessions(p->stats));
+    /* ProxySQL's names for the query cache, summed over the workers' caches:
+     * PROXYSQL FLUSH QUERY CACHE empties the entries and memory. */
+    struct proxy_qcache_figures qc;
+    proxy_qcache_figures(p, &qc);
+    add(out, "Query_Cache_Entries", qc.entries);
+    add(out, "Query_Cache_Memory_bytes", qc.bytes);
+    add(out, "Query_Cache_count_GET", qc.hits + qc.misses);
+    add(out, "Query_Cache_count_GET_OK", qc.hits);
+    add(out, "Query_Cache_count_SET", qc.stores);
+    add(out, "Query_Cache_Purged", qc.evictions);
     return 0;
 }
 
@@ -108,6 +118,28 @@ static int hosts(struct proxy *p, struct admin_proxy_stats *out)
     if (!out->hosts)
         return PROXY_ENOMEM;
     out->n_hosts = limits_host_failures(p, out->hosts, HOST_ROWS_MAX);
+    return 0;
+}
+
+/* The frontend users of the runtime (main thread: p->cfg is its own) with
+ * their sessions now (limits.c). */
+static int users(struct proxy *p, struct admin_proxy_stats *out)
+{
+    const struct admin_config *cfg = p->cfg;
+    if (!cfg || cfg->n_users == 0)
+        return 0;
+    out->users = calloc(cfg->n_users, sizeof(*out->users));
+    if (!out->users)
+        return PROXY_ENOMEM;
+    for (size_t i = 0; i < cfg->n_users; i++) {
+        const struct admin_user *u = &cfg->users[i];
+        if (!u->frontend)
+            continue;
+        struct admin_user_conns *r = &out->users[out->n_users++];
+        snprintf(r->username, sizeof(r->username), "%s", u->username);
+        r->frontend_connections = (uint64_t)limits_user_count(p, u->username);
+        r->frontend_max_connections = u->max_connections;
+    }
     return 0;
 }
 
@@ -137,6 +169,8 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
         rc = stats_plist_rows(p->stats, &out->processes, &out->n_processes) == 0 ? 0 : PROXY_ENOMEM;
     if (rc == 0 && (what & ADMIN_PROXY_HOSTS))
         rc = hosts(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_USERS))
+        rc = users(p, out);
     if (rc != 0)
         proxy_admin_stats_free(p, out);
     return rc;
@@ -150,5 +184,6 @@ void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st)
     free(st->commands);
     free(st->processes);
     free(st->hosts);
+    free(st->users);
     memset(st, 0, sizeof(*st));
 }

@@ -149,6 +149,18 @@ void limits_user_leave(struct proxy *p, struct user_slot *slot)
     pthread_mutex_unlock(&p->users->lock);
 }
 
+int limits_user_count(struct proxy *p, const char *name)
+{
+    size_t b = common_hash(name, strlen(name)) % USER_BUCKETS;
+    int n = 0;
+    pthread_mutex_lock(&p->users->lock);
+    for (struct user_slot *u = p->users->buckets[b]; u; u = u->next)
+        if (strcmp(u->name, name) == 0)
+            n = u->count;
+    pthread_mutex_unlock(&p->users->lock);
+    return n;
+}
+
 /* ------------------------------------------------------- transactions */
 
 static void kill_transaction(struct session *s, uint64_t now, const char *setting, int limit_ms)

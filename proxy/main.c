@@ -118,14 +118,11 @@ static int daemonize(const char *datadir)
     if (pid > 0)
         _exit(0);
     setsid();
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* Through the logger, so PROXYSQL FLUSH LOGS can reopen the file. */
     int nul = open("/dev/null", O_RDONLY);
-    if (fd < 0 || nul < 0)
+    if (nul < 0 || log_open_file(path) != 0)
         return PROXY_EIO;
     dup2(nul, STDIN_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
     close(nul);
     return 0;
 }

@@ -76,6 +76,13 @@ void proxy_stats_close(struct proxy *p);
 void proxy_trim_memory(struct proxy *p);
 /* Asks the workers to drain and stop; safe from any thread. */
 void proxy_stop(struct proxy *p);
+/* Carries out the ADMIN_ACT_* bits of an admin result (PROXYSQL PAUSE,
+ * RESUME, FLUSH QUERY CACHE) on every worker, through its wake handle; each
+ * worker acts on its own thread, soon after (not before) this returns.
+ * Paused workers leave new connections unaccepted (they wait in the
+ * listen backlog) until RESUME; sessions already connected go on. Main
+ * thread. */
+void proxy_admin_actions(struct proxy *p, unsigned actions);
 void proxy_free(struct proxy *p);
 
 /* What the operator listeners (ops/) read beyond the stats: the monitor

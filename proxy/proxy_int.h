@@ -370,10 +370,13 @@ struct worker {
     bool draining;
     struct session *sessions;
     int n_sessions;
-    struct admin_config *cfg;                 /* current snapshot (ref) */
-    pthread_mutex_t pending_lock;             /* guards pending_cfg */
-    struct admin_config *pending_cfg;         /* published, not yet taken (ref) */
-    struct router_scratch *scratch;           /* rule evaluation without allocation */
+    struct admin_config *cfg;         /* current snapshot (ref) */
+    pthread_mutex_t pending_lock;     /* guards pending_cfg */
+    struct admin_config *pending_cfg; /* published, not yet taken (ref) */
+    unsigned pending_actions;         /* ADMIN_ACT_* not yet done; pending_lock */
+    bool paused;                      /* PROXYSQL PAUSE: new clients wait */
+    bool accept_pending;              /* a connection came while paused: accept it on RESUME */
+    struct router_scratch *scratch;   /* rule evaluation without allocation */
     struct router_digest_stats *digest_stats; /* this worker's stats_mysql_query_digest */
     char digest_text[1024];
     struct stats_worker *stats;      /* this worker's figures (stats.h) */
@@ -480,6 +483,8 @@ size_t limits_host_failures(struct proxy *p, struct admin_host_failure *rows, si
 int limits_user_admit(struct proxy *p, const char *name, int max, struct user_slot **out)
     __attribute__((warn_unused_result));
 void limits_user_leave(struct proxy *p, struct user_slot *slot);
+/* Client sessions of user name now (stats_mysql_users). Any thread. */
+int limits_user_count(struct proxy *p, const char *name);
 /* Starts the worker's periodic sweep of transaction limits; the timer is
  * closed with the worker's other handles. */
 void limits_guard_start(struct worker *w);

@@ -3,7 +3,8 @@
  * with SO_REUSEPORT on the MySQL interface (the kernel spreads new
  * connections over the workers), its client sessions and a slot in the
  * backend pool. Other threads reach a worker only through its `wake` async
- * handle (shutdown) or the pool's inbox.
+ * handle (a new snapshot, shutdown, the admin's PAUSE/RESUME/FLUSH QUERY
+ * CACHE) or the pool's inbox.
  *
  * Shutdown: proxy_stop() sets draining and wakes every worker; a worker
  * closes its listener and idle sessions, lets sessions in a statement finish,
@@ -63,6 +64,13 @@ static void on_connection(uv_stream_t *server, int status)
     struct worker *w = server->data;
     if (status < 0 || w->draining)
         return;
+    if (w->paused) {
+        /* Left unaccepted, libuv stops polling the listener until
+         * uv_accept(): this connection and later ones wait in the kernel's
+         * backlog until RESUME accepts it (on_resume). */
+        w->accept_pending = true;
+        return;
+    }
     session_accept(w, server);
 }
 
@@ -99,10 +107,47 @@ static void take_pending_config(struct worker *w)
     w->cfg = cfg; /* sessions switch between statements (session.c) */
 }
 
+/* PROXYSQL PAUSE, RESUME and FLUSH QUERY CACHE (proxy_admin_actions), on
+ * the worker's own thread. */
+static void take_pending_actions(struct worker *w)
+{
+    pthread_mutex_lock(&w->pending_lock);
+    unsigned act = w->pending_actions;
+    w->pending_actions = 0;
+    pthread_mutex_unlock(&w->pending_lock);
+    if (act & ADMIN_ACT_FLUSH_QCACHE)
+        qcache_clear(w->qcache);
+    if (act & ADMIN_ACT_PAUSE)
+        w->paused = true;
+    if ((act & ADMIN_ACT_RESUME) && w->paused) {
+        w->paused = false;
+        if (w->accept_pending && w->listening && !w->draining) {
+            w->accept_pending = false;
+            /* uv_accept() inside also restarts polling the listener. */
+            session_accept(w, (uv_stream_t *)&w->listener);
+        }
+    }
+}
+
+void proxy_admin_actions(struct proxy *p, unsigned actions)
+{
+    for (int i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->pending_lock);
+        /* The later of PAUSE and RESUME wins, as they were run in order. */
+        if (actions & (ADMIN_ACT_PAUSE | ADMIN_ACT_RESUME))
+            w->pending_actions &= ~(ADMIN_ACT_PAUSE | ADMIN_ACT_RESUME);
+        w->pending_actions |= actions;
+        pthread_mutex_unlock(&w->pending_lock);
+        uv_async_send(&w->wake);
+    }
+}
+
 static void on_wake(uv_async_t *h)
 {
     struct worker *w = h->data;
     take_pending_config(w);
+    take_pending_actions(w);
     processlist_serve(w); /* stats_mysql_processlist asked for our sessions */
     if (!w->draining)
         return;

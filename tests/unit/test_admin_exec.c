@@ -296,6 +296,7 @@ static const char *const memory_tables[] = {
     "stats_mysql_query_digest",
     "stats_mysql_query_digest_reset",
     "stats_mysql_query_rules",
+    "stats_mysql_users",
 };
 
 static void test_show_tables(void **state)
@@ -319,13 +320,22 @@ static void test_show_tables(void **state)
         assert_string_equal(cell(fx, i, 0), disk_tables[i]);
     run_rows(fx, "SHOW TABLES IN DISK;", 1, 8);
 
-    assert_string_equal(run_err(fx, "SHOW TABLES FROM stats", 1049, "42000"),
-                        "Unknown database 'stats' (main or disk)");
+    assert_string_equal(run_err(fx, "SHOW TABLES FROM nope", 1049, "42000"),
+                        "Unknown database 'nope' (main, disk, stats or monitor)");
+    /* ProxySQL's schemas: the stats tables, the monitor's logs. */
+    run_rows(fx, "SHOW TABLES FROM stats", 1, 13);
+    for (size_t i = 0; i < 13; i++)
+        assert_string_equal(cell(fx, i, 0), memory_tables[18 + i]);
+    run_rows(fx, "SHOW TABLES IN `monitor`", 1, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(cell(fx, i, 0), memory_tables[6 + i]);
 
-    run_rows(fx, "SHOW DATABASES", 1, 2);
+    run_rows(fx, "SHOW DATABASES", 1, 4);
     assert_string_equal(fx->res.col_names[0], "Database");
     assert_string_equal(cell(fx, 0, 0), "main");
     assert_string_equal(cell(fx, 1, 0), "disk");
+    assert_string_equal(cell(fx, 2, 0), "stats");
+    assert_string_equal(cell(fx, 3, 0), "monitor");
 }
 
 static void test_show_create_table(void **state)
@@ -349,7 +359,7 @@ static void test_show_create_table(void **state)
     assert_string_equal(run_err(fx, "SHOW CREATE TABLE nope", 1146, "42S02"),
                         "Table 'main.nope' doesn't exist");
     assert_string_equal(run_err(fx, "SHOW CREATE TABLE x.mysql_users", 1049, "42000"),
-                        "Unknown database 'x' (main or disk)");
+                        "Unknown database 'x' (main, disk, stats or monitor)");
 }
 
 /* What the mariadb client and connectors send on connect and for \s. */
@@ -384,8 +394,9 @@ static void test_client_queries(void **state)
     run_ok(fx, "SET SESSION sql_mode = 'TRADITIONAL'");
     run_ok(fx, "USE main");
     run_ok(fx, "use `main`;");
+    run_ok(fx, "USE stats");
     assert_string_equal(run_err(fx, "USE other", 1049, "42000"),
-                        "Unknown database 'other' (main or disk)");
+                        "Unknown database 'other' (main, disk, stats or monitor)");
 }
 
 static void test_unknown_command(void **state)
