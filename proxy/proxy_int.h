@@ -86,7 +86,12 @@ struct backend {
     struct varset vars;
     bool multi_statements;
     uint64_t last_insert_id; /* LAST_INSERT_ID() as this connection would answer */
-    const struct session *synced_session;
+    /* The session whose variables this connection has (its serial, 0 for
+     * none) at which version: a pointer would do, but a new session can be
+     * allocated where a closed one was and take its vars_version too, and
+     * would then skip the SET the connection needs (state leaking from the
+     * previous session). Serials are never reused. */
+    uint64_t synced_serial;
     uint64_t synced_version;
     struct bstmt *lru_head, *lru_tail;
     int n_stmts;
@@ -257,6 +262,7 @@ struct session {
     struct worker *worker;
     const struct session_io *io;
     uint32_t id;
+    uint64_t serial; /* unique for the process's life, unlike id and the address */
     enum sess_state state;
     struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
@@ -271,7 +277,7 @@ struct session {
     char username[128];
     uint32_t caps;
     uint8_t scramble[20];
-    uint8_t charset;
+    uint16_t charset; /* collation id of the handshake or COM_CHANGE_USER */
     char handshake_db[193];
 
     struct codec_buf in;
@@ -385,6 +391,7 @@ struct proxy {
     int nworkers;
     struct worker *workers;
     uint32_t next_conn_id; /* atomic */
+    uint64_t next_serial;  /* atomic: sessions' serials (struct session's serial) */
     char listen_name[300]; /* host:port of the client listener, for logs */
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */

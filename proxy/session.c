@@ -343,6 +343,7 @@ struct session *session_new(struct worker *w, const struct session_io *io)
     s->worker = w;
     s->io = io;
     s->id = __atomic_add_fetch(&w->proxy->next_conn_id, 1, __ATOMIC_RELAXED);
+    s->serial = __atomic_add_fetch(&w->proxy->next_serial, 1, __ATOMIC_RELAXED);
     codec_buf_init(&s->in);
     codec_buf_init(&s->out);
     codec_buf_init(&s->meta);
@@ -569,7 +570,7 @@ static void change_user(struct session *s, const uint8_t *payload, size_t len)
     if (!admit_user(s, u, 1))
         return;
     if (cu.charset)
-        s->charset = (uint8_t)cu.charset;
+        s->charset = cu.charset;
     s->handshake_db[0] = '\0';
     login_ok(s, 1, u, (const char *)cu.db, cu.db_len);
 }
