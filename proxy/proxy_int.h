@@ -52,10 +52,30 @@ bool varset_equal(const struct varset *a, const struct varset *b);
  * number of assignments appended (0: nothing to do), PROXY_ENOMEM. */
 int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql)
     __attribute__((warn_unused_result));
-/* Fills the four character-set variables for a client collation id: 0 or
- * PROXY_ENOMEM. */
+/* Sets the four character-set variables (character_set_client,
+ * _connection, _results, collation_connection) a server gives a connection
+ * whose handshake names collation_id; for an id the server does not know it
+ * sets none, which the prelude replays as DEFAULT: the server's own
+ * defaults, as MariaDB does. 0 or PROXY_ENOMEM. */
 int varset_set_charset(struct varset *vs, unsigned collation_id)
     __attribute__((warn_unused_result));
+
+/* ------------------------------------------------ collations.c: ids */
+
+/* One collation of the generated table (collations.inc). */
+struct collation {
+    unsigned id;
+    const char *charset; /* as @@character_set_client shows it */
+    const char *name;    /* as @@collation_connection shows it */
+    bool is_default;     /* the one SET NAMES charset picks */
+};
+/* The collation with this id, or NULL when MariaDB 10.11 knows none. */
+const struct collation *collation_by_id(unsigned id);
+/* The default collation of a character set (name, len: not NUL-terminated),
+ * or NULL for an unknown set. */
+const char *collation_default_of(const char *charset, size_t len);
+/* False for a character set MariaDB refuses as a client's (error 1231). */
+bool collation_client_ok(const struct collation *c);
 
 /* -------------------------------------------------------- backend data */
 
