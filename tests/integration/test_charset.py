@@ -8,12 +8,14 @@ one session leaves behind (its character set, a tracked variable) shows up in th
 unless the proxy resets it."""
 
 import contextlib
+import struct
 
 import pymysql
 import pymysql.connections
 import pytest
 from pymysql.charset import Charset
 
+import mysqlwire
 from harness import Target, connect, q, unique
 
 CHARSET_VARS = ("SELECT @@character_set_client, @@character_set_connection, "
@@ -217,3 +219,43 @@ def test_reset_connection_goes_back_to_handshake_charset(sluice, fleet):
         results.append(q(conn, CHARSET_VARS)[0])
         conn.close()
     assert results[0] == results[1] == ("cp1250", "cp1250", "cp1250", "cp1250_general_ci")
+
+
+def change_user_to(target, collation_id):
+    """The four character-set variables (one string) after COM_CHANGE_USER naming
+    collation_id (16 bits, unlike the handshake's 8), or the error's (code, message)."""
+    f = target.fleet
+    c = mysqlwire.Client(target.host, target.port)
+    try:
+        first = c.login(f.app_user, f.app_password, db="app")[1]
+        assert first[:1] == b"\x00", first
+        token = mysqlwire.native_token(f.app_password, c.scramble)
+        payload = (b"\x11" + f.app_user.encode() + b"\0" + bytes([len(token)]) + token
+                   + b"app\0" + struct.pack("<H", collation_id) + b"mysql_native_password\0")
+        c.sock.sendall(mysqlwire.packet(payload, 0))
+        seq, answer = mysqlwire.read_packet(c.sock)
+        if answer[:1] == b"\xfe":  # MariaDB asks again, with a new scramble
+            scramble = answer[answer.index(b"\0") + 1:].rstrip(b"\0")
+            c.sock.sendall(mysqlwire.packet(mysqlwire.native_token(f.app_password, scramble),
+                                            seq + 1))
+            answer = mysqlwire.read_packet(c.sock)[1]
+        if answer[:1] == b"\xff":
+            code, _, msg = mysqlwire.error_of(answer)
+            return code, msg
+        assert answer[:1] == b"\x00", answer
+        c.sock.sendall(mysqlwire.packet(b"\x03SELECT CONCAT_WS(',', @@character_set_client, "
+                                        b"@@character_set_connection, @@character_set_results, "
+                                        b"@@collation_connection)", 0))
+        packets = [mysqlwire.read_packet(c.sock)[1] for _ in range(4)]  # count, def, EOF, row
+        row = packets[3]
+        return row[1:1 + row[0]].decode()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("collation_id", [8, 26, 35, 255, 608, 1027, 2048, 2047, 3000])
+def test_change_user_charset_as_direct(sluice, fleet, collation_id):
+    """COM_CHANGE_USER's collation id, including ids above 255 that no handshake can carry
+    (utf8mb4_croatian_ci, the UCA 14.0 ones) and unknown ones."""
+    assert change_user_to(shared(sluice), collation_id) == change_user_to(direct(fleet),
+                                                                          collation_id)
