@@ -73,6 +73,21 @@ MYSQL *open_conn(void)
     return open_conn_as(g_user, g_pass, 1);
 }
 
+MYSQL *open_conn_charset(const char *charset)
+{
+    g_charset = charset;
+    MYSQL *m = open_conn_as(g_user, g_pass, 1);
+    g_charset = "utf8mb4";
+    return m;
+}
+
+void capi_second_user(const char **user, const char **pass, const char **db)
+{
+    *user = g_user2;
+    *pass = g_pass2;
+    *db = g_db;
+}
+
 /* Run a statement and discard any results; fail on error. */
 static void exec(MYSQL *m, const char *sql)
 {
@@ -792,47 +807,6 @@ static void check_reset_connection(void)
     exec(m, "SET @r = 8");
     expect_scalar(m, "SELECT @r", "8");
     execf(m, "DROP TABLE %s", t);
-    mysql_close(m);
-}
-
-/* The four character-set variables are latin1's, as a direct connection with a latin1
- * handshake has them. */
-static void expect_latin1(MYSQL *m, const char *when)
-{
-    char buf[256];
-    scalar(m,
-           "SELECT CONCAT_WS(',', @@character_set_client, @@character_set_connection, "
-           "@@character_set_results, @@collation_connection)",
-           buf, sizeof buf);
-    CHECK(strcmp(buf, "latin1,latin1,latin1,latin1_swedish_ci") == 0, "%s: %s", when, buf);
-}
-
-/* A latin1 handshake (Connector/C sends no SET NAMES) is the session's character set, after
- * COM_CHANGE_USER (which carries it again) and COM_RESET_CONNECTION (which goes back to it);
- * 'cafe' with an e acute (one byte E9 in latin1) is stored as that byte. */
-static void check_charset_latin1(void)
-{
-    g_charset = "latin1";
-    MYSQL *m = open_conn();
-    g_charset = "utf8mb4";
-    char t[64], sql[256];
-    expect_latin1(m, "after connect");
-    snprintf(t, sizeof t, "capi_cs_%s", g_sfx);
-    execf(m, "CREATE TABLE %s (v VARCHAR(10) CHARACTER SET latin1) ENGINE=InnoDB", t);
-    execf(m, "INSERT INTO %s VALUES ('caf\xe9')", t);
-    snprintf(sql, sizeof sql, "SELECT HEX(v) FROM %s", t);
-    expect_scalar(m, sql, "636166E9");
-    snprintf(sql, sizeof sql, "SELECT v FROM %s", t);
-    expect_scalar(m, sql, "caf\xe9");
-    execf(m, "DROP TABLE %s", t);
-    if (mysql_change_user(m, g_user2, g_pass2, g_db))
-        fail("change_user to %s: %u %s", g_user2, mysql_errno(m), mysql_error(m));
-    expect_latin1(m, "after change_user");
-    exec(m, "SET NAMES utf8mb4");
-    expect_scalar(m, "SELECT @@character_set_client", "utf8mb4");
-    CHECK(mysql_reset_connection(m) == 0, "reset_connection: %u %s", mysql_errno(m),
-          mysql_error(m));
-    expect_latin1(m, "after reset_connection");
     mysql_close(m);
 }
 
