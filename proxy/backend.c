@@ -640,7 +640,7 @@ static enum step_result step_init_db(struct session *s)
 static enum step_result step_set_vars(struct session *s)
 {
     struct backend *be = s->be;
-    if (be->synced_session == s && be->synced_version == s->vars_version)
+    if (be->synced_serial == s->serial && be->synced_version == s->vars_version)
         return STEP_NEXT;
     struct codec_buf sql;
     codec_buf_init(&sql);
@@ -650,7 +650,7 @@ static enum step_result step_set_vars(struct session *s)
         r = send_internal(s, RESP_SIMPLE, CODEC_COM_QUERY, sql.data, sql.len);
     codec_buf_free(&sql);
     if (n == 0) {
-        be->synced_session = s;
+        be->synced_serial = s->serial;
         be->synced_version = s->vars_version;
     }
     return r;
@@ -739,7 +739,7 @@ static int vars_set(struct session *s)
         backend_broken(s, "out of memory");
         return -1;
     }
-    s->be->synced_session = s;
+    s->be->synced_serial = s->serial;
     s->be->synced_version = s->vars_version;
     return 0;
 }

@@ -52,10 +52,30 @@ bool varset_equal(const struct varset *a, const struct varset *b);
  * number of assignments appended (0: nothing to do), PROXY_ENOMEM. */
 int varset_diff_sql(const struct varset *want, const struct varset *have, struct codec_buf *sql)
     __attribute__((warn_unused_result));
-/* Fills the four character-set variables for a client collation id: 0 or
- * PROXY_ENOMEM. */
+/* Sets the four character-set variables (character_set_client,
+ * _connection, _results, collation_connection) a server gives a connection
+ * whose handshake names collation_id; for an id the server does not know it
+ * sets none, which the prelude replays as DEFAULT: the server's own
+ * defaults, as MariaDB does. 0 or PROXY_ENOMEM. */
 int varset_set_charset(struct varset *vs, unsigned collation_id)
     __attribute__((warn_unused_result));
+
+/* ------------------------------------------------ collations.c: ids */
+
+/* One collation of the generated table (collations.inc). */
+struct collation {
+    unsigned id;
+    const char *charset; /* as @@character_set_client shows it */
+    const char *name;    /* as @@collation_connection shows it */
+    bool is_default;     /* the one SET NAMES charset picks */
+};
+/* The collation with this id, or NULL when MariaDB 10.11 knows none. */
+const struct collation *collation_by_id(unsigned id);
+/* The default collation of a character set (name, len: not NUL-terminated),
+ * or NULL for an unknown set. */
+const char *collation_default_of(const char *charset, size_t len);
+/* False for a character set MariaDB refuses as a client's (error 1231). */
+bool collation_client_ok(const struct collation *c);
 
 /* -------------------------------------------------------- backend data */
 
@@ -86,7 +106,12 @@ struct backend {
     struct varset vars;
     bool multi_statements;
     uint64_t last_insert_id; /* LAST_INSERT_ID() as this connection would answer */
-    const struct session *synced_session;
+    /* The session whose variables this connection has (its serial, 0 for
+     * none) at which version: a pointer would do, but a new session can be
+     * allocated where a closed one was and take its vars_version too, and
+     * would then skip the SET the connection needs (state leaking from the
+     * previous session). Serials are never reused. */
+    uint64_t synced_serial;
     uint64_t synced_version;
     struct bstmt *lru_head, *lru_tail;
     int n_stmts;
@@ -261,6 +286,7 @@ struct session {
     struct worker *worker;
     const struct session_io *io;
     uint32_t id;
+    uint64_t serial; /* unique for the process's life, unlike id and the address */
     enum sess_state state;
     struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
@@ -275,7 +301,7 @@ struct session {
     char username[128];
     uint32_t caps;
     uint8_t scramble[20];
-    uint8_t charset;
+    uint16_t charset; /* collation id of the handshake or COM_CHANGE_USER */
     char handshake_db[193];
 
     struct codec_buf in;
@@ -392,6 +418,7 @@ struct proxy {
     int nworkers;
     struct worker *workers;
     uint32_t next_conn_id; /* atomic */
+    uint64_t next_serial;  /* atomic: sessions' serials (struct session's serial) */
     char listen_name[300]; /* host:port of the client listener, for logs */
     bool started;
     struct router_digest_stats **digest_stats; /* [nworkers], for the admin tables */

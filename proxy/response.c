@@ -128,21 +128,15 @@ static bool collate_clause(const struct session *s, char *out, size_t outlen)
     return false;
 }
 
+/* The collation SET NAMES cs picked: cs's default. The fallback is for a
+ * character set newer than the table (collations.inc). */
 static void default_collation(const char *cs, size_t len, char *out, size_t outlen)
 {
-    static const char *const table[][2] = {
-        {"latin1", "latin1_swedish_ci"},   {"binary", "binary"},
-        {"utf8mb3", "utf8mb3_general_ci"}, {"utf8", "utf8mb3_general_ci"},
-        {"utf8mb4", "utf8mb4_general_ci"}, {"ascii", "ascii_general_ci"},
-        {"gbk", "gbk_chinese_ci"},         {"big5", "big5_chinese_ci"},
-        {"sjis", "sjis_japanese_ci"},      {"cp1251", "cp1251_general_ci"},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-        if (strlen(table[i][0]) == len && memcmp(table[i][0], cs, len) == 0) {
-            snprintf(out, outlen, "%s", table[i][1]);
-            return;
-        }
-    snprintf(out, outlen, "%.*s_general_ci", (int)len, cs);
+    const char *c = collation_default_of(cs, len);
+    if (c)
+        snprintf(out, outlen, "%s", c);
+    else
+        snprintf(out, outlen, "%.*s_general_ci", (int)len, cs);
 }
 
 /* Applies the session-state block of an OK packet to session and backend. */

@@ -85,8 +85,9 @@ static int build_key(struct session *s, const char *q, size_t len)
 {
     struct codec_buf *k = &s->worker->qc_key;
     codec_buf_reset(k);
-    uint8_t head[2] = {(s->caps & CLIENT_DEPRECATE_EOF_F) ? 1 : 0, s->charset};
-    if (codec_buf_append(k, head, 2) != 0 ||
+    uint8_t head[3] = {(s->caps & CLIENT_DEPRECATE_EOF_F) ? 1 : 0, (uint8_t)(s->charset & 0xff),
+                       (uint8_t)(s->charset >> 8)};
+    if (codec_buf_append(k, head, 3) != 0 ||
         codec_buf_append(k, s->username, strlen(s->username) + 1) != 0 ||
         codec_buf_append(k, s->schema, strlen(s->schema) + 1) != 0)
         return PROXY_ENOMEM;

@@ -343,6 +343,7 @@ struct session *session_new(struct worker *w, const struct session_io *io)
     s->worker = w;
     s->io = io;
     s->id = __atomic_add_fetch(&w->proxy->next_conn_id, 1, __ATOMIC_RELAXED);
+    s->serial = __atomic_add_fetch(&w->proxy->next_serial, 1, __ATOMIC_RELAXED);
     codec_buf_init(&s->in);
     codec_buf_init(&s->out);
     codec_buf_init(&s->meta);
@@ -399,6 +400,22 @@ static void deny(struct session *s, uint8_t seq, const char *user, size_t user_l
     s->close_after_write = true;
     stats_count(&s->worker->counters->auth_failures, 1);
     limits_login_failed(s->worker->proxy, s->peer_ip);
+}
+
+/* A collation id whose character set MariaDB refuses for a client (ucs2,
+ * utf16, utf32: the parser reads one byte per ASCII character) gets its
+ * error, and the session ends, as on a direct connection. */
+static bool charset_refused(struct session *s, unsigned id, uint8_t seq)
+{
+    const struct collation *c = collation_by_id(id);
+    if (!c || collation_client_ok(c))
+        return false;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "Variable 'character_set_client' can't be set to the value of '%s'",
+             c->charset);
+    session_send_error(s, seq, 1231, "42000", msg);
+    s->close_after_write = true;
+    return true;
 }
 
 /* Resets everything a session carries to what a fresh login has. */
@@ -504,6 +521,8 @@ static void handle_handshake_response(struct session *s, const uint8_t *payload,
         return;
     }
     s->caps = hr.caps & SERVER_CAPS;
+    if (charset_refused(s, hr.charset, (uint8_t)(seq + 1)))
+        return;
     s->charset = hr.charset;
     snprintf(s->username, sizeof(s->username), "%.*s",
              (int)(hr.user_len < sizeof(s->username) ? hr.user_len : sizeof(s->username) - 1),
@@ -566,10 +585,10 @@ static void change_user(struct session *s, const uint8_t *payload, size_t len)
         deny(s, 1, (const char *)cu.user, cu.user_len, cu.auth_len > 0);
         return;
     }
-    if (!admit_user(s, u, 1))
+    if (!admit_user(s, u, 1) || charset_refused(s, cu.charset, 1))
         return;
     if (cu.charset)
-        s->charset = (uint8_t)cu.charset;
+        s->charset = cu.charset;
     s->handshake_db[0] = '\0';
     login_ok(s, 1, u, (const char *)cu.db, cu.db_len);
 }

@@ -221,41 +221,15 @@ int varset_diff_sql(const struct varset *want, const struct varset *have, struct
     return count;
 }
 
-struct collation {
-    unsigned id;
-    const char *charset;
-    const char *collation;
-};
-
-/* The collations clients commonly announce in their handshake. MySQL 8's
- * default (255, utf8mb4_0900_ai_ci) does not exist in MariaDB 10.11; its
- * nearest there is utf8mb4_general_ci. */
-static const struct collation collations[] = {
-    {8, "latin1", "latin1_swedish_ci"},
-    {11, "ascii", "ascii_general_ci"},
-    {28, "gbk", "gbk_chinese_ci"},
-    {33, "utf8mb3", "utf8mb3_general_ci"},
-    {45, "utf8mb4", "utf8mb4_general_ci"},
-    {46, "utf8mb4", "utf8mb4_bin"},
-    {47, "latin1", "latin1_bin"},
-    {48, "latin1", "latin1_general_ci"},
-    {63, "binary", "binary"},
-    {83, "utf8mb3", "utf8mb3_bin"},
-    {192, "utf8mb3", "utf8mb3_unicode_ci"},
-    {224, "utf8mb4", "utf8mb4_unicode_ci"},
-    {255, "utf8mb4", "utf8mb4_general_ci"},
-};
-
 int varset_set_charset(struct varset *vs, unsigned collation_id)
 {
-    const struct collation *c = &collations[4]; /* utf8mb4_general_ci */
-    for (size_t i = 0; i < sizeof(collations) / sizeof(collations[0]); i++)
-        if (collations[i].id == collation_id)
-            c = &collations[i];
+    const struct collation *c = collation_by_id(collation_id);
+    if (!c)
+        return 0;
     static const char *const names[] = {"character_set_client", "character_set_connection",
                                         "character_set_results"};
     for (int i = 0; i < 3; i++)
         if (varset_set(vs, names[i], strlen(names[i]), c->charset, strlen(c->charset)) != 0)
             return PROXY_ENOMEM;
-    return varset_set(vs, "collation_connection", 20, c->collation, strlen(c->collation));
+    return varset_set(vs, "collation_connection", 20, c->name, strlen(c->name));
 }

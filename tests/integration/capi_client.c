@@ -25,6 +25,7 @@ static const char *g_host, *g_user, *g_pass, *g_db, *g_user2, *g_pass2;
 static unsigned int g_port;
 static const char *g_check = "?";
 static char g_sfx[32];
+static const char *g_charset = "utf8mb4"; /* what connections announce in the handshake */
 
 void fail(const char *fmt, ...)
 {
@@ -57,7 +58,7 @@ static MYSQL *open_conn_as(const char *user, const char *pass, int expect_ok)
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
     mysql_options(m, MYSQL_OPT_PROTOCOL, &proto);
     mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &local);
-    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, g_charset);
     if (!mysql_real_connect(m, g_host, user, pass, g_db, g_port, NULL, CLIENT_MULTI_RESULTS)) {
         if (!expect_ok)
             return m;
@@ -70,6 +71,21 @@ static MYSQL *open_conn_as(const char *user, const char *pass, int expect_ok)
 MYSQL *open_conn(void)
 {
     return open_conn_as(g_user, g_pass, 1);
+}
+
+MYSQL *open_conn_charset(const char *charset)
+{
+    g_charset = charset;
+    MYSQL *m = open_conn_as(g_user, g_pass, 1);
+    g_charset = "utf8mb4";
+    return m;
+}
+
+void capi_second_user(const char **user, const char **pass, const char **db)
+{
+    *user = g_user2;
+    *pass = g_pass2;
+    *db = g_db;
 }
 
 /* Run a statement and discard any results; fail on error. */
@@ -909,6 +925,7 @@ static const struct {
     {"cursor", check_cursor},
     {"change_user", check_change_user},
     {"reset_connection", check_reset_connection},
+    {"charset_latin1", check_charset_latin1},
     {"ping", check_ping},
     {"multi_statement", check_multi_statement},
     {"local_infile", check_local_infile},

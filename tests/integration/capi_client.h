@@ -18,10 +18,15 @@ void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* A connection as the test user to the target, with timeouts; fails the check if refused. */
 MYSQL *open_conn(void);
+/* A connection whose handshake announces charset (a name Connector/C knows). */
+MYSQL *open_conn_charset(const char *charset);
+/* The second account of the command line, and the schema. */
+void capi_second_user(const char **user, const char **pass, const char **db);
 
 /* The "session" check (capi_session.c); its steps are the arguments after its name,
  * borrowed for the process's life. */
 void capi_session_steps(char **steps, int n);
 void check_session(void);
+void check_charset_latin1(void);
 
 #endif

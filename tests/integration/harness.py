@@ -535,7 +535,7 @@ def capi_client_path(workdir):
     if p:
         return p
     here = os.path.dirname(os.path.abspath(__file__))
-    srcs = [os.path.join(here, f) for f in ("capi_client.c", "capi_session.c")]
+    srcs = [os.path.join(here, f) for f in ("capi_client.c", "capi_session.c", "capi_charset.c")]
     out = os.path.join(workdir, "capi_client")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmariadb"],
                            stdout=subprocess.PIPE, universal_newlines=True, check=True)

@@ -47,6 +47,9 @@ CHECKS = [
     ("change_user", "COM_CHANGE_USER to app2 (CURRENT_USER, variables reset) and back"),
     ("reset_connection", "COM_RESET_CONNECTION clears variables, temporary tables, "
                          "sql_mode and the open transaction"),
+    ("charset_latin1", "a latin1 handshake gives latin1 character sets (no SET NAMES sent), "
+                       "stores e acute as E9, survives COM_CHANGE_USER and comes back after "
+                       "SET NAMES and COM_RESET_CONNECTION"),
     ("ping", "mysql_ping"),
     ("multi_statement", "MULTI_STATEMENTS_ON/OFF via COM_SET_OPTION, several result sets, "
                         "an error in the middle"),

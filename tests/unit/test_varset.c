@@ -121,12 +121,100 @@ static void test_diff(void **state)
     varset_free(&have);
 }
 
+/* A handshake's collation id, as MariaDB 10.11 reads it: (id, character
+ * set, collation), NULL for an id the server does not know. */
+struct id_case {
+    unsigned id;
+    const char *charset;
+    const char *collation;
+};
+
+static const struct id_case ids[] = {
+    {8, "latin1", "latin1_swedish_ci"},
+    {5, "latin1", "latin1_german1_ci"},
+    {26, "cp1250", "cp1250_general_ci"}, /* once answered utf8mb4 */
+    {7, "koi8r", "koi8r_general_ci"},
+    {13, "sjis", "sjis_japanese_ci"},
+    {33, "utf8mb3", "utf8mb3_general_ci"},
+    {45, "utf8mb4", "utf8mb4_general_ci"},
+    {63, "binary", "binary"},
+    {1, "big5", "big5_chinese_ci"}, /* first of the table */
+    {224, "utf8mb4", "utf8mb4_unicode_ci"},
+    {608, "utf8mb4", "utf8mb4_croatian_ci"},    /* COM_CHANGE_USER only */
+    {2048, "utf8mb3", "utf8mb3_uca1400_ai_ci"}, /* UCA 14.0, no SHOW COLLATION id */
+    {0, NULL, NULL},                            /* none */
+    {255, NULL, NULL},                          /* MySQL 8's utf8mb4_0900_ai_ci */
+    {2047, NULL, NULL},                         /* a gap */
+    {65535, NULL, NULL},
+};
+
+static void test_collation_ids(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(ids); i++) {
+        const struct collation *c = collation_by_id(ids[i].id);
+        if (!ids[i].charset) {
+            assert_null(c);
+            continue;
+        }
+        assert_non_null(c);
+        assert_int_equal(c->id, ids[i].id);
+        assert_string_equal(c->charset, ids[i].charset);
+        assert_string_equal(c->name, ids[i].collation);
+        assert_true(collation_client_ok(c));
+    }
+    /* The parser reads one byte per ASCII character: these are refused. */
+    static const unsigned refused[] = {17, 35, 54, 56, 60, 101};
+    for (size_t i = 0; i < N(refused); i++) {
+        assert_non_null(collation_by_id(refused[i]));
+        assert_false(collation_client_ok(collation_by_id(refused[i])));
+    }
+    assert_string_equal(collation_default_of("cp1250", 6), "cp1250_general_ci");
+    assert_string_equal(collation_default_of("ujis", 4), "ujis_japanese_ci");
+    assert_string_equal(collation_default_of("utf8mb4xx", 7), "utf8mb4_general_ci");
+    assert_null(collation_default_of("utf8", 4)); /* servers report utf8mb3 */
+    assert_null(collation_default_of("nosuch", 6));
+}
+
+/* The four variables a handshake id sets; an unknown id sets none, so the
+ * prelude's diff sends DEFAULT (the server's own default) for each. */
+static void test_set_charset(void **state)
+{
+    (void)state;
+    struct varset vs, have;
+    char sql[512];
+    varset_init(&vs);
+    varset_init(&have);
+    assert_int_equal(varset_set_charset(&vs, 26), 0);
+    assert_int_equal(vs.n, 4);
+    assert_string_equal(varset_get(&vs, "character_set_client"), "cp1250");
+    assert_string_equal(varset_get(&vs, "character_set_connection"), "cp1250");
+    assert_string_equal(varset_get(&vs, "character_set_results"), "cp1250");
+    assert_string_equal(varset_get(&vs, "collation_connection"), "cp1250_general_ci");
+    assert_int_equal(varset_set_charset(&have, 45), 0);
+    assert_int_equal(diff(&vs, &have, sql, sizeof(sql)), 4);
+    assert_string_equal(sql, "SET @@session.character_set_client='cp1250', "
+                             "@@session.character_set_connection='cp1250', "
+                             "@@session.character_set_results='cp1250', "
+                             "@@session.collation_connection='cp1250_general_ci'");
+    varset_free(&vs);
+    assert_int_equal(varset_set_charset(&vs, 255), 0);
+    assert_int_equal(vs.n, 0);
+    assert_int_equal(diff(&vs, &have, sql, sizeof(sql)), 4);
+    assert_string_equal(sql, "SET @@session.character_set_client=DEFAULT, "
+                             "@@session.character_set_connection=DEFAULT, "
+                             "@@session.character_set_results=DEFAULT, "
+                             "@@session.collation_connection=DEFAULT");
+    varset_free(&vs);
+    varset_free(&have);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_value_literals),
-        cmocka_unit_test(test_diff),
-        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_value_literals), cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_set_errors),     cmocka_unit_test(test_collation_ids),
+        cmocka_unit_test(test_set_charset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
