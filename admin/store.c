@@ -241,6 +241,63 @@ static int run_script(sqlite3 *db, const char *path, const char *script, char *e
     return rc;
 }
 
+/* The three known variables nearest to name by edit distance, as
+ * "'a', 'b' or 'c'" into out. */
+static void nearest_names(const char *name, char *out, size_t outlen)
+{
+    const char *best[3] = {NULL, NULL, NULL};
+    size_t dist[3] = {(size_t)-1, (size_t)-1, (size_t)-1};
+    const char *v;
+
+    for (size_t i = 0; (v = admin_global_at(i)) != NULL; i++) {
+        size_t d = admin_edit_distance(name, v);
+        for (int k = 0; k < 3; k++)
+            if (d < dist[k]) {
+                for (int m = 2; m > k; m--) {
+                    dist[m] = dist[m - 1];
+                    best[m] = best[m - 1];
+                }
+                dist[k] = d;
+                best[k] = v;
+                break;
+            }
+    }
+    snprintf(out, outlen, "'%s', '%s' or '%s'", best[0] ? best[0] : "", best[1] ? best[1] : "",
+             best[2] ? best[2] : "");
+}
+
+/* A variable the script names that Sluice does not know is a typo until
+ * proven otherwise: read_globals() would skip it and the setting would
+ * silently keep its default. Refused, with where and what was meant. */
+static int check_variable_names(sqlite3 *db, const char *path, const char *script, char *errbuf,
+                                size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = 0;
+
+    if (sqlite3_prepare_v2(db, "SELECT variable_name FROM global_variables ORDER BY rowid", -1,
+                           &stmt, NULL) != SQLITE_OK)
+        return 0; /* no table to check: nothing the script could have misspelt */
+    while (rc == 0 && sqlite3_step(stmt) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(stmt, 0);
+        bool known = false;
+        const char *v;
+        for (size_t i = 0; name && !known && (v = admin_global_at(i)) != NULL; i++)
+            known = strcmp(name, v) == 0;
+        if (!name || known)
+            continue;
+        char near[200];
+        const char *at = strstr(script, name);
+        nearest_names(name, near, sizeof(near));
+        admin_set_error(errbuf, errlen,
+                        "config file %s line %d: unknown variable '%.64s'; the closest known: %s",
+                        path, at ? line_of(script, at) : 0, name, near);
+        rc = ADMIN_EINVAL;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 static int apply_config(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
 {
     char *script = NULL;
@@ -249,6 +306,8 @@ static int apply_config(sqlite3 *db, const char *path, char *errbuf, size_t errl
     rc = read_file(path, &script, errbuf, errlen);
     if (rc == 0)
         rc = run_script(db, path, script, errbuf, errlen);
+    if (rc == 0)
+        rc = check_variable_names(db, path, script, errbuf, errlen);
     free(script);
     return rc;
 }

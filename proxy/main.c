@@ -1,5 +1,6 @@
 /*
- * sluice --datadir DIR [--config FILE] [--foreground]
+ * sluice --datadir DIR [--config FILE] [--foreground] [--pidfile FILE]
+ * (the command line itself: proxy/cli.c)
  *
  * Opens the store in DIR (applying FILE when the store is new), builds the
  * runtime snapshot, binds the listeners and runs the workers until SIGTERM
@@ -9,11 +10,11 @@
 #include "admin/admin.h"
 #include "common/common.h"
 #include "ops/ops.h"
+#include "proxy/cli.h"
 #include "proxy/proxy.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <mysql.h>
 #include <signal.h>
 #include <stddef.h>
@@ -25,22 +26,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: sluice --datadir DIR [--config FILE] [--foreground]\n"
-               "  --datadir DIR   directory of the SQLite store (sluice.db); created if missing\n"
-               "  --config FILE   SQL script applied when the store is new\n"
-               "  --foreground    stay attached and log to stderr\n"
-               "environment: SLUICE_LOG_LEVEL=error|warn|info|debug\n");
-}
-
 struct main_ctx {
     struct proxy *proxy;
     struct ops_admin *admin;
     struct ops_metrics *metrics;
     struct monitor *monitor;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     uv_timer_t housekeeping;
+    int lock_fd;     /* DIR/sluice.lock, held for the process's life */
     bool stats_open; /* the processlist exchange runs on this loop */
     bool stopping;
 };
@@ -96,6 +89,7 @@ static void stop_main(struct main_ctx *m)
     close_services(m);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_close((uv_handle_t *)&m->sighup, NULL);
     uv_close((uv_handle_t *)&m->housekeeping, NULL);
 }
 
@@ -106,6 +100,21 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     log_info("signal %d: draining", signum);
     stop_main(m);
+}
+
+/* logrotate moves sluice.log away and sends SIGHUP: the next line goes to
+ * a new file. In the foreground there is no file to reopen. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    int rc = log_reopen();
+    if (rc > 0)
+        log_info("SIGHUP: log file reopened");
+    else if (rc < 0)
+        log_error("SIGHUP: cannot reopen the log file: %s", strerror(errno));
+    else
+        log_info("SIGHUP: logging to stderr, nothing to reopen");
 }
 
 static int daemonize(const char *datadir)
@@ -124,51 +133,6 @@ static int daemonize(const char *datadir)
         return PROXY_EIO;
     dup2(nul, STDIN_FILENO);
     close(nul);
-    return 0;
-}
-
-struct options {
-    const char *datadir, *config;
-    bool foreground;
-};
-
-/* What parse_args returns after --help: exit with status 0. */
-#define EXIT_AFTER_HELP (-1)
-
-/* 0 to run, EXIT_AFTER_HELP, or the exit status of a usage error. */
-static int parse_args(int argc, char **argv, struct options *o)
-{
-    static const struct option opts[] = {
-        {"datadir", required_argument, NULL, 'd'},
-        {"config", required_argument, NULL, 'c'},
-        {"foreground", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "d:c:fh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o->datadir = optarg;
-            break;
-        case 'c':
-            o->config = optarg;
-            break;
-        case 'f':
-            o->foreground = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return EXIT_AFTER_HELP;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!o->datadir || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
     return 0;
 }
 
@@ -205,7 +169,7 @@ static void set_sources(struct admin_store *store, struct proxy *proxy, struct m
  * ports, the detach, the monitor. On failure logs why, closes what it
  * opened and returns PROXY_EIO. */
 static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store *store,
-                         struct admin_config *cfg, const struct options *o)
+                         struct admin_config *cfg, const struct cli_options *o)
 {
     char err[1024] = "";
     set_sources(store, m->proxy, NULL);
@@ -226,6 +190,9 @@ static int open_services(struct main_ctx *m, uv_loop_t *loop, struct admin_store
         snprintf(err, sizeof(err), "cannot detach");
         goto fail;
     }
+    cli_lock_note_pid(m->lock_fd);
+    if (o->pidfile && cli_write_pidfile(o->pidfile, err, sizeof(err)) != 0)
+        goto fail;
     /* After the fork (threads do not survive it) and before the workers
      * start, so the pool has the monitor's list from the first statement
      * (the first checks then move servers within one interval). */
@@ -251,6 +218,8 @@ static int run(struct main_ctx *m, uv_loop_t *loop, const struct admin_config *c
     m->sigterm.data = m->sigint.data = m;
     uv_signal_start(&m->sigterm, on_signal, SIGTERM);
     uv_signal_start(&m->sigint, on_signal, SIGINT);
+    uv_signal_init(loop, &m->sighup);
+    uv_signal_start(&m->sighup, on_sighup, SIGHUP);
     uv_timer_init(loop, &m->housekeeping);
     m->housekeeping.data = m;
     uv_timer_start(&m->housekeeping, on_housekeeping, 2000, 2000);
@@ -262,31 +231,60 @@ static int run(struct main_ctx *m, uv_loop_t *loop, const struct admin_config *c
         stop_main(m);
     uv_run(loop, UV_RUN_DEFAULT);
     proxy_wait(m->proxy);
-    return started ? 0 : 1;
+    return started ? 0 : CLI_EXIT_RUNTIME;
 }
 
-/* Opens the store and builds the first snapshot. 0, or PROXY_EINVAL
- * (logged). */
-static int load(const struct options *o, struct admin_store **store, struct admin_config **cfg)
+/* Opens the store and builds the first snapshot. 0, or the exit status
+ * (logged): a script or setting at fault is a configuration error. */
+static int load(const struct cli_options *o, struct admin_store **store, struct admin_config **cfg)
 {
     char err[1024] = "";
-    if (admin_store_open(o->datadir, o->config, store, err, sizeof(err)) != 0) {
+    int rc = admin_store_open(o->datadir, o->config, store, err, sizeof(err));
+    if (rc != 0) {
         log_error("cannot open store in %s: %s", o->datadir, err);
-        return PROXY_EINVAL;
+        return rc == ADMIN_EIO || rc == ADMIN_ENOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_CONFIG;
     }
-    if (admin_config_load(*store, cfg, err, sizeof(err)) != 0) {
+    rc = admin_config_load(*store, cfg, err, sizeof(err));
+    if (rc != 0) {
         log_error("invalid configuration: %s", err);
-        return PROXY_EINVAL;
+        return rc == ADMIN_ENOMEM ? CLI_EXIT_RUNTIME : CLI_EXIT_CONFIG;
     }
     return 0;
 }
 
+/* Builds the proxy and runs it. Returns the exit status. */
+static int serve(struct main_ctx *m, struct admin_store *store, struct admin_config *cfg,
+                 const struct cli_options *o)
+{
+    char err[1024] = "";
+    uv_loop_t loop;
+    int rc = proxy_new(cfg, &m->proxy, err, sizeof(err));
+    if (rc != 0) {
+        log_error("%s", err);
+        return rc == PROXY_EINVAL ? CLI_EXIT_CONFIG : CLI_EXIT_RUNTIME;
+    }
+    if (uv_loop_init(&loop) != 0) {
+        log_error("cannot create the main loop");
+        return CLI_EXIT_RUNTIME;
+    }
+    rc = CLI_EXIT_RUNTIME;
+    if (open_services(m, &loop, store, cfg, o) == 0)
+        rc = run(m, &loop, cfg);
+    else
+        uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
+    if (uv_loop_close(&loop) != 0)
+        log_warn("main loop closed with handles open");
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    struct options o = {0};
-    int rc = parse_args(argc, argv, &o);
-    if (rc != 0)
-        return rc == EXIT_AFTER_HELP ? 0 : rc;
+    struct cli_options o = {0};
+    int rc = cli_parse(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     /* Everything Sluice creates (the datadir, sluice.db and its journal,
      * sluice.log) is for its own user only, whatever umask it inherits;
      * admin/store.c also sets the modes itself. */
@@ -294,35 +292,24 @@ int main(int argc, char **argv)
     log_level_from_env();
     if (mysql_library_init(0, NULL, NULL) != 0) {
         fprintf(stderr, "sluice: cannot initialise the MySQL client library\n");
-        return 1;
+        return CLI_EXIT_RUNTIME;
     }
-    rc = 1;
+    if (o.check_config) {
+        rc = cli_check_config(o.check_config);
+        mysql_library_end();
+        return rc;
+    }
     char err[1024] = "";
     struct admin_store *store = NULL;
     struct admin_config *cfg = NULL;
-    struct main_ctx m = {0};
-    uv_loop_t loop;
-    if (load(&o, &store, &cfg) != 0)
-        goto out;
-    signal(SIGPIPE, SIG_IGN);
-    m.proxy = proxy_new(cfg, err, sizeof(err));
-    if (!m.proxy) {
+    struct main_ctx m = {.lock_fd = cli_lock_datadir(o.datadir, err, sizeof(err))};
+    if (m.lock_fd < 0) {
         log_error("%s", err);
-        goto out;
+        rc = CLI_EXIT_RUNTIME;
+    } else if ((rc = load(&o, &store, &cfg)) == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        rc = serve(&m, store, cfg, &o);
     }
-    if (uv_loop_init(&loop) != 0) {
-        log_error("cannot create the main loop");
-        goto out;
-    }
-    if (open_services(&m, &loop, store, cfg, &o) == 0)
-        rc = run(&m, &loop, cfg);
-    else
-        uv_run(&loop, UV_RUN_DEFAULT); /* the close callbacks */
-    if (uv_loop_close(&loop) != 0)
-        log_warn("main loop closed with handles open");
-    if (rc == 0)
-        log_info("stopped");
-out:
     if (store)
         admin_store_set_sources(store, NULL); /* the pool and stats go with the proxy */
     proxy_free(m.proxy);

@@ -19,11 +19,13 @@
 
 struct proxy;
 
-/* Creates the proxy and binds its client sockets (so port errors show at
- * start) without listening yet: connections are refused until
- * proxy_start(). cfg is referenced, not copied. Returns NULL with a message
- * in errbuf. */
-struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen);
+/* Creates the proxy in *out and binds its client sockets (so port errors
+ * show at start) without listening yet: connections are refused until
+ * proxy_start(). cfg is referenced, not copied. 0, or with *out NULL and a
+ * message in errbuf: PROXY_EINVAL (a setting is wrong: mysql-interfaces),
+ * PROXY_EIO (the port cannot be bound), PROXY_ENOMEM. */
+int proxy_new(struct admin_config *cfg, struct proxy **out, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Starts listening on the client port and starts the worker threads. Call
  * it once every other listener (admin, metrics) is open. Main thread.
  * Returns 0 or PROXY_EIO (the port cannot listen, logged). */

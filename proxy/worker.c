@@ -40,7 +40,7 @@ static int bind_reuseport(const char *host, int port, char *errbuf, size_t errle
     } else if (uv_ip6_addr(host, port, in6) == 0) {
         sslen = sizeof(*in6);
     } else {
-        snprintf(errbuf, errlen, "invalid listen address '%s'", host);
+        snprintf(errbuf, errlen, "invalid mysql-interfaces address '%s'", host);
         return PROXY_EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -52,7 +52,8 @@ static int bind_reuseport(const char *host, int port, char *errbuf, size_t errle
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
-        snprintf(errbuf, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        snprintf(errbuf, errlen, "cannot listen on %s:%d (mysql-interfaces): %s", host, port,
+                 strerror(errno));
         close(fd);
         return PROXY_EIO;
     }
@@ -286,7 +287,7 @@ static int worker_init(struct proxy *p, int i, const char *host, int port, char 
     w->listener.data = w;
     if (uv_tcp_open(&w->listener, fd) != 0) {
         close(fd);
-        snprintf(errbuf, errlen, "cannot listen on %s:%d", host, port);
+        snprintf(errbuf, errlen, "cannot listen on %s:%d (mysql-interfaces)", host, port);
         return PROXY_EIO;
     }
     uv_async_init(&w->loop, &w->wake, on_wake);
@@ -311,55 +312,66 @@ oom:
     return PROXY_ENOMEM;
 }
 
-struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
+/* The first mysql-interfaces entry (the others are not served yet). */
+static int client_interface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
+                            char *errbuf, size_t errlen)
 {
-    struct proxy *p = calloc(1, sizeof(*p));
+    char first[256];
+    snprintf(first, sizeof(first), "%s", cfg->mysql_interfaces);
+    char *semi = strchr(first, ';');
+    if (semi)
+        *semi = '\0';
+    if (admin_parse_hostport(first, host, hostlen, port) != 0) {
+        snprintf(errbuf, errlen, "invalid mysql-interfaces '%s'", cfg->mysql_interfaces);
+        return PROXY_EINVAL;
+    }
+    return 0;
+}
+
+static int proxy_init(struct proxy *p, struct admin_config *cfg, char *errbuf, size_t errlen)
+{
     struct pool_server_spec *specs = NULL;
-    if (!p)
-        goto oom;
     p->cfg = admin_config_ref(cfg);
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0 || hostcache_init(p) != 0 || stats_new(p->nworkers, &p->stats) != 0)
-        goto oom;
-    if (proxy_server_specs(cfg, &specs) != 0)
+    if (limits_init(p) != 0 || hostcache_init(p) != 0 || stats_new(p->nworkers, &p->stats) != 0 ||
+        proxy_server_specs(cfg, &specs) != 0)
         goto oom;
     struct pool_settings ps;
     pool_settings_from(cfg, &ps);
     p->pool = pool_new(specs, cfg->n_servers, p->nworkers, &ps);
     memset(ps.warmup_password, 0, sizeof(ps.warmup_password));
     free(specs);
-    specs = NULL;
-    if (!p->pool)
-        goto oom;
-
     char host[256];
-    int port;
-    char first[256];
-    snprintf(first, sizeof(first), "%s", cfg->mysql_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
-        snprintf(errbuf, errlen, "invalid mysql-interfaces '%s'", cfg->mysql_interfaces);
-        goto fail;
-    }
+    int port, rc = client_interface(cfg, host, sizeof(host), &port, errbuf, errlen);
+    if (rc != 0)
+        return rc;
     p->workers = calloc((size_t)p->nworkers, sizeof(*p->workers));
     p->digest_stats = calloc((size_t)p->nworkers, sizeof(*p->digest_stats));
-    if (!p->workers || !p->digest_stats)
+    if (!p->pool || !p->workers || !p->digest_stats)
         goto oom;
-    for (int i = 0; i < p->nworkers; i++)
-        if (worker_init(p, i, host, port, errbuf, errlen) != 0)
-            goto fail;
+    for (int i = 0; i < p->nworkers && rc == 0; i++)
+        rc = worker_init(p, i, host, port, errbuf, errlen);
     snprintf(p->listen_name, sizeof(p->listen_name), "%s:%d", host, port);
-    return p;
+    return rc;
 oom:
     snprintf(errbuf, errlen, "out of memory");
-fail:
-    free(specs);
-    proxy_free(p);
-    return NULL;
+    return PROXY_ENOMEM;
+}
+
+int proxy_new(struct admin_config *cfg, struct proxy **out, char *errbuf, size_t errlen)
+{
+    struct proxy *p = calloc(1, sizeof(*p));
+    int rc = p ? proxy_init(p, cfg, errbuf, errlen) : PROXY_ENOMEM;
+    if (rc != 0) {
+        if (!p)
+            snprintf(errbuf, errlen, "out of memory");
+        proxy_free(p);
+        p = NULL;
+    }
+    *out = p;
+    return rc;
 }
 
 int proxy_start(struct proxy *p)

@@ -144,7 +144,7 @@ static const char fleet_script[] =
     "  WHERE variable_name = 'mysql-interfaces';\n"
     "INSERT OR REPLACE INTO global_variables VALUES ('mysql-default_charset', 'utf8'),\n"
     "  ('mysql-monitor_enabled', 'false'), ('mysql-connect_timeout_server', '1500'),\n"
-    "  ('admin-restapi_port', '6071'), ('mysql-some_unknown_variable', 'ignored');\n";
+    "  ('admin-restapi_port', '6071');\n";
 
 static void check_server(const struct admin_server *s, int hg, const char *host, int port,
                          enum admin_server_status status, int weight, int maxc, int lag, bool ssl,
@@ -247,8 +247,8 @@ static void test_new_store_with_config(void **state)
     assert_int_equal(query_int(store, "SELECT COUNT(*) FROM mysql_replication_hostgroups"
                                       " WHERE check_type = 'read_only' AND comment = ''"),
                      1);
-    /* 58 defaults plus the unknown variable the script added. */
-    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 59);
+    /* The 58 defaults; the script only changed values. */
+    assert_int_equal(query_int(store, "SELECT COUNT(*) FROM global_variables"), 58);
 
     admin_config_unref(cfg);
     admin_store_close(store);
@@ -416,6 +416,18 @@ static void test_bad_config(void **state)
     err = open_fails(fx, "SELECT 1;\nINSERT INTO no_such_table VALUES (1);", ADMIN_ESQL);
     assert_non_null(strstr(err, "no such table: no_such_table"));
     assert_non_null(strstr(err, "line 2"));
+
+    /* A misspelt variable would keep its default without a word: refused,
+     * with its line and the names meant. */
+    err = open_fails(fx,
+                     "INSERT INTO mysql_servers (hostname) VALUES ('a');\n"
+                     "UPDATE global_variables SET variable_value = '5'\n"
+                     "  WHERE variable_name = 'mysql-max_connections';\n"
+                     "INSERT INTO global_variables VALUES ('mysql-max_conections', '5');\n",
+                     ADMIN_EINVAL);
+    assert_non_null(strstr(err, "line 4"));
+    assert_non_null(strstr(err, "unknown variable 'mysql-max_conections'"));
+    assert_non_null(strstr(err, "'mysql-max_connections'"));
 
     unlink(fx->conf);
     err = open_fails(fx, NULL, ADMIN_EIO);
