@@ -545,8 +545,10 @@ struct admin_proxy_stats {
     size_t n_hosts;
     struct admin_user_conns *users;
     size_t n_users;
-    struct admin_mysql_error *errors; /* ADMIN_PROXY_ERRORS or _RESET */
+    struct admin_mysql_error *errors; /* ADMIN_PROXY_ERRORS */
     size_t n_errors;
+    struct admin_mysql_error *errors_reset; /* ADMIN_PROXY_ERRORS_RESET, read after errors */
+    size_t n_errors_reset;
     struct admin_free_conn *free_conns;
     size_t n_free_conns;
 };

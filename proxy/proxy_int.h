@@ -432,6 +432,12 @@ struct proxy {
     struct stats *stats;     /* session counters and the processlist (stats.h) */
 };
 
+/* errstats.c: stats_mysql_errors. The ERR the session's backend just
+ * answered (s->resp's errcode and errmsg), on its worker; the pool's
+ * connect error hook (arg: the proxy), on the connect's worker. */
+void errstats_backend_err(struct session *s);
+void errstats_connect_failed(void *arg, const struct pool_connect_error *e);
+
 /* worker.c */
 int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec **out);
 

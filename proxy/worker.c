@@ -333,6 +333,7 @@ struct proxy *proxy_new(struct admin_config *cfg, char *errbuf, size_t errlen)
     specs = NULL;
     if (!p->pool)
         goto oom;
+    pool_set_connect_error_hook(p->pool, errstats_connect_failed, p);
 
     char host[256];
     int port;

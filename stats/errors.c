@@ -80,7 +80,8 @@ static struct admin_mysql_error *slot(struct error_stats *es, const struct admin
         if (es->rows[i].count_star < es->rows[least].count_star)
             least = i;
     }
-    struct admin_mysql_error *row = es->n < STATS_ERRORS_MAX ? &es->rows[es->n++] : &es->rows[least];
+    struct admin_mysql_error *row =
+        es->n < STATS_ERRORS_MAX ? &es->rows[es->n++] : &es->rows[least];
     *row = *key;
     return row;
 }
@@ -98,7 +99,8 @@ void stats_error_record(struct stats_worker *ws, const struct stats_error *e, in
         if (row->count_star++ == 0)
             row->first_seen = now;
         row->last_seen = now;
-        size_t n = e->msg_len < sizeof(row->last_error) - 1 ? e->msg_len : sizeof(row->last_error) - 1;
+        size_t n =
+            e->msg_len < sizeof(row->last_error) - 1 ? e->msg_len : sizeof(row->last_error) - 1;
         if (n)
             memcpy(row->last_error, e->msg, n);
         row->last_error[n] = '\0';
