@@ -45,6 +45,9 @@ static void record(struct stats_worker *ws, struct stats_error *e, const char *m
 
 void errstats_backend_err(struct session *s)
 {
+    /* The response parser's unit test runs sessions without a worker. */
+    if (!s->worker)
+        return;
     char host[256] = "";
     int port = 0;
     if (s->conn)

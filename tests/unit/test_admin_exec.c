@@ -287,6 +287,9 @@ static const char *const memory_tables[] = {
     "stats_mysql_client_host_cache",
     "stats_mysql_commands_counters",
     "stats_mysql_connection_pool",
+    "stats_mysql_errors",
+    "stats_mysql_errors_reset",
+    "stats_mysql_free_connections",
     "stats_mysql_global",
     "stats_mysql_multiplexing",
     "stats_mysql_pin_digests",
@@ -323,8 +326,8 @@ static void test_show_tables(void **state)
     assert_string_equal(run_err(fx, "SHOW TABLES FROM nope", 1049, "42000"),
                         "Unknown database 'nope' (main, disk, stats or monitor)");
     /* ProxySQL's schemas: the stats tables, the monitor's logs. */
-    run_rows(fx, "SHOW TABLES FROM stats", 1, 13);
-    for (size_t i = 0; i < 13; i++)
+    run_rows(fx, "SHOW TABLES FROM stats", 1, 16);
+    for (size_t i = 0; i < 16; i++)
         assert_string_equal(cell(fx, i, 0), memory_tables[18 + i]);
     run_rows(fx, "SHOW TABLES IN `monitor`", 1, 4);
     for (size_t i = 0; i < 4; i++)
