@@ -412,6 +412,9 @@ void admin_result_free(struct admin_result *res);
  *                                   count, total time and ProxySQL's latency
  *                                   buckets
  *   stats_mysql_processlist         one row per client session now
+ *   stats_mysql_errors(_reset)      backend errors relayed to clients and
+ *                                   failed backend connects, per key
+ *   stats_mysql_free_connections    the pool's idle backend connections
  */
 struct pool;
 
