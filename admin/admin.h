@@ -457,6 +457,7 @@ struct admin_session_stats {
 #define ADMIN_PROXY_ERRORS 0x40u       /* stats_mysql_errors */
 #define ADMIN_PROXY_ERRORS_RESET 0x80u /* the same, and the counts start again */
 #define ADMIN_PROXY_FREE_CONNS 0x100u  /* stats_mysql_free_connections */
+#define ADMIN_PROXY_STMTS 0x200u       /* stats_mysql_prepared_statements_info */
 
 struct admin_rule_hits {
     int rule_id;
@@ -535,6 +536,20 @@ struct admin_free_conn {
     char user[128];
     int64_t idle_ms;
 };
+/* A statement text prepared now by client sessions or held by backend
+ * connections (stats_mysql_prepared_statements_info). */
+struct admin_prepared_stmt {
+    uint64_t hash; /* of the text: the key */
+    int hostgroup; /* of the session that first prepared it on its worker */
+    char schemaname[193];
+    char username[128];
+    uint64_t digest;
+    int64_t ref_count_client; /* client statements with this text now */
+    int64_t ref_count_server; /* backend connections that have it prepared now */
+    int num_columns;
+    int num_params;
+    char query[1024]; /* cut */
+};
 struct admin_proxy_stats {
     struct admin_rule_hits *rules;
     size_t n_rules;
@@ -554,6 +569,8 @@ struct admin_proxy_stats {
     size_t n_errors_reset;
     struct admin_free_conn *free_conns;
     size_t n_free_conns;
+    struct admin_prepared_stmt *stmts;
+    size_t n_stmts;
 };
 
 struct admin_sources {

@@ -243,10 +243,11 @@ int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct a
 #define ADMIN_STATS_ERRORS 0x8000u        /* stats_mysql_errors */
 #define ADMIN_STATS_ERRORS_RESET 0x10000u /* stats_mysql_errors_reset */
 #define ADMIN_STATS_FREE_CONNS 0x20000u   /* stats_mysql_free_connections */
+#define ADMIN_STATS_STMTS 0x40000u        /* stats_mysql_prepared_statements_info */
 #define ADMIN_STATS_PROXY                                                                          \
     (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS |                         \
      ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE | ADMIN_STATS_USERS | ADMIN_STATS_ERRORS |   \
-     ADMIN_STATS_ERRORS_RESET | ADMIN_STATS_FREE_CONNS)
+     ADMIN_STATS_ERRORS_RESET | ADMIN_STATS_FREE_CONNS | ADMIN_STATS_STMTS)
 
 /* Helpers of the stats tables' refills (stats_tables.c), shared with
  * stats_proxy.c. exec runs sql from sqlite3_mprintf (NULL: out of memory)

@@ -13,6 +13,9 @@
  *                                  failed backend connects, by key
  *   stats_mysql_errors_reset       the same; reading it resets the counts
  *   stats_mysql_free_connections   the pool's idle backend connections
+ *   stats_mysql_prepared_statements_info  per statement text, the client
+ *                                  statements and backend connections
+ *                                  holding it now
  *
  * admin_stats_refresh() (stats_tables.c) calls admin_stats_proxy_fill()
  * inside its savepoint with the bits of these tables that the statement
@@ -22,6 +25,7 @@
  */
 #include "admin/admin_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +194,30 @@ static void bind_free_conn(sqlite3_stmt *ins, const struct admin_proxy_stats *ps
     sqlite3_bind_int64(ins, 11, c->idle_ms);
 }
 
+static size_t count_stmts(const struct admin_proxy_stats *ps)
+{
+    return ps->n_stmts;
+}
+
+/* global_stmt_id is the row's number in this read: Sluice has no global
+ * statement id (a client's ids are its session's, a backend's its own). */
+static void bind_stmt(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_prepared_stmt *st = &ps->stmts[i];
+    char hex[24];
+    snprintf(hex, sizeof(hex), "0x%016" PRIX64, st->digest);
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+    sqlite3_bind_int(ins, 2, st->hostgroup);
+    bind_str(ins, 3, st->schemaname, false);
+    bind_str(ins, 4, st->username, false);
+    bind_str(ins, 5, hex, false);
+    sqlite3_bind_int64(ins, 6, st->ref_count_client);
+    sqlite3_bind_int64(ins, 7, st->ref_count_server);
+    sqlite3_bind_int(ins, 8, st->num_columns);
+    sqlite3_bind_int(ins, 9, st->num_params);
+    bind_str(ins, 10, st->query, false);
+}
+
 #define ERRORS_COLUMNS                                                                             \
     "hostgroup INT NOT NULL, hostname VARCHAR NOT NULL, port INT NOT NULL,"                        \
     " username VARCHAR NOT NULL, client_address VARCHAR NOT NULL,"                                 \
@@ -248,6 +276,12 @@ static const struct proxy_table proxy_tables[] = {
      " user VARCHAR NOT NULL, schema VARCHAR, init_connect VARCHAR, time_zone VARCHAR,"
      " sql_mode VARCHAR, autocommit VARCHAR, idle_ms INT, statistics VARCHAR, mysql_info VARCHAR",
      13, count_free_conns, bind_free_conn},
+    {"stats_mysql_prepared_statements_info", ADMIN_STATS_STMTS, ADMIN_PROXY_STMTS,
+     "global_stmt_id INT NOT NULL PRIMARY KEY, hostgroup INT NOT NULL,"
+     " schemaname VARCHAR NOT NULL, username VARCHAR NOT NULL, digest VARCHAR NOT NULL,"
+     " ref_count_client INT NOT NULL, ref_count_server INT NOT NULL, num_columns INT NOT NULL,"
+     " num_params INT NOT NULL, query VARCHAR NOT NULL",
+     10, count_stmts, bind_stmt},
 };
 
 #define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))

@@ -2,7 +2,8 @@
  * The proxy's answer to admin_sources.proxy_stats: the figures behind
  * stats_mysql_query_rules, stats_mysql_global, stats_mysql_commands_counters
  * stats_mysql_processlist, stats_mysql_client_host_cache, stats_mysql_users,
- * stats_mysql_errors(_reset) and stats_mysql_free_connections, each
+ * stats_mysql_errors(_reset), stats_mysql_free_connections and
+ * stats_mysql_prepared_statements_info, each
  * gathered only when its table is read.
  *
  * stats_mysql_global uses ProxySQL's variable names for what Sluice has:
@@ -214,6 +215,8 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
         rc = errors(p, what, out);
     if (rc == 0 && (what & ADMIN_PROXY_FREE_CONNS))
         rc = free_conns(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_STMTS))
+        rc = stats_stmts_rows(p->stats, &out->stmts, &out->n_stmts) == 0 ? 0 : PROXY_ENOMEM;
     if (rc != 0)
         proxy_admin_stats_free(p, out);
     return rc;
@@ -231,5 +234,6 @@ void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st)
     free(st->errors);
     free(st->errors_reset);
     free(st->free_conns);
+    free(st->stmts);
     memset(st, 0, sizeof(*st));
 }

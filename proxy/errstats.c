@@ -11,6 +11,9 @@
  * line 1"): that quoted fragment goes through router_mask_secrets, so a
  * password never reaches the table. Other messages quote data (a duplicate
  * key's value), which the stats tables show as ProxySQL does.
+ *
+ * It also counts prepared statements for stats_mysql_prepared_statements_info
+ * (errstats_stmt_count, from bstmt.c), on a prepare only.
  */
 #include "common/common.h"
 #include "proxy/proxy_int.h"
@@ -62,6 +65,29 @@ void errstats_backend_err(struct session *s)
         .err_no = s->resp.errcode,
     };
     record(s->worker->stats, &e, s->resp.errmsg);
+}
+
+struct stats_worker *errstats_stmt_count(struct session *s, const struct cstmt *st, bool server)
+{
+    /* The response parser's unit test runs sessions without a worker. */
+    if (!s->worker)
+        return NULL;
+    uint64_t digest = st->digest;
+    if (!digest) /* routing computes it only when a rule needs it */
+        router_digest(st->sql, st->sql_len, s->worker->digest_text, sizeof(s->worker->digest_text),
+                      (size_t)s->cfg->digest_max_len, &digest);
+    struct stats_stmt e = {
+        .hash = st->hash,
+        .sql = st->sql,
+        .sql_len = st->sql_len,
+        .digest = digest,
+        .hostgroup = s->conn ? pool_conn_hostgroup(s->conn) : st->hostgroup,
+        .schemaname = s->schema,
+        .username = s->username,
+        .nparams = st->nparams,
+        .ncols = st->ncols,
+    };
+    return stats_stmt_ref(s->worker->stats, &e, server) ? s->worker->stats : NULL;
 }
 
 void errstats_connect_failed(void *arg, const struct pool_connect_error *pe)

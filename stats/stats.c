@@ -38,6 +38,7 @@ int stats_new(int nworkers, struct stats **out)
     for (int i = 0; st->workers && i < nworkers; i++) {
         st->workers[i].index = i;
         errors_init(&st->workers[i].errors);
+        stmts_init(&st->workers[i].stmts);
         if (pins_init(&st->workers[i].pins) != 0) {
             stats_free(st);
             return STATS_ENOMEM;
@@ -58,6 +59,7 @@ void stats_free(struct stats *st)
     for (int i = 0; st->workers && i < st->nworkers; i++) {
         pins_free(&st->workers[i].pins);
         errors_free(&st->workers[i].errors);
+        stmts_free(&st->workers[i].stmts);
         free(st->workers[i].plist_rows);
     }
     free(st->workers);

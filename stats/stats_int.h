@@ -52,9 +52,19 @@ struct error_stats {
     size_t n;
 };
 
+/* One worker's prepared statement counts (stmts.c); lock guards rows, n
+ * and cap. Rows whose counts both reach zero are removed. */
+struct stmt_stats {
+    bool inited;
+    pthread_mutex_t lock;
+    struct admin_prepared_stmt *rows;
+    size_t n, cap;
+};
+
 struct stats_worker {
     int index;
     struct error_stats errors;
+    struct stmt_stats stmts;
     struct stats_counters counters;
     struct stats_cmd_counter cmds[STATS_CMD_TYPES];
     struct pin_stats pins;
@@ -93,5 +103,9 @@ void pins_free(struct pin_stats *ps);
 /* errors.c */
 void errors_init(struct error_stats *es);
 void errors_free(struct error_stats *es);
+
+/* stmts.c */
+void stmts_init(struct stmt_stats *ss);
+void stmts_free(struct stmt_stats *ss);
 
 #endif

@@ -397,3 +397,35 @@ def test_free_connections_list_the_idle_pool(sluice):
                             "WHERE fd = %d" % row["fd"]) in (0, "0"), 5,
             "the pinned connection to leave the free list")
         q(conn, "COMMIT")
+
+
+def test_prepared_statements_info_counts_clients_and_backends(sluice):
+    """A statement a client prepares shows once per text, held by that client and by the
+    backend connection it was prepared on; after the client leaves only the backend holds it."""
+    import mysqlwire
+    target = sluice()
+    text = "SELECT ? + 1 AS %s, ?" % unique("c")
+    with closing_all(admin(target)) as adm:
+        c = mysqlwire.Client(target.host, target.port)
+        try:
+            _, ok = c.login(target.fleet.app_user, target.fleet.app_password, db="app")
+            assert ok[:1] == b"\x00", ok
+            assert isinstance(c.prepare(text), int)
+
+            def row():
+                return rows(adm, "SELECT * FROM stats_mysql_prepared_statements_info "
+                                 "WHERE query = %s", (text,))
+            r = harness.wait_until(row, 5, "the prepared statement to show")[0]
+            assert r["ref_count_client"] == 1
+            assert r["ref_count_server"] == 1
+            assert r["num_params"] == 2
+            assert r["num_columns"] == 2
+            assert r["hostgroup"] == 0
+            assert r["username"] == target.fleet.app_user
+            assert r["schemaname"] == "app"
+            assert r["digest"].startswith("0x") and r["digest"] != "0x" + "0" * 16
+        finally:
+            c.close()
+        r = harness.wait_until(lambda: [x for x in row() if x["ref_count_client"] == 0], 5,
+                               "the closed client's statement to be uncounted")[0]
+        assert r["ref_count_server"] == 1

@@ -8,7 +8,8 @@
  *     gathers every worker's rows; a worker that never answers only delays
  *     the answer by the bound, while the main loop keeps running; a
  *     cancelled waiter is not called;
- *   - the error table: merge over workers, reset, the bound and eviction.
+ *   - the error table: merge over workers, reset, the bound and eviction;
+ *   - prepared statement counts: holders add up, a text held by nobody goes.
  */
 #include "stats/stats.h"
 
@@ -422,6 +423,51 @@ static void test_errors_bounded(void **state)
     stats_free(st);
 }
 
+/* Client and backend holders of a text add up over workers; a text held
+ * by nobody leaves the table. */
+static void test_stmts_ref_and_unref(void **state)
+{
+    (void)state;
+    struct stats *st;
+    assert_int_equal(stats_new(2, &st), 0);
+    const char *sql = "SELECT ?";
+    struct stats_stmt e = {.hash = 42,
+                           .sql = sql,
+                           .sql_len = strlen(sql),
+                           .digest = 7,
+                           .hostgroup = 1,
+                           .schemaname = "app",
+                           .username = "u",
+                           .nparams = 1,
+                           .ncols = 1};
+    struct stats_worker *w0 = stats_worker(st, 0), *w1 = stats_worker(st, 1);
+    assert_true(stats_stmt_ref(w0, &e, false));
+    assert_true(stats_stmt_ref(w0, &e, true));
+    assert_true(stats_stmt_ref(w1, &e, false));
+
+    struct admin_prepared_stmt *rows;
+    size_t n;
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].ref_count_client, 2);
+    assert_int_equal(rows[0].ref_count_server, 1);
+    assert_string_equal(rows[0].query, "SELECT ?");
+    assert_int_equal(rows[0].num_params, 1);
+    free(rows);
+
+    stats_stmt_unref(w0, 42, false);
+    stats_stmt_unref(w1, 42, false);
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].ref_count_client, 0);
+    free(rows);
+    stats_stmt_unref(w0, 42, true);
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    free(rows);
+    stats_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_reason_names),
         cmocka_unit_test(test_errors_merge_and_reset),
         cmocka_unit_test(test_errors_bounded),
+        cmocka_unit_test(test_stmts_ref_and_unref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
