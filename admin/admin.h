@@ -412,6 +412,9 @@ void admin_result_free(struct admin_result *res);
  *                                   count, total time and ProxySQL's latency
  *                                   buckets
  *   stats_mysql_processlist         one row per client session now
+ *   stats_mysql_errors(_reset)      backend errors relayed to clients and
+ *                                   failed backend connects, per key
+ *   stats_mysql_free_connections    the pool's idle backend connections
  */
 struct pool;
 
@@ -451,6 +454,10 @@ struct admin_session_stats {
 #define ADMIN_PROXY_PROCESSES 0x8u
 #define ADMIN_PROXY_HOSTS 0x10u
 #define ADMIN_PROXY_USERS 0x20u
+#define ADMIN_PROXY_ERRORS 0x40u       /* stats_mysql_errors */
+#define ADMIN_PROXY_ERRORS_RESET 0x80u /* the same, and the counts start again */
+#define ADMIN_PROXY_FREE_CONNS 0x100u  /* stats_mysql_free_connections */
+#define ADMIN_PROXY_STMTS 0x200u       /* stats_mysql_prepared_statements_info */
 
 struct admin_rule_hits {
     int rule_id;
@@ -504,6 +511,45 @@ struct admin_user_conns {
     uint64_t frontend_connections;
     int frontend_max_connections; /* mysql_users.max_connections */
 };
+/* Errors relayed from backends and failed backend connects, per (hostgroup,
+ * server, user, client address, schema, errno) (stats_mysql_errors). Empty
+ * client_address and schemaname: not known (a warm-up connect). */
+struct admin_mysql_error {
+    int hostgroup;
+    char hostname[256];
+    int port;
+    char username[128];
+    char client_address[48];
+    char schemaname[193];
+    int err_no;
+    uint64_t count_star;
+    int64_t first_seen; /* unix time */
+    int64_t last_seen;
+    char last_error[256]; /* the server's message, secrets masked */
+};
+/* An idle backend connection (stats_mysql_free_connections). */
+struct admin_free_conn {
+    int fd;
+    int hostgroup;
+    char srv_host[256];
+    int srv_port;
+    char user[128];
+    int64_t idle_ms;
+};
+/* A statement text prepared now by client sessions or held by backend
+ * connections (stats_mysql_prepared_statements_info). */
+struct admin_prepared_stmt {
+    uint64_t hash; /* of the text: the key */
+    int hostgroup; /* of the session that first prepared it on its worker */
+    char schemaname[193];
+    char username[128];
+    uint64_t digest;
+    int64_t ref_count_client; /* client statements with this text now */
+    int64_t ref_count_server; /* backend connections that have it prepared now */
+    int num_columns;
+    int num_params;
+    char query[1024]; /* cut */
+};
 struct admin_proxy_stats {
     struct admin_rule_hits *rules;
     size_t n_rules;
@@ -517,6 +563,14 @@ struct admin_proxy_stats {
     size_t n_hosts;
     struct admin_user_conns *users;
     size_t n_users;
+    struct admin_mysql_error *errors; /* ADMIN_PROXY_ERRORS */
+    size_t n_errors;
+    struct admin_mysql_error *errors_reset; /* ADMIN_PROXY_ERRORS_RESET, read after errors */
+    size_t n_errors_reset;
+    struct admin_free_conn *free_conns;
+    size_t n_free_conns;
+    struct admin_prepared_stmt *stmts;
+    size_t n_stmts;
 };
 
 struct admin_sources {

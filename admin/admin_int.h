@@ -227,22 +227,27 @@ int admin_rule_checks(sqlite3 *db, unsigned mods, unsigned flags, const struct a
     __attribute__((warn_unused_result));
 
 /* The stats tables a statement reads, as ADMIN_STATS_* bits (stats_tables.c). */
-#define ADMIN_STATS_DIGEST 0x01u        /* stats_mysql_query_digest */
-#define ADMIN_STATS_DIGEST_RESET 0x02u  /* stats_mysql_query_digest_reset */
-#define ADMIN_STATS_POOL 0x04u          /* stats_mysql_connection_pool */
-#define ADMIN_STATS_ADVISOR 0x100u      /* stats_mysql_pool_advisor */
-#define ADMIN_STATS_PIN_REASONS 0x08u   /* stats_mysql_pin_reasons */
-#define ADMIN_STATS_PIN_DIGESTS 0x10u   /* stats_mysql_pin_digests */
-#define ADMIN_STATS_MULTIPLEXING 0x20u  /* stats_mysql_multiplexing */
-#define ADMIN_STATS_QUERY_RULES 0x200u  /* stats_mysql_query_rules */
-#define ADMIN_STATS_GLOBAL 0x400u       /* stats_mysql_global */
-#define ADMIN_STATS_COMMANDS 0x800u     /* stats_mysql_commands_counters */
-#define ADMIN_STATS_PROCESSLIST 0x1000u /* stats_mysql_processlist */
-#define ADMIN_STATS_HOST_CACHE 0x2000u  /* stats_mysql_client_host_cache */
-#define ADMIN_STATS_USERS 0x4000u       /* stats_mysql_users */
+#define ADMIN_STATS_DIGEST 0x01u          /* stats_mysql_query_digest */
+#define ADMIN_STATS_DIGEST_RESET 0x02u    /* stats_mysql_query_digest_reset */
+#define ADMIN_STATS_POOL 0x04u            /* stats_mysql_connection_pool */
+#define ADMIN_STATS_ADVISOR 0x100u        /* stats_mysql_pool_advisor */
+#define ADMIN_STATS_PIN_REASONS 0x08u     /* stats_mysql_pin_reasons */
+#define ADMIN_STATS_PIN_DIGESTS 0x10u     /* stats_mysql_pin_digests */
+#define ADMIN_STATS_MULTIPLEXING 0x20u    /* stats_mysql_multiplexing */
+#define ADMIN_STATS_QUERY_RULES 0x200u    /* stats_mysql_query_rules */
+#define ADMIN_STATS_GLOBAL 0x400u         /* stats_mysql_global */
+#define ADMIN_STATS_COMMANDS 0x800u       /* stats_mysql_commands_counters */
+#define ADMIN_STATS_PROCESSLIST 0x1000u   /* stats_mysql_processlist */
+#define ADMIN_STATS_HOST_CACHE 0x2000u    /* stats_mysql_client_host_cache */
+#define ADMIN_STATS_USERS 0x4000u         /* stats_mysql_users */
+#define ADMIN_STATS_ERRORS 0x8000u        /* stats_mysql_errors */
+#define ADMIN_STATS_ERRORS_RESET 0x10000u /* stats_mysql_errors_reset */
+#define ADMIN_STATS_FREE_CONNS 0x20000u   /* stats_mysql_free_connections */
+#define ADMIN_STATS_STMTS 0x40000u        /* stats_mysql_prepared_statements_info */
 #define ADMIN_STATS_PROXY                                                                          \
     (ADMIN_STATS_QUERY_RULES | ADMIN_STATS_GLOBAL | ADMIN_STATS_COMMANDS |                         \
-     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE | ADMIN_STATS_USERS)
+     ADMIN_STATS_PROCESSLIST | ADMIN_STATS_HOST_CACHE | ADMIN_STATS_USERS | ADMIN_STATS_ERRORS |   \
+     ADMIN_STATS_ERRORS_RESET | ADMIN_STATS_FREE_CONNS | ADMIN_STATS_STMTS)
 
 /* Helpers of the stats tables' refills (stats_tables.c), shared with
  * stats_proxy.c. exec runs sql from sqlite3_mprintf (NULL: out of memory)

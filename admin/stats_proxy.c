@@ -9,6 +9,13 @@
  *   stats_mysql_processlist        one row per client session now
  *   stats_mysql_client_host_cache  addresses whose logins failed lately
  *   stats_mysql_users              client sessions per frontend user now
+ *   stats_mysql_errors             backend errors relayed to clients and
+ *                                  failed backend connects, by key
+ *   stats_mysql_errors_reset       the same; reading it resets the counts
+ *   stats_mysql_free_connections   the pool's idle backend connections
+ *   stats_mysql_prepared_statements_info  per statement text, the client
+ *                                  statements and backend connections
+ *                                  holding it now
  *
  * admin_stats_refresh() (stats_tables.c) calls admin_stats_proxy_fill()
  * inside its savepoint with the bits of these tables that the statement
@@ -18,6 +25,7 @@
  */
 #include "admin/admin_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +141,91 @@ static void bind_host(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, siz
     sqlite3_bind_int64(ins, 3, ps->hosts[i].last_updated);
 }
 
+static size_t count_errors(const struct admin_proxy_stats *ps)
+{
+    return ps->n_errors;
+}
+
+static size_t count_errors_reset(const struct admin_proxy_stats *ps)
+{
+    return ps->n_errors_reset;
+}
+
+static void bind_error_row(sqlite3_stmt *ins, const struct admin_mysql_error *e)
+{
+    sqlite3_bind_int(ins, 1, e->hostgroup);
+    bind_str(ins, 2, e->hostname, false);
+    sqlite3_bind_int(ins, 3, e->port);
+    bind_str(ins, 4, e->username, false);
+    bind_str(ins, 5, e->client_address, false);
+    bind_str(ins, 6, e->schemaname, false);
+    sqlite3_bind_int(ins, 7, e->err_no);
+    sqlite3_bind_int64(ins, 8, admin_stats_i64(e->count_star));
+    sqlite3_bind_int64(ins, 9, e->first_seen);
+    sqlite3_bind_int64(ins, 10, e->last_seen);
+    bind_str(ins, 11, e->last_error, false);
+}
+
+static void bind_error(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    bind_error_row(ins, &ps->errors[i]);
+}
+
+static void bind_error_reset(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    bind_error_row(ins, &ps->errors_reset[i]);
+}
+
+static size_t count_free_conns(const struct admin_proxy_stats *ps)
+{
+    return ps->n_free_conns;
+}
+
+/* What Sluice does not track per idle connection (init_connect, time_zone,
+ * sql_mode, autocommit, schema, statistics, mysql_info) stays NULL. */
+static void bind_free_conn(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_free_conn *c = &ps->free_conns[i];
+    sqlite3_bind_int(ins, 1, c->fd);
+    sqlite3_bind_int(ins, 2, c->hostgroup);
+    bind_str(ins, 3, c->srv_host, false);
+    sqlite3_bind_int(ins, 4, c->srv_port);
+    bind_str(ins, 5, c->user, false);
+    sqlite3_bind_int64(ins, 11, c->idle_ms);
+}
+
+static size_t count_stmts(const struct admin_proxy_stats *ps)
+{
+    return ps->n_stmts;
+}
+
+/* global_stmt_id is the row's number in this read: Sluice has no global
+ * statement id (a client's ids are its session's, a backend's its own). */
+static void bind_stmt(sqlite3_stmt *ins, const struct admin_proxy_stats *ps, size_t i)
+{
+    const struct admin_prepared_stmt *st = &ps->stmts[i];
+    char hex[24];
+    snprintf(hex, sizeof(hex), "0x%016" PRIX64, st->digest);
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+    sqlite3_bind_int(ins, 2, st->hostgroup);
+    bind_str(ins, 3, st->schemaname, false);
+    bind_str(ins, 4, st->username, false);
+    bind_str(ins, 5, hex, false);
+    sqlite3_bind_int64(ins, 6, st->ref_count_client);
+    sqlite3_bind_int64(ins, 7, st->ref_count_server);
+    sqlite3_bind_int(ins, 8, st->num_columns);
+    sqlite3_bind_int(ins, 9, st->num_params);
+    bind_str(ins, 10, st->query, false);
+}
+
+#define ERRORS_COLUMNS                                                                             \
+    "hostgroup INT NOT NULL, hostname VARCHAR NOT NULL, port INT NOT NULL,"                        \
+    " username VARCHAR NOT NULL, client_address VARCHAR NOT NULL,"                                 \
+    " schemaname VARCHAR NOT NULL, errno INT NOT NULL, count_star INTEGER NOT NULL,"               \
+    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"                                    \
+    " last_error VARCHAR NOT NULL DEFAULT '',"                                                     \
+    " PRIMARY KEY (hostgroup, hostname, port, username, client_address, schemaname, errno)"
+
 struct proxy_table {
     const char *name;
     unsigned bit;    /* ADMIN_STATS_* */
@@ -172,6 +265,23 @@ static const struct proxy_table proxy_tables[] = {
      "username VARCHAR PRIMARY KEY, frontend_connections INT NOT NULL,"
      " frontend_max_connections INT NOT NULL",
      3, count_users, bind_user},
+    /* ProxySQL 2.x's columns; the key includes client_address, which
+     * ProxySQL also counts apart. */
+    {"stats_mysql_errors", ADMIN_STATS_ERRORS, ADMIN_PROXY_ERRORS, ERRORS_COLUMNS, 11, count_errors,
+     bind_error},
+    {"stats_mysql_errors_reset", ADMIN_STATS_ERRORS_RESET, ADMIN_PROXY_ERRORS_RESET, ERRORS_COLUMNS,
+     11, count_errors_reset, bind_error_reset},
+    {"stats_mysql_free_connections", ADMIN_STATS_FREE_CONNS, ADMIN_PROXY_FREE_CONNS,
+     "fd INT NOT NULL, hostgroup INT NOT NULL, srv_host VARCHAR NOT NULL, srv_port INT NOT NULL,"
+     " user VARCHAR NOT NULL, schema VARCHAR, init_connect VARCHAR, time_zone VARCHAR,"
+     " sql_mode VARCHAR, autocommit VARCHAR, idle_ms INT, statistics VARCHAR, mysql_info VARCHAR",
+     13, count_free_conns, bind_free_conn},
+    {"stats_mysql_prepared_statements_info", ADMIN_STATS_STMTS, ADMIN_PROXY_STMTS,
+     "global_stmt_id INT NOT NULL PRIMARY KEY, hostgroup INT NOT NULL,"
+     " schemaname VARCHAR NOT NULL, username VARCHAR NOT NULL, digest VARCHAR NOT NULL,"
+     " ref_count_client INT NOT NULL, ref_count_server INT NOT NULL, num_columns INT NOT NULL,"
+     " num_params INT NOT NULL, query VARCHAR NOT NULL",
+     10, count_stmts, bind_stmt},
 };
 
 #define N_PROXY_TABLES (sizeof(proxy_tables) / sizeof(proxy_tables[0]))

@@ -282,10 +282,40 @@ static void connect_poll_cb(uv_poll_t *h, int uverr, int events)
     connect_step(c, status);
 }
 
+void pool_set_connect_error_hook(struct pool *pool,
+                                 void (*hook)(void *arg, const struct pool_connect_error *e),
+                                 void *arg)
+{
+    pool->error_hook = hook;
+    pool->error_hook_arg = arg;
+}
+
+/* Tells the hook about a failed connect while c->waiter still names the
+ * request it ran for. */
+static void report_error(struct pool_conn *c, unsigned err_no, const char *msg)
+{
+    struct pool *p = c->pool;
+    if (!p->error_hook)
+        return;
+    struct pool_waiter *w = c->waiter;
+    struct pool_connect_error e = {
+        .worker = c->worker,
+        .hostgroup = c->server->hostgroup,
+        .host = c->server->host,
+        .port = c->server->port,
+        .user = c->user,
+        .err_no = err_no,
+        .msg = msg,
+        .requester = w && !w->cancelled ? w->arg : NULL,
+    };
+    p->error_hook(p->error_hook_arg, &e);
+}
+
 static void connect_timer_cb(uv_timer_t *h)
 {
     struct pool_conn *c = h->data;
     char msg[320];
+    report_error(c, 9001, "timeout connecting");
     snprintf(msg, sizeof(msg), "backend %s: timeout connecting", c->server->name);
     connect_finish(c, POOL_ECONNECT, msg);
 }
@@ -293,6 +323,7 @@ static void connect_timer_cb(uv_timer_t *h)
 static void connect_error(struct pool_conn *c)
 {
     char msg[400];
+    report_error(c, mysql_errno(c->mysql), mysql_error(c->mysql));
     snprintf(msg, sizeof(msg), "backend %s: %s (%u)", c->server->name, mysql_error(c->mysql),
              mysql_errno(c->mysql));
     connect_finish(c, POOL_ECONNECT, msg);

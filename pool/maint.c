@@ -258,4 +258,5 @@ void pool_tick_cb(uv_timer_t *t)
         warm_up(p, s, worker, now, have_user);
         sample_peak(s, now);
     }
+    pool_idle_snapshot(p, pw, worker);
 }

@@ -27,10 +27,12 @@
  *   conn.c      connect (non-blocking Connector/C on a uv_poll_t), close
  *   maint.c     the 100 ms tick: warm-up, idle timeout, age, pings
  *   stats.c     the last minute of figures per server
+ *   idle.c      snapshots of the idle lists for stats_mysql_free_connections
  * Their shared declarations are in pool_int.h.
  *
  * Locks: each server's mutex guards its counts and FIFO; a worker's
- * inbox_lock guards its inbox; cred_lock guards the warm-up credentials.
+ * inbox_lock guards its inbox; its snap_lock the snapshot of its idle
+ * connections (idle.c); cred_lock guards the warm-up credentials.
  * At most one is held at a time. Everything else is owned by one worker
  * thread, or read and written with atomics.
  */
@@ -177,6 +179,7 @@ struct pool *pool_new(const struct pool_server_spec *specs, size_t n, int nworke
     }
     for (int i = 0; i < nworkers; i++) {
         pthread_mutex_init(&p->workers[i].inbox_lock, NULL);
+        pthread_mutex_init(&p->workers[i].snap_lock, NULL);
         p->workers[i].rng =
             0x9e3779b97f4a7c15u ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9u) ^ clock_now_us();
     }
@@ -193,8 +196,11 @@ void pool_free(struct pool *p)
     for (size_t i = 0; i < p->n_servers; i++)
         pool_server_destroy(&p->servers[i]);
     if (p->workers)
-        for (int i = 0; i < p->nworkers; i++)
+        for (int i = 0; i < p->nworkers; i++) {
             pthread_mutex_destroy(&p->workers[i].inbox_lock);
+            pthread_mutex_destroy(&p->workers[i].snap_lock);
+            free(p->workers[i].snap);
+        }
     pthread_mutex_destroy(&p->cred_lock);
     free(p->servers);
     free(p->workers);

@@ -125,6 +125,48 @@ void pool_configure(struct pool *pool, const struct pool_settings *settings);
 struct st_mysql;
 void pool_refuse_local_infile(struct st_mysql *m);
 
+/*
+ * A backend connect that failed (its error or its timeout), reported
+ * through the hook set by pool_set_connect_error_hook, for the proxy's
+ * stats_mysql_errors. Strings are valid during the call only.
+ */
+struct pool_connect_error {
+    int worker;
+    int hostgroup;
+    const char *host;
+    int port;
+    const char *user;
+    unsigned err_no; /* the client library's or the server's; 9001: timeout */
+    const char *msg; /* the client library's message, without the server name */
+    /* The borrower's arg of the request the connect ran for (pool_acquire's
+     * arg), NULL for a warm-up connect or a request already withdrawn. */
+    void *requester;
+};
+/* Sets hook(arg, e), called on the thread of e->worker, from its loop,
+ * inside the pool's handling of the failure: it must not call the pool.
+ * Main thread, before any worker runs (it is read without a lock). */
+void pool_set_connect_error_hook(struct pool *pool,
+                                 void (*hook)(void *arg, const struct pool_connect_error *e),
+                                 void *arg);
+
+/* An idle backend connection, for stats_mysql_free_connections. */
+struct pool_idle_conn {
+    int worker;
+    int fd;
+    int hostgroup;
+    char host[256];
+    int port;
+    char user[128];
+    uint64_t idle_ms; /* idle for, when read */
+};
+/* The idle connections of every worker, into *out (malloc'd, *n of them;
+ * free()). Each worker's idle list belongs to its thread, so this reads the
+ * snapshot the worker takes at each 100 ms tick (under its snap_lock): the
+ * set is at most one tick old, idle_ms is computed now. Returns 0 or
+ * POOL_ENOMEM (*out NULL). Any thread. */
+int pool_idle_conns(struct pool *pool, struct pool_idle_conn **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* Frees the pool; every worker must have detached. */
 void pool_free(struct pool *pool);
 

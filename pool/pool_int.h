@@ -194,6 +194,20 @@ struct pool_worker {
     struct conn_list pinging;    /* keep-alive pings in flight */
     struct conn_list connecting; /* connects running on this worker's loop */
     uint64_t rng;                /* xorshift state: weighted choice, jitter */
+    /* idle.c: the worker's idle connections as of its last tick, for
+     * readers on other threads; snap_lock guards the three fields. */
+    pthread_mutex_t snap_lock;
+    struct idle_row *snap;
+    size_t snap_n, snap_cap;
+};
+
+/* An idle connection in a worker's snapshot (idle.c). server indexes
+ * pool->servers, which never moves. */
+struct idle_row {
+    int fd;
+    uint32_t server;
+    uint64_t idle_since; /* ms, clock_now_ms() */
+    char user[128];
 };
 
 struct pool {
@@ -204,6 +218,9 @@ struct pool {
     struct pool_settings settings;
     pthread_mutex_t cred_lock;
     struct pool_worker *workers;
+    /* pool_set_connect_error_hook: set before the workers run. */
+    void (*error_hook)(void *arg, const struct pool_connect_error *e);
+    void *error_hook_arg;
 };
 
 /* pool.c */
@@ -318,6 +335,10 @@ void pool_tick_cb(uv_timer_t *t);
 void pool_ping_start(struct pool_conn *c, struct pool_waiter *w);
 /* Readiness of a pinging connection. */
 void pool_ping_on_io(struct pool_conn *c, int status);
+
+/* idle.c: rebuilds worker's snapshot of its idle connections. Worker
+ * thread of pw (its tick). */
+void pool_idle_snapshot(struct pool *p, struct pool_worker *pw, int worker);
 
 /* stats.c: all under s->lock. */
 struct pool_window *pool_window_now(struct server *s, uint64_t now_ms);

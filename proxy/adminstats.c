@@ -1,8 +1,10 @@
 /*
  * The proxy's answer to admin_sources.proxy_stats: the figures behind
  * stats_mysql_query_rules, stats_mysql_global, stats_mysql_commands_counters
- * stats_mysql_processlist and stats_mysql_client_host_cache, each gathered
- * only when its table is read.
+ * stats_mysql_processlist, stats_mysql_client_host_cache, stats_mysql_users,
+ * stats_mysql_errors(_reset), stats_mysql_free_connections and
+ * stats_mysql_prepared_statements_info, each
+ * gathered only when its table is read.
  *
  * stats_mysql_global uses ProxySQL's variable names for what Sluice has:
  *   ProxySQL_Uptime                 seconds since start
@@ -153,6 +155,44 @@ static int commands(struct proxy *p, struct admin_proxy_stats *out)
     return 0;
 }
 
+/* The pool's idle connections (as of each worker's last tick). */
+static int free_conns(struct proxy *p, struct admin_proxy_stats *out)
+{
+    struct pool_idle_conn *idle;
+    size_t n;
+    if (pool_idle_conns(p->pool, &idle, &n) != 0)
+        return PROXY_ENOMEM;
+    out->free_conns = calloc(n ? n : 1, sizeof(*out->free_conns));
+    if (!out->free_conns) {
+        free(idle);
+        return PROXY_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct admin_free_conn *c = &out->free_conns[i];
+        c->fd = idle[i].fd;
+        c->hostgroup = idle[i].hostgroup;
+        snprintf(c->srv_host, sizeof(c->srv_host), "%s", idle[i].host);
+        c->srv_port = idle[i].port;
+        snprintf(c->user, sizeof(c->user), "%s", idle[i].user);
+        c->idle_ms = idle[i].idle_ms > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)idle[i].idle_ms;
+    }
+    out->n_free_conns = n;
+    free(idle);
+    return 0;
+}
+
+/* stats_mysql_errors, then stats_mysql_errors_reset: read together, the
+ * first shows the counts that the second then resets. */
+static int errors(struct proxy *p, unsigned what, struct admin_proxy_stats *out)
+{
+    int rc = 0;
+    if (what & ADMIN_PROXY_ERRORS)
+        rc = stats_errors_rows(p->stats, false, &out->errors, &out->n_errors);
+    if (rc == 0 && (what & ADMIN_PROXY_ERRORS_RESET))
+        rc = stats_errors_rows(p->stats, true, &out->errors_reset, &out->n_errors_reset);
+    return rc == 0 ? 0 : PROXY_ENOMEM;
+}
+
 int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
 {
     struct proxy *p = proxy;
@@ -171,6 +211,12 @@ int proxy_admin_stats(void *proxy, unsigned what, struct admin_proxy_stats *out)
         rc = hosts(p, out);
     if (rc == 0 && (what & ADMIN_PROXY_USERS))
         rc = users(p, out);
+    if (rc == 0 && (what & (ADMIN_PROXY_ERRORS | ADMIN_PROXY_ERRORS_RESET)))
+        rc = errors(p, what, out);
+    if (rc == 0 && (what & ADMIN_PROXY_FREE_CONNS))
+        rc = free_conns(p, out);
+    if (rc == 0 && (what & ADMIN_PROXY_STMTS))
+        rc = stats_stmts_rows(p->stats, &out->stmts, &out->n_stmts) == 0 ? 0 : PROXY_ENOMEM;
     if (rc != 0)
         proxy_admin_stats_free(p, out);
     return rc;
@@ -185,5 +231,9 @@ void proxy_admin_stats_free(void *proxy, struct admin_proxy_stats *st)
     free(st->processes);
     free(st->hosts);
     free(st->users);
+    free(st->errors);
+    free(st->errors_reset);
+    free(st->free_conns);
+    free(st->stmts);
     memset(st, 0, sizeof(*st));
 }

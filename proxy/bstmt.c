@@ -14,6 +14,8 @@
 
 void bstmt_free(struct bstmt *b)
 {
+    if (b->counted_in)
+        stats_stmt_unref(b->counted_in, b->hash, true);
     free(b->sql);
     codec_buf_free(&b->coldefs);
     free(b);
@@ -120,6 +122,7 @@ int bstmt_keep(struct session *s)
     codec_buf_init(&s->meta);
     bstmt_push_front(s->be, b);
     s->be->n_stmts++;
+    b->counted_in = errstats_stmt_count(s, st, true);
     return 0;
 }
 
@@ -145,4 +148,6 @@ void bstmt_prepared(struct session *s)
     s->cur_stmt = NULL;
     if (session_stmt_add(s, st) != 0)
         session_stmt_free(st);
+    else
+        st->counted_in = errstats_stmt_count(s, st, false);
 }

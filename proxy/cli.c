@@ -33,22 +33,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sluice --datadir DIR [--config FILE] [--foreground] [--pidfile FILE]\n"
-            "       sluice --check-config FILE\n"
-            "       sluice --version | --help\n"
-            "  --datadir DIR         directory of the SQLite store (sluice.db); created if "
-            "missing\n"
-            "  --config FILE         SQL script applied when the store is new\n"
-            "  --foreground          stay attached and log to stderr (else DIR/sluice.log)\n"
-            "  --pidfile FILE        write the process id to FILE, removed at exit\n"
-            "  --check-config FILE   validate FILE against a temporary store and exit\n"
-            "                        (0: valid, 1: what would fail is printed)\n"
-            "  --version             the version, build options and library versions\n"
-            "  --help                this text\n"
-            "signals: SIGTERM/SIGINT drain and stop; SIGHUP reopens DIR/sluice.log\n"
-            "environment: SLUICE_LOG_LEVEL=error|warn|info|debug\n"
-            "exit status: 0 stopped cleanly, 1 runtime error, 2 configuration error\n");
+    fprintf(f, "usage: sluice --datadir DIR [--config FILE] [--foreground] [--pidfile FILE]\n"
+               "       sluice --check-config FILE\n"
+               "       sluice --version | --help\n"
+               "  --datadir DIR         directory of the SQLite store (sluice.db); created if "
+               "missing\n"
+               "  --config FILE         SQL script applied when the store is new\n"
+               "  --foreground          stay attached and log to stderr (else DIR/sluice.log)\n"
+               "  --pidfile FILE        write the process id to FILE, removed at exit\n"
+               "  --check-config FILE   validate FILE against a temporary store and exit\n"
+               "                        (0: valid, 1: what would fail is printed)\n"
+               "  --version             the version, build options and library versions\n"
+               "  --help                this text\n"
+               "signals: SIGTERM/SIGINT drain and stop; SIGHUP reopens DIR/sluice.log\n"
+               "environment: SLUICE_LOG_LEVEL=error|warn|info|debug\n"
+               "exit status: 0 stopped cleanly, 1 runtime error, 2 configuration error\n");
 }
 
 static void version(FILE *f)
@@ -63,10 +62,14 @@ static void version(FILE *f)
 int cli_parse(int argc, char **argv, struct cli_options *o)
 {
     static const struct option opts[] = {
-        {"datadir", required_argument, NULL, 'd'},  {"config", required_argument, NULL, 'c'},
-        {"foreground", no_argument, NULL, 'f'},     {"pidfile", required_argument, NULL, 'p'},
-        {"check-config", required_argument, NULL, 'k'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"datadir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"pidfile", required_argument, NULL, 'p'},
+        {"check-config", required_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "d:c:fp:k:Vh", opts, NULL)) != -1) {

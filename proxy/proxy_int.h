@@ -93,6 +93,9 @@ struct bstmt {
      * when sent. */
     struct codec_buf coldefs;
     struct bstmt *lru_prev, *lru_next; /* head = most recently used */
+    /* The worker table that counts it in stats_mysql_prepared_statements_info
+     * (NULL: not counted); bstmt_free uncounts it there. */
+    struct stats_worker *counted_in;
 };
 
 /* The proxy's data attached to a pooled backend connection. */
@@ -250,6 +253,8 @@ struct cstmt {
     bool have_types;
     struct codec_buf prep_resp; /* the prepare response as the client saw it */
     struct cstmt *next;
+    /* As bstmt.counted_in: session_stmt_free uncounts it. */
+    struct stats_worker *counted_in;
 };
 
 /* A session's statements by client id (stmtmap.c). The map does not own
@@ -431,6 +436,16 @@ struct proxy {
     struct monitor *monitor; /* main thread only; NULL: servers go to the pool as configured */
     struct stats *stats;     /* session counters and the processlist (stats.h) */
 };
+
+/* errstats.c: stats_mysql_errors. The ERR the session's backend just
+ * answered (s->resp's errcode and errmsg), on its worker; the pool's
+ * connect error hook (arg: the proxy), on the connect's worker. */
+void errstats_backend_err(struct session *s);
+void errstats_connect_failed(void *arg, const struct pool_connect_error *e);
+/* stats_mysql_prepared_statements_info: counts st (a client statement,
+ * server false, or the copy s->be now holds, server true) in s's worker,
+ * returning the table to remember in counted_in (NULL: not counted). */
+struct stats_worker *errstats_stmt_count(struct session *s, const struct cstmt *st, bool server);
 
 /* worker.c */
 int proxy_server_specs(const struct admin_config *cfg, struct pool_server_spec **out);

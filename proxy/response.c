@@ -252,6 +252,10 @@ static void handle_err(struct session *s, const uint8_t *pkt, size_t plen)
         if (n)
             memcpy(s->resp.errmsg, e.msg, n);
         s->resp.errmsg[n] = '\0';
+        /* Only what reaches the client: a replayed statement's error
+         * (swallowed) is the proxy's business, reported as it decides. */
+        if (!s->resp.swallow)
+            errstats_backend_err(s);
     }
 }
 

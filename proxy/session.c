@@ -81,6 +81,8 @@ void session_set_state(struct session *s, enum sess_state st)
  * session's list yet (backend.c adds it when the server answers). */
 void session_stmt_free(struct cstmt *st)
 {
+    if (st->counted_in)
+        stats_stmt_unref(st->counted_in, st->hash, false);
     free(st->sql);
     free(st->param_types);
     codec_buf_free(&st->prep_resp);

@@ -343,6 +343,9 @@ static int proxy_init(struct proxy *p, struct admin_config *cfg, char *errbuf, s
     p->pool = pool_new(specs, cfg->n_servers, p->nworkers, &ps);
     memset(ps.warmup_password, 0, sizeof(ps.warmup_password));
     free(specs);
+    if (!p->pool)
+        goto oom;
+    pool_set_connect_error_hook(p->pool, errstats_connect_failed, p);
     char host[256];
     int port, rc = client_interface(cfg, host, sizeof(host), &port, errbuf, errlen);
     if (rc != 0)

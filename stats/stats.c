@@ -37,6 +37,8 @@ int stats_new(int nworkers, struct stats **out)
     pthread_mutex_init(&st->plist_lock, NULL);
     for (int i = 0; st->workers && i < nworkers; i++) {
         st->workers[i].index = i;
+        errors_init(&st->workers[i].errors);
+        stmts_init(&st->workers[i].stmts);
         if (pins_init(&st->workers[i].pins) != 0) {
             stats_free(st);
             return STATS_ENOMEM;
@@ -56,6 +58,8 @@ void stats_free(struct stats *st)
         return;
     for (int i = 0; st->workers && i < st->nworkers; i++) {
         pins_free(&st->workers[i].pins);
+        errors_free(&st->workers[i].errors);
+        stmts_free(&st->workers[i].stmts);
         free(st->workers[i].plist_rows);
     }
     free(st->workers);

@@ -142,6 +142,75 @@ uint64_t stats_pinned_sessions(const struct stats *st);
 int stats_session_stats(const struct stats *st, struct admin_session_stats *out);
 void stats_session_free(struct admin_session_stats *out);
 
+/* -------------------------------------------------------------- errors */
+
+/*
+ * stats_mysql_errors: errors that backends answered to clients' commands
+ * and backend connects that failed, counted per (hostgroup, hostname, port,
+ * username, client_address, schemaname, errno). Each worker keeps its own
+ * table of at most STATS_ERRORS_MAX keys, behind a mutex that its thread
+ * takes only when it records an error, so a command that succeeds costs
+ * nothing here; when the table is full the least counted key makes room.
+ * The caller masks secrets in msg before it gets here: this module stores
+ * what it is handed.
+ */
+#define STATS_ERRORS_MAX 1000
+
+struct stats_error {
+    int hostgroup;
+    const char *hostname;
+    int port;
+    const char *username;
+    const char *client_address; /* "" when not known */
+    const char *schemaname;     /* "" when none */
+    int err_no;
+    const char *msg; /* msg_len bytes, not NUL-terminated; cut at 255 */
+    size_t msg_len;
+};
+/* Counts e at unix time now (seconds). Strings too long for their column
+ * are cut. Worker (its own ws); takes ws's error lock. */
+void stats_error_record(struct stats_worker *ws, const struct stats_error *e, int64_t now);
+/* Every worker's errors merged by key into *out (malloc'd, *n rows,
+ * free()); with reset, every table is emptied as it is read. 0, or
+ * STATS_ENOMEM with nothing reset. Any thread. */
+int stats_errors_rows(struct stats *st, bool reset, struct admin_mysql_error **out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------- prepared statements */
+
+/*
+ * stats_mysql_prepared_statements_info: per statement text, how many client
+ * statements and backend connections hold it now. Each worker counts the
+ * objects it creates in its own table (at most STATS_STMTS_MAX texts),
+ * behind a mutex taken on a prepare, a backend's new statement and their
+ * frees, never on an execute. An object is uncounted in the table that
+ * counted it, whichever thread frees it, so the counts never go below zero.
+ */
+#define STATS_STMTS_MAX 4096
+
+struct stats_stmt {
+    uint64_t hash; /* of the text: the key */
+    const char *sql;
+    size_t sql_len;
+    uint64_t digest;
+    int hostgroup;
+    const char *schemaname;
+    const char *username;
+    int nparams;
+    int ncols;
+};
+/* Counts one more holder of e's text: a client statement (server false) or
+ * a backend connection's (server true). True when counted: the caller then
+ * calls stats_stmt_unref on the same ws exactly once; false when the table
+ * is full or cannot grow. Worker. */
+bool stats_stmt_ref(struct stats_worker *ws, const struct stats_stmt *e, bool server);
+/* One holder of text hash less. Any thread (takes ws's statement lock). */
+void stats_stmt_unref(struct stats_worker *ws, uint64_t hash, bool server);
+/* Every worker's counts merged by text into *out (malloc'd, *n rows;
+ * free()). 0 or STATS_ENOMEM. Any thread. */
+int stats_stmts_rows(struct stats *st, struct admin_prepared_stmt **out, size_t *n)
+    __attribute__((warn_unused_result));
+
 /* ---------------------------------------------------------- processlist */
 
 /*

@@ -43,8 +43,28 @@ struct pin_stats {
     int n_hostgroups;
 };
 
+/* One worker's error table (errors.c): rows[0..n) in no order, allocated
+ * at the first error; lock guards rows and n. */
+struct error_stats {
+    bool inited; /* lock initialised (stats_new may stop before) */
+    pthread_mutex_t lock;
+    struct admin_mysql_error *rows;
+    size_t n;
+};
+
+/* One worker's prepared statement counts (stmts.c); lock guards rows, n
+ * and cap. Rows whose counts both reach zero are removed. */
+struct stmt_stats {
+    bool inited;
+    pthread_mutex_t lock;
+    struct admin_prepared_stmt *rows;
+    size_t n, cap;
+};
+
 struct stats_worker {
     int index;
+    struct error_stats errors;
+    struct stmt_stats stmts;
     struct stats_counters counters;
     struct stats_cmd_counter cmds[STATS_CMD_TYPES];
     struct pin_stats pins;
@@ -79,5 +99,13 @@ struct stats {
 /* pins.c */
 int pins_init(struct pin_stats *ps);
 void pins_free(struct pin_stats *ps);
+
+/* errors.c */
+void errors_init(struct error_stats *es);
+void errors_free(struct error_stats *es);
+
+/* stmts.c */
+void stmts_init(struct stmt_stats *ss);
+void stmts_free(struct stmt_stats *ss);
 
 #endif

@@ -298,3 +298,134 @@ def test_latency_histogram_in_the_metrics(sluice):
             r = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
             assert r.returncode == 0, r.stdout.decode()
+
+
+def errors_of(adm, table="stats_mysql_errors"):
+    return rows(adm, "SELECT * FROM %s" % table)
+
+
+def test_errors_count_backend_errors_per_user_schema_and_errno(sluice):
+    """A duplicate key the backend refuses shows in stats_mysql_errors with its errno,
+    server, user, schema and client address; stats_mysql_errors_reset reads and resets."""
+    target = sluice()
+    table = unique("t_err")
+    with closing_all(admin(target)) as adm, closing_all(connect(target)) as conn:
+        q(conn, "CREATE TABLE %s (id INT PRIMARY KEY)" % table)
+        q(conn, "INSERT INTO %s VALUES (1)" % table)
+        for _ in range(3):
+            with pytest.raises(pymysql.err.IntegrityError):
+                q(conn, "INSERT INTO %s VALUES (1)" % table)
+        dup = harness.wait_until(
+            lambda: [r for r in errors_of(adm) if r["errno"] == 1062 and r["count_star"] >= 3],
+            5, "the duplicate key errors to be counted")[0]
+        assert dup["count_star"] == 3
+        assert dup["hostgroup"] == 0
+        assert dup["hostname"] == target.fleet.host
+        assert dup["port"] == target.fleet.primary_port
+        assert dup["username"] == target.fleet.app_user
+        assert dup["schemaname"] == "app"
+        assert dup["client_address"] == "127.0.0.1"
+        assert "Duplicate entry" in dup["last_error"]
+        assert 0 < dup["first_seen"] <= dup["last_seen"]
+        # A syntax error quotes the statement: a password in it is masked.
+        with pytest.raises(pymysql.err.MySQLError):
+            q(conn, "CREATE USERR x IDENTIFIED BY 'hunter2secret'")
+        syntax = harness.wait_until(
+            lambda: [r for r in errors_of(adm) if r["errno"] == 1064], 5,
+            "the syntax error to be counted")[0]
+        assert "hunter2secret" not in syntax["last_error"]
+        # The reset table shows the counts and starts them again.
+        reset = errors_of(adm, "stats_mysql_errors_reset")
+        assert {r["errno"] for r in reset} >= {1062, 1064}
+        assert [r for r in errors_of(adm) if r["errno"] in (1062, 1064)] == []
+        with pytest.raises(pymysql.err.IntegrityError):
+            q(conn, "INSERT INTO %s VALUES (1)" % table)
+        again = harness.wait_until(
+            lambda: [r for r in errors_of(adm) if r["errno"] == 1062], 5,
+            "the error after the reset to be counted")[0]
+        assert again["count_star"] == 1
+        q(conn, "DROP TABLE %s" % table)
+
+
+def test_errors_count_failed_backend_connects(sluice):
+    """A server that refuses connections: each failed connect shows with the server,
+    the hostgroup, and the user and schema it was opened for."""
+    dead = harness.free_ports(1, (24500, 24999))[0]
+    extra = ("INSERT INTO mysql_servers (hostgroup_id, hostname, port, max_connections) "
+             "VALUES (30, '127.0.0.1', %d, 5);\n"
+             "INSERT INTO mysql_query_rules (rule_id, active, match_pattern, "
+             "destination_hostgroup, apply) VALUES (30, 1, '^SELECT ''dead''', 30, 1);\n" % dead)
+    target = sluice(extra_sql=extra)
+    with closing_all(admin(target)) as adm, closing_all(connect(target)) as conn:
+        with pytest.raises(pymysql.err.MySQLError):
+            q(conn, "SELECT 'dead'")
+        row = harness.wait_until(
+            lambda: [r for r in errors_of(adm) if r["port"] == dead], 5,
+            "the failed connect to be counted")[0]
+        assert row["hostgroup"] == 30
+        assert row["hostname"] == "127.0.0.1"
+        assert row["errno"] in (2002, 2003)  # the client library's "can't connect"
+        assert row["username"] == target.fleet.app_user
+        assert row["schemaname"] == "app"
+        assert row["client_address"] == "127.0.0.1"
+        assert row["count_star"] >= 1
+        assert row["last_error"]
+
+
+def test_free_connections_list_the_idle_pool(sluice):
+    target = sluice(threads=2)
+    with closing_all(admin(target)) as adm, closing_all(connect(target)) as conn:
+        assert q1(conn, "SELECT 1") == 1
+        # The connection goes back to the pool after the statement; a worker's snapshot
+        # of its idle list follows at its next 100 ms tick.
+        free = harness.wait_until(
+            lambda: [r for r in rows(adm, "SELECT * FROM stats_mysql_free_connections")
+                     if r["user"] == target.fleet.app_user], 5,
+            "the idle connection to show")
+        row = free[0]
+        assert row["hostgroup"] == 0
+        assert row["srv_host"] == target.fleet.host
+        assert row["srv_port"] == target.fleet.primary_port
+        assert row["fd"] > 0
+        assert row["idle_ms"] >= 0
+        assert row["schema"] is None and row["mysql_info"] is None
+        # A connection lent to a session is not free: a transaction pins it.
+        q(conn, "BEGIN")
+        q(conn, "SELECT 1")
+        harness.wait_until(
+            lambda: q1(adm, "SELECT COUNT(*) FROM stats_mysql_free_connections "
+                            "WHERE fd = %d" % row["fd"]) in (0, "0"), 5,
+            "the pinned connection to leave the free list")
+        q(conn, "COMMIT")
+
+
+def test_prepared_statements_info_counts_clients_and_backends(sluice):
+    """A statement a client prepares shows once per text, held by that client and by the
+    backend connection it was prepared on; after the client leaves only the backend holds it."""
+    import mysqlwire
+    target = sluice()
+    text = "SELECT ? + 1 AS %s, ?" % unique("c")
+    with closing_all(admin(target)) as adm:
+        c = mysqlwire.Client(target.host, target.port)
+        try:
+            _, ok = c.login(target.fleet.app_user, target.fleet.app_password, db="app")
+            assert ok[:1] == b"\x00", ok
+            assert isinstance(c.prepare(text), int)
+
+            def row():
+                return rows(adm, "SELECT * FROM stats_mysql_prepared_statements_info "
+                                 "WHERE query = %s", (text,))
+            r = harness.wait_until(row, 5, "the prepared statement to show")[0]
+            assert r["ref_count_client"] == 1
+            assert r["ref_count_server"] == 1
+            assert r["num_params"] == 2
+            assert r["num_columns"] == 2
+            assert r["hostgroup"] == 0
+            assert r["username"] == target.fleet.app_user
+            assert r["schemaname"] == "app"
+            assert r["digest"].startswith("0x") and r["digest"] != "0x" + "0" * 16
+        finally:
+            c.close()
+        r = harness.wait_until(lambda: [x for x in row() if x["ref_count_client"] == 0], 5,
+                               "the closed client's statement to be uncounted")[0]
+        assert r["ref_count_server"] == 1

@@ -287,11 +287,15 @@ static const char *const memory_tables[] = {
     "stats_mysql_client_host_cache",
     "stats_mysql_commands_counters",
     "stats_mysql_connection_pool",
+    "stats_mysql_errors",
+    "stats_mysql_errors_reset",
+    "stats_mysql_free_connections",
     "stats_mysql_global",
     "stats_mysql_multiplexing",
     "stats_mysql_pin_digests",
     "stats_mysql_pin_reasons",
     "stats_mysql_pool_advisor",
+    "stats_mysql_prepared_statements_info",
     "stats_mysql_processlist",
     "stats_mysql_query_digest",
     "stats_mysql_query_digest_reset",
@@ -323,8 +327,8 @@ static void test_show_tables(void **state)
     assert_string_equal(run_err(fx, "SHOW TABLES FROM nope", 1049, "42000"),
                         "Unknown database 'nope' (main, disk, stats or monitor)");
     /* ProxySQL's schemas: the stats tables, the monitor's logs. */
-    run_rows(fx, "SHOW TABLES FROM stats", 1, 13);
-    for (size_t i = 0; i < 13; i++)
+    run_rows(fx, "SHOW TABLES FROM stats", 1, 17);
+    for (size_t i = 0; i < 17; i++)
         assert_string_equal(cell(fx, i, 0), memory_tables[18 + i]);
     run_rows(fx, "SHOW TABLES IN `monitor`", 1, 4);
     for (size_t i = 0; i < 4; i++)

@@ -7,11 +7,14 @@
  *   - the processlist exchange with real threads and loops: an answer
  *     gathers every worker's rows; a worker that never answers only delays
  *     the answer by the bound, while the main loop keeps running; a
- *     cancelled waiter is not called.
+ *     cancelled waiter is not called;
+ *   - the error table: merge over workers, reset, the bound and eviction;
+ *   - prepared statement counts: holders add up, a text held by nobody goes.
  */
 #include "stats/stats.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -303,6 +306,168 @@ static void test_plist_closed_answers_at_once(void **state)
     stats_free(x.st);
 }
 
+/* ------------------------------------------------------------- errors */
+
+static struct stats_error an_error(const char *user, int err_no, const char *msg)
+{
+    struct stats_error e = {
+        .hostgroup = 10,
+        .hostname = "127.0.0.1",
+        .port = 3306,
+        .username = user,
+        .client_address = "10.0.0.1",
+        .schemaname = "app",
+        .err_no = err_no,
+        .msg = msg,
+        .msg_len = strlen(msg),
+    };
+    return e;
+}
+
+static const struct admin_mysql_error *find_error(const struct admin_mysql_error *rows, size_t n,
+                                                  const char *user, int err_no)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].username, user) == 0 && rows[i].err_no == err_no)
+            return &rows[i];
+    return NULL;
+}
+
+/* Two workers' counts of one key merge; the latest message wins; reset
+ * reads and empties. */
+static void test_errors_merge_and_reset(void **state)
+{
+    (void)state;
+    struct stats *st;
+    assert_int_equal(stats_new(2, &st), 0);
+    struct stats_error e = an_error("u1", 1062, "Duplicate entry '1' for key 'PRIMARY'");
+    stats_error_record(stats_worker(st, 0), &e, 100);
+    stats_error_record(stats_worker(st, 0), &e, 105);
+    e.msg = "Duplicate entry '2' for key 'PRIMARY'";
+    e.msg_len = strlen(e.msg);
+    stats_error_record(stats_worker(st, 1), &e, 110);
+    struct stats_error other = an_error("u2", 1146, "Table 'app.x' doesn't exist");
+    stats_error_record(stats_worker(st, 1), &other, 90);
+
+    struct admin_mysql_error *rows;
+    size_t n;
+    assert_int_equal(stats_errors_rows(st, false, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    const struct admin_mysql_error *r = find_error(rows, n, "u1", 1062);
+    assert_non_null(r);
+    assert_int_equal(r->count_star, 3);
+    assert_int_equal(r->first_seen, 100);
+    assert_int_equal(r->last_seen, 110);
+    assert_string_equal(r->last_error, "Duplicate entry '2' for key 'PRIMARY'");
+    assert_int_equal(r->hostgroup, 10);
+    assert_string_equal(r->schemaname, "app");
+    assert_string_equal(r->client_address, "10.0.0.1");
+    free(rows);
+
+    /* The reset read returns what was there, then nothing is left. */
+    assert_int_equal(stats_errors_rows(st, true, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    free(rows);
+    assert_int_equal(stats_errors_rows(st, false, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    free(rows);
+    stats_error_record(stats_worker(st, 0), &e, 200);
+    assert_int_equal(stats_errors_rows(st, false, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].count_star, 1);
+    assert_int_equal(rows[0].first_seen, 200);
+    free(rows);
+    stats_free(st);
+}
+
+/* A worker's table stays at STATS_ERRORS_MAX keys: a new key takes the
+ * place of the least counted one, the often counted ones stay; a long
+ * message is cut. */
+static void test_errors_bounded(void **state)
+{
+    (void)state;
+    struct stats *st;
+    assert_int_equal(stats_new(1, &st), 0);
+    struct stats_worker *ws = stats_worker(st, 0);
+    struct stats_error hot = an_error("hot", 1045, "Access denied");
+    for (int i = 0; i < 5; i++)
+        stats_error_record(ws, &hot, 1);
+    char user[32];
+    for (int i = 0; i < STATS_ERRORS_MAX + 200; i++) {
+        snprintf(user, sizeof(user), "u%d", i);
+        struct stats_error e = an_error(user, 1064, "syntax");
+        stats_error_record(ws, &e, 2);
+    }
+    char big[600];
+    memset(big, 'x', sizeof(big));
+    struct stats_error longmsg = an_error("hot", 2000, "");
+    longmsg.msg = big;
+    longmsg.msg_len = sizeof(big);
+    stats_error_record(ws, &longmsg, 3);
+
+    struct admin_mysql_error *rows;
+    size_t n;
+    assert_int_equal(stats_errors_rows(st, false, &rows, &n), 0);
+    assert_int_equal(n, STATS_ERRORS_MAX);
+    const struct admin_mysql_error *r = find_error(rows, n, "hot", 1045);
+    assert_non_null(r);
+    assert_int_equal(r->count_star, 5);
+    r = find_error(rows, n, "hot", 2000);
+    assert_non_null(r);
+    char cut[sizeof(r->last_error)];
+    memcpy(cut, r->last_error, sizeof(cut));
+    assert_int_equal(strlen(cut), sizeof(cut) - 1);
+    /* A new key got in although the table was full. */
+    assert_int_equal(r->count_star, 1);
+    free(rows);
+    stats_free(st);
+}
+
+/* Client and backend holders of a text add up over workers; a text held
+ * by nobody leaves the table. */
+static void test_stmts_ref_and_unref(void **state)
+{
+    (void)state;
+    struct stats *st;
+    assert_int_equal(stats_new(2, &st), 0);
+    const char *sql = "SELECT ?";
+    struct stats_stmt e = {.hash = 42,
+                           .sql = sql,
+                           .sql_len = strlen(sql),
+                           .digest = 7,
+                           .hostgroup = 1,
+                           .schemaname = "app",
+                           .username = "u",
+                           .nparams = 1,
+                           .ncols = 1};
+    struct stats_worker *w0 = stats_worker(st, 0), *w1 = stats_worker(st, 1);
+    assert_true(stats_stmt_ref(w0, &e, false));
+    assert_true(stats_stmt_ref(w0, &e, true));
+    assert_true(stats_stmt_ref(w1, &e, false));
+
+    struct admin_prepared_stmt *rows;
+    size_t n;
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].ref_count_client, 2);
+    assert_int_equal(rows[0].ref_count_server, 1);
+    assert_string_equal(rows[0].query, "SELECT ?");
+    assert_int_equal(rows[0].num_params, 1);
+    free(rows);
+
+    stats_stmt_unref(w0, 42, false);
+    stats_stmt_unref(w1, 42, false);
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].ref_count_client, 0);
+    free(rows);
+    stats_stmt_unref(w0, 42, true);
+    assert_int_equal(stats_stmts_rows(st, &rows, &n), 0);
+    assert_int_equal(n, 0);
+    free(rows);
+    stats_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +477,9 @@ int main(void)
         cmocka_unit_test(test_plist_mute_worker),
         cmocka_unit_test(test_plist_closed_answers_at_once),
         cmocka_unit_test(test_reason_names),
+        cmocka_unit_test(test_errors_merge_and_reset),
+        cmocka_unit_test(test_errors_bounded),
+        cmocka_unit_test(test_stmts_ref_and_unref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
