@@ -454,6 +454,13 @@ void session_io_closed(struct session *s);
 void session_accept(struct worker *w, uv_stream_t *listener);
 void session_close(struct session *s);
 void session_drain(struct session *s);
+/* refusal.c: the sequence number of the reply to the client's current
+ * message (after its last packet); and, after a failed write or a reply
+ * numbered out of order while forwarding, whether the server sent an ERR
+ * before closing (1153: over its max_allowed_packet). If so that ERR is in
+ * `out`, renumbered for the client, and the caller ends the session. */
+uint8_t session_reply_seq(const struct session *s);
+bool backend_take_refusal(struct session *s);
 void session_send_error(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
                         const char *msg);
 void session_flush(struct session *s);
