@@ -45,7 +45,8 @@ static void drain_socket(struct session *s)
 
 bool backend_take_refusal(struct session *s)
 {
-    if (s->state != SS_BACKEND || !s->conn || !s->be || s->resp.sent_any || s->resp.swallow || s->step != BS_FORWARD)
+    if (s->state != SS_BACKEND || !s->conn || !s->be || s->resp.sent_any || s->resp.swallow ||
+        s->step != BS_FORWARD)
         return false;
     drain_socket(s);
     struct backend *be = s->be;
