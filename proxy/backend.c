@@ -129,6 +129,9 @@ void backend_detach(struct session *s, bool reusable)
     struct backend *be = s->be;
     if (be && (be->wq.len > be->wq_off || be->rpos < be->rbuf.len))
         reusable = false; /* unfinished traffic: its state is unknown */
+    if (s->conn_killed)
+        reusable = false; /* a KILL QUERY still on its way would hit the next borrower */
+    s->conn_killed = false;
     if (be) {
         be->rbuf.len = be->rpos = 0;
         be->wq.len = be->wq_off = 0;

@@ -282,11 +282,23 @@ struct session_io {
     void (*close)(struct session *s);
 };
 
+/* A logged-in session as KILL finds it (kill.c): written by the owner
+ * under the registry's lock, read by killers under it. */
+struct kill_node {
+    uint32_t id;
+    int worker;
+    char user[128];
+    bool listed;
+    struct kill_node *next; /* bucket chain */
+};
+
 struct session {
     struct worker *worker;
     const struct session_io *io;
     uint32_t id;
-    uint64_t serial; /* unique for the process's life, unlike id and the address */
+    uint64_t serial;        /* unique for the process's life, unlike id and the address */
+    struct kill_node knode; /* in the KILL registry once logged in (kill.c) */
+    bool conn_killed;       /* KILL QUERY sent for s->conn: close it, never pool it */
     enum sess_state state;
     struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
@@ -430,6 +442,7 @@ struct proxy {
     struct user_counts *users;           /* per-user session counts (limits.c) */
     struct monitor *monitor; /* main thread only; NULL: servers go to the pool as configured */
     struct stats *stats;     /* session counters and the processlist (stats.h) */
+    struct kill_reg *kills;  /* who owns which session id, for KILL (kill.c) */
 };
 
 /* worker.c */
@@ -454,6 +467,20 @@ void session_io_closed(struct session *s);
 void session_accept(struct worker *w, uv_stream_t *listener);
 void session_close(struct session *s);
 void session_drain(struct session *s);
+/* kill.c: the registry of session ids (init/free with the proxy; enter at
+ * login and COM_CHANGE_USER, leave at close: the session's thread),
+ * KILL [CONNECTION|QUERY] <id> answered from route_query() (true when it
+ * was: the command is done), the kills queued for worker w done on its
+ * thread (kill_serve(), from its wake), and SELECT CONNECTION_ID() made to
+ * return s->id (true when s->rewrite holds the new statement). */
+int kill_reg_init(struct proxy *p) __attribute__((warn_unused_result));
+void kill_reg_free(struct proxy *p);
+void kill_reg_enter(struct session *s);
+void kill_reg_leave(struct session *s);
+bool answer_kill(struct session *s, const char *q, size_t len);
+void kill_serve(struct worker *w);
+bool connection_id_rewrite(struct session *s, const char *q, size_t len);
+
 /* refusal.c: the sequence number of the reply to the client's current
  * message (after its last packet); and, after a failed write or a reply
  * numbered out of order while forwarding, whether the server sent an ERR
