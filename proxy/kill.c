@@ -210,7 +210,7 @@ static bool word(const char **p, const char *end, const char *w)
 /* KILL [HARD|SOFT] [CONNECTION|QUERY] <digits> [;]: the id, or -1. KILL
  * QUERY ID and KILL USER name the server's queries and users: they are
  * not Sluice's to answer and go on as before. */
-static long long parse_kill(const char *q, size_t len, bool *query)
+long long kill_parse(const char *q, size_t len, bool *query)
 {
     const char *p = q, *end = q + len;
     while (end > p && (end[-1] == ';' || end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\t'))
@@ -238,7 +238,7 @@ static long long parse_kill(const char *q, size_t len, bool *query)
 bool answer_kill(struct session *s, const char *q, size_t len)
 {
     bool query = false;
-    long long id = parse_kill(q, len, &query);
+    long long id = kill_parse(q, len, &query);
     if (id < 0)
         return false;
     char msg[96];

@@ -478,6 +478,9 @@ void kill_reg_free(struct proxy *p);
 void kill_reg_enter(struct session *s);
 void kill_reg_leave(struct session *s);
 bool answer_kill(struct session *s, const char *q, size_t len);
+/* The id of KILL [HARD|SOFT] [CONNECTION|QUERY] <id> (*query for QUERY),
+ * or -1 for any other text (KILL QUERY ID, KILL USER: the server's). */
+long long kill_parse(const char *q, size_t len, bool *query);
 void kill_serve(struct worker *w);
 bool connection_id_rewrite(struct session *s, const char *q, size_t len);
 
