@@ -129,6 +129,9 @@ void backend_detach(struct session *s, bool reusable)
     struct backend *be = s->be;
     if (be && (be->wq.len > be->wq_off || be->rpos < be->rbuf.len))
         reusable = false; /* unfinished traffic: its state is unknown */
+    if (s->conn_killed)
+        reusable = false; /* a KILL QUERY still on its way would hit the next borrower */
+    s->conn_killed = false;
     if (be) {
         be->rbuf.len = be->rpos = 0;
         be->wq.len = be->wq_off = 0;
@@ -143,7 +146,8 @@ void backend_detach(struct session *s, bool reusable)
 static void fail_command(struct session *s, uint16_t code, const char *sqlstate, const char *msg)
 {
     if (!s->resp.sent_any || s->resp.swallow || s->step != BS_FORWARD) {
-        session_send_error(s, 1, code, sqlstate, msg);
+        /* After the last packet of a 16 MiB+ message, not after the first. */
+        session_send_error(s, session_reply_seq(s), code, sqlstate, msg);
     } else if (s->resp.pkt_left) {
         /* Cut inside a packet: an error packet would read as the rest of
          * it. Only the closed connection can tell the client. */
@@ -205,6 +209,21 @@ static void backend_broken(struct session *s, const char *why)
     slog_warn(s, "backend %s %s", s->conn ? pool_conn_server_name(s->conn) : "?", why);
     drop_backend(s);
     fail_command(s, 2013, "HY000", "Lost connection to backend server during query");
+}
+
+/* A write failed or the reply came numbered out of order: a server that
+ * refused the message answered with an ERR before closing (refusal.c), and
+ * the session ends with that answer, as a direct one would; anything else
+ * is a broken backend. */
+static void backend_failed(struct session *s, const char *why)
+{
+    if (!backend_take_refusal(s)) {
+        backend_broken(s, why);
+        return;
+    }
+    drop_backend(s);
+    s->close_after_write = true;
+    finish_command(s);
 }
 
 /* A rule's timeout passed while the statement ran (ProxySQL's error and
@@ -269,6 +288,9 @@ static void forward_done(struct session *s)
     if (s->keep_next > 0 && s->cmd != CODEC_COM_STMT_PREPARE)
         s->keep_next--;
     pinstats_after_command(s);
+    /* MariaDB closes the connection after 1153 (over its max_allowed_packet). */
+    if (s->resp.error && s->resp.errcode == 1153)
+        s->close_after_write = true;
     finish_command(s);
 }
 
@@ -280,7 +302,7 @@ static void process_rbuf(struct session *s)
 {
     int rc = response_parse(s);
     if (rc < 0) {
-        backend_broken(s, proxy_strerror(rc));
+        backend_failed(s, proxy_strerror(rc));
         return;
     }
     if (s->out.len >= OUT_HIGH_WATER || rc == 1 || s->resp.st == RS_INFILE) {
@@ -354,12 +376,13 @@ static void on_backend_io(void *arg, int status, int events)
     if (!s || s->state == SS_CLOSING || !s->conn)
         return;
     if (status < 0) {
-        backend_broken(s, uv_strerror(status));
+        /* libuv reports POLLERR (a reset) as an error, the ERR before it unread. */
+        backend_failed(s, uv_strerror(status));
         return;
     }
     if (events & UV_WRITABLE) {
         if (flush_wq(s) != 0) {
-            backend_broken(s, "write failed");
+            backend_failed(s, "write failed");
             return;
         }
         update_poll(s);
@@ -580,7 +603,7 @@ static void forward(struct session *s)
             return;
     }
     if (rc != 0) {
-        backend_broken(s, "write failed");
+        backend_failed(s, "write failed");
         return;
     }
     update_poll(s);

@@ -25,6 +25,7 @@ struct kill_req {
     char user[128];
     char password[128];
     unsigned long thread_id;
+    bool query; /* KILL QUERY: the connection lives on */
     char server[300];
     char error[256];
 };
@@ -50,7 +51,7 @@ static void kill_work(uv_work_t *req)
     /* The connection is abandoned by the proxy anyway: KILL CONNECTION ends
      * the statement and the server thread in one go. */
     char sql[64];
-    snprintf(sql, sizeof(sql), "KILL CONNECTION %lu", k->thread_id);
+    snprintf(sql, sizeof(sql), "KILL %s %lu", k->query ? "QUERY" : "CONNECTION", k->thread_id);
     if (mysql_query(m, sql) != 0 && mysql_errno(m) != 1094 /* unknown thread: already gone */)
         snprintf(k->error, sizeof(k->error), "%s", mysql_error(m));
 out:
@@ -64,15 +65,22 @@ static void kill_done(uv_work_t *req, int status)
 {
     struct kill_req *k = req->data;
     if (status == 0 && k->error[0])
-        log_warn("query timeout: cannot kill thread %lu on %s: %s", k->thread_id, k->server,
-                 k->error);
+        log_warn("cannot kill %s of thread %lu on %s: %s", k->query ? "the query" : "connection",
+                 k->thread_id, k->server, k->error);
     else if (status == 0)
-        log_info("query timeout: killed thread %lu on %s", k->thread_id, k->server);
+        log_info("killed %s of thread %lu on %s", k->query ? "the query" : "connection",
+                 k->thread_id, k->server);
     free(k);
 }
 
 int proxy_kill_thread(uv_loop_t *loop, const char *name, const char *user, const char *password,
                       unsigned long thread_id)
+{
+    return proxy_kill_thread_how(loop, name, user, password, thread_id, false);
+}
+
+int proxy_kill_thread_how(uv_loop_t *loop, const char *name, const char *user, const char *password,
+                          unsigned long thread_id, bool query)
 {
     struct kill_req *k = calloc(1, sizeof(*k));
     if (!k)
@@ -89,6 +97,7 @@ int proxy_kill_thread(uv_loop_t *loop, const char *name, const char *user, const
     snprintf(k->user, sizeof(k->user), "%s", user);
     snprintf(k->password, sizeof(k->password), "%s", password);
     k->thread_id = thread_id;
+    k->query = query;
     k->work.data = k;
     if (uv_queue_work(loop, &k->work, kill_work, kill_done) != 0) {
         memset(k->password, 0, sizeof(k->password));

@@ -4,6 +4,7 @@
 #ifndef SLUICE_PROXY_KILLQ_H
 #define SLUICE_PROXY_KILLQ_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 /* Connects to server_name ("host:port") as user/password from the thread
@@ -14,6 +15,12 @@
  * (libuv refused the work). Loop's thread. */
 int proxy_kill_thread(uv_loop_t *loop, const char *server_name, const char *user,
                       const char *password, unsigned long thread_id)
+    __attribute__((warn_unused_result));
+
+/* The same; with query, KILL QUERY: the statement ends with the server's
+ * 1317 and the connection lives on. */
+int proxy_kill_thread_how(uv_loop_t *loop, const char *server_name, const char *user,
+                          const char *password, unsigned long thread_id, bool query)
     __attribute__((warn_unused_result));
 
 #endif

@@ -287,11 +287,23 @@ struct session_io {
     void (*close)(struct session *s);
 };
 
+/* A logged-in session as KILL finds it (kill.c): written by the owner
+ * under the registry's lock, read by killers under it. */
+struct kill_node {
+    uint32_t id;
+    int worker;
+    char user[128];
+    bool listed;
+    struct kill_node *next; /* bucket chain */
+};
+
 struct session {
     struct worker *worker;
     const struct session_io *io;
     uint32_t id;
-    uint64_t serial; /* unique for the process's life, unlike id and the address */
+    uint64_t serial;        /* unique for the process's life, unlike id and the address */
+    struct kill_node knode; /* in the KILL registry once logged in (kill.c) */
+    bool conn_killed;       /* KILL QUERY sent for s->conn: close it, never pool it */
     enum sess_state state;
     struct net_conn tcp; /* the TCP transport's (session_tcp.c) */
     uv_timer_t timer;
@@ -435,6 +447,7 @@ struct proxy {
     struct user_counts *users;           /* per-user session counts (limits.c) */
     struct monitor *monitor; /* main thread only; NULL: servers go to the pool as configured */
     struct stats *stats;     /* session counters and the processlist (stats.h) */
+    struct kill_reg *kills;  /* who owns which session id, for KILL (kill.c) */
 };
 
 /* errstats.c: stats_mysql_errors. The ERR the session's backend just
@@ -469,6 +482,30 @@ void session_io_closed(struct session *s);
 void session_accept(struct worker *w, uv_stream_t *listener);
 void session_close(struct session *s);
 void session_drain(struct session *s);
+/* kill.c: the registry of session ids (init/free with the proxy; enter at
+ * login and COM_CHANGE_USER, leave at close: the session's thread),
+ * KILL [CONNECTION|QUERY] <id> answered from route_query() (true when it
+ * was: the command is done), the kills queued for worker w done on its
+ * thread (kill_serve(), from its wake), and SELECT CONNECTION_ID() made to
+ * return s->id (true when s->rewrite holds the new statement). */
+int kill_reg_init(struct proxy *p) __attribute__((warn_unused_result));
+void kill_reg_free(struct proxy *p);
+void kill_reg_enter(struct session *s);
+void kill_reg_leave(struct session *s);
+bool answer_kill(struct session *s, const char *q, size_t len);
+/* The id of KILL [HARD|SOFT] [CONNECTION|QUERY] <id> (*query for QUERY),
+ * or -1 for any other text (KILL QUERY ID, KILL USER: the server's). */
+long long kill_parse(const char *q, size_t len, bool *query);
+void kill_serve(struct worker *w);
+bool connection_id_rewrite(struct session *s, const char *q, size_t len);
+
+/* refusal.c: the sequence number of the reply to the client's current
+ * message (after its last packet); and, after a failed write or a reply
+ * numbered out of order while forwarding, whether the server sent an ERR
+ * before closing (1153: over its max_allowed_packet). If so that ERR is in
+ * `out`, renumbered for the client, and the caller ends the session. */
+uint8_t session_reply_seq(const struct session *s);
+bool backend_take_refusal(struct session *s);
 void session_send_error(struct session *s, uint8_t seq, uint16_t code, const char *sqlstate,
                         const char *msg);
 void session_flush(struct session *s);

@@ -143,6 +143,8 @@ bool route_query(struct session *s)
     len = len ? len - 1 : 0;
     if (len < 64 && answer_last_gtid(s, (const char *)s->in.data + 5, len))
         return false;
+    if (len < 64 && answer_kill(s, (const char *)s->in.data + 5, len))
+        return false;
     struct router_facts facts = {.user = s->username,
                                  .schema = s->schema,
                                  .client_addr = s->peer_ip,
@@ -210,5 +212,8 @@ bool route_query(struct session *s)
             codec_buf_append(&s->rewrite, d.rewritten, d.rewritten_len) == 0)
             s->rewritten = true;
     }
+    if (len < 64 && s->cmd_len == len + 5 &&
+        connection_id_rewrite(s, (const char *)s->in.data + 5, len))
+        s->rewritten = true;
     return true;
 }

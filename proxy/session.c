@@ -145,6 +145,7 @@ void session_close(struct session *s)
 {
     if (s->state == SS_CLOSING)
         return;
+    kill_reg_leave(s); /* KILL of this id now answers 1094, as for a thread gone */
     if (s->waiter) {
         pool_cancel(s->worker->proxy->pool, s->waiter);
         s->waiter = NULL;
@@ -174,7 +175,7 @@ void session_kill(struct session *s, uint16_t code, const char *sqlstate, const 
         return;
     }
     /* Mid-result the client has part of a response; the error ends it. */
-    session_send_error(s, s->resp.sent_any ? 0 : 1, code, sqlstate, msg);
+    session_send_error(s, s->resp.sent_any ? 0 : session_reply_seq(s), code, sqlstate, msg);
     s->close_after_write = true;
     session_set_state(s, SS_IDLE); /* nothing of the command is left to run */
     session_flush(s);
@@ -462,6 +463,7 @@ static void login_ok(struct session *s, uint8_t seq, const struct admin_user *u,
     s->idle_since_ns = clock_now_ns();
     pinstats_account(s);
     uv_timer_stop(&s->timer);
+    kill_reg_enter(s);
     send_ok(s, seq);
     slog_debug(s, "user '%s' logged in", s->username);
 }

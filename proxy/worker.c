@@ -150,6 +150,7 @@ static void on_wake(uv_async_t *h)
     take_pending_config(w);
     take_pending_actions(w);
     processlist_serve(w); /* stats_mysql_processlist asked for our sessions */
+    kill_serve(w);        /* KILL from a session of another worker */
     if (!w->draining)
         return;
     if (w->listening) {
@@ -335,8 +336,8 @@ static int proxy_init(struct proxy *p, struct admin_config *cfg, char *errbuf, s
     p->nworkers = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (p->nworkers < 1)
         p->nworkers = 1;
-    if (limits_init(p) != 0 || hostcache_init(p) != 0 || stats_new(p->nworkers, &p->stats) != 0 ||
-        proxy_server_specs(cfg, &specs) != 0)
+    if (limits_init(p) != 0 || hostcache_init(p) != 0 || kill_reg_init(p) != 0 ||
+        stats_new(p->nworkers, &p->stats) != 0 || proxy_server_specs(cfg, &specs) != 0)
         goto oom;
     struct pool_settings ps;
     pool_settings_from(cfg, &ps);
@@ -484,6 +485,7 @@ void proxy_free(struct proxy *p)
     pool_free(p->pool);
     stats_free(p->stats);
     limits_free(p);
+    kill_reg_free(p);
     hostcache_free(p);
     if (p->cfg)
         admin_config_unref(p->cfg);
