@@ -429,6 +429,29 @@ static int load_users(sqlite3 *db, const char *from, struct admin_config *cfg, c
     return load_table(db, from, &users, errbuf, errlen);
 }
 
+/* The first entry of each listen list must parse as host:port: found here,
+ * a typo fails the start (or the LOAD) with the setting's name instead of
+ * surfacing as a listener that cannot open. */
+static int check_interfaces(const struct admin_config *cfg, char *errbuf, size_t errlen)
+{
+    const struct {
+        const char *name, *value;
+    } lists[] = {{"mysql-interfaces", cfg->mysql_interfaces},
+                 {"admin-mysql_ifaces", cfg->admin_interfaces}};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        char first[256], host[256];
+        int port;
+        snprintf(first, sizeof(first), "%s", lists[i].value);
+        first[strcspn(first, ";")] = '\0';
+        if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
+            admin_set_error(errbuf, errlen, "%s: '%.100s' is not host:port", lists[i].name,
+                            lists[i].value);
+            return ADMIN_EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Every user's default hostgroup must have at least one server, or its first
  * query would queue until timeout. An empty fleet is allowed: the proxy can
  * start before any server is configured. */
@@ -507,6 +530,8 @@ int admin_config_build(struct admin_store *store, unsigned from_memory_mask,
     if (rc != 0)
         goto out;
     rc = check_hostgroups(cfg, errbuf, errlen);
+    if (rc == 0)
+        rc = check_interfaces(cfg, errbuf, errlen);
     if (rc != 0)
         goto out;
     rc = admin_load_rules(store->db, source(m, ADMIN_MOD_RULES), cfg, errbuf, errlen);

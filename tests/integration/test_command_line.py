@@ -93,6 +93,15 @@ def test_config_error_exits_2_and_names_the_setting(tmp_path, fleet):
     assert r.returncode == 2, r.stderr
     assert "mysql-interfaces" in r.stderr, r.stderr
 
+    bad_admin = write(tmp_path / "admin.sql",
+                      good + "UPDATE global_variables SET variable_value = '127.0.0.1'"
+                             " WHERE variable_name = 'admin-mysql_ifaces';\n")
+    r = run("--check-config", bad_admin)
+    assert r.returncode == 1 and "admin-mysql_ifaces" in r.stderr, r.stderr
+    r = run("--datadir", str(tmp_path / "d3"), "--config", bad_admin, "--foreground")
+    assert r.returncode == 2, r.stderr
+    assert "admin-mysql_ifaces" in r.stderr, r.stderr
+
 
 def test_port_in_use_exits_1_and_names_the_setting(tmp_path, fleet):
     """A runtime error (the port is taken by the fleet's primary) is not a config error."""
