@@ -10,7 +10,7 @@ from harness import connect, error_code, q, q1, unique
 
 ROUNDS = 50
 PROBE = ("SELECT DATABASE(), @@SESSION.sql_mode, @@character_set_client, CHARSET('x'), "
-         "@@time_zone, FROM_UNIXTIME(0), '1' || '0', CONNECTION_ID()")
+         "@@time_zone, FROM_UNIXTIME(0), '1' || '0', @@pseudo_thread_id")
 # '1' || '0' is 1 (logical OR) without PIPES_AS_CONCAT and '10' with it. Nothing in the probe
 # raises a warning: a proxy may keep a backend for a session until its next statement after
 # warnings, which with one backend would stall the other session of this test.
@@ -64,16 +64,16 @@ def test_session_with_unreplayable_state_keeps_its_backend_and_leaves_it_clean(s
     try:
         if kind == "user_variable":
             q(a, "SET @x = 42")
-            probe_a = "SELECT CONNECTION_ID(), @x"
+            probe_a = "SELECT @@pseudo_thread_id, @x"
             want_a = 42
         else:
             q(a, "CREATE TEMPORARY TABLE %s (v INT)" % tmp)
             q(a, "INSERT INTO %s VALUES (1), (2)" % tmp)
-            probe_a = "SELECT CONNECTION_ID(), (SELECT COUNT(*) FROM %s)" % tmp
+            probe_a = "SELECT @@pseudo_thread_id, (SELECT COUNT(*) FROM %s)" % tmp
             want_a = 2
-        cid = q1(a, "SELECT CONNECTION_ID()")
+        cid = q1(a, "SELECT @@pseudo_thread_id")
         for i in range(20):
-            ocid, ox = q(other, "SELECT CONNECTION_ID(), @x")[0]
+            ocid, ox = q(other, "SELECT @@pseudo_thread_id, @x")[0]
             assert ox is None, "round %d: another session sees @x = %r" % (i, ox)
             if kind == "temporary_table":
                 with pytest.raises(pymysql.err.ProgrammingError) as ei:
@@ -94,12 +94,12 @@ def test_session_with_unreplayable_state_keeps_its_backend_and_leaves_it_clean(s
         seen = set()
         for s, name in ((e, "e"), (f, "f")):
             q(s, "SET @probe = '%s'" % name)
-            row = q(s, "SELECT CONNECTION_ID(), @x, @probe")[0]
+            row = q(s, "SELECT @@pseudo_thread_id, @x, @probe")[0]
             assert row[1:] == (None, name), "session %s sees %r" % (name, row)
             with pytest.raises(pymysql.err.ProgrammingError) as ei:
                 q(s, "SELECT * FROM %s" % tmp)
             assert error_code(ei.value) == 1146
-            assert q1(s, "SELECT CONNECTION_ID()") == row[0]
+            assert q1(s, "SELECT @@pseudo_thread_id") == row[0]
             seen.add(row[0])
         if not target.direct:
             assert len(seen) == 2, "two pinned sessions share backend %s" % seen

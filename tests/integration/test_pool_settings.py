@@ -111,7 +111,7 @@ def test_max_age_recycles_connections(sluice):
     ids = []
     deadline = Deadline(3)
     while not deadline.expired():
-        ids.append(q1(c, "SELECT CONNECTION_ID()"))
+        ids.append(q1(c, "SELECT @@pseudo_thread_id"))
         time.sleep(0.1)  # paces the statements: 0.1 s apart, about 7 per connection age
     # One connection served everything for ~0.7 s, then the next one: several in 3 s,
     # each used for a run of consecutive statements, none ever again after replaced.
@@ -130,17 +130,17 @@ def test_keepalive_ping_keeps_idle_connections_past_wait_timeout(sluice, fleet):
         kept = sluice(extra_sql=mysql_variables(ping_interval_server_msec=500))
         unpinged = sluice(extra_sql=mysql_variables(ping_interval_server_msec=0))
         ck, cu = connect(kept), connect(unpinged)
-        first_kept = q1(ck, "SELECT CONNECTION_ID()")
-        first_unpinged = q1(cu, "SELECT CONNECTION_ID()")
+        first_kept = q1(ck, "SELECT @@pseudo_thread_id")
+        first_unpinged = q1(cu, "SELECT @@pseudo_thread_id")
         # Both stay idle until the server has closed the unpinged one (wait_timeout 2 s);
         # the pinged one was idle at least as long.
         wait_until(lambda: first_unpinged not in fleet.connection_ids(), 10,
                    "the server to close the unpinged idle connection")
         # Without pings the server closed its idle connection (wait_timeout); Sluice
         # noticed and the next statement ran on a new one, without an error.
-        assert q1(cu, "SELECT CONNECTION_ID()") != first_unpinged
+        assert q1(cu, "SELECT @@pseudo_thread_id") != first_unpinged
         # With pings every 0.5 s the same backend connection is still there.
-        assert q1(ck, "SELECT CONNECTION_ID()") == first_kept
+        assert q1(ck, "SELECT @@pseudo_thread_id") == first_kept
         rows = pool_rows(admin(kept))
         assert int(rows[0]["Latency_us"]) > 0  # the last ping's round trip
     finally:
@@ -159,10 +159,10 @@ def test_test_on_borrow_pings_before_each_lend(sluice, fleet):
     assert after - before >= 10  # one COM_PING per borrow
 
     # And a connection killed on the server is never lent: the statement still works.
-    cid = q1(c, "SELECT CONNECTION_ID()")
+    cid = q1(c, "SELECT @@pseudo_thread_id")
     q(fleet.root(), "KILL %d" % cid)
     assert q1(c, "SELECT 2") == 2
-    assert q1(c, "SELECT CONNECTION_ID()") != cid
+    assert q1(c, "SELECT @@pseudo_thread_id") != cid
 
 
 def hold_transaction(target):
@@ -285,7 +285,7 @@ def test_offline_soft_lets_transactions_finish_and_hard_breaks_them(sluice, flee
     q(a, "LOAD MYSQL SERVERS TO RUNTIME")
     c2 = connect(target, autocommit=False)
     q(c2, "BEGIN")
-    backend = q1(c2, "SELECT CONNECTION_ID()")
+    backend = q1(c2, "SELECT @@pseudo_thread_id")
     q(a, "UPDATE mysql_servers SET status = 'OFFLINE_HARD'")
     q(a, "LOAD MYSQL SERVERS TO RUNTIME")
     wait_until(lambda: backend not in fleet.connection_ids(), 5,

@@ -189,7 +189,7 @@ def test_autocommit_off_then_on_commits_pending_work(target):
 
 
 def test_autocommit_off_session_keeps_its_transaction_while_others_run(sluice):
-    """A session inside a transaction keeps its backend connection (same CONNECTION_ID()
+    """A session inside a transaction keeps its backend connection (same @@pseudo_thread_id
     throughout) while another session runs statements on the other one, and the other
     session never sees the uncommitted rows."""
     target = sluice(cap=2)
@@ -203,10 +203,10 @@ def test_autocommit_off_session_keeps_its_transaction_while_others_run(sluice):
             noise.between()
             q(a, "INSERT INTO %s VALUES (%d)" % (t, i))
             assert q1(a, "SELECT COUNT(*) FROM %s" % t) == i
-        cid = q1(a, "SELECT CONNECTION_ID()")
+        cid = q1(a, "SELECT @@pseudo_thread_id")
         for _ in range(3):
             noise.between()
-            assert q1(a, "SELECT CONNECTION_ID()") == cid
+            assert q1(a, "SELECT @@pseudo_thread_id") == cid
         a.rollback()
         results = noise.results
         noise.close()

@@ -205,7 +205,7 @@ def test_big_result_streams_and_is_not_cached(sluice, cached_table):
 
 def sleeping(fleet, marker):
     rows = fleet.root_query("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                            "WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                            "WHERE INFO LIKE %s AND ID <> @@pseudo_thread_id",
                             ("%" + marker + "%",))
     return rows[0][0]
 
@@ -286,7 +286,7 @@ def kill_when_running(fleet, marker, timeout=10):
     root = fleet.root()
     try:
         rows = harness.poll(lambda: q(root, "SELECT ID FROM information_schema.PROCESSLIST "
-                                            "WHERE INFO LIKE %s AND ID <> CONNECTION_ID()",
+                                            "WHERE INFO LIKE %s AND ID <> @@pseudo_thread_id",
                                       ("%" + marker + "%",)), bool, timeout)
         if rows:
             q(root, "KILL %d" % rows[0][0])
