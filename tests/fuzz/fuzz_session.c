@@ -206,7 +206,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     proxy.cfg = cfg;
     proxy.nworkers = 1;
     proxy.workers = &worker;
-    CHECK(limits_init(&proxy) == 0 && hostcache_init(&proxy) == 0);
+    CHECK(limits_init(&proxy) == 0 && hostcache_init(&proxy) == 0 && kill_reg_init(&proxy) == 0);
     worker.proxy = &proxy;
     worker.cfg = admin_config_ref(cfg);
     CHECK(uv_loop_init(&worker.loop) == 0);
