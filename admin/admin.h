@@ -647,6 +647,9 @@ int admin_runtime_servers_show(struct admin_store *store, const struct admin_ser
 /* Splits "host:port" into host (NUL-terminated, at most hostlen-1) and port.
  * Returns 0 or ADMIN_EINVAL. */
 int admin_parse_hostport(const char *text, char *host, size_t hostlen, int *port);
+/* The same for the first entry of a ';'-separated list (mysql-interfaces,
+ * admin-mysql_ifaces: only the first is served). 0 or ADMIN_EINVAL. */
+int admin_first_hostport(const char *list, char *host, size_t hostlen, int *port);
 
 /* Admin access (admin/access.c). The default credentials admin:admin, and
  * any with an empty password, are weak: accepted only from a loopback

@@ -439,11 +439,9 @@ static int check_interfaces(const struct admin_config *cfg, char *errbuf, size_t
     } lists[] = {{"mysql-interfaces", cfg->mysql_interfaces},
                  {"admin-mysql_ifaces", cfg->admin_interfaces}};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-        char first[256], host[256];
+        char host[256];
         int port;
-        snprintf(first, sizeof(first), "%s", lists[i].value);
-        first[strcspn(first, ";")] = '\0';
-        if (admin_parse_hostport(first, host, sizeof(host), &port) != 0) {
+        if (admin_first_hostport(lists[i].value, host, sizeof(host), &port) != 0) {
             admin_set_error(errbuf, errlen, "%s: '%.100s' is not host:port", lists[i].name,
                             lists[i].value);
             return ADMIN_EINVAL;
@@ -586,6 +584,14 @@ const struct admin_user *admin_config_user(const struct admin_config *cfg, const
             return u;
     }
     return NULL;
+}
+
+int admin_first_hostport(const char *list, char *host, size_t hostlen, int *port)
+{
+    char first[256];
+    snprintf(first, sizeof(first), "%s", list);
+    first[strcspn(first, ";")] = '\0';
+    return admin_parse_hostport(first, host, hostlen, port);
 }
 
 int admin_parse_hostport(const char *text, char *host, size_t hostlen, int *port)

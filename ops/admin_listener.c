@@ -511,12 +511,7 @@ struct ops_admin *ops_admin_listen(uv_loop_t *loop, struct admin_store *store, s
 int ops_admin_iface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
                     char *errbuf, size_t errlen)
 {
-    char first[256];
-    snprintf(first, sizeof(first), "%s", cfg->admin_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, hostlen, port) != 0) {
+    if (admin_first_hostport(cfg->admin_interfaces, host, hostlen, port) != 0) {
         snprintf(errbuf, errlen, "invalid admin-mysql_ifaces '%s'", cfg->admin_interfaces);
         return -1;
     }

@@ -317,12 +317,7 @@ oom:
 static int client_interface(const struct admin_config *cfg, char *host, size_t hostlen, int *port,
                             char *errbuf, size_t errlen)
 {
-    char first[256];
-    snprintf(first, sizeof(first), "%s", cfg->mysql_interfaces);
-    char *semi = strchr(first, ';');
-    if (semi)
-        *semi = '\0';
-    if (admin_parse_hostport(first, host, hostlen, port) != 0) {
+    if (admin_first_hostport(cfg->mysql_interfaces, host, hostlen, port) != 0) {
         snprintf(errbuf, errlen, "invalid mysql-interfaces '%s'", cfg->mysql_interfaces);
         return PROXY_EINVAL;
     }
