@@ -297,7 +297,12 @@ static bool wait_for_processlist(struct admin_sess *a, const uint8_t *sql, size_
     a->plist_asking = false;
     if (a->plist_waiting)
         return true;
-    return net_conn_read_start(&a->net, ADMIN_READ_MAX) != 0;
+    /* Answered at once (no exchange running). Reading must resume, or the
+     * session could never be answered again: close it if it cannot. */
+    if (net_conn_read_start(&a->net, ADMIN_READ_MAX) == 0)
+        return false;
+    sess_close(a);
+    return true;
 }
 
 static void run_query(struct admin_sess *a, const uint8_t *sql, size_t len)
